@@ -1,0 +1,133 @@
+"""The application factory: routers for the process role, middleware, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+import studioflow.tasks  # noqa: F401  (registers every task with the queue)
+from studioflow import __version__
+from studioflow.platform import files, health
+from studioflow.platform.errors import install_error_handlers
+from studioflow.platform.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from studioflow.platform.observability import RequestContextMiddleware, configure_logging
+from studioflow.platform.runtime import Platform, build_platform
+from studioflow.settings import Role, Settings
+from studioflow.web import docs, pages
+from studioflow.web.templating import STATIC_DIR
+
+# Paths whose bodies may be as large as an upload; everything else gets max_request_bytes.
+UPLOAD_PATHS = ("/upload", "/api/v1/images")
+
+
+@dataclass(frozen=True)
+class Mount:
+    router: APIRouter
+    roles: frozenset[Role]
+
+
+_EVERY_ROLE = frozenset(Role)
+_API = frozenset({Role.all, Role.api})
+_VIEW = frozenset({Role.all, Role.view})
+
+# Which process role serves which routes (the hosting seed's auth/upload/view split).
+# Features add their routers here as they land.
+MOUNTS: tuple[Mount, ...] = (
+    Mount(health.router, _EVERY_ROLE),
+    Mount(docs.router, _EVERY_ROLE),
+    Mount(files.router, _VIEW),
+    Mount(pages.router, _API),
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    role: Role = Role.all,
+    platform: Platform | None = None,
+    run_worker: bool | None = None,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Build the ASGI app for ``role``.
+
+    ``platform`` may be given (tests, or a process that built it already); otherwise the
+    lifespan builds one from ``settings`` and closes it on shutdown. ``run_worker`` defaults
+    to running the embedded SAQ worker in this event loop when there is no Redis.
+    """
+    if configure_logs:
+        configure_logging(json_logs=settings.is_production, level=settings.log_level)
+    owns_platform = platform is None
+    the_platform = platform or build_platform(settings)
+    start_worker = run_worker if run_worker is not None else settings.embedded_queue
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_worker:
+            await the_platform.start_worker()
+        try:
+            yield
+        finally:
+            if owns_platform:
+                await the_platform.close()
+            elif start_worker:
+                await the_platform.stop_worker()
+
+    app = FastAPI(
+        title="Studioflow",
+        version=__version__,
+        summary="AI image batches, image hosting and delivery, and the business around them.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.platform = the_platform
+    app.state.settings = settings
+    app.state.role = role.value
+
+    install_error_handlers(app)
+    for mount in MOUNTS:
+        if role in mount.roles:
+            app.include_router(mount.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    # Added innermost first: the request context wraps everything, so even a 413 or a CORS
+    # preflight carries a request id and the security headers.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-CSRF-Token",
+                "X-Client-Id",
+                "X-Request-ID",
+                "Idempotency-Key",
+                "Last-Event-ID",
+            ],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
+            max_age=600,
+        )
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        default=settings.max_request_bytes,
+        overrides=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS],
+    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
+    app.add_middleware(RequestContextMiddleware, metrics=the_platform.metrics)
+    return app

@@ -1,0 +1,267 @@
+"""The ``studioflow`` command: serve, worker, migrate, demo, admin, config."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from studioflow import __version__
+from studioflow.settings import Role, Settings, load_settings
+
+app = typer.Typer(
+    name="studioflow",
+    help="Studioflow: AI image batches, image hosting and the business around them.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Rich tracebacks print local variables, which can hold secrets.
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+console = Console(stderr=True)
+ROLE_ENV = "STUDIOFLOW_SERVE_ROLE"
+
+
+def main() -> None:
+    app()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (production runs this before starting the new release)."""
+    settings = load_settings()
+    from studioflow.platform.migrations import upgrade_url
+
+    asyncio.run(upgrade_url(settings.database_url, revision))
+    console.print(f"[green]Database at revision {revision}.[/green]")
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo data into a new database and print how to sign in."""
+    settings = load_settings()
+    asyncio.run(_prepare(settings, migrate=True, seed=True))
+
+
+@app.command()
+def serve(
+    role: Annotated[Role, typer.Option(help="Which routes this process serves.")] = Role.all,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes.")] = 1,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings).")] = None,
+    demo: Annotated[bool, typer.Option(help="Seed a demo admin on a new database.")] = False,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(help="Apply migrations first (default: yes unless ENV=production)."),
+    ] = None,
+    with_worker: Annotated[
+        bool | None,
+        typer.Option(help="Run a job worker in this process (default: yes when embedded)."),
+    ] = None,
+) -> None:
+    """Serve the web app and API."""
+    # Command-line host/port win over the environment; the server processes read the
+    # environment, so put them there for them too.
+    if host is not None:
+        os.environ["STUDIOFLOW_HOST"] = host
+    if port is not None:
+        os.environ["STUDIOFLOW_PORT"] = str(port)
+    settings = load_settings()
+    if workers > 1 and settings.embedded_queue:
+        _fail(
+            "--workers > 1 needs STUDIOFLOW_REDIS_URL: the embedded queue, events and rate "
+            "limits live inside one process."
+        )
+    if with_worker and not settings.embedded_queue and workers > 1:
+        _fail("--with-worker runs one worker; start `studioflow worker` processes instead.")
+    do_migrate = migrate if migrate is not None else not settings.is_production
+    asyncio.run(_prepare(settings, migrate=do_migrate, seed=demo))
+
+    import uvicorn
+
+    bind_host, bind_port = settings.host, settings.port
+    run_worker = with_worker if with_worker is not None else settings.embedded_queue
+    console.print(
+        f"[bold]Studioflow {__version__}[/bold] ({role.value}) on "
+        f"[link]http://{bind_host}:{bind_port}[/link]"
+        + (" · embedded worker" if run_worker else "")
+    )
+    os.environ[ROLE_ENV] = role.value
+    os.environ["STUDIOFLOW_SERVE_WORKER"] = "1" if run_worker else "0"
+    uvicorn.run(
+        "studioflow.cli:app_from_environment",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        proxy_headers=False,  # client addresses are resolved by our trusted-proxy setting
+        server_header=False,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def app_from_environment():  # type: ignore[no-untyped-def]
+    """Uvicorn factory: each server process builds its own app and platform."""
+    from studioflow.app import create_app
+
+    settings = load_settings()
+    role = Role(os.environ.get(ROLE_ENV, Role.all.value))
+    run_worker = os.environ.get("STUDIOFLOW_SERVE_WORKER", "0") == "1"
+    return create_app(settings, role=role, run_worker=run_worker)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Jobs run at once (default: settings).")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics on this port.")
+    ] = None,
+) -> None:
+    """Run background jobs from the Redis queue (at scale; embedded serve has its own)."""
+    settings = load_settings()
+    if settings.embedded_queue:
+        _fail(
+            "studioflow worker needs STUDIOFLOW_REDIS_URL; in embedded mode `studioflow serve` "
+            "runs the worker inside the server."
+        )
+    from studioflow.platform.jobs import build_worker
+    from studioflow.platform.observability import configure_logging
+    from studioflow.platform.runtime import build_platform
+
+    configure_logging(json_logs=settings.is_production, level=settings.log_level)
+    import studioflow.tasks  # noqa: F401  (registers every feature's tasks)
+
+    async def run() -> None:
+        platform = build_platform(settings)
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr=settings.host, registry=platform.metrics.registry)
+        saq_worker = build_worker(
+            platform, concurrency=concurrency or settings.worker_concurrency, embedded=False
+        )
+        console.print(f"[bold]Studioflow worker[/bold] on queue {settings.queue_name!r}")
+        try:
+            await saq_worker.start()
+        finally:
+            await platform.close()
+
+    asyncio.run(run())
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The administrator's email.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password (default: generated and printed once).")
+    ] = None,
+) -> None:
+    """Create a platform administrator."""
+    settings = load_settings()
+    from studioflow.demo import create_admin
+    from studioflow.platform.db import Database, create_engine
+    from studioflow.platform.security import random_password
+
+    secret = password or random_password()
+
+    async def run() -> None:
+        database = Database(create_engine(settings.database_url))
+        try:
+            async with database.transaction() as session:
+                await create_admin(session, email=email, password=secret)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except Exception as error:  # an IntegrityError names the duplicate email
+        _fail(f"could not create the administrator: {type(error).__name__}")
+    console.print(f"Administrator [bold]{email}[/bold] created.")
+    if password is None:
+        console.print(f"Password (shown once): [bold]{secret}[/bold]")
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the effective configuration, secrets masked."""
+    settings = load_settings()
+    for name, value in _masked(settings).items():
+        typer.echo(f"STUDIOFLOW_{name.upper()}={value}")
+
+
+def _masked(settings: Settings) -> dict[str, object]:
+    values = settings.model_dump()
+    for key in ("secret_key", "s3_secret_access_key"):
+        if values.get(key):
+            values[key] = "********"
+    for key in ("database_url", "redis_url", "smtp_url"):
+        value = values.get(key)
+        if isinstance(value, str) and "@" in value and ":" in value.split("@", 1)[0]:
+            scheme, rest = value.split("://", 1)
+            credentials, host = rest.split("@", 1)
+            user = credentials.split(":", 1)[0]
+            values[key] = f"{scheme}://{user}:********@{host}"
+    return values
+
+
+async def _prepare(settings: Settings, *, migrate: bool, seed: bool) -> None:
+    """Migrate (or check the schema is current) and seed the demo if asked."""
+    from studioflow.demo import read_kept, seed_demo
+    from studioflow.platform.db import Database, create_engine
+    from studioflow.platform.migrations import current_revision, head_revision, upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(create_engine(settings.database_url))
+    try:
+        if migrate:
+            await upgrade(database.engine)
+        else:
+            current, head = await current_revision(database.engine), head_revision()
+            if current != head:
+                _fail(
+                    f"the database is at revision {current}, the code needs {head}: "
+                    "run `studioflow migrate` first."
+                )
+        if seed:
+            async with database.transaction() as session:
+                created = await seed_demo(session, settings.data_dir)
+            credentials = created or read_kept(settings.data_dir)
+            url = settings.base_url
+            console.rule("[bold]Studioflow is ready[/bold]")
+            console.print(f"Open [link]{url}[/link]")
+            if created:
+                console.print("A demo administrator was created for this new database:")
+            if credentials:
+                console.print(f"  email:    [bold]{credentials.email}[/bold]")
+                console.print(f"  password: [bold]{credentials.password}[/bold]")
+                console.print(
+                    f"Sign in at {url}/login (kept in "
+                    f"{settings.data_dir / 'demo-credentials.txt'})."
+                )
+            else:
+                console.print("Sign in with the administrator you created for this database.")
+            console.rule()
+    finally:
+        await database.dispose()
+
+
+def _fail(message: str) -> None:
+    console.print(f"studioflow: {message}", style="red", highlight=False)
+    sys.exit(2)

@@ -1,0 +1,71 @@
+"""Demo data for a new embedded install: one platform administrator with a printed password."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.models import PlatformRole, User
+from studioflow.platform.security import hash_password, random_password
+
+DEMO_EMAIL = "admin@studioflow.local"
+CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    email: str
+    password: str
+
+
+async def create_admin(
+    session: AsyncSession, *, email: str, password: str, username: str | None = None
+) -> User:
+    user = User(
+        email=email.strip().lower(),
+        username=username,
+        password_hash=hash_password(password),
+        platform_role=PlatformRole.admin.value,
+        email_verified_at=datetime.now(UTC),
+        first_name="Studioflow",
+        last_name="Admin",
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def seed_demo(session: AsyncSession, data_dir: Path) -> DemoCredentials | None:
+    """Seed a database that has no users yet; return the credentials, or None if not new."""
+    users = await session.scalar(select(func.count()).select_from(User))
+    if users:
+        return None
+    password = random_password()
+    await create_admin(session, email=DEMO_EMAIL, password=password, username="admin")
+    credentials = DemoCredentials(email=DEMO_EMAIL, password=password)
+    _keep(data_dir / CREDENTIALS_FILE, credentials)
+    return credentials
+
+
+def _keep(path: Path, credentials: DemoCredentials) -> None:
+    """Keep the demo credentials beside the database (owner-only) for when the terminal is gone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"email: {credentials.email}\npassword: {credentials.password}\n")
+
+
+def read_kept(data_dir: Path) -> DemoCredentials | None:
+    path = data_dir / CREDENTIALS_FILE
+    if not path.exists():
+        return None
+    fields = dict(line.split(": ", 1) for line in path.read_text().splitlines() if ": " in line)
+    if "email" in fields and "password" in fields:
+        return DemoCredentials(email=fields["email"], password=fields["password"])
+    return None

@@ -1,0 +1,130 @@
+"""Async database engine and the one way to run a unit of work.
+
+Both backends come from the same code: SQLite (aiosqlite, WAL, foreign keys, busy timeout)
+embedded and PostgreSQL (asyncpg) at scale. A unit of work commits once at its edge: the
+request dependency or :meth:`Database.transaction` in a job. Work registered with
+:func:`after_commit` (enqueuing jobs, publishing events) runs only once the commit succeeded
+and is dropped on rollback, so a worker never picks up a row that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import Request
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = structlog.get_logger("studioflow.db")
+
+AFTER_COMMIT_KEY = "studioflow.after_commit"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+AfterCommit = Callable[[], Awaitable[Any]]
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _configure_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so SAVEPOINTs and BEGIN IMMEDIATE work.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes can fail with "database is locked" at once, which busy_timeout cannot help.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            engine, expire_on_commit=False, autoflush=True
+        )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit on success, roll back on error, then run after-commit work."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                session.info.pop(AFTER_COMMIT_KEY, None)
+                await session.rollback()
+                raise
+            await run_after_commit(session)
+
+    async def ping(self) -> None:
+        # Through the sessionmaker, not the engine, so a test's shared connection is used.
+        async with self.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` once the session's transaction has committed; drop it on rollback."""
+    session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT_KEY, [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            # The data is committed; a lost notification must not turn success into an error.
+            # Jobs stay recoverable: every enqueued job is also reachable from its row.
+            log.exception("db.after_commit_failed")
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Request-scoped session; used with ``Depends(get_session, scope="function")``.
+
+    ``scope="function"`` makes FastAPI run the commit before the response is sent, so a
+    failed commit becomes an error answer instead of a success that was never stored.
+    """
+    database: Database = request.app.state.platform.db
+    async with database.transaction() as session:
+        yield session

@@ -1,0 +1,207 @@
+"""Typed domain errors and their RFC 9457 problem+json rendering.
+
+Domain code raises these; one set of handlers turns them (and framework errors) into
+``application/problem+json`` bodies with a stable ``code``. Nothing here leaks internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://studioflow.dev/problems/"
+
+_STATUS_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad request"),
+    401: ("not_authenticated", "Not authenticated"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("validation_error", "Validation error"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal server error"),
+    503: ("service_unavailable", "Service unavailable"),
+}
+
+
+class AppError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.instance_code = code or self.code
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class BadRequest(AppError):
+    pass
+
+
+class NotAuthenticated(AppError):
+    status, code, title = 401, "not_authenticated", "Not authenticated"
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class Unprocessable(AppError):
+    status, code, title = 422, "validation_error", "Validation error"
+
+
+class RateLimited(AppError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs: Any) -> None:
+        headers = {"Retry-After": str(max(1, retry_after)), **kwargs.pop("headers", {})}
+        super().__init__(detail, headers=headers, **kwargs)
+
+
+class QuotaExceeded(AppError):
+    status, code, title = 429, "quota_exceeded", "Quota exceeded"
+
+
+class InsufficientCredits(AppError):
+    status, code, title = 402, "insufficient_credits", "Insufficient credits"
+
+
+class ServiceUnavailable(AppError):
+    status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+def problem(
+    status: int,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+    request_id: str | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    default_code, default_title = _STATUS_CODES.get(status, ("error", "Error"))
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (code or default_code),
+        "title": title or default_title,
+        "status": status,
+        "detail": detail or title or default_title,
+        "code": code or default_code,
+    }
+    if errors is not None:
+        body["errors"] = list(errors)
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    return JSONResponse(
+        body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_JSON
+    )
+
+
+def _request_id(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # Keep loc and msg only: echoing "input" back could reflect a password into a log or page.
+    return [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return problem(
+        exc.status,
+        code=exc.instance_code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers,
+        request_id=_request_id(request),
+        **exc.extra,
+    )
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = _clean_validation_errors(exc)
+    malformed = any(e["type"] == "json_invalid" for e in errors)
+    return problem(
+        422,
+        code="validation_error",
+        detail="The request body is not valid JSON." if malformed else "The request is invalid.",
+        errors=errors,
+        request_id=_request_id(request),
+    )
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    # HTML pages for people; problem+json for programs (and every /api path).
+    if exc.status_code == 404 and wants_html(request):
+        from studioflow.web.templating import render_error_page
+
+        return render_error_page(request, 404)
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem(
+        exc.status_code,
+        detail=detail,
+        headers=getattr(exc, "headers", None),
+        request_id=_request_id(request),
+    )
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/"):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    # Exception (500) is handled by RequestContextMiddleware, which also logs with the
+    # request id; Starlette's own handler would re-raise into the server.

@@ -1,0 +1,55 @@
+"""Operations endpoints, served by every role: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from studioflow.platform.errors import problem
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health(request: Request) -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {
+        "status": "ok",
+        "service": request.app.state.role,
+        "time": datetime.now(UTC).isoformat(),
+    }
+
+
+@router.get("/ready", responses={503: {"description": "A backing service does not answer"}})
+async def ready(request: Request) -> Response:
+    """Readiness: the database, storage, queue (and Redis when configured) answer."""
+    report = await request.app.state.platform.readiness()
+    failing = sorted(name for name, state in report.items() if state != "ok")
+    if failing:
+        return problem(
+            503,
+            code="service_unavailable",
+            detail=f"Not ready: {', '.join(failing)} failed.",
+            checks=report,
+            failing=failing,
+            headers={"Retry-After": "5"},
+        )
+    body: dict[str, Any] = {"status": "ready", "checks": report}
+    return JSONResponse(body)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format. Queue depth is read now, so it is never stale."""
+    platform = request.app.state.platform
+    try:
+        depth = await platform.queue.depth()
+    except Exception:
+        depth = {}
+    for state, value in depth.items():
+        platform.metrics.queue_depth.labels(platform.settings.queue_name, state).set(value)
+    return Response(generate_latest(platform.metrics.registry), media_type=CONTENT_TYPE_LATEST)

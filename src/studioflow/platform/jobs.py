@@ -1,0 +1,220 @@
+"""Background jobs on SAQ: Redis at scale, :class:`MemoryQueue` embedded, same task code.
+
+Tasks are declared with :func:`task` (name ``feature.event``, ids not objects as arguments)
+and receive the :class:`~studioflow.platform.runtime.Platform` first. SAQ's stock defaults
+(10 s timeout, 1 try) suit neither mail nor image generation, so every task states its own.
+Jobs asked for during a database transaction are sent after it commits (:meth:`JobQueue.defer`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from saq import CronJob, Worker
+from saq.job import Job, Status
+from saq.queue.base import Queue
+from saq.types import Context
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.platform.db import after_commit
+
+if TYPE_CHECKING:
+    from studioflow.platform.runtime import Platform
+
+log = structlog.get_logger("studioflow.jobs")
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    function: TaskFunction
+    timeout: int
+    retries: int
+    retry_delay: float
+    retry_backoff: bool | float
+    heartbeat: int
+    ttl: int
+    cron: str | None = None
+
+
+@dataclass
+class TaskRegistry:
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+
+    def task(
+        self,
+        name: str,
+        *,
+        timeout: int = 60,
+        retries: int = 3,
+        retry_delay: float = 1.0,
+        retry_backoff: bool | float = 60.0,
+        heartbeat: int = 0,
+        ttl: int = 3600,
+        cron: str | None = None,
+    ) -> Callable[[TaskFunction], TaskFunction]:
+        """Declare a task; ``cron`` (UTC) also schedules it on that cron expression."""
+
+        def register(function: TaskFunction) -> TaskFunction:
+            if name in self.tasks:
+                raise ValueError(f"task {name!r} is declared twice")
+            self.tasks[name] = TaskSpec(
+                name=name,
+                function=function,
+                timeout=timeout,
+                retries=retries,
+                retry_delay=retry_delay,
+                retry_backoff=retry_backoff,
+                heartbeat=heartbeat,
+                ttl=ttl,
+                cron=cron,
+            )
+            return function
+
+        return register
+
+    def spec(self, name: str) -> TaskSpec:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise LookupError(f"unknown task {name!r}") from None
+
+
+registry = TaskRegistry()
+task = registry.task
+
+
+class JobQueue:
+    """What the rest of the code sees of the queue: enqueue by task name, defer to commit."""
+
+    def __init__(self, queue: Queue, tasks: TaskRegistry = registry) -> None:
+        self.saq = queue
+        self.tasks = tasks
+
+    async def enqueue(self, name: str, *, key: str | None = None, **kwargs: Any) -> Job | None:
+        """Enqueue now. With ``key``, a second enqueue of the same key is a no-op (dedup)."""
+        spec = self.tasks.spec(name)
+        job = Job(
+            function=name,
+            kwargs=kwargs,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            retry_delay=spec.retry_delay,
+            retry_backoff=spec.retry_backoff,
+            heartbeat=spec.heartbeat,
+            ttl=spec.ttl,
+        )
+        if key is not None:
+            job.key = key
+        return await self.saq.enqueue(job)
+
+    def defer(
+        self, session: AsyncSession, name: str, *, key: str | None = None, **kwargs: Any
+    ) -> None:
+        """Enqueue once ``session`` commits; nothing is sent if it rolls back."""
+        self.tasks.spec(name)  # fail now, inside the request, on a typo
+
+        async def send() -> None:
+            await self.enqueue(name, key=key, **kwargs)
+
+        after_commit(session, send)
+
+    async def depth(self) -> dict[str, int]:
+        return {
+            "queued": await self.saq.count("queued"),
+            "active": await self.saq.count("active"),
+            "scheduled": max(
+                0,
+                await self.saq.count("incomplete")
+                - await self.saq.count("queued")
+                - await self.saq.count("active"),
+            ),
+        }
+
+    async def ping(self) -> None:
+        await self.saq.count("queued")
+
+    async def close(self) -> None:
+        await self.saq.disconnect()
+
+
+class EmbeddedWorker(Worker[Context]):
+    # Inside the web server the signals belong to uvicorn; SAQ must not take them over.
+    SIGNALS: list[Any] = []
+
+
+def build_worker(
+    platform: Platform,
+    *,
+    concurrency: int,
+    embedded: bool,
+    tasks: TaskRegistry = registry,
+) -> Worker[Context]:
+    """A SAQ worker for every registered task, with its crons, metrics and log context."""
+
+    def wrap(spec: TaskSpec) -> Callable[..., Awaitable[Any]]:
+        async def run(ctx: Context, **kwargs: Any) -> Any:
+            job: Job = ctx["job"]
+            structlog.contextvars.bind_contextvars(job_id=job.key, task=spec.name)
+            try:
+                return await spec.function(platform, **kwargs)
+            finally:
+                structlog.contextvars.unbind_contextvars("job_id", "task")
+
+        # SAQ schedules crons by the function's __qualname__: make it the task's name.
+        run.__qualname__ = spec.name
+        run.__name__ = spec.name
+        return run
+
+    wrapped = {name: wrap(spec) for name, spec in tasks.tasks.items()}
+    functions = [(name, fn) for name, fn in wrapped.items()]
+    cron_jobs = [
+        CronJob(
+            wrapped[spec.name],
+            cron=spec.cron,
+            timeout=spec.timeout,
+            retries=spec.retries,
+            ttl=spec.ttl,
+        )
+        for spec in tasks.tasks.values()
+        if spec.cron
+    ]
+
+    async def before(ctx: Context) -> None:
+        ctx["started_at"] = time.perf_counter()  # type: ignore[typeddict-unknown-key]
+
+    async def after(ctx: Context) -> None:
+        job: Job | None = ctx.get("job")
+        if job is None:
+            return
+        outcome = {
+            Status.COMPLETE: "complete",
+            Status.FAILED: "failed",
+            Status.ABORTED: "aborted",
+            Status.QUEUED: "retried",
+        }.get(job.status, job.status.value)
+        platform.metrics.jobs.labels(job.function, outcome).inc()
+        started = ctx.get("started_at")
+        if isinstance(started, float):
+            platform.metrics.job_duration.labels(job.function).observe(
+                time.perf_counter() - started
+            )
+
+    worker_class = EmbeddedWorker if embedded else Worker
+    worker: Worker[Context] = worker_class(
+        platform.queue.saq,
+        functions=functions,
+        concurrency=concurrency,
+        cron_jobs=cron_jobs,
+        before_process=before,
+        after_process=after,
+        shutdown_grace_period_s=10,
+        metadata={"embedded": embedded},
+    )
+    return worker

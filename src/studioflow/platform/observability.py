@@ -1,0 +1,199 @@
+"""Structured logs, request ids, access logging and Prometheus metrics.
+
+Logs are JSON in production and readable in development; every line written while a request
+is handled carries its ``request_id``. Values under secret-looking keys are masked before any
+renderer sees them, so a careless ``log.info("x", password=...)`` still leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from studioflow.platform.errors import problem
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SENSITIVE = re.compile(
+    r"pass(word)?|secret|token|authorization|cookie|api[_-]?key|credential|session|otp|code_hash",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+log = structlog.get_logger("studioflow")
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if key != "event" and _SENSITIVE.search(key):
+            event_dict[key] = REDACTED
+    return event_dict
+
+
+def configure_logging(*, json_logs: bool, level: str = "info") -> None:
+    """Route structlog and the standard library (uvicorn, SAQ, alembic) through one pipeline."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json_logs
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            # Locals in tracebacks can hold passwords and tokens: never print them.
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+        )
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if json_logs else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # We write our own access log with the request id; uvicorn's would duplicate it.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error", "saq", "alembic"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def _identity(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return event_dict
+
+
+class Metrics:
+    """Prometheus figures of one app instance (own registry, so tests can build many apps)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "studioflow_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "studioflow_http_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "studioflow_queue_jobs",
+            "Jobs in the queue by state (read at scrape time).",
+            ["queue", "state"],
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "studioflow_jobs",
+            "Background jobs finished by function and outcome.",
+            ["function", "outcome"],
+            registry=self.registry,
+        )
+        self.job_duration = Histogram(
+            "studioflow_job_duration_seconds",
+            "Background job run time by function.",
+            ["function"],
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900),
+            registry=self.registry,
+        )
+
+
+class RequestContextMiddleware:
+    """Request id, structured access log, request metrics and the last-resort 500 answer."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, REQUEST_ID_HEADER)
+        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("request.failed", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise
+            status = 500
+            response = problem(
+                500,
+                code="internal_error",
+                detail="Something went wrong on our side. Quote the request id if you report it.",
+                request_id=request_id,
+            )
+            response.headers[REQUEST_ID_HEADER] = request_id
+            await response(scope, receive, send)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+            label = template if isinstance(template, str) else "unmatched"
+            method = scope["method"]
+            self.metrics.requests.labels(method, label, str(status)).inc()
+            self.metrics.latency.labels(method, label).observe(elapsed)
+            if label != "/metrics" and not label.startswith("/static"):
+                log.info(
+                    "http.request",
+                    method=method,
+                    path=scope["path"],
+                    route=label,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    target = name.encode()
+    for key, value in scope.get("headers", []):
+        if key.lower() == target:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None

@@ -1,0 +1,149 @@
+"""The platform services of one process, built from settings: embedded or at scale.
+
+``Platform`` is what the app's lifespan, the worker process and the CLI share. Which backend
+each service gets is decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from redis.asyncio import Redis
+from saq import Worker
+from saq.types import Context
+
+from studioflow.platform.db import Database, create_engine
+from studioflow.platform.events import EventBus, MemoryEventBus, RedisEventBus
+from studioflow.platform.jobs import JobQueue, build_worker
+from studioflow.platform.mail import Mailer, create_mailer
+from studioflow.platform.observability import Metrics
+from studioflow.platform.queue_memory import MemoryQueue
+from studioflow.platform.ratelimit import Counters, MemoryCounters, RateLimiter, RedisCounters
+from studioflow.platform.storage import Storage, create_storage
+from studioflow.settings import Settings
+
+log = structlog.get_logger("studioflow.runtime")
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    storage: Storage
+    queue: JobQueue
+    events: EventBus
+    limiter: RateLimiter
+    counters: Counters
+    mailer: Mailer
+    metrics: Metrics
+    redis: Redis | None = None
+    worker: Worker[Context] | None = None
+    _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def outbox(self) -> Path:
+        return self.settings.data_dir / "outbox"
+
+    async def start_worker(self, *, concurrency: int | None = None) -> None:
+        """Run a SAQ worker in this event loop (embedded mode, or tests)."""
+        if self._worker_task is not None:
+            return
+        self.worker = build_worker(
+            self,
+            concurrency=concurrency or self.settings.worker_concurrency,
+            embedded=True,
+        )
+        self._worker_task = asyncio.create_task(self.worker.start(), name="saq-worker")
+
+    async def stop_worker(self) -> None:
+        if self.worker is not None and self._worker_task is not None:
+            await self.worker.stop()
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker_task
+        self.worker = None
+        self._worker_task = None
+
+    async def readiness(self) -> dict[str, str]:
+        """Ask each backing service to answer; ``ok`` or a short reason per service."""
+        checks: dict[str, Any] = {
+            "database": self.db.ping(),
+            "storage": self.storage.ping(),
+            "queue": self.queue.ping(),
+        }
+        if self.redis is not None:
+            checks["redis"] = self.redis.ping()
+        names = list(checks)
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check, timeout=3.0) for check in checks.values()),
+            return_exceptions=True,
+        )
+        report: dict[str, str] = {}
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, BaseException):
+                reason = type(result).__name__
+                if isinstance(result, TimeoutError):
+                    reason = "timed out"
+                report[name] = f"error: {reason}"
+            else:
+                report[name] = "ok"
+        return report
+
+    async def close(self) -> None:
+        await self.stop_worker()
+        for closer in (self.events.close, self.queue.close, self.storage.close, self.db.dispose):
+            with contextlib.suppress(Exception):
+                await closer()
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.aclose()
+
+
+def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Platform:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(create_engine(settings.database_url))
+    storage = create_storage(
+        settings.storage_url,
+        secret=settings.secret,
+        base_url=settings.base_url,
+        s3_endpoint_url=settings.s3_endpoint_url,
+        s3_region=settings.s3_region,
+        s3_access_key_id=settings.s3_access_key_id,
+        s3_secret_access_key=settings.s3_secret_access_key,
+    )
+    redis: Redis | None = None
+    events: EventBus
+    counters: Counters
+    if settings.redis_url is None:
+        queue = JobQueue(MemoryQueue(name=settings.queue_name))
+        events = MemoryEventBus()
+        limiter = RateLimiter.in_memory()
+        counters = MemoryCounters()
+    else:
+        from saq.queue.redis import RedisQueue
+
+        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        # SAQ keeps its own connection pool: its blocking BLMOVE must not starve our calls.
+        saq_redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        queue = JobQueue(RedisQueue(saq_redis, name=settings.queue_name))
+        events = RedisEventBus(redis, prefix=settings.redis_prefix)
+        limiter = RateLimiter.on_redis(settings.redis_url, prefix=settings.redis_prefix)
+        counters = RedisCounters(redis, prefix=settings.redis_prefix)
+    mailer = create_mailer(settings.smtp_url, outbox=settings.data_dir / "outbox")
+    return Platform(
+        settings=settings,
+        db=db,
+        storage=storage,
+        queue=queue,
+        events=events,
+        limiter=limiter,
+        counters=counters,
+        mailer=mailer,
+        metrics=metrics or Metrics(),
+        redis=redis,
+    )

@@ -1,0 +1,231 @@
+"""One settings class, read from the environment (prefix ``STUDIOFLOW_``) and ``.env``.
+
+An invalid setting must stop the process with one line naming the setting and why; that is
+what :func:`load_settings` does for the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+import sys
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Secrets that must never protect a production deployment: the shapes people paste from docs.
+WEAK_SECRETS = frozenset(
+    {"changeme", "change-me", "secret", "password", "development", "dev", "test", "studioflow"}
+)
+MIN_SECRET_LENGTH = 32
+SECRET_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Role(StrEnum):
+    """Process roles of the hosting seed: one codebase, separately deployable parts."""
+
+    all = "all"
+    api = "api"
+    upload = "upload"
+    view = "view"
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STUDIOFLOW_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    env: Environment = Environment.development
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    storage_url: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str = "Studioflow <no-reply@studioflow.local>"
+    secret_key: str = Field(default="", repr=False)
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "info"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Ordinary API bodies stay small; upload routes get their own, larger limit.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    queue_name: str = "studioflow"
+    worker_concurrency: int = Field(default=10, ge=1, le=1000)
+    redis_prefix: str = "studioflow"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return level
+
+    @field_validator("redis_url", "smtp_url", "s3_endpoint_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp(cls, value: str | None) -> str | None:
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+                raise ValueError("must look like smtp://user:password@host:587 or smtps://host:465")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'studioflow.db').resolve()}"
+        self.database_url = normalise_database_url(self.database_url)
+        if not self.storage_url:
+            self.storage_url = (self.data_dir / "storage").resolve().as_uri()
+        scheme = urlsplit(self.storage_url).scheme
+        if scheme not in {"file", "s3"}:
+            raise ValueError("STORAGE_URL must be file:///path or s3://bucket")
+        if scheme == "s3" and len(urlsplit(self.storage_url).netloc) < 3:
+            raise ValueError("STORAGE_URL s3://bucket needs a bucket name of 3 or more characters")
+        if not self.base_url:
+            self.base_url = f"http://{self.host}:{self.port}"
+        self.base_url = self.base_url.rstrip("/")
+        if self.env is Environment.production:
+            check_production_secret(self.secret_key)
+        return self
+
+    # Derived values -------------------------------------------------------------------------
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.production
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_queue(self) -> bool:
+        """No Redis: the queue, events and limits live in this process."""
+        return self.redis_url is None
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @cached_property
+    def secret(self) -> str:
+        """The secret key; in development it is generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        if self.is_production:  # pragma: no cover - refused by the validator already
+            raise RuntimeError("STUDIOFLOW_SECRET_KEY is required in production")
+        return _development_secret(self.data_dir)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people write and pick the async driver we support for each."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ValueError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+
+
+def check_production_secret(secret: str) -> None:
+    if not secret:
+        raise ValueError("SECRET_KEY is required when ENV=production (use: openssl rand -hex 32)")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(f"SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters")
+    if secret.lower() in WEAK_SECRETS or len(set(secret)) < 10:
+        raise ValueError("SECRET_KEY is a well-known or low-entropy value; generate a random one")
+
+
+def _development_secret(data_dir: Path) -> str:
+    path = data_dir / SECRET_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must not write two different secrets.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line naming the first bad setting and why."""
+    first = error.errors()[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "__root__"]
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+    if loc:
+        return f"invalid setting STUDIOFLOW_{loc[0].upper()}: {message}"
+    # Cross-field checks raise messages that start with the setting's name.
+    return f"invalid setting STUDIOFLOW_{message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; on a bad one print a single line and exit with status 2."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        print(f"studioflow: {describe_error(error)}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,39 @@
+"""Pages of the web shell: home and the design system reference."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from studioflow.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    settings = request.app.state.platform.settings
+    return render(
+        request,
+        "home.html",
+        {
+            "mode": "embedded" if settings.embedded_queue else "at scale",
+            "database": request.app.state.platform.db.dialect,
+            "storage": request.app.state.platform.storage.kind,
+        },
+    )
+
+
+@router.get("/design", response_class=HTMLResponse)
+async def design(request: Request) -> HTMLResponse:
+    return render(request, "design.html")
+
+
+@router.get("/design/toast", response_class=HTMLResponse)
+async def design_toast(request: Request) -> HTMLResponse:
+    """An HTMX round trip that answers with a toast, to show (and test) the pattern."""
+    response = render(request, "partials/toast_demo.html")
+    response.headers["HX-Trigger"] = (
+        '{"toast": {"message": "Saved. This toast came from the server.", "kind": "success"}}'
+    )
+    return response

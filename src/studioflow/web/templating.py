@@ -1,0 +1,55 @@
+"""Jinja2 environment shared by every page, and the HTML error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from studioflow import __version__
+
+WEB_DIR = Path(__file__).parent
+STATIC_DIR = WEB_DIR / "static"
+
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+templates.env.globals["version"] = __version__
+
+# The main navigation: (label, path). Features add their entries as they land.
+NAVIGATION: list[tuple[str, str]] = [
+    ("Home", "/"),
+    ("Design system", "/design"),
+    ("API docs", "/docs"),
+]
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    base = {
+        "request": request,
+        "navigation": NAVIGATION,
+        "current_path": request.url.path,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+    return templates.TemplateResponse(
+        request, template, {**base, **(context or {})}, status_code=status_code
+    )
+
+
+_ERROR_TEXT = {
+    404: ("Page not found", "We could not find that page. It may have moved or never existed."),
+    500: ("Something went wrong", "An error on our side stopped this page. Try again shortly."),
+}
+
+
+def render_error_page(request: Request, status: int) -> HTMLResponse:
+    title, message = _ERROR_TEXT.get(status, ("Error", "The request could not be completed."))
+    return render(
+        request,
+        "errors/error.html",
+        {"status": status, "title": title, "message": message},
+        status_code=status,
+    )
