@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -199,8 +200,20 @@ def wants_html(request: Request) -> bool:
     return "text/html" in accept
 
 
+async def integrity_error_handler(request: Request, exc: Exception) -> Response:
+    # Services check uniqueness first; this answers the race two requests can still run
+    # into (both pass the check, one commit fails) as the conflict it is, not as a 500.
+    return problem(
+        409,
+        code="conflict",
+        detail="This conflicts with data that already exists. Reload and try again.",
+        request_id=_request_id(request),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(IntegrityError, integrity_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Exception (500) is handled by RequestContextMiddleware, which also logs with the

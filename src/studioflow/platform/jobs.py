@@ -97,11 +97,13 @@ class JobQueue:
         self.saq = queue
         self.tasks = tasks
 
-    async def enqueue(self, name: str, *, key: str | None = None, **kwargs: Any) -> Job | None:
+    async def enqueue(
+        self, task_name: str, /, *, key: str | None = None, **kwargs: Any
+    ) -> Job | None:
         """Enqueue now. With ``key``, a second enqueue of the same key is a no-op (dedup)."""
-        spec = self.tasks.spec(name)
+        spec = self.tasks.spec(task_name)
         job = Job(
-            function=name,
+            function=task_name,
             kwargs=kwargs,
             timeout=spec.timeout,
             retries=spec.retries,
@@ -115,13 +117,13 @@ class JobQueue:
         return await self.saq.enqueue(job)
 
     def defer(
-        self, session: AsyncSession, name: str, *, key: str | None = None, **kwargs: Any
+        self, session: AsyncSession, task_name: str, /, *, key: str | None = None, **kwargs: Any
     ) -> None:
         """Enqueue once ``session`` commits; nothing is sent if it rolls back."""
-        self.tasks.spec(name)  # fail now, inside the request, on a typo
+        self.tasks.spec(task_name)  # fail now, inside the request, on a typo
 
         async def send() -> None:
-            await self.enqueue(name, key=key, **kwargs)
+            await self.enqueue(task_name, key=key, **kwargs)
 
         after_commit(session, send)
 
@@ -144,7 +146,18 @@ class JobQueue:
         await self.saq.disconnect()
 
 
-class EmbeddedWorker(Worker[Context]):
+class StudioflowWorker(Worker[Context]):
+    async def stop(self) -> None:
+        # SAQ's stop waits for every task up to the grace period, including the upkeep loops
+        # that sleep for up to a minute: stopping would always take the full grace period.
+        # Cancel those first; only running jobs get the grace period.
+        self.event.set()
+        for upkeep in [t for t in self.tasks if t.get_name() != "process"]:
+            upkeep.cancel()
+        await super().stop()
+
+
+class EmbeddedWorker(StudioflowWorker):
     # Inside the web server the signals belong to uvicorn; SAQ must not take them over.
     SIGNALS: list[Any] = []
 
@@ -206,7 +219,7 @@ def build_worker(
                 time.perf_counter() - started
             )
 
-    worker_class = EmbeddedWorker if embedded else Worker
+    worker_class = EmbeddedWorker if embedded else StudioflowWorker
     worker: Worker[Context] = worker_class(
         platform.queue.saq,
         functions=functions,
@@ -214,7 +227,11 @@ def build_worker(
         cron_jobs=cron_jobs,
         before_process=before,
         after_process=after,
+        # Running jobs get this long to finish on shutdown before they are cancelled (and
+        # retried by the next worker).
         shutdown_grace_period_s=10,
+        # Idle slots wake every second, so a stopping worker is not held by a blocked dequeue.
+        dequeue_timeout=1.0,
         metadata={"embedded": embedded},
     )
     return worker

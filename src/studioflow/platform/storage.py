@@ -73,7 +73,8 @@ class Storage:
     ) -> ObjectInfo:
         """Write an object atomically; a failure part-way leaves nothing behind."""
         validate_key(key)
-        attributes = {"Content-Type": content_type} if content_type else None
+        # The local file system keeps no attributes; readers derive the type from the key.
+        attributes = {"Content-Type": content_type} if content_type and self.kind == "s3" else None
         if isinstance(data, bytes | Path):
             await obstore.put_async(self.store, key, data, attributes=attributes)
         else:

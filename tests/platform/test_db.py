@@ -1,0 +1,161 @@
+"""The database layer on both backends: migrations, pragmas, units of work, UTC times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from fastapi import APIRouter, Depends, FastAPI
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from studioflow.models import Base, User
+from studioflow.platform.db import Database, after_commit, create_engine, get_session
+from studioflow.platform.migrations import current_revision, head_revision, upgrade
+
+
+async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:
+    assert await current_revision(engine) == head_revision()
+
+    def diff(connection):  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with engine.connect() as connection:
+        changes = await connection.run_sync(diff)
+    assert changes == [], f"models and migrations disagree: {changes}"
+
+
+async def test_sqlite_is_configured_for_concurrency_and_integrity(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with engine.connect() as connection:
+            journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+            keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
+            busy = (await connection.execute(text("PRAGMA busy_timeout"))).scalar()
+        assert (journal, keys) == ("wal", 1)
+        assert busy and busy >= 5000
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_is_idempotent(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'twice.db'}")
+    try:
+        await upgrade(engine)
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_unique_constraints_hold(db: Database) -> None:
+    async with db.transaction() as session:
+        session.add(User(email="dup@example.com"))
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            session.add(User(email="dup@example.com"))
+
+
+async def test_times_come_back_aware_utc(db: Database) -> None:
+    moment = datetime(2026, 5, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    async with db.transaction() as session:
+        user = User(email="tz@example.com", email_verified_at=moment)
+        session.add(user)
+    async with db.sessionmaker() as session:
+        loaded = await session.scalar(select(User).where(User.email == "tz@example.com"))
+    assert loaded is not None and loaded.email_verified_at is not None
+    assert loaded.email_verified_at.tzinfo is not None
+    assert loaded.email_verified_at == moment
+    assert loaded.email_verified_at.utcoffset() == timedelta(0)
+    assert loaded.created_at.tzinfo is not None
+    assert isinstance(str(loaded.id), str) and loaded.id.version == 7
+
+
+async def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive"):
+        async with db.transaction() as session:
+            session.add(User(email="naive@example.com", email_verified_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+
+
+async def test_after_commit_runs_only_after_success(db: Database) -> None:
+    ran: list[str] = []
+
+    async def note() -> None:
+        ran.append("sent")
+
+    async with db.transaction() as session:
+        after_commit(session, note)
+        assert ran == []
+    assert ran == ["sent"]
+
+    with pytest.raises(ValueError):
+        async with db.transaction() as session:
+            after_commit(session, note)
+            raise ValueError("rolled back")
+    assert ran == ["sent"]
+
+
+async def test_a_failing_after_commit_hook_does_not_undo_the_commit(db: Database) -> None:
+    async def explode() -> None:
+        raise ConnectionError("queue away")
+
+    async with db.transaction() as session:
+        session.add(User(email="kept@example.com"))
+        after_commit(session, explode)
+    async with db.sessionmaker() as session:
+        assert await session.scalar(select(User.id).where(User.email == "kept@example.com"))
+
+
+def session_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/api/v1/_probe/users")
+    async def create(session: AsyncSession = Depends(get_session, scope="function")) -> dict[str, str]:
+        session.add(User(email="edge@example.com"))
+        return {"status": "created"}
+
+    @router.post("/api/v1/_probe/users-then-fail")
+    async def create_then_fail(
+        session: AsyncSession = Depends(get_session, scope="function"),
+    ) -> dict[str, str]:
+        session.add(User(email="lost@example.com"))
+        await session.flush()
+        raise RuntimeError("after the write")
+
+    @router.post("/api/v1/_probe/users-duplicate")
+    async def duplicate(session: AsyncSession = Depends(get_session, scope="function")) -> dict[str, str]:
+        # Nothing is flushed before returning: the commit at the edge is what fails.
+        session.add(User(email="edge@example.com"))
+        return {"status": "created"}
+
+    return router
+
+
+async def test_request_session_commits_at_the_edge(app: FastAPI, db: Database) -> None:
+    app.include_router(session_router())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        created = await client.post("/api/v1/_probe/users")
+        assert created.status_code == 200
+        failed = await client.post("/api/v1/_probe/users-then-fail")
+        assert failed.status_code == 500
+        # A commit that fails at the edge must not answer success; a unique clash is a 409.
+        duplicate = await client.post("/api/v1/_probe/users-duplicate")
+        assert duplicate.status_code == 409
+        assert duplicate.json()["code"] == "conflict"
+    async with db.sessionmaker() as session:
+        emails = set((await session.scalars(select(User.email))).all())
+    assert "edge@example.com" in emails
+    assert "lost@example.com" not in emails
+
+
+def test_utc_helper() -> None:
+    from studioflow.models.base import utcnow
+
+    assert utcnow().tzinfo is UTC
