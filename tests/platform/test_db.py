@@ -80,7 +80,7 @@ async def test_times_come_back_aware_utc(db: Database) -> None:
 async def test_naive_datetimes_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive"):
         async with db.transaction() as session:
-            session.add(User(email="naive@example.com", email_verified_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+            session.add(User(email="naive@example.com", email_verified_at=datetime(2026, 1, 1)))
 
 
 async def test_after_commit_runs_only_after_success(db: Database) -> None:
@@ -116,7 +116,9 @@ def session_router() -> APIRouter:
     router = APIRouter()
 
     @router.post("/api/v1/_probe/users")
-    async def create(session: AsyncSession = Depends(get_session, scope="function")) -> dict[str, str]:
+    async def create(
+        session: AsyncSession = Depends(get_session, scope="function"),
+    ) -> dict[str, str]:
         session.add(User(email="edge@example.com"))
         return {"status": "created"}
 
@@ -129,7 +131,9 @@ def session_router() -> APIRouter:
         raise RuntimeError("after the write")
 
     @router.post("/api/v1/_probe/users-duplicate")
-    async def duplicate(session: AsyncSession = Depends(get_session, scope="function")) -> dict[str, str]:
+    async def duplicate(
+        session: AsyncSession = Depends(get_session, scope="function"),
+    ) -> dict[str, str]:
         # Nothing is flushed before returning: the commit at the edge is what fails.
         session.add(User(email="edge@example.com"))
         return {"status": "created"}

@@ -62,7 +62,9 @@ async def test_publishes_from_another_connection_arrive(platform: Platform) -> N
 
     from studioflow.platform.events import RedisEventBus
 
-    other = RedisEventBus(Redis.from_url(platform.settings.redis_url or ""), prefix=platform.settings.redis_prefix)
+    other = RedisEventBus(
+        Redis.from_url(platform.settings.redis_url or ""), prefix=platform.settings.redis_prefix
+    )
     try:
         async with platform.events.subscribe("remote") as subscription:
             await other.publish("remote", {"from": "worker"})

@@ -196,7 +196,7 @@ async def test_worker_in_a_separate_process(settings: Settings, platform: Platfo
         "STUDIOFLOW_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
         "STUDIOFLOW_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key or "",
     }
-    process = subprocess.Popen(  # noqa: ASYNC220 - a child process for the whole test
+    process = subprocess.Popen(
         [sys.executable, "-m", "studioflow", "worker", "--concurrency", "2"],
         env=env,
         stdout=subprocess.DEVNULL,

@@ -25,7 +25,9 @@ def sample() -> EmailMessage:
     )
 
 
-async def test_outbox_writes_a_readable_eml(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_outbox_writes_a_readable_eml(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     mailer = OutboxMailer(tmp_path / "outbox")
     await mailer.send(sample())
@@ -54,7 +56,9 @@ async def test_smtp_delivers_to_a_real_server() -> None:
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        mailer = create_mailer(f"smtp://127.0.0.1:{port}?starttls=false", outbox=Path("/nonexistent"))
+        mailer = create_mailer(
+            f"smtp://127.0.0.1:{port}?starttls=false", outbox=Path("/nonexistent")
+        )
         assert isinstance(mailer, SmtpMailer)
         await mailer.send(sample())
     finally:

@@ -169,7 +169,9 @@ async def test_local_signed_url_served_by_the_app(client: httpx.AsyncClient, pla
     assert unsigned.status_code == 422
 
 
-async def test_text_objects_download_instead_of_rendering(client: httpx.AsyncClient, platform) -> None:  # type: ignore[no-untyped-def]
+async def test_text_objects_download_instead_of_rendering(
+    client: httpx.AsyncClient, platform
+) -> None:  # type: ignore[no-untyped-def]
     if platform.storage.kind != "local":
         pytest.skip("local storage route only")
     await platform.storage.put("x/page.html", b"<script>alert(1)</script>")

@@ -174,7 +174,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", None)
-            label = template if isinstance(template, str) else "unmatched"
+            label = template if isinstance(template, str) else _fallback_label(scope, status)
             method = scope["method"]
             self.metrics.requests.labels(method, label, str(status)).inc()
             self.metrics.latency.labels(method, label).observe(elapsed)
@@ -188,6 +188,16 @@ class RequestContextMiddleware:
                     duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _fallback_label(scope: Scope, status: int) -> str:
+    # Never the raw path: unknown URLs would give every scanner's probe its own time series.
+    path: str = scope["path"]
+    if path.startswith("/static/"):
+        return "/static"
+    if path == getattr(scope.get("app"), "openapi_url", None):
+        return path
+    return "unmatched" if status == 404 else "other"
 
 
 def _header(scope: Scope, name: str) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from studioflow.web.templating import render
 
@@ -37,3 +37,9 @@ async def design_toast(request: Request) -> HTMLResponse:
         '{"toast": {"message": "Saved. This toast came from the server.", "kind": "success"}}'
     )
     return response
+
+
+@router.get("/favicon.ico")
+async def favicon() -> RedirectResponse:
+    """Browsers ask for this path on their own; send them to the SVG icon."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)

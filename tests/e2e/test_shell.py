@@ -1,0 +1,76 @@
+"""The web shell in a real browser: keyboard, phone width, HTMX, toasts, errors, API docs."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_home_page_is_clean_and_keyboard_reachable(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(live_server + "/")
+    assert await page.title() == "Home · Studioflow"
+    await page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert await skip.evaluate("el => el === document.activeElement")
+    assert await skip.is_visible()
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+    # Navigation by keyboard: tab to "Design system" and follow it.
+    link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Design system")
+    await link.focus()
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/design")
+    assert page.console_errors == [], page.console_errors
+
+
+async def test_phone_width_menu(phone, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    await phone.goto(live_server + "/")
+    nav_link = phone.get_by_role("link", name="API docs")
+    toggle = phone.get_by_role("button", name="Menu")
+    assert await toggle.is_visible()
+    assert not await nav_link.is_visible()
+    await toggle.click()
+    assert await toggle.get_attribute("aria-expanded") == "true"
+    assert await nav_link.is_visible()
+    await phone.keyboard.press("Escape")
+    assert await toggle.get_attribute("aria-expanded") == "false"
+    assert not await nav_link.is_visible()
+    # Nothing overflows sideways on a phone.
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+
+
+async def test_htmx_form_swaps_and_server_toast(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(live_server + "/design")
+    await page.get_by_label("Project name").fill("Spring campaign")
+    await page.get_by_role("button", name="Save").click()
+    await page.get_by_text("Last saved just now.").wait_for()
+    toast = page.locator(".toast").filter(has_text="This toast came from the server")
+    await toast.wait_for()
+    await toast.get_by_role("button", name="Dismiss").click()
+    await toast.wait_for(state="detached")
+    # A page-side toast, raised from the keyboard.
+    await page.get_by_role("button", name="Show an error toast").focus()
+    await page.keyboard.press("Enter")
+    alert = page.get_by_role("alert")
+    await alert.wait_for()
+    assert "did not work" in await alert.inner_text()
+    assert page.console_errors == [], page.console_errors
+
+
+async def test_not_found_page(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    response = await page.goto(live_server + "/no/such/page")
+    assert response.status == 404
+    assert await page.get_by_role("heading", name="Page not found").is_visible()
+    await page.get_by_role("link", name="Go to the home page").click()
+    await page.wait_for_url(live_server + "/")
+
+
+async def test_api_docs_render_offline(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    await page.goto(live_server + "/docs")
+    title = page.locator(".swagger-ui .info .title")
+    await title.wait_for(timeout=15000)
+    assert "Studioflow" in await title.inner_text()
+    await page.locator(".opblock-summary-path", has_text="/health").first.wait_for()
+    assert page.console_errors == [], page.console_errors

@@ -1,0 +1,125 @@
+"""`studioflow serve` as a real server process: embedded, and at scale with every role."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from studioflow.settings import Settings
+from tests.conftest import free_port
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env.update(
+        {
+            "STUDIOFLOW_ENV": "test",
+            "STUDIOFLOW_DATA_DIR": str(settings.data_dir),
+            "STUDIOFLOW_DATABASE_URL": settings.database_url,
+            "STUDIOFLOW_STORAGE_URL": settings.storage_url,
+            "STUDIOFLOW_SECRET_KEY": settings.secret,
+            "STUDIOFLOW_QUEUE_NAME": settings.queue_name,
+        }
+    )
+    if settings.redis_url:
+        env["STUDIOFLOW_REDIS_URL"] = settings.redis_url
+    if settings.s3_endpoint_url:
+        env.update(
+            {
+                "STUDIOFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+                "STUDIOFLOW_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
+                "STUDIOFLOW_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key or "",
+            }
+        )
+    return env
+
+
+@contextmanager
+def server(settings: Settings, *args: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studioflow", "serve", "--port", str(port), *args],
+        env=environment(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"server exited early:\n{process.stdout.read() if process.stdout else ''}"
+                )
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server did not answer /health within 60 s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("server did not stop on SIGTERM within 20 s")
+    # Uvicorn shuts down cleanly, then exits by the signal it was sent (-15) or with 0.
+    output = process.stdout.read() if process.stdout else ""
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+
+
+def test_serves_the_platform(settings: Settings) -> None:
+    with server(settings) as base:
+        health = httpx.get(f"{base}/health").json()
+        assert health["service"] == "all"
+        ready = httpx.get(f"{base}/ready")
+        assert ready.status_code == 200, ready.text
+        checks = ready.json()["checks"]
+        if settings.redis_url:
+            assert checks["redis"] == "ok"
+        assert "studioflow_http_requests_total" in httpx.get(f"{base}/metrics").text
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"] == "Studioflow"
+        home = httpx.get(f"{base}/")
+        assert home.status_code == 200 and "Studioflow" in home.text
+        assert httpx.get(f"{base}/static/css/app.css").status_code == 200
+
+
+@pytest.mark.parametrize("role", ["api", "upload", "view"])
+def test_each_role_serves_its_part(settings: Settings, role: str) -> None:
+    if settings.embedded_queue:
+        pytest.skip("split roles run at scale (they share Redis and the database)")
+    with server(settings, "--role", role) as base:
+        assert httpx.get(f"{base}/health").json()["service"] == role
+        assert httpx.get(f"{base}/ready").status_code == 200
+        home = httpx.get(f"{base}/")
+        assert home.status_code == (200 if role == "api" else 404)
+        files = httpx.get(f"{base}/files/x?expires=1&signature=x")
+        # /files exists only where images are delivered; elsewhere the route is unknown.
+        assert files.status_code == 404
+        assert (files.json()["detail"] == "This link is invalid or has expired.") == (
+            role == "view"
+        )
+
+
+def test_several_processes_at_scale(settings: Settings) -> None:
+    if settings.embedded_queue:
+        pytest.skip("more than one process needs Redis")
+    with server(settings, "--workers", "2", "--role", "api") as base:
+        ids = {httpx.get(f"{base}/health").status_code for _ in range(10)}
+        assert ids == {200}
+        assert httpx.get(f"{base}/ready").status_code == 200
