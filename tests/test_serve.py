@@ -120,6 +120,19 @@ def test_several_processes_at_scale(settings: Settings) -> None:
     if settings.embedded_queue:
         pytest.skip("more than one process needs Redis")
     with server(settings, "--workers", "2", "--role", "api") as base:
-        ids = {httpx.get(f"{base}/health").status_code for _ in range(10)}
-        assert ids == {200}
+        for _ in range(40):
+            # A new connection each time, so both processes answer some of them.
+            with httpx.Client() as http:
+                assert http.get(f"{base}/health").status_code == 200
         assert httpx.get(f"{base}/ready").status_code == 200
+        # Whichever process answers /metrics, it counts the requests of both.
+        for _ in range(3):
+            text = httpx.get(f"{base}/metrics").text
+            line = next(
+                row
+                for row in text.splitlines()
+                if row.startswith(
+                    'studioflow_http_requests_total{method="GET",route="/health",status="200"}'
+                )
+            )
+            assert float(line.rsplit(" ", 1)[1]) >= 40  # plus the start-up probes

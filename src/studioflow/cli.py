@@ -102,6 +102,15 @@ def serve(
         f"[link]http://{bind_host}:{bind_port}[/link]"
         + (" · embedded worker" if run_worker else "")
     )
+    if workers > 1:
+        # Each server process counts on its own; prometheus_client's multiprocess mode lets
+        # /metrics add them up. The folder is per start: stale files would double-count.
+        import shutil
+
+        metrics_dir = settings.data_dir / f"prometheus-{role.value}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     os.environ[ROLE_ENV] = role.value
     os.environ["STUDIOFLOW_SERVE_WORKER"] = "1" if run_worker else "0"
     uvicorn.run(

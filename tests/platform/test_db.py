@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from studioflow.models import Base, User
 from studioflow.platform.db import Database, after_commit, create_engine, get_session
 from studioflow.platform.migrations import current_revision, head_revision, upgrade
+from tests.factories import create_user
 
 
 async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -> None:
@@ -56,10 +57,13 @@ async def test_upgrade_is_idempotent(tmp_path: Path) -> None:
 
 async def test_unique_constraints_hold(db: Database) -> None:
     async with db.transaction() as session:
-        session.add(User(email="dup@example.com"))
+        await create_user(session, email="dup@example.com", username="dup")
     with pytest.raises(IntegrityError):
         async with db.transaction() as session:
-            session.add(User(email="dup@example.com"))
+            await create_user(session, email="dup@example.com")
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await create_user(session, username="dup")
 
 
 async def test_times_come_back_aware_utc(db: Database) -> None:

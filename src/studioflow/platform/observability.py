@@ -115,6 +115,7 @@ class Metrics:
             "Jobs in the queue by state (read at scrape time).",
             ["queue", "state"],
             registry=self.registry,
+            multiprocess_mode="mostrecent",
         )
         self.jobs = Counter(
             "studioflow_jobs",
