@@ -26,6 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from studioflow.app import create_app
+from studioflow.identity.permissions import seed_roles
 from studioflow.platform.db import Database, create_engine
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.observability import configure_logging
@@ -138,6 +139,9 @@ async def database_url(
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     await upgrade(engine)
+    database = Database(engine)
+    async with database.transaction() as session:
+        await seed_roles(session)
     yield engine
     await engine.dispose()
 

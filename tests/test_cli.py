@@ -46,7 +46,7 @@ def test_demo_seeds_a_new_database_once(tmp_path: Path) -> None:
     first = run("demo", data_dir=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "A demo administrator was created" in first.stderr
-    assert "admin@studioflow.local" in first.stderr and "password:" in first.stderr
+    assert "admin@example.com" in first.stderr and "password:" in first.stderr
     kept = (tmp_path / "demo-credentials.txt").read_text()
     password = kept.split("password: ")[1].strip()
     assert password in first.stderr

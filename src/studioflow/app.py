@@ -12,6 +12,9 @@ from fastapi.staticfiles import StaticFiles
 
 import studioflow.tasks  # noqa: F401  (registers every task with the queue)
 from studioflow import __version__
+from studioflow.admin import endpoints as admin_endpoints
+from studioflow.clients import endpoints as client_endpoints
+from studioflow.identity import endpoints as identity_endpoints
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
 from studioflow.platform.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
@@ -42,6 +45,9 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(docs.router, _EVERY_ROLE),
     Mount(files.router, _VIEW),
     Mount(pages.router, _API),
+    Mount(identity_endpoints.router, _API),
+    Mount(client_endpoints.router, _API),
+    Mount(admin_endpoints.router, _API),
 )
 
 

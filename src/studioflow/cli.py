@@ -45,10 +45,7 @@ def migrate(
 ) -> None:
     """Apply database migrations (production runs this before starting the new release)."""
     settings = load_settings()
-    from studioflow.platform.migrations import upgrade_url
-
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _run(upgrade_url(settings.database_url, revision))
+    _run(_prepare(settings, migrate=True, seed=False, revision=revision))
     console.print(f"[green]Database at revision {revision}.[/green]")
 
 
@@ -232,9 +229,12 @@ def _masked(settings: Settings) -> dict[str, object]:
     return values
 
 
-async def _prepare(settings: Settings, *, migrate: bool, seed: bool) -> None:
+async def _prepare(
+    settings: Settings, *, migrate: bool, seed: bool, revision: str = "head"
+) -> None:
     """Migrate (or check the schema is current) and seed the demo if asked."""
     from studioflow.demo import read_kept, seed_demo
+    from studioflow.identity.permissions import seed_roles
     from studioflow.platform.db import Database, create_engine
     from studioflow.platform.migrations import current_revision, head_revision, upgrade
 
@@ -242,7 +242,11 @@ async def _prepare(settings: Settings, *, migrate: bool, seed: bool) -> None:
     database = Database(create_engine(settings.database_url))
     try:
         if migrate:
-            await upgrade(database.engine)
+            await upgrade(database.engine, revision)
+            # Roles and permissions are data the code relies on: seeded with every migration.
+            if revision == "head":
+                async with database.transaction() as session:
+                    await seed_roles(session)
         else:
             current, head = await current_revision(database.engine), head_revision()
             if current != head:

@@ -11,10 +11,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioflow.identity.emails import canonical_email, normalise_email
+from studioflow.identity.service import create_personal_client
 from studioflow.models import PlatformRole, User
 from studioflow.platform.security import hash_password, random_password
 
-DEMO_EMAIL = "admin@studioflow.local"
+DEMO_EMAIL = "admin@example.com"  # a reserved domain: the demo never mails anyone real
 CREDENTIALS_FILE = "demo-credentials.txt"
 
 
@@ -27,8 +29,10 @@ class DemoCredentials:
 async def create_admin(
     session: AsyncSession, *, email: str, password: str, username: str | None = None
 ) -> User:
+    address = normalise_email(email)
     user = User(
-        email=email.strip().lower(),
+        email=address,
+        email_canonical=canonical_email(address),
         username=username,
         password_hash=hash_password(password),
         platform_role=PlatformRole.admin.value,
@@ -38,6 +42,7 @@ async def create_admin(
     )
     session.add(user)
     await session.flush()
+    await create_personal_client(session, user)
     return user
 
 

@@ -6,6 +6,7 @@ what :func:`load_settings` does for the CLI.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "info"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Proxies (addresses or CIDR ranges) whose X-Forwarded-For we believe; none by default.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Ordinary API bodies stay small; upload routes get their own, larger limit.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
@@ -81,10 +84,20 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     redis_prefix: str = "studioflow"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_lists(cls, value: Any) -> Any:
         return _csv(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or CIDR range") from None
+        return value
 
     @field_validator("cors_origins")
     @classmethod

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from studioflow.platform.errors import AppError
 
 log = structlog.get_logger("studioflow.db")
 
@@ -88,6 +90,14 @@ class Database:
             try:
                 yield session
                 await session.commit()
+            except AppError as error:
+                if not error.commit:
+                    session.info.pop(AFTER_COMMIT_KEY, None)
+                    await session.rollback()
+                    raise
+                await session.commit()
+                await run_after_commit(session)
+                raise
             except BaseException:
                 session.info.pop(AFTER_COMMIT_KEY, None)
                 await session.rollback()
@@ -128,3 +138,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.platform.db
     async with database.transaction() as session:
         yield session
+
+
+# The one way endpoints ask for the request's session (FastAPI shares it within a request).
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -41,6 +41,9 @@ class AppError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    # Some refusals must still store what led to them (a failed sign-in in the audit log, a
+    # session family revoked on token reuse): the unit of work commits, then the error answers.
+    commit: bool = False
 
     def __init__(
         self,
@@ -49,8 +52,10 @@ class AppError(Exception):
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
+        commit: bool = False,
     ) -> None:
         super().__init__(detail or self.title)
+        self.commit = commit
         self.detail = detail or self.title
         self.instance_code = code or self.code
         self.headers = dict(headers or {})
@@ -95,6 +100,10 @@ class RateLimited(AppError):
     def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs: Any) -> None:
         headers = {"Retry-After": str(max(1, retry_after)), **kwargs.pop("headers", {})}
         super().__init__(detail, headers=headers, **kwargs)
+
+
+class TooManyAttempts(RateLimited):
+    code, title = "too_many_attempts", "Too many attempts"
 
 
 class QuotaExceeded(AppError):

@@ -95,6 +95,8 @@ class Counters(Protocol):
 
     async def get(self, key: str) -> int: ...
 
+    async def set(self, key: str, value: int, *, ttl: int | None = None) -> None: ...
+
     async def reset(self, key: str) -> None: ...
 
 
@@ -134,6 +136,9 @@ class MemoryCounters:
 
     async def get(self, key: str) -> int:
         return self._current(key)[0]
+
+    async def set(self, key: str, value: int, *, ttl: int | None = None) -> None:
+        self._values[key] = (value, None if ttl is None else time.monotonic() + ttl)
 
     async def reset(self, key: str) -> None:
         self._values.pop(key, None)
@@ -185,6 +190,9 @@ class RedisCounters:
     async def get(self, key: str) -> int:
         value = await self.redis.get(self.prefix + key)
         return int(value) if value is not None else 0
+
+    async def set(self, key: str, value: int, *, ttl: int | None = None) -> None:
+        await self.redis.set(self.prefix + key, value, ex=ttl)
 
     async def reset(self, key: str) -> None:
         await self.redis.delete(self.prefix + key)

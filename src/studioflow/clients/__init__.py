@@ -1,0 +1,1 @@
+"""Tenants (clients), members and roles, invitations, the activity timeline."""

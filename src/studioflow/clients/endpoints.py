@@ -1,0 +1,237 @@
+"""HTTP layer of clients, members, invitations and activity (API.md, "Clients")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from studioflow.clients import service
+from studioflow.clients.schemas import (
+    AcceptedOut,
+    AcceptIn,
+    ActivityOut,
+    ClientCreate,
+    ClientOut,
+    ClientUpdate,
+    InvitationOut,
+    InviteIn,
+    MemberOut,
+    MembersOut,
+    RoleIn,
+)
+from studioflow.identity.auth import ClientAuthenticator, Principal, UserOnly, platform_of
+from studioflow.identity.endpoints import context_of
+from studioflow.models import Client, Invitation
+from studioflow.platform.db import SessionDep
+from studioflow.platform.pagination import Page, PageParams, page_params
+
+router = APIRouter(tags=["clients"])
+
+ClientReader = Annotated[Principal, Depends(ClientAuthenticator("clients:read"))]
+ClientUpdater = Annotated[Principal, Depends(ClientAuthenticator("clients:update"))]
+MemberReader = Annotated[Principal, Depends(ClientAuthenticator("members:read"))]
+MemberManager = Annotated[Principal, Depends(ClientAuthenticator("members:manage"))]
+AnyMember = Annotated[Principal, Depends(ClientAuthenticator())]
+ActivityReader = Annotated[Principal, Depends(ClientAuthenticator("activity:read"))]
+
+
+def client_out(client: Client, role: str) -> ClientOut:
+    return ClientOut(
+        id=client.id,
+        name=client.name,
+        personal=client.personal_owner_id is not None,
+        plan=client.plan,
+        role=role,
+        created_at=client.created_at,
+    )
+
+
+def invitation_out(invitation: Invitation) -> InvitationOut:
+    return InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,
+        expires_at=invitation.expires_at,
+        created_at=invitation.created_at,
+    )
+
+
+@router.get("/api/v1/clients", response_model=list[ClientOut])
+async def list_clients(principal: UserOnly, session: SessionDep) -> list[ClientOut]:
+    """The clients you belong to, with your role in each."""
+    return [client_out(c, role) for c, role in await service.my_clients(session, principal.user_id)]
+
+
+@router.post("/api/v1/clients", status_code=201, response_model=ClientOut)
+async def create_client(
+    body: ClientCreate, principal: UserOnly, request: Request, session: SessionDep
+) -> ClientOut:
+    """Create a client (a team); you become its owner."""
+    client = await service.create_client(
+        session, principal, name=body.name, context=context_of(request)
+    )
+    return client_out(client, "owner")
+
+
+@router.get("/api/v1/clients/{client_id}", response_model=ClientOut)
+async def get_client(
+    client_id: uuid.UUID, principal: ClientReader, session: SessionDep
+) -> ClientOut:
+    """One of your clients."""
+    return client_out(await service.get_client(session, principal), principal.role)
+
+
+@router.patch("/api/v1/clients/{client_id}", response_model=ClientOut)
+async def update_client(
+    client_id: uuid.UUID,
+    body: ClientUpdate,
+    principal: ClientUpdater,
+    request: Request,
+    session: SessionDep,
+) -> ClientOut:
+    """Rename a client (owners)."""
+    client = await service.get_client(session, principal)
+    if body.name is not None:
+        client = await service.rename_client(
+            session, principal, name=body.name, context=context_of(request)
+        )
+    return client_out(client, principal.role)
+
+
+@router.get("/api/v1/clients/{client_id}/members", response_model=MembersOut)
+async def list_members(
+    client_id: uuid.UUID, principal: MemberReader, session: SessionDep
+) -> MembersOut:
+    """Members and (for owners) pending invitations."""
+    items = [
+        MemberOut(
+            user_id=u.id,
+            email=u.email,
+            role=m.role,
+            joined_at=m.created_at,
+            name=" ".join(p for p in (u.first_name, u.last_name) if p) or None,
+        )
+        for m, u in await service.members(session, principal)
+    ]
+    invitations = (
+        [invitation_out(i) for i in await service.pending_invitations(session, principal)]
+        if principal.can("members:manage")
+        else []
+    )
+    return MembersOut(items=items, invitations=invitations)
+
+
+@router.post("/api/v1/clients/{client_id}/members", status_code=201, response_model=InvitationOut)
+async def invite_member(
+    client_id: uuid.UUID,
+    body: InviteIn,
+    principal: MemberManager,
+    request: Request,
+    session: SessionDep,
+) -> InvitationOut:
+    """Invite someone by email (a one-time link valid for 7 days)."""
+    invitation = await service.invite(
+        platform_of(request),
+        session,
+        principal,
+        email=body.email,
+        role=body.role,
+        context=context_of(request),
+    )
+    return invitation_out(invitation)
+
+
+@router.delete("/api/v1/clients/{client_id}/invitations/{invitation_id}", status_code=204)
+async def revoke_invitation(
+    client_id: uuid.UUID, invitation_id: uuid.UUID, principal: MemberManager, session: SessionDep
+) -> Response:
+    """Withdraw a pending invitation."""
+    await service.revoke_invitation(session, principal, invitation_id)
+    return Response(status_code=204)
+
+
+@router.patch("/api/v1/clients/{client_id}/members/{user_id}", response_model=MemberOut)
+async def change_role(
+    client_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: RoleIn,
+    principal: MemberManager,
+    request: Request,
+    session: SessionDep,
+) -> MemberOut:
+    """Change a member's role (owners; the last owner cannot be demoted)."""
+    membership = await service.change_role(
+        session, principal, user_id, role=body.role, context=context_of(request)
+    )
+    for m, u in await service.members(session, principal):
+        if m.id == membership.id:
+            return MemberOut(
+                user_id=u.id,
+                email=u.email,
+                role=m.role,
+                joined_at=m.created_at,
+                name=" ".join(p for p in (u.first_name, u.last_name) if p) or None,
+            )
+    raise AssertionError("membership vanished")  # pragma: no cover
+
+
+@router.delete("/api/v1/clients/{client_id}/members/{user_id}", status_code=204)
+async def remove_member(
+    client_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: AnyMember,
+    request: Request,
+    session: SessionDep,
+) -> Response:
+    """Remove a member (owners), or leave (yourself). The last owner cannot leave."""
+    await service.remove_member(session, principal, user_id, context=context_of(request))
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/clients/{client_id}/activity", response_model=Page[ActivityOut])
+async def client_activity(
+    client_id: uuid.UUID,
+    principal: ActivityReader,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[ActivityOut]:
+    """The client's security timeline, newest first."""
+    events, cursor = await service.activity(session, principal, params)
+    return Page(
+        items=[
+            ActivityOut(
+                id=e.id,
+                event=e.event,
+                actor=e.actor_label,
+                actor_user_id=e.actor_user_id,
+                api_key_id=e.api_key_id,
+                ip=e.ip,
+                user_agent=e.user_agent,
+                data=e.data,
+                created_at=e.created_at,
+            )
+            for e in events
+        ],
+        next_cursor=cursor,
+    )
+
+
+@router.post("/api/v1/invitations/accept", response_model=AcceptedOut)
+async def accept_invitation(
+    body: AcceptIn, principal: UserOnly, request: Request, session: SessionDep
+) -> AcceptedOut:
+    """Join the client of an invitation sent to your email address."""
+    membership = await service.accept_invitation(
+        session, principal.user, token=body.token, context=context_of(request)
+    )
+    return AcceptedOut(client_id=membership.client_id, role=membership.role)
+
+
+@router.get("/api/v1/roles", response_model=list[str])
+async def list_roles(principal: UserOnly) -> list[str]:
+    """The roles a member of a client can have."""
+    from studioflow.identity.permissions import CLIENT_ROLES
+
+    return sorted(CLIENT_ROLES)

@@ -1,0 +1,84 @@
+"""Request and response models of the clients API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+RoleName = Annotated[str, StringConstraints(max_length=40)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientCreate(Strict):
+    name: ClientName
+
+
+class ClientUpdate(Strict):
+    name: ClientName | None = None
+
+
+class ClientOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    personal: bool
+    plan: str
+    role: str
+    created_at: datetime
+
+
+class MemberOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    name: str | None
+    role: str
+    joined_at: datetime
+
+
+class InvitationOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    expires_at: datetime
+    created_at: datetime
+
+
+class MembersOut(BaseModel):
+    items: list[MemberOut]
+    invitations: list[InvitationOut]
+
+
+class InviteIn(Strict):
+    email: Annotated[str, StringConstraints(max_length=320)]
+    role: RoleName = "collaborator"
+
+
+class RoleIn(Strict):
+    role: RoleName
+
+
+class AcceptIn(Strict):
+    token: Annotated[str, StringConstraints(max_length=200)]
+
+
+class AcceptedOut(BaseModel):
+    client_id: uuid.UUID
+    role: str
+
+
+class ActivityOut(BaseModel):
+    id: uuid.UUID
+    event: str
+    actor: str | None
+    actor_user_id: uuid.UUID | None
+    api_key_id: uuid.UUID | None
+    ip: str | None
+    user_agent: str | None
+    data: dict[str, Any]
+    created_at: datetime

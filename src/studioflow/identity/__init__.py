@@ -1,0 +1,1 @@
+"""Users, sessions and tokens, one-time codes, magic links, OAuth, API keys, audit."""

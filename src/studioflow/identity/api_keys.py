@@ -1,0 +1,109 @@
+"""API keys: shown once, stored as SHA-256, scoped within their creator's permissions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.identity import audit
+from studioflow.identity.auth import Principal
+from studioflow.identity.service import Context
+from studioflow.identity.tokens import api_key_display_prefix, new_api_key, sha256
+from studioflow.models import ApiKey
+from studioflow.platform.errors import Forbidden, NotFound, Unprocessable
+
+# The free plan's hourly API requests (API.md); plans and their limits are per client once
+# the billing feature reads them from the plans table.
+DEFAULT_RATE_LIMIT_PER_HOUR = 1000
+
+
+async def create_key(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    scopes: list[str] | None,
+    rate_limit_per_hour: int | None,
+    expires_at: datetime | None,
+    context: Context,
+) -> tuple[ApiKey, str]:
+    if principal.api_key is not None:
+        raise Forbidden("An API key cannot create API keys; sign in as the user.")
+    grantable = principal.permissions - {"platform:admin"}
+    wanted = set(scopes) if scopes is not None else set(grantable)
+    beyond = sorted(wanted - grantable)
+    if beyond:
+        # A key can only narrow what its creator may do in this client.
+        raise Forbidden(
+            f"You cannot grant what you do not have: {', '.join(beyond)}.", code="scope_escalation"
+        )
+    if not wanted:
+        raise Unprocessable("Give the key at least one scope.")
+    limit = rate_limit_per_hour or DEFAULT_RATE_LIMIT_PER_HOUR
+    if limit > DEFAULT_RATE_LIMIT_PER_HOUR:
+        raise Forbidden(
+            f"The plan allows at most {DEFAULT_RATE_LIMIT_PER_HOUR} requests per hour.",
+            code="scope_escalation",
+        )
+    if expires_at is not None and (expires_at.tzinfo is None or expires_at <= datetime.now(UTC)):
+        raise Unprocessable("expires_at must be a future time with a UTC offset.")
+    secret = new_api_key()
+    key = ApiKey(
+        client_id=principal.client_id,
+        user_id=principal.user_id,
+        name=name,
+        key_hash=sha256(secret),
+        prefix=api_key_display_prefix(secret),
+        scopes=sorted(wanted),
+        rate_limit_per_hour=limit,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    await audit.record(
+        session,
+        "api_key.created",
+        client_id=principal.client_id,
+        actor_user_id=principal.user_id,
+        actor_label=principal.user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+        key_id=str(key.id),
+        key_name=name,
+        scopes=key.scopes,
+    )
+    return key, secret
+
+
+async def list_keys(session: AsyncSession, principal: Principal) -> list[ApiKey]:
+    statement = select(ApiKey).where(ApiKey.client_id == principal.client_id)
+    if not principal.can("members:manage"):
+        statement = statement.where(ApiKey.user_id == principal.user_id)
+    rows = await session.scalars(statement.order_by(ApiKey.created_at.desc()))
+    return list(rows.all())
+
+
+async def revoke_key(
+    session: AsyncSession, principal: Principal, key_id: uuid.UUID, *, context: Context
+) -> None:
+    key = await session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.client_id == principal.client_id)
+    )
+    if key is None or (key.user_id != principal.user_id and not principal.can("members:manage")):
+        raise NotFound("No such API key.")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+        await audit.record(
+            session,
+            "api_key.revoked",
+            client_id=principal.client_id,
+            actor_user_id=principal.user_id,
+            actor_label=principal.user.email,
+            api_key_id=principal.api_key_id,
+            ip=context.ip,
+            user_agent=context.user_agent,
+            key_id=str(key.id),
+        )

@@ -1,0 +1,37 @@
+"""The security audit log: who did what, from where, in which client."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.models import AuditEvent
+
+
+async def record(
+    session: AsyncSession,
+    event: str,
+    *,
+    client_id: uuid.UUID | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    actor_label: str | None = None,
+    api_key_id: uuid.UUID | None = None,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    **data: Any,
+) -> AuditEvent:
+    entry = AuditEvent(
+        event=event,
+        client_id=client_id,
+        actor_user_id=actor_user_id,
+        actor_label=actor_label,
+        api_key_id=api_key_id,
+        ip=ip,
+        user_agent=(user_agent or "")[:300] or None,
+        data={k: v for k, v in data.items() if v is not None},
+    )
+    session.add(entry)
+    await session.flush()
+    return entry

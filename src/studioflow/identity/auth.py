@@ -1,0 +1,297 @@
+"""Who is asking, for which client, with which permissions: the ``Principal`` of a request.
+
+Three ways in (API.md): an ``X-API-Key``, a Bearer access token, or the browser's cookies
+(which must carry the CSRF header on unsafe methods). Tokens in the query string are never
+read. The active client is ``X-Client-Id`` (a client the caller belongs to; anything else is
+404) or the user's personal client; an API key is bound to its own client. Permissions come
+from the member's role in the ``role_permissions`` table, narrowed by the key's scopes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.identity import cookies
+from studioflow.identity.tokens import (
+    AccessTokens,
+    InvalidToken,
+    api_key_is_well_formed,
+    sha256,
+)
+from studioflow.models import (
+    ApiKey,
+    AuthSession,
+    Client,
+    Membership,
+    Permission,
+    PlatformRole,
+    Role,
+    RolePermission,
+    User,
+)
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import Forbidden, NotAuthenticated, NotFound, RateLimited
+from studioflow.platform.runtime import Platform
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: User
+    client_id: uuid.UUID
+    role: str
+    permissions: frozenset[str]
+    method: str  # "cookie", "bearer" or "api_key"
+    session_id: uuid.UUID | None = None
+    api_key: ApiKey | None = None
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        return self.user.id
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.user.platform_role == PlatformRole.admin.value
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None:
+        return self.api_key.id if self.api_key else None
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def access_tokens(platform: Platform) -> AccessTokens:
+    return AccessTokens(platform.settings.secret, issuer=platform.settings.base_url)
+
+
+async def role_permissions(session: AsyncSession, role: str) -> frozenset[str]:
+    rows = await session.scalars(
+        select(Permission.name)
+        .join(RolePermission, RolePermission.permission_id == Permission.id)
+        .join(Role, Role.id == RolePermission.role_id)
+        .where(Role.name == role)
+    )
+    return frozenset(rows.all())
+
+
+async def membership_in(
+    session: AsyncSession, user_id: uuid.UUID, client_id: uuid.UUID
+) -> Membership | None:
+    membership: Membership | None = await session.scalar(
+        select(Membership).where(Membership.user_id == user_id, Membership.client_id == client_id)
+    )
+    return membership
+
+
+async def personal_client_id(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
+    client_id: uuid.UUID | None = await session.scalar(
+        select(Client.id).where(Client.personal_owner_id == user_id)
+    )
+    return client_id
+
+
+def _parse_client_header(request: Request) -> uuid.UUID | None:
+    raw = request.headers.get("x-client-id")
+    if raw is None:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        # A malformed id names no client the caller belongs to: the same answer as a foreign one.
+        raise NotFound("No such client.") from None
+
+
+class Authenticator:
+    """FastAPI dependency resolving and authorising the request's principal."""
+
+    def __init__(self, permission: str | None = None, *, allow_api_key: bool = True) -> None:
+        self.permission = permission
+        self.allow_api_key = allow_api_key
+
+    async def __call__(
+        self, request: Request, response: Response, session: SessionDep
+    ) -> Principal:
+        principal = await resolve_principal(
+            request, response, session, allow_api_key=self.allow_api_key
+        )
+        return self.authorise(principal)
+
+    def authorise(self, principal: Principal) -> Principal:
+        if self.permission and not principal.can(self.permission):
+            raise Forbidden(f"This needs the {self.permission!r} permission.")
+        return principal
+
+
+class ClientAuthenticator(Authenticator):
+    """For ``/clients/{client_id}/…`` routes: the client in the path is the active client."""
+
+    async def __call__(  # type: ignore[override]
+        self, request: Request, response: Response, session: SessionDep, client_id: uuid.UUID
+    ) -> Principal:
+        principal = await resolve_principal(
+            request, response, session, allow_api_key=self.allow_api_key, client_override=client_id
+        )
+        return self.authorise(principal)
+
+
+async def resolve_principal(
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    *,
+    allow_api_key: bool = True,
+    client_override: uuid.UUID | None = None,
+) -> Principal:
+    platform = platform_of(request)
+    requested_client = client_override or _parse_client_header(request)
+    raw_key = request.headers.get("x-api-key")
+    if raw_key is not None:
+        if not allow_api_key:
+            raise Forbidden("API keys cannot do this; sign in as the user.")
+        return await _from_api_key(platform, session, response, raw_key, requested_client)
+
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthenticated("Use 'Authorization: Bearer <access token>'.")
+        method = "bearer"
+    else:
+        token = request.cookies.get(cookies.access_cookie_name(platform.settings)) or ""
+        method = "cookie"
+        if not token:
+            raise NotAuthenticated("Sign in first.")
+    try:
+        claims = access_tokens(platform).verify(token)
+    except InvalidToken as error:
+        raise NotAuthenticated(error.detail, code=error.code) from None
+
+    now = datetime.now(UTC)
+    row = (
+        await session.execute(
+            select(AuthSession, User)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id == claims.session_id, AuthSession.user_id == claims.user_id)
+        )
+    ).first()
+    if row is None:
+        raise NotAuthenticated("This session has ended. Sign in again.")
+    auth_session, user = row.tuple()
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
+        raise NotAuthenticated("This session has ended. Sign in again.")
+
+    if method == "cookie" and request.method not in SAFE_METHODS:
+        _check_csrf(request, platform, auth_session.id)
+
+    client_id = requested_client or await personal_client_id(session, user.id)
+    if client_id is None:
+        raise NotFound("No such client.")
+    membership = await membership_in(session, user.id, client_id)
+    if membership is None:
+        raise NotFound("No such client.")
+    permissions = await role_permissions(session, membership.role)
+    if user.platform_role == PlatformRole.admin.value:
+        permissions |= await role_permissions(session, "admin")
+    return Principal(
+        user=user,
+        client_id=client_id,
+        role=membership.role,
+        permissions=permissions,
+        method=method,
+        session_id=auth_session.id,
+    )
+
+
+async def _from_api_key(
+    platform: Platform,
+    session: AsyncSession,
+    response: Response,
+    raw_key: str,
+    requested_client: uuid.UUID | None,
+) -> Principal:
+    # The checksum is checked before any lookup: junk costs no database round trip.
+    if not api_key_is_well_formed(raw_key):
+        raise NotAuthenticated("This API key is not valid.", code="invalid_api_key")
+    now = datetime.now(UTC)
+    row = (
+        await session.execute(
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.key_hash == sha256(raw_key))
+        )
+    ).first()
+    if row is None:
+        raise NotAuthenticated("This API key is not valid.", code="invalid_api_key")
+    key, user = row.tuple()
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise NotAuthenticated("This API key is revoked or expired.", code="invalid_api_key")
+    if not user.is_active:
+        raise NotAuthenticated("This API key is not valid.", code="invalid_api_key")
+    if requested_client is not None and requested_client != key.client_id:
+        raise NotFound("No such client.")
+    # A key speaks for its creator in its client: when they leave the client, it dies.
+    membership = await membership_in(session, user.id, key.client_id)
+    if membership is None:
+        raise NotAuthenticated(
+            "This API key's owner is no longer a member.", code="invalid_api_key"
+        )
+
+    limit = await platform.limiter.hit(f"{key.rate_limit_per_hour}/hour", "api-key", str(key.id))
+    for name, value in limit.headers.items():
+        response.headers[name] = value
+    if not limit.allowed:
+        raise RateLimited(
+            "This API key has used its hourly requests.",
+            retry_after=limit.reset_after,
+            headers=dict(limit.headers),
+        )
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key.id)
+        .values(requests_count=ApiKey.requests_count + 1, last_used_at=now)
+    )
+    permissions = await role_permissions(session, membership.role)
+    if key.scopes:
+        permissions &= frozenset(key.scopes)
+    return Principal(
+        user=user,
+        client_id=key.client_id,
+        role=membership.role,
+        permissions=permissions,
+        method="api_key",
+        api_key=key,
+    )
+
+
+def _check_csrf(request: Request, platform: Platform, session_id: uuid.UUID) -> None:
+    header = request.headers.get("x-csrf-token", "")
+    cookie = request.cookies.get(cookies.csrf_cookie_name(platform.settings), "")
+    if not header or not hmac.compare_digest(header, cookie):
+        raise Forbidden("Missing or wrong CSRF token.", code="csrf_failed")
+    if not cookies.csrf_token_valid(platform.settings, session_id, header):
+        raise Forbidden("Missing or wrong CSRF token.", code="csrf_failed")
+
+
+# Typed dependencies for endpoints -------------------------------------------------------
+
+Authenticated = Annotated[Principal, Depends(Authenticator())]
+UserOnly = Annotated[Principal, Depends(Authenticator(allow_api_key=False))]
+PlatformAdmin = Annotated[Principal, Depends(Authenticator("platform:admin", allow_api_key=False))]
+
+
+ManageKeys = Annotated[Principal, Depends(Authenticator("api_keys:manage"))]

@@ -1,0 +1,372 @@
+"""HTTP layer of authentication, account and API keys (API.md, "Authentication")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from studioflow.identity import api_keys, cookies
+from studioflow.identity import service as identity
+from studioflow.identity.auth import Authenticated, ManageKeys, UserOnly, platform_of
+from studioflow.identity.client_ip import client_ip
+from studioflow.identity.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+    DeletionOut,
+    EmailIn,
+    LoginIn,
+    LoginOut,
+    MembershipOut,
+    MeOut,
+    ProfileUpdate,
+    RefreshIn,
+    RegisterIn,
+    ResetIn,
+    SessionOut,
+    StatusOut,
+    TokenIn,
+    UserOut,
+    VerifyEmailIn,
+)
+from studioflow.identity.service import Context, SignIn
+from studioflow.models import ApiKey, Client, Membership, User
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import BadRequest
+
+router = APIRouter(tags=["authentication"])
+PENDING = StatusOut(status="pending_verification")
+ACCEPTED = StatusOut(status="accepted")
+
+
+def context_of(request: Request) -> Context:
+    settings = platform_of(request).settings
+    return Context(
+        ip=client_ip(request, settings.trusted_proxies),
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        username=user.username,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        platform_role=user.platform_role,
+        email_verified=user.email_verified_at is not None,
+        created_at=user.created_at,
+        delete_after=user.delete_after,
+    )
+
+
+def signed_in(request: Request, response: Response, result: SignIn) -> LoginOut:
+    settings = platform_of(request).settings
+    cookies.set_session_cookies(
+        response,
+        settings,
+        session_id=result.session.id,
+        access_token=result.access_token,
+        access_expires=result.access_expires,
+        refresh_token=result.refresh_token,
+        session_expires=result.session.expires_at,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return LoginOut(
+        user=user_out(result.user),
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        expires_in=int((result.access_expires - datetime.now(UTC)).total_seconds()),
+    )
+
+
+@router.post(
+    "/api/v1/auth/register", status_code=status.HTTP_202_ACCEPTED, response_model=StatusOut
+)
+async def register(body: RegisterIn, request: Request, session: SessionDep) -> StatusOut:
+    """Create an account and email a 6-digit code (same answer whether or not the email exists)."""
+    await identity.register(
+        platform_of(request),
+        session,
+        email=body.email,
+        password=body.password,
+        username=body.username,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        context=context_of(request),
+    )
+    return PENDING
+
+
+@router.post("/api/v1/auth/verify-email", response_model=UserOut)
+async def verify_email(body: VerifyEmailIn, request: Request, session: SessionDep) -> UserOut:
+    """Confirm the email address with the emailed code."""
+    user = await identity.verify_email(
+        platform_of(request), session, email=body.email, code=body.code, context=context_of(request)
+    )
+    return user_out(user)
+
+
+@router.post(
+    "/api/v1/auth/resend-code", status_code=status.HTTP_202_ACCEPTED, response_model=StatusOut
+)
+async def resend_code(body: EmailIn, request: Request, session: SessionDep) -> StatusOut:
+    """Send a new code (at most once a minute)."""
+    await identity.resend_code(
+        platform_of(request), session, email=body.email, context=context_of(request)
+    )
+    return ACCEPTED
+
+
+@router.post("/api/v1/auth/login", response_model=LoginOut)
+async def login(
+    body: LoginIn, request: Request, response: Response, session: SessionDep
+) -> LoginOut:
+    """Sign in with email or username and password."""
+    result = await identity.login(
+        platform_of(request),
+        session,
+        identifier=body.identifier,
+        password=body.password,
+        context=context_of(request),
+    )
+    return signed_in(request, response, result)
+
+
+@router.post("/api/v1/auth/refresh", response_model=LoginOut)
+async def refresh(
+    request: Request, response: Response, session: SessionDep, body: RefreshIn | None = None
+) -> LoginOut:
+    """Exchange a refresh token (body or cookie) for a new pair."""
+    settings = platform_of(request).settings
+    token = (body.refresh_token if body else None) or request.cookies.get(
+        cookies.refresh_cookie_name(settings), ""
+    )
+    result = await identity.refresh(
+        platform_of(request), session, token=token or "", context=context_of(request)
+    )
+    return signed_in(request, response, result)
+
+
+@router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: UserOnly, request: Request, session: SessionDep) -> Response:
+    """End this session and clear the cookies."""
+    if principal.session_id is not None:
+        await identity.revoke_session(session, principal.session_id, reason="logout")
+    response = Response(status_code=204)
+    cookies.clear_session_cookies(response, platform_of(request).settings)
+    return response
+
+
+@router.post("/api/v1/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_all(principal: UserOnly, request: Request, session: SessionDep) -> Response:
+    """End every session of the user."""
+    await identity.revoke_all_sessions(session, principal.user_id, reason="logout_all")
+    response = Response(status_code=204)
+    cookies.clear_session_cookies(response, platform_of(request).settings)
+    return response
+
+
+@router.get("/api/v1/auth/me", response_model=MeOut)
+async def me(principal: Authenticated, session: SessionDep) -> MeOut:
+    """The signed-in user, their clients and roles, and their permissions in the active client."""
+    rows = await session.execute(
+        select(Membership, Client)
+        .join(Client, Client.id == Membership.client_id)
+        .where(Membership.user_id == principal.user_id)
+        .order_by(Client.personal_owner_id.is_(None), Client.name)
+    )
+    memberships = [
+        MembershipOut(
+            client_id=c.id, name=c.name, role=m.role, personal=c.personal_owner_id is not None
+        )
+        for m, c in rows.tuples()
+    ]
+    return MeOut(
+        user=user_out(principal.user),
+        memberships=memberships,
+        platform_role=principal.user.platform_role,
+        active_client_id=principal.client_id,
+        permissions=sorted(principal.permissions),
+        auth_method=principal.method,
+    )
+
+
+@router.post(
+    "/api/v1/auth/magic-link", status_code=status.HTTP_202_ACCEPTED, response_model=StatusOut
+)
+async def magic_link(body: EmailIn, request: Request, session: SessionDep) -> StatusOut:
+    """Email a single-use sign-in link (15 minutes)."""
+    await identity.request_magic_link(
+        platform_of(request), session, email=body.email, context=context_of(request)
+    )
+    return ACCEPTED
+
+
+@router.post("/api/v1/auth/magic-link/consume", response_model=LoginOut)
+async def consume_magic_link(
+    body: TokenIn, request: Request, response: Response, session: SessionDep
+) -> LoginOut:
+    """Sign in with the token of a magic link (for clients that are not a browser)."""
+    result = await identity.consume_magic_link(
+        platform_of(request), session, token=body.token, context=context_of(request)
+    )
+    return signed_in(request, response, result)
+
+
+@router.get("/auth/callback", include_in_schema=False)
+async def magic_link_callback(request: Request, session: SessionDep, token: str = "") -> Response:
+    """The emailed link: sign in once and land on the home page."""
+    try:
+        result = await identity.consume_magic_link(
+            platform_of(request), session, token=token, context=context_of(request)
+        )
+    except BadRequest:
+        return RedirectResponse("/login?link=invalid", status_code=303)
+    response = RedirectResponse("/account", status_code=303)
+    signed_in(request, response, result)
+    return response
+
+
+@router.post(
+    "/api/v1/auth/password/forgot", status_code=status.HTTP_202_ACCEPTED, response_model=StatusOut
+)
+async def forgot_password(body: EmailIn, request: Request, session: SessionDep) -> StatusOut:
+    """Email a password reset link (30 minutes)."""
+    await identity.request_password_reset(
+        platform_of(request), session, email=body.email, context=context_of(request)
+    )
+    return ACCEPTED
+
+
+@router.post("/api/v1/auth/password/reset", status_code=status.HTTP_204_NO_CONTENT)
+async def reset_password(body: ResetIn, request: Request, session: SessionDep) -> Response:
+    """Set a new password; every session and API key of the user is revoked."""
+    await identity.reset_password(
+        platform_of(request),
+        session,
+        token=body.token,
+        password=body.password,
+        context=context_of(request),
+    )
+    return Response(status_code=204)
+
+
+# Account -----------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/account", response_model=UserOut, tags=["account"])
+async def get_account(principal: UserOnly) -> UserOut:
+    """Your profile."""
+    return user_out(principal.user)
+
+
+@router.put("/api/v1/account", response_model=UserOut, tags=["account"])
+async def put_account(body: ProfileUpdate, principal: UserOnly, session: SessionDep) -> UserOut:
+    """Change your profile (username, first and last name)."""
+    user = await identity.update_profile(
+        session,
+        principal.user,
+        username=body.username,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        fields=body.model_fields_set,
+    )
+    return user_out(user)
+
+
+@router.get("/api/v1/account/sessions", response_model=list[SessionOut], tags=["account"])
+async def list_sessions(principal: UserOnly, session: SessionDep) -> list[SessionOut]:
+    """Your active sessions."""
+    return [
+        SessionOut(
+            id=s.id,
+            created_at=s.created_at,
+            last_used_at=s.last_used_at,
+            expires_at=s.expires_at,
+            method=s.method,
+            ip=s.ip,
+            user_agent=s.user_agent,
+            current=s.id == principal.session_id,
+        )
+        for s in await identity.active_sessions(session, principal.user_id)
+    ]
+
+
+@router.delete("/api/v1/account/sessions/{session_id}", status_code=204, tags=["account"])
+async def revoke_session(
+    session_id: uuid.UUID, principal: UserOnly, session: SessionDep
+) -> Response:
+    """End one of your sessions."""
+    await identity.revoke_user_session(session, principal.user_id, session_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/account/delete-request", response_model=DeletionOut, tags=["account"])
+async def delete_request(principal: UserOnly, request: Request, session: SessionDep) -> DeletionOut:
+    """Schedule your account's deletion after a 7-day grace period."""
+    when = await identity.request_deletion(session, principal.user, context=context_of(request))
+    return DeletionOut(status="scheduled", delete_after=when)
+
+
+@router.post("/api/v1/account/delete-cancel", response_model=DeletionOut, tags=["account"])
+async def delete_cancel(principal: UserOnly, request: Request, session: SessionDep) -> DeletionOut:
+    """Cancel a scheduled deletion."""
+    await identity.cancel_deletion(session, principal.user, context=context_of(request))
+    return DeletionOut(status="active", delete_after=None)
+
+
+# API keys ----------------------------------------------------------------------------------
+
+
+def key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        key_name=key.name,
+        prefix=key.prefix,
+        client_id=key.client_id,
+        scopes=list(key.scopes),
+        rate_limit_per_hour=key.rate_limit_per_hour,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+        requests_count=key.requests_count,
+    )
+
+
+@router.get("/api/v1/api-keys", response_model=list[ApiKeyOut], tags=["api keys"])
+async def list_api_keys(session: SessionDep, principal: ManageKeys) -> list[ApiKeyOut]:
+    """API keys of the active client (yours; all of them for owners)."""
+    return [key_out(k) for k in await api_keys.list_keys(session, principal)]
+
+
+@router.post("/api/v1/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api keys"])
+async def create_api_key(
+    body: ApiKeyCreate, request: Request, session: SessionDep, principal: ManageKeys
+) -> ApiKeyCreated:
+    """Create a key in the active client; the secret is in this answer only."""
+    key, secret = await api_keys.create_key(
+        session,
+        principal,
+        name=body.key_name,
+        scopes=body.scopes,
+        rate_limit_per_hour=body.rate_limit_per_hour,
+        expires_at=body.expires_at,
+        context=context_of(request),
+    )
+    return ApiKeyCreated(**key_out(key).model_dump(), api_key=secret)
+
+
+@router.delete("/api/v1/api-keys/{key_id}", status_code=204, tags=["api keys"])
+async def revoke_api_key(
+    key_id: uuid.UUID, request: Request, session: SessionDep, principal: ManageKeys
+) -> Response:
+    """Revoke a key; it stops working at once."""
+    await api_keys.revoke_key(session, principal, key_id, context=context_of(request))
+    return Response(status_code=204)

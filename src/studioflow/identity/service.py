@@ -1,0 +1,790 @@
+"""Accounts and sign-in: registration with emailed codes, throttled login, sessions with
+rotating refresh tokens, magic links, password reset, profile and account deletion."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.identity import audit
+from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
+from studioflow.identity.passwords import (
+    DUMMY_HASH,
+    WeakPassword,
+    check_password,
+    hash_password,
+    verify_password,
+)
+from studioflow.identity.permissions import OWNER
+from studioflow.identity.tokens import (
+    AccessTokens,
+    code_hash,
+    random_token,
+    sha256,
+    six_digit_code,
+)
+from studioflow.models import (
+    ActionToken,
+    ApiKey,
+    AuthSession,
+    Client,
+    Membership,
+    OneTimeCode,
+    RefreshToken,
+    User,
+)
+from studioflow.platform.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+    Unprocessable,
+)
+from studioflow.platform.mail import build_message
+from studioflow.platform.runtime import Platform
+from studioflow.platform.tasks import send_mail_later
+
+log = structlog.get_logger("studioflow.identity")
+
+CODE_TTL = timedelta(minutes=10)
+CODE_MAX_ATTEMPTS = 5
+RESEND_INTERVAL = "1/minute"
+MAGIC_LINK_TTL = timedelta(minutes=15)
+RESET_TTL = timedelta(minutes=30)
+SESSION_LIFETIME = timedelta(days=30)
+REFRESH_GRACE = timedelta(seconds=10)
+DELETION_GRACE = timedelta(days=7)
+LOCK_AFTER_FAILURES = 3
+MAX_LOCK = timedelta(minutes=15)
+FAILURE_MEMORY_SECONDS = 24 * 3600
+
+# Per-address limits (the seeds' 5 per 15 minutes for codes and links) and per-IP buckets.
+IP_LOGIN_LIMIT = "30/15minutes"
+IP_EMAIL_LIMIT = "10/15minutes"
+ACCOUNT_LINK_LIMIT = "5/15minutes"
+IP_CODE_CHECK_LIMIT = "30/15minutes"
+
+VERIFY_EMAIL = "verify_email"
+MAGIC_LINK = "magic_link"
+PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a request comes from, for the audit log and the per-IP limits."""
+
+    ip: str
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User
+    session: AuthSession
+    access_token: str
+    access_expires: datetime
+    refresh_token: str
+
+
+class InvalidCredentials(AppError):
+    status, code, title = 401, "invalid_credentials", "Invalid credentials"
+
+
+class EmailNotVerified(AppError):
+    status, code, title = 403, "email_not_verified", "Email not verified"
+
+
+class RefreshTokenReused(AppError):
+    status, code, title = 401, "refresh_token_reused", "Refresh token reused"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _identifier_key(identifier: str) -> str:
+    """Throttle key for what was typed, identical for known and unknown accounts."""
+    text = identifier.strip().lower()
+    if "@" in text:
+        with contextlib.suppress(InvalidEmail):
+            text = canonical_email(normalise_email(text))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _valid_email(raw: str) -> str:
+    try:
+        return normalise_email(raw)
+    except InvalidEmail as error:
+        raise Unprocessable(
+            "Enter a valid email address.",
+            extra={
+                "errors": [{"loc": ["body", "email"], "msg": str(error), "type": "value_error"}]
+            },
+        ) from None
+
+
+def _valid_password(password: str, *, email: str | None, username: str | None) -> None:
+    try:
+        check_password(password, email=email, username=username)
+    except WeakPassword as error:
+        raise Unprocessable(
+            str(error),
+            code="weak_password",
+            extra={
+                "errors": [
+                    {"loc": ["body", "password"], "msg": str(error), "type": "weak_password"}
+                ]
+            },
+        ) from None
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    user: User | None = await session.scalar(
+        select(User).where(User.email_canonical == canonical_email(email))
+    )
+    return user
+
+
+async def _user_by_identifier(session: AsyncSession, identifier: str) -> User | None:
+    text = identifier.strip()
+    if "@" in text:
+        try:
+            return await user_by_email(session, normalise_email(text))
+        except InvalidEmail:
+            return None
+    user: User | None = await session.scalar(
+        select(User).where(func.lower(User.username) == text.lower())
+    )
+    return user
+
+
+# Registration and email verification ------------------------------------------------------
+
+
+async def register(
+    platform: Platform,
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    username: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    context: Context,
+) -> None:
+    """Create an unverified account and email a code; the answer never tells if it existed."""
+    await _ip_limit(platform, "register", context.ip, IP_EMAIL_LIMIT)
+    address = _valid_email(email)
+    _valid_password(password, email=address, username=username)
+    # Hash before looking anything up, so a taken address costs the same time as a new one.
+    password_hash = hash_password(password)
+    existing = await user_by_email(session, address)
+    if existing is not None:
+        if existing.email_verified_at is not None:
+            _mail(
+                platform,
+                session,
+                existing.email,
+                "Someone tried to sign up with your address",
+                "Someone (maybe you) tried to create a Studioflow account with this address.\n"
+                "You already have an account. If it was you, sign in or reset your password:\n"
+                f"{platform.settings.base_url}/forgot-password\n\n"
+                "If it was not you, you can ignore this message; nothing has changed.",
+            )
+        elif await _may_send(platform, "resend", str(existing.id), RESEND_INTERVAL):
+            await _send_code(platform, session, existing)
+        return
+    if username is not None:
+        taken = await session.scalar(
+            select(User.id).where(func.lower(User.username) == username.lower())
+        )
+        if taken is not None:
+            raise Conflict("This username is taken.", code="username_taken")
+    user = User(
+        email=address,
+        email_canonical=canonical_email(address),
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        password_hash=password_hash,
+    )
+    session.add(user)
+    await session.flush()
+    await create_personal_client(session, user)
+    await audit.record(
+        session,
+        "user.registered",
+        actor_user_id=user.id,
+        actor_label=user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+    )
+    await _send_code(platform, session, user)
+
+
+async def create_personal_client(session: AsyncSession, user: User) -> Client:
+    name = " ".join(p for p in (user.first_name, user.last_name) if p) or user.email.split("@")[0]
+    client = Client(name=f"{name}'s workspace"[:120], personal_owner_id=user.id)
+    session.add(client)
+    await session.flush()
+    session.add(Membership(client_id=client.id, user_id=user.id, role=OWNER))
+    await session.flush()
+    return client
+
+
+async def _send_code(platform: Platform, session: AsyncSession, user: User) -> None:
+    # A new code replaces the old ones: only the latest can be used.
+    await session.execute(
+        update(OneTimeCode)
+        .where(
+            OneTimeCode.user_id == user.id,
+            OneTimeCode.purpose == VERIFY_EMAIL,
+            OneTimeCode.used_at.is_(None),
+        )
+        .values(used_at=_now())
+    )
+    code = six_digit_code()
+    session.add(
+        OneTimeCode(
+            user_id=user.id,
+            purpose=VERIFY_EMAIL,
+            code_hash=code_hash(platform.settings.secret, VERIFY_EMAIL, user.id, code),
+            expires_at=_now() + CODE_TTL,
+        )
+    )
+    await session.flush()
+    _mail(
+        platform,
+        session,
+        user.email,
+        f"Your Studioflow code: {code}",
+        f"Your verification code is {code}\n\nIt expires in 10 minutes. "
+        "If you did not sign up for Studioflow, ignore this message.",
+    )
+
+
+async def resend_code(
+    platform: Platform, session: AsyncSession, *, email: str, context: Context
+) -> None:
+    await _ip_limit(platform, "resend", context.ip, IP_EMAIL_LIMIT)
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        return
+    user = await user_by_email(session, address)
+    if user is None or user.email_verified_at is not None:
+        return
+    if await _may_send(platform, "resend", str(user.id), RESEND_INTERVAL):
+        await _send_code(platform, session, user)
+
+
+async def verify_email(
+    platform: Platform, session: AsyncSession, *, email: str, code: str, context: Context
+) -> User:
+    await _ip_limit(platform, "verify", context.ip, IP_CODE_CHECK_LIMIT)
+    invalid = BadRequest(
+        "The code is wrong or has expired. Ask for a new one.", code="invalid_code", commit=True
+    )
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        raise invalid from None
+    user = await user_by_email(session, address)
+    if user is None:
+        raise invalid
+    record = await session.scalar(
+        select(OneTimeCode)
+        .where(
+            OneTimeCode.user_id == user.id,
+            OneTimeCode.purpose == VERIFY_EMAIL,
+            OneTimeCode.used_at.is_(None),
+        )
+        .order_by(OneTimeCode.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if record is None or record.expires_at <= _now() or record.attempts >= CODE_MAX_ATTEMPTS:
+        raise invalid
+    expected = code_hash(platform.settings.secret, VERIFY_EMAIL, user.id, code.strip())
+    if not hmac.compare_digest(expected, record.code_hash):
+        record.attempts += 1
+        if record.attempts >= CODE_MAX_ATTEMPTS:
+            await audit.record(
+                session,
+                "auth.code_exhausted",
+                actor_user_id=user.id,
+                actor_label=user.email,
+                ip=context.ip,
+                user_agent=context.user_agent,
+            )
+        raise invalid
+    record.used_at = _now()
+    if user.email_verified_at is None:
+        user.email_verified_at = _now()
+    await audit.record(
+        session,
+        "user.email_verified",
+        actor_user_id=user.id,
+        actor_label=user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+    )
+    await session.flush()
+    return user
+
+
+# Login, sessions and refresh -------------------------------------------------------------
+
+
+async def login(
+    platform: Platform, session: AsyncSession, *, identifier: str, password: str, context: Context
+) -> SignIn:
+    await _ip_limit(platform, "login", context.ip, IP_LOGIN_LIMIT)
+    key = _identifier_key(identifier)
+    lock_key, fail_key = f"login:lock:{key}", f"login:fail:{key}"
+    now_ts = int(_now().timestamp())
+    locked_until = await platform.counters.get(lock_key)
+    if locked_until > now_ts:
+        raise TooManyAttempts(
+            "Too many failed sign-ins. Wait, or sign in with an emailed link.",
+            retry_after=locked_until - now_ts,
+        )
+    user = await _user_by_identifier(session, identifier)
+    stored = user.password_hash if user is not None and user.password_hash else DUMMY_HASH
+    password_ok = verify_password(stored, password)
+    if user is None or not user.password_hash or not password_ok or not user.is_active:
+        failures = await platform.counters.incr(fail_key, ttl=FAILURE_MEMORY_SECONDS)
+        await audit.record(
+            session,
+            "auth.login_failed",
+            actor_user_id=user.id if user else None,
+            actor_label=user.email if user else None,
+            ip=context.ip,
+            user_agent=context.user_agent,
+        )
+        if failures >= LOCK_AFTER_FAILURES:
+            lock = min(timedelta(minutes=2 ** (failures - LOCK_AFTER_FAILURES)), MAX_LOCK)
+            seconds = int(lock.total_seconds())
+            await platform.counters.set(lock_key, now_ts + seconds, ttl=seconds)
+            await audit.record(
+                session,
+                "auth.locked",
+                actor_user_id=user.id if user else None,
+                actor_label=user.email if user else None,
+                ip=context.ip,
+                user_agent=context.user_agent,
+                minutes=seconds // 60,
+            )
+        raise InvalidCredentials("The email, username or password is wrong.", commit=True)
+    if user.email_verified_at is None:
+        raise EmailNotVerified("Confirm your email address with the code we sent first.")
+    await platform.counters.reset(fail_key)
+    await platform.counters.reset(lock_key)
+    return await start_session(platform, session, user, method="password", context=context)
+
+
+async def start_session(
+    platform: Platform, session: AsyncSession, user: User, *, method: str, context: Context
+) -> SignIn:
+    now = _now()
+    auth_session = AuthSession(
+        user_id=user.id,
+        expires_at=now + SESSION_LIFETIME,
+        method=method,
+        ip=context.ip,
+        user_agent=(context.user_agent or "")[:300] or None,
+    )
+    session.add(auth_session)
+    await session.flush()
+    refresh = random_token(32)
+    session.add(RefreshToken(session_id=auth_session.id, token_hash=sha256(refresh)))
+    user.last_login_at = now
+    await audit.record(
+        session,
+        "auth.login",
+        actor_user_id=user.id,
+        actor_label=user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+        method=method,
+    )
+    await session.flush()
+    access, expires = AccessTokens(platform.settings.secret, platform.settings.base_url).issue(
+        user.id, auth_session.id, now=now
+    )
+    return SignIn(
+        user=user,
+        session=auth_session,
+        access_token=access,
+        access_expires=expires,
+        refresh_token=refresh,
+    )
+
+
+async def refresh(
+    platform: Platform, session: AsyncSession, *, token: str, context: Context
+) -> SignIn:
+    """Rotate: the presented token is spent and a new pair is issued. A spent token seen
+    again (after a short grace for parallel refreshes) revokes the whole session."""
+    if not token:
+        raise NotAuthenticated("No refresh token.")
+    now = _now()
+    row = (
+        await session.execute(
+            select(RefreshToken, AuthSession, User)
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .join(User, User.id == AuthSession.user_id)
+            .where(RefreshToken.token_hash == sha256(token))
+        )
+    ).first()
+    if row is None:
+        raise NotAuthenticated("This refresh token is not valid.")
+    record, auth_session, user = row.tuple()
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
+        raise NotAuthenticated("This session has ended. Sign in again.")
+    if record.rotated_at is not None and now - record.rotated_at > REFRESH_GRACE:
+        auth_session.revoked_at = now
+        auth_session.revoked_reason = "refresh_token_reused"
+        await audit.record(
+            session,
+            "auth.refresh_token_reused",
+            actor_user_id=user.id,
+            actor_label=user.email,
+            ip=context.ip,
+            user_agent=context.user_agent,
+            session_id=str(auth_session.id),
+        )
+        raise RefreshTokenReused(
+            "This refresh token was already used; the session is revoked. Sign in again.",
+            commit=True,
+        )
+    if record.rotated_at is None:
+        record.rotated_at = now
+    new_refresh = random_token(32)
+    session.add(RefreshToken(session_id=auth_session.id, token_hash=sha256(new_refresh)))
+    auth_session.last_used_at = now
+    await session.flush()
+    access, expires = AccessTokens(platform.settings.secret, platform.settings.base_url).issue(
+        user.id, auth_session.id, now=now
+    )
+    return SignIn(
+        user=user,
+        session=auth_session,
+        access_token=access,
+        access_expires=expires,
+        refresh_token=new_refresh,
+    )
+
+
+async def revoke_session(session: AsyncSession, session_id: uuid.UUID, *, reason: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=_now(), revoked_reason=reason)
+    )
+
+
+async def revoke_user_session(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, reason: str = "revoked"
+) -> None:
+    found = await session.scalar(
+        select(AuthSession.id).where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+    )
+    if found is None:
+        raise NotFound("No such session.")
+    await revoke_session(session, session_id, reason=reason)
+
+
+async def revoke_all_sessions(session: AsyncSession, user_id: uuid.UUID, *, reason: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=_now(), revoked_reason=reason)
+    )
+
+
+async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:
+    rows = await session.scalars(
+        select(AuthSession)
+        .where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > _now(),
+        )
+        .order_by(AuthSession.last_used_at.desc())
+    )
+    return list(rows.all())
+
+
+# Magic links and password reset ----------------------------------------------------------
+
+
+async def request_magic_link(
+    platform: Platform, session: AsyncSession, *, email: str, context: Context
+) -> None:
+    await _ip_limit(platform, "magic", context.ip, IP_EMAIL_LIMIT)
+    user = await _known_active(session, email)
+    if user is None or not await _may_send(platform, "magic", str(user.id), ACCOUNT_LINK_LIMIT):
+        return
+    token = await _action_token(session, user, MAGIC_LINK, MAGIC_LINK_TTL)
+    link = f"{platform.settings.base_url}/auth/callback?token={token}"
+    _mail(
+        platform,
+        session,
+        user.email,
+        "Your Studioflow sign-in link",
+        f"Sign in to Studioflow with this link (valid for 15 minutes, once):\n{link}\n\n"
+        "If you did not ask for it, ignore this message.",
+    )
+
+
+async def consume_magic_link(
+    platform: Platform, session: AsyncSession, *, token: str, context: Context
+) -> SignIn:
+    _, user = await _consume_action_token(session, token, MAGIC_LINK)
+    # The link proves the mailbox: the address is verified and any sign-in lock is lifted
+    # (the real owner can always get in this way).
+    if user.email_verified_at is None:
+        user.email_verified_at = _now()
+    await _clear_lock(platform, user)
+    return await start_session(platform, session, user, method="magic_link", context=context)
+
+
+async def request_password_reset(
+    platform: Platform, session: AsyncSession, *, email: str, context: Context
+) -> None:
+    await _ip_limit(platform, "reset", context.ip, IP_EMAIL_LIMIT)
+    user = await _known_active(session, email)
+    if user is None or not await _may_send(platform, "reset", str(user.id), ACCOUNT_LINK_LIMIT):
+        return
+    token = await _action_token(session, user, PASSWORD_RESET, RESET_TTL)
+    link = f"{platform.settings.base_url}/reset-password?token={token}"
+    _mail(
+        platform,
+        session,
+        user.email,
+        "Reset your Studioflow password",
+        f"Choose a new password with this link (valid for 30 minutes, once):\n{link}\n\n"
+        "Every device signed in to your account will be signed out, and your API keys revoked.\n"
+        "If you did not ask for this, ignore this message.",
+    )
+
+
+async def reset_password(
+    platform: Platform, session: AsyncSession, *, token: str, password: str, context: Context
+) -> None:
+    record, user = await _peek_action_token(session, token, PASSWORD_RESET)
+    _valid_password(password, email=user.email, username=user.username)
+    record.used_at = _now()
+    user.password_hash = hash_password(password)
+    if user.email_verified_at is None:
+        user.email_verified_at = _now()
+    await revoke_all_sessions(session, user.id, reason="password_reset")
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    await _clear_lock(platform, user)
+    await audit.record(
+        session,
+        "auth.password_reset",
+        actor_user_id=user.id,
+        actor_label=user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+    )
+
+
+async def _known_active(session: AsyncSession, email: str) -> User | None:
+    try:
+        address = normalise_email(email)
+    except InvalidEmail:
+        return None
+    user = await user_by_email(session, address)
+    return user if user is not None and user.is_active else None
+
+
+async def _action_token(session: AsyncSession, user: User, purpose: str, ttl: timedelta) -> str:
+    token = random_token(32)
+    session.add(
+        ActionToken(
+            purpose=purpose, token_hash=sha256(token), user_id=user.id, expires_at=_now() + ttl
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def _peek_action_token(
+    session: AsyncSession, token: str, purpose: str
+) -> tuple[ActionToken, User]:
+    invalid = BadRequest(
+        "This link is invalid, used or expired. Ask for a new one.", code="invalid_token"
+    )
+    if not token or len(token) > 200:
+        raise invalid
+    row = (
+        await session.execute(
+            select(ActionToken, User)
+            .join(User, User.id == ActionToken.user_id)
+            .where(ActionToken.token_hash == sha256(token), ActionToken.purpose == purpose)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise invalid
+    record, user = row.tuple()
+    if record.used_at is not None or record.expires_at <= _now() or not user.is_active:
+        raise invalid
+    return record, user
+
+
+async def _consume_action_token(
+    session: AsyncSession, token: str, purpose: str
+) -> tuple[ActionToken, User]:
+    record, user = await _peek_action_token(session, token, purpose)
+    # Conditional update: of two racing uses of one link, exactly one wins.
+    result = await session.execute(
+        update(ActionToken)
+        .where(ActionToken.id == record.id, ActionToken.used_at.is_(None))
+        .values(used_at=_now())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise BadRequest(
+            "This link is invalid, used or expired. Ask for a new one.", code="invalid_token"
+        )
+    return record, user
+
+
+async def _clear_lock(platform: Platform, user: User) -> None:
+    for identifier in filter(None, (user.email, user.username)):
+        key = _identifier_key(identifier)
+        await platform.counters.reset(f"login:lock:{key}")
+        await platform.counters.reset(f"login:fail:{key}")
+
+
+# Account ---------------------------------------------------------------------------------
+
+
+async def update_profile(
+    session: AsyncSession,
+    user: User,
+    *,
+    username: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    fields: set[str],
+) -> User:
+    if "username" in fields and username != user.username:
+        if username is not None:
+            taken = await session.scalar(
+                select(User.id).where(
+                    func.lower(User.username) == username.lower(), User.id != user.id
+                )
+            )
+            if taken is not None:
+                raise Conflict("This username is taken.", code="username_taken")
+        user.username = username
+    if "first_name" in fields:
+        user.first_name = first_name
+    if "last_name" in fields:
+        user.last_name = last_name
+    await session.flush()
+    return user
+
+
+async def request_deletion(session: AsyncSession, user: User, *, context: Context) -> datetime:
+    """Schedule deletion after the grace period; refused while the user is the only owner
+    of a client that has other members (they must hand it over first)."""
+    shared_owned = await session.scalars(
+        select(Membership.client_id)
+        .join(Client, Client.id == Membership.client_id)
+        .where(
+            Membership.user_id == user.id,
+            Membership.role == OWNER,
+            Client.personal_owner_id.is_(None),
+        )
+    )
+    for client_id in shared_owned.all():
+        owners = await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.client_id == client_id, Membership.role == OWNER)
+        )
+        others = await session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.client_id == client_id, Membership.user_id != user.id)
+        )
+        if owners == 1 and others:
+            raise Conflict(
+                "You are the only owner of a team with other members. Make someone else "
+                "an owner first.",
+                code="last_owner",
+            )
+    now = _now()
+    user.delete_requested_at = now
+    user.delete_after = now + DELETION_GRACE
+    await audit.record(
+        session,
+        "user.deletion_requested",
+        actor_user_id=user.id,
+        actor_label=user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+        delete_after=user.delete_after.isoformat(),
+    )
+    return user.delete_after
+
+
+async def cancel_deletion(session: AsyncSession, user: User, *, context: Context) -> None:
+    if user.delete_after is None:
+        return
+    user.delete_requested_at = None
+    user.delete_after = None
+    await audit.record(
+        session,
+        "user.deletion_cancelled",
+        actor_user_id=user.id,
+        actor_label=user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+    )
+
+
+# Helpers ---------------------------------------------------------------------------------
+
+
+def _mail(platform: Platform, session: AsyncSession, to: str, subject: str, text: str) -> None:
+    message = build_message(sender=platform.settings.mail_from, to=to, subject=subject, text=text)
+    send_mail_later(platform, session, message)
+
+
+async def _ip_limit(platform: Platform, action: str, ip: str, limit: str) -> None:
+    result = await platform.limiter.hit(limit, "ip", action, ip)
+    if not result.allowed:
+        raise TooManyAttempts(
+            "Too many attempts from your network. Try again later.",
+            retry_after=result.reset_after,
+            headers=dict(result.headers),
+        )
+
+
+async def _may_send(platform: Platform, action: str, account: str, limit: str) -> bool:
+    """Quietly skip an email over the per-account limit (the answer must not change)."""
+    return (await platform.limiter.hit(limit, "account", action, account)).allowed
+
+
+def deletion_pending(user: User) -> bool:
+    return user.delete_after is not None
