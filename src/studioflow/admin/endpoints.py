@@ -92,7 +92,7 @@ async def admin_clients(
         Client.id,
         params,
     )
-    rows = list((await session.execute(statement)).tuples().all())
+    rows = list((await session.execute(statement)).all())
     page, cursor = build_page(rows, params, key=lambda row: row[0].id)
     return Page(
         items=[

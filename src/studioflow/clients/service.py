@@ -36,7 +36,7 @@ async def my_clients(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Cl
         .where(Membership.user_id == user_id)
         .order_by(Client.personal_owner_id.is_(None), Client.name)
     )
-    return [(client, role) for client, role in rows.tuples()]
+    return [(client, role) for client, role in rows]
 
 
 async def create_client(
@@ -95,7 +95,7 @@ async def members(session: AsyncSession, principal: Principal) -> list[tuple[Mem
         .where(Membership.client_id == principal.client_id)
         .order_by(Membership.created_at)
     )
-    return [(m, u) for m, u in rows.tuples()]
+    return [(m, u) for m, u in rows]
 
 
 async def pending_invitations(session: AsyncSession, principal: Principal) -> list[Invitation]:

@@ -191,7 +191,7 @@ async def resolve_principal(
     ).first()
     if row is None:
         raise NotAuthenticated("This session has ended. Sign in again.")
-    auth_session, user = row.tuple()
+    auth_session, user = row
     if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
         raise NotAuthenticated("This session has ended. Sign in again.")
 
@@ -237,7 +237,7 @@ async def _from_api_key(
     ).first()
     if row is None:
         raise NotAuthenticated("This API key is not valid.", code="invalid_api_key")
-    key, user = row.tuple()
+    key, user = row
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise NotAuthenticated("This API key is revoked or expired.", code="invalid_api_key")
     if not user.is_active:

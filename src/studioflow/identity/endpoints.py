@@ -185,7 +185,7 @@ async def me(principal: Authenticated, session: SessionDep) -> MeOut:
         MembershipOut(
             client_id=c.id, name=c.name, role=m.role, personal=c.personal_owner_id is not None
         )
-        for m, c in rows.tuples()
+        for m, c in rows
     ]
     return MeOut(
         user=user_out(principal.user),

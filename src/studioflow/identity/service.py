@@ -449,7 +449,7 @@ async def refresh(
     ).first()
     if row is None:
         raise NotAuthenticated("This refresh token is not valid.")
-    record, auth_session, user = row.tuple()
+    record, auth_session, user = row
     if auth_session.revoked_at is not None or auth_session.expires_at <= now or not user.is_active:
         raise NotAuthenticated("This session has ended. Sign in again.")
     if record.rotated_at is not None and now - record.rotated_at > REFRESH_GRACE:
@@ -644,7 +644,7 @@ async def _peek_action_token(
     ).first()
     if row is None:
         raise invalid
-    record, user = row.tuple()
+    record, user = row
     if record.used_at is not None or record.expires_at <= _now() or not user.is_active:
         raise invalid
     return record, user

@@ -168,6 +168,7 @@ def build_worker(
     concurrency: int,
     embedded: bool,
     tasks: TaskRegistry = registry,
+    dequeue_timeout: float = 1.0,
 ) -> Worker[Context]:
     """A SAQ worker for every registered task, with its crons, metrics and log context."""
 
@@ -231,7 +232,7 @@ def build_worker(
         # retried by the next worker).
         shutdown_grace_period_s=10,
         # Idle slots wake every second, so a stopping worker is not held by a blocked dequeue.
-        dequeue_timeout=1.0,
+        dequeue_timeout=dequeue_timeout,
         metadata={"embedded": embedded},
     )
     return worker

@@ -49,7 +49,9 @@ class Platform:
     def outbox(self) -> Path:
         return self.settings.data_dir / "outbox"
 
-    async def start_worker(self, *, concurrency: int | None = None) -> None:
+    async def start_worker(
+        self, *, concurrency: int | None = None, dequeue_timeout: float = 1.0
+    ) -> None:
         """Run a SAQ worker in this event loop (embedded mode, or tests)."""
         if self._worker_task is not None:
             return
@@ -57,6 +59,7 @@ class Platform:
             self,
             concurrency=concurrency or self.settings.worker_concurrency,
             embedded=True,
+            dequeue_timeout=dequeue_timeout,
         )
         self._worker_task = asyncio.create_task(self.worker.start(), name="saq-worker")
 
