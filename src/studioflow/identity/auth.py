@@ -162,7 +162,9 @@ async def resolve_principal(
     raw_key = request.headers.get("x-api-key")
     if raw_key is not None:
         if not allow_api_key:
-            raise Forbidden("API keys cannot do this; sign in as the user.")
+            raise Forbidden(
+                "API keys cannot do this; sign in as the user.", code="api_key_not_allowed"
+            )
         return await _from_api_key(platform, session, response, raw_key, requested_client)
 
     authorization = request.headers.get("authorization")
