@@ -148,8 +148,9 @@ async def test_other_clients_ids_answer_404(
             if _key_refused(label, response):
                 continue  # refused for being a key, before any object is looked at
             if response.status_code != want:
+                detail = response.text[:120]
                 failures.append(
-                    f"{method} {template} as B ({label}): {response.status_code} {response.text[:120]}"
+                    f"{method} {template} as B ({label}): {response.status_code} {detail}"
                 )
     assert not failures, "\n".join(failures)
 

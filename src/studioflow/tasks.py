@@ -1,5 +1,6 @@
 """Imports every feature's task module so the worker knows every task. Add new ones here."""
 
+from studioflow.identity import tasks as identity_tasks
 from studioflow.platform import tasks as platform_tasks
 
-__all__ = ["platform_tasks"]
+__all__ = ["identity_tasks", "platform_tasks"]

@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 
-from studioflow.identity import api_keys, cookies
+from studioflow.identity import api_keys, audit, cookies, lifecycle
 from studioflow.identity import service as identity
 from studioflow.identity.auth import Authenticated, ManageKeys, UserOnly, platform_of
 from studioflow.identity.client_ip import client_ip
@@ -319,6 +320,37 @@ async def delete_cancel(principal: UserOnly, request: Request, session: SessionD
     """Cancel a scheduled deletion."""
     await identity.cancel_deletion(session, principal.user, context=context_of(request))
     return DeletionOut(status="active", delete_after=None)
+
+
+@router.get("/api/v1/account/export", tags=["account"], response_class=FileResponse)
+async def export_now(principal: UserOnly, request: Request, session: SessionDep) -> FileResponse:
+    """Download a ZIP of your data (JSON) and files now."""
+    platform = platform_of(request)
+    path = await lifecycle.build_export(platform, session, principal.user)
+    await audit.record(
+        session,
+        "user.exported",
+        actor_user_id=principal.user_id,
+        actor_label=principal.user.email,
+        ip=context_of(request).ip,
+        user_agent=context_of(request).user_agent,
+    )
+    return FileResponse(
+        path,
+        media_type="application/zip",
+        filename=f"studioflow-export-{datetime.now(UTC):%Y%m%d}.zip",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/api/v1/account/export", status_code=202, response_model=StatusOut, tags=["account"])
+async def export_by_email(principal: UserOnly, request: Request, session: SessionDep) -> StatusOut:
+    """Prepare an export in the background and email a link valid for 24 hours."""
+    platform_of(request).queue.defer(
+        session, "identity.export_account", user_id=str(principal.user_id)
+    )
+    return ACCEPTED
 
 
 # API keys ----------------------------------------------------------------------------------
