@@ -21,7 +21,7 @@ from studioflow.platform.http import BodySizeLimitMiddleware, SecurityHeadersMid
 from studioflow.platform.observability import RequestContextMiddleware, configure_logging
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
-from studioflow.web import docs, pages
+from studioflow.web import account_pages, docs, pages
 from studioflow.web.templating import STATIC_DIR
 
 # Paths whose bodies may be as large as an upload; everything else gets max_request_bytes.
@@ -45,6 +45,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(docs.router, _EVERY_ROLE),
     Mount(files.router, _VIEW),
     Mount(pages.router, _API),
+    Mount(account_pages.router, _API),
     Mount(identity_endpoints.router, _API),
     Mount(client_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),

@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     # Ordinary API bodies stay small; upload routes get their own, larger limit.
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # OAuth sign-in; a provider shows up once its client id and secret are set. The URLs
+    # are only overridden to point at a test or self-hosted stand-in.
+    google_client_id: str | None = None
+    google_client_secret: str | None = Field(default=None, repr=False)
+    google_metadata_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    github_client_id: str | None = None
+    github_client_secret: str | None = Field(default=None, repr=False)
+    github_base_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
     queue_name: str = "studioflow"
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     redis_prefix: str = "studioflow"

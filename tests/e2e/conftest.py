@@ -38,9 +38,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-data")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_data_dir: Path) -> Iterator[str]:
     """`studioflow serve --demo` in embedded mode, as `make run` starts it."""
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+    data_dir = live_data_dir
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
     env.update({"STUDIOFLOW_DATA_DIR": str(data_dir), "STUDIOFLOW_SECRET_KEY": TEST_SECRET})

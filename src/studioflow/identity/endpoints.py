@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
@@ -37,7 +38,7 @@ from studioflow.identity.schemas import (
 from studioflow.identity.service import Context, SignIn
 from studioflow.models import ApiKey, Client, Membership, User
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import BadRequest
+from studioflow.platform.errors import AppError, BadRequest
 
 router = APIRouter(tags=["authentication"])
 PENDING = StatusOut(status="pending_verification")
@@ -152,6 +153,26 @@ async def refresh(
         platform_of(request), session, token=token or "", context=context_of(request)
     )
     return signed_in(request, response, result)
+
+
+@router.get("/api/v1/auth/session", include_in_schema=False)
+async def browser_session(
+    request: Request, session: SessionDep, next: str = "/account"
+) -> Response:
+    """Pages send the browser here when its access cookie has expired: the refresh cookie
+    (which only travels to /api/v1/auth) renews the session, then back to the page."""
+    target = next if next.startswith("/") and not next.startswith("//") else "/account"
+    settings = platform_of(request).settings
+    token = request.cookies.get(cookies.refresh_cookie_name(settings), "")
+    try:
+        result = await identity.refresh(
+            platform_of(request), session, token=token, context=context_of(request)
+        )
+    except AppError:
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    signed_in(request, response, result)
+    return response
 
 
 @router.post("/api/v1/auth/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -5,18 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from studioflow.clients.service import my_clients
+from studioflow.platform.db import SessionDep
+from studioflow.web.session import page_principal
 from studioflow.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> HTMLResponse:
+async def home(request: Request, session: SessionDep) -> HTMLResponse:
     settings = request.app.state.platform.settings
+    principal = await page_principal(request, session)
+    memberships = await my_clients(session, principal.user_id) if principal else []
     return render(
         request,
         "home.html",
         {
+            "principal": principal,
+            "memberships": memberships,
             "mode": "embedded" if settings.embedded_queue else "at scale",
             "database": request.app.state.platform.db.dialect,
             "storage": request.app.state.platform.storage.kind,

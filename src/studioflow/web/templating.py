@@ -23,19 +23,37 @@ NAVIGATION: list[tuple[str, str]] = [
     ("Design system", "/design"),
     ("API docs", "/docs"),
 ]
+SIGNED_OUT = [("Sign in", "/login"), ("Sign up", "/signup")]
+
+
+def navigation_for(context: dict[str, Any]) -> list[tuple[str, str]]:
+    principal = context.get("principal")
+    if principal is None:
+        return [*NAVIGATION, *SIGNED_OUT]
+    client = principal.client_id
+    items = [
+        ("Home", "/"),
+        ("Account", "/account"),
+        ("Teams", "/clients"),
+        ("Members", f"/clients/{client}/members"),
+    ]
+    if principal.can("activity:read"):
+        items.append(("Activity", f"/clients/{client}/activity"))
+    return [*items, ("API docs", "/docs")]
 
 
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
+    context = context or {}
     base = {
         "request": request,
-        "navigation": NAVIGATION,
+        "navigation": navigation_for(context),
         "current_path": request.url.path,
         "request_id": request.scope.get("state", {}).get("request_id"),
     }
     return templates.TemplateResponse(
-        request, template, {**base, **(context or {})}, status_code=status_code
+        request, template, {**base, **context}, status_code=status_code
     )
 
 

@@ -1,0 +1,159 @@
+// Pages change things through the JSON API: this sends forms and buttons there with the
+// CSRF header and active client, renews an expired session once, and shows problem+json
+// errors next to the fields they name. No inline script anywhere (CSP).
+(function () {
+  "use strict";
+
+  function cookie(name) {
+    var match = document.cookie.split("; ").find(function (c) { return c.indexOf(name + "=") === 0; });
+    return match ? decodeURIComponent(match.slice(name.length + 1)) : null;
+  }
+  function csrf() { return cookie("__Host-csrf_token") || cookie("csrf_token"); }
+  function toast(message, kind) { if (window.studioflow) window.studioflow.toast(message, kind); }
+
+  async function call(method, url, body, clientId, retried) {
+    var headers = { "Accept": "application/json" };
+    var token = csrf();
+    if (token) headers["X-CSRF-Token"] = token;
+    if (clientId) headers["X-Client-Id"] = clientId;
+    var init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+    var response = await fetch(url, init);
+    if (response.status === 401 && !retried && url.indexOf("/api/v1/auth/") !== 0) {
+      var renewed = await fetch("/api/v1/auth/refresh", { method: "POST", credentials: "same-origin" });
+      if (renewed.ok) return call(method, url, body, clientId, true);
+    }
+    var data = null;
+    var type = response.headers.get("content-type") || "";
+    if (type.indexOf("json") !== -1) data = await response.json();
+    return { ok: response.ok, status: response.status, data: data };
+  }
+  window.studioflow = window.studioflow || {};
+  window.studioflow.api = call;
+
+  function formBody(form) {
+    var body = {};
+    var scopes = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled) return;
+      if (el.type === "checkbox") {
+        if (el.name === "scopes") { if (el.checked) scopes.push(el.value); return; }
+        body[el.name] = el.checked; return;
+      }
+      if (el.type === "number") { if (el.value !== "") body[el.name] = Number(el.value); return; }
+      if (el.value !== "") body[el.name] = el.value;
+    });
+    if (form.querySelector("input[name=scopes]")) body.scopes = scopes;
+    return body;
+  }
+
+  function showErrors(form, result) {
+    form.querySelectorAll("[aria-invalid=true]").forEach(function (el) { el.removeAttribute("aria-invalid"); });
+    form.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
+    var problem = result.data || {};
+    var summary = form.querySelector("[data-form-error]");
+    var message = problem.detail || ("The request failed (" + result.status + ").");
+    (problem.errors || []).forEach(function (err) {
+      var name = (err.loc || [])[err.loc.length - 1];
+      var field = name && form.querySelector("[name='" + name + "']");
+      if (field) {
+        field.setAttribute("aria-invalid", "true");
+        var note = document.createElement("p");
+        note.className = "error field-error";
+        note.textContent = err.msg;
+        field.insertAdjacentElement("afterend", note);
+      }
+    });
+    if (summary) { summary.textContent = message; summary.focus(); } else { toast(message, "error"); }
+  }
+
+  async function succeed(el, result) {
+    var action = el.getAttribute("data-success") || "reload";
+    var message = el.getAttribute("data-toast");
+    if (action.indexOf("secret:") === 0) {
+      var target = document.getElementById(action.slice(7));
+      target.querySelector("code").textContent = result.data.api_key;
+      target.hidden = false;
+      target.querySelector("button").focus();
+      if (message) toast(message, "success");
+      return;
+    }
+    if (action.indexOf("redirect:") === 0) {
+      var to = action.slice(9).replace("{email}", encodeURIComponent((el.elements && el.elements.email && el.elements.email.value) || ""));
+      if (message) sessionStorage.setItem("studioflow.toast", message);
+      window.location.assign(to);
+      return;
+    }
+    if (action === "toast") { toast(message || "Done.", "success"); if (el.reset) el.reset(); return; }
+    if (message) sessionStorage.setItem("studioflow.toast", message);
+    window.location.reload();
+  }
+
+  document.addEventListener("submit", async function (event) {
+    var form = event.target.closest("form[data-api]");
+    if (!form) return;
+    event.preventDefault();
+    var button = form.querySelector("[type=submit]");
+    if (button) button.disabled = true;
+    try {
+      var result = await call(form.getAttribute("data-method") || "POST", form.getAttribute("data-api"),
+        formBody(form), form.getAttribute("data-client"));
+      if (result.ok) await succeed(form, result); else showErrors(form, result);
+    } catch (e) {
+      toast("Could not reach the server. Check your connection.", "error");
+    } finally {
+      if (button) button.disabled = false;
+    }
+  });
+
+  document.addEventListener("click", async function (event) {
+    var button = event.target.closest("button[data-api]");
+    if (button) {
+      if (button.hasAttribute("data-confirm") && !window.confirm(button.getAttribute("data-confirm"))) return;
+      button.disabled = true;
+      var result = await call(button.getAttribute("data-method") || "POST", button.getAttribute("data-api"),
+        undefined, button.getAttribute("data-client"));
+      button.disabled = false;
+      if (result.ok) await succeed(button, result);
+      else toast((result.data && result.data.detail) || "That did not work.", "error");
+      return;
+    }
+    if (event.target.closest("[data-signout]")) {
+      await call("POST", "/api/v1/auth/logout");
+      window.location.assign("/login");
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var text = document.getElementById(copy.getAttribute("data-copy")).textContent;
+      try { await navigator.clipboard.writeText(text); toast("Copied to the clipboard.", "success"); }
+      catch (e) { toast("Select the text and copy it.", "info"); }
+    }
+  });
+
+  document.addEventListener("change", async function (event) {
+    var select = event.target.closest("[data-client-switch]");
+    if (select) {
+      document.cookie = "client_id=" + select.value + "; path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+      var page = window.location.pathname.match(/^\/clients\/[^/]+\/(members|activity)$/);
+      window.location.assign(page ? "/clients/" + select.value + "/" + page[1] : window.location.pathname);
+      return;
+    }
+    var role = event.target.closest("select[data-role-api]");
+    if (role) {
+      var result = await call("PATCH", role.getAttribute("data-role-api"), { role: role.value }, role.getAttribute("data-client"));
+      if (result.ok) toast("Role changed to " + role.value + ".", "success");
+      else { toast((result.data && result.data.detail) || "That did not work.", "error"); role.value = role.getAttribute("data-current"); }
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var pending = sessionStorage.getItem("studioflow.toast");
+    if (pending) { sessionStorage.removeItem("studioflow.toast"); toast(pending, "success"); }
+  });
+  // HTMX requests (partials) carry the CSRF header too.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var token = csrf();
+    if (token) event.detail.headers["X-CSRF-Token"] = token;
+  });
+})();

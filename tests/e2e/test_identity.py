@@ -1,0 +1,86 @@
+"""Sign up, read the code from the outbox, sign in, create an API key, switch client, sign out."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+async def latest_mail(outbox: Path, to: str, subject: str) -> str:
+    for _ in range(200):
+        for path in sorted(outbox.glob("*.eml"), reverse=True):
+            message = email.message_from_bytes(path.read_bytes())
+            if message["To"] == to and subject in message["Subject"]:
+                payload = message.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                return payload.decode()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no mail to {to}")
+
+
+async def test_sign_up_to_sign_out(page, live_server: str, live_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    address = "browser-user@example.com"
+    await page.goto(live_server + "/signup")
+    await page.get_by_label("Email").fill(address)
+    await page.get_by_label("Password").fill("a browser passphrase 42")
+    await page.get_by_label("First name").fill("Bea")
+    await page.get_by_role("button", name="Sign up").click()
+    await page.wait_for_url(lambda url: "/verify?email=" in url)
+    body = await latest_mail(live_data_dir / "outbox", address, "code")
+    code = re.search(r"\b(\d{6})\b", body).group(1)  # type: ignore[union-attr]
+    await page.get_by_label("Code").fill(code)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/login")
+    await page.locator(".toast").filter(has_text="Email confirmed").wait_for()
+
+    await page.get_by_label("Email or username").fill(address)
+    await page.get_by_label("Password").fill("a browser passphrase 42")
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.wait_for_url("**/account")
+    assert await page.get_by_role("heading", name="Your account", exact=True).is_visible()
+
+    # An API key, shown once, with a copy button.
+    await page.get_by_label("Key name").fill("browser key")
+    await page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-key-value")
+    await secret.wait_for()
+    assert (await secret.inner_text()).startswith("sf_")
+    assert await page.get_by_role("button", name="Copy").is_visible()
+    await page.get_by_role("link", name="Done, I copied it").click()
+    await page.get_by_role("cell", name="browser key").wait_for()
+
+    # A team, then the client switcher.
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Teams").click()
+    await page.get_by_label("Name").fill("Browser Team")
+    await page.get_by_role("button", name="Create team").click()
+    await page.get_by_role("cell", name="Browser Team").wait_for()
+    await page.get_by_label("Active client").select_option(label="Browser Team")
+    await page.wait_for_load_state()
+    nav = page.get_by_role("navigation", name="Main")
+    await nav.get_by_role("link", name="Members").click()
+    await page.get_by_role("heading", name="Members of Browser Team").wait_for()
+    await nav.get_by_role("link", name="Activity").click()
+    await page.get_by_text("client.created").wait_for()
+
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url("**/login")
+    await page.goto(live_server + "/account")
+    await page.wait_for_url(lambda url: url.endswith("/login?next=/account"))
+    assert page.console_errors == [], page.console_errors
+
+
+async def test_phone_width_sign_in_page(phone, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    await phone.goto(live_server + "/login")
+    assert await phone.get_by_label("Email or username").is_visible()
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375
+    await phone.get_by_label("Email or username").fill("nobody@example.com")
+    await phone.get_by_label("Password").fill("wrong password here")
+    await phone.get_by_role("button", name="Sign in", exact=True).click()
+    await phone.get_by_role("alert").filter(has_text="wrong").wait_for()
