@@ -30,6 +30,10 @@ PUBLIC = {
     "/api/v1/auth/magic-link/consume",
     "/api/v1/auth/password/forgot",
     "/api/v1/auth/password/reset",
+    "/api/v1/auth/google",
+    "/api/v1/auth/google/callback",
+    "/api/v1/auth/github",
+    "/api/v1/auth/github/callback",
     "/health",
     "/ready",
 }

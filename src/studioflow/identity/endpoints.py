@@ -6,12 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+import httpx
+import structlog
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
 from starlette.background import BackgroundTask
 
-from studioflow.identity import api_keys, audit, cookies, lifecycle
+from studioflow.identity import api_keys, audit, cookies, lifecycle, oauth
 from studioflow.identity import service as identity
 from studioflow.identity.auth import Authenticated, ManageKeys, UserOnly, platform_of
 from studioflow.identity.client_ip import client_ip
@@ -38,9 +40,10 @@ from studioflow.identity.schemas import (
 from studioflow.identity.service import Context, SignIn
 from studioflow.models import ApiKey, Client, Membership, User
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import AppError, BadRequest
+from studioflow.platform.errors import AppError, BadRequest, NotFound
 
 router = APIRouter(tags=["authentication"])
+log = structlog.get_logger("studioflow.identity")
 PENDING = StatusOut(status="pending_verification")
 ACCEPTED = StatusOut(status="accepted")
 
@@ -423,3 +426,121 @@ async def revoke_api_key(
     """Revoke a key; it stops working at once."""
     await api_keys.revoke_key(session, principal, key_id, context=context_of(request))
     return Response(status_code=204)
+
+
+# OAuth ---------------------------------------------------------------------------------------
+
+
+async def _oauth_start(provider: str, request: Request) -> Response:
+    platform = platform_of(request)
+    if not oauth.configured(platform, provider):
+        raise NotFound(f"Sign-in with {provider} is not set up on this server.")
+    try:
+        url, flow = await oauth.start(platform, provider)
+    except (oauth.OAuthFailed, httpx.HTTPError) as error:
+        log.warning("oauth.start_failed", provider=provider, reason=str(error))
+        return RedirectResponse("/login?oauth=failed", status_code=303)
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        oauth.FLOW_COOKIE,
+        flow,
+        max_age=oauth.FLOW_TTL_SECONDS,
+        path="/api/v1/auth",
+        secure=platform.settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _oauth_callback(
+    provider: str,
+    request: Request,
+    session: SessionDep,
+    code: str = "",
+    state: str = "",
+    error: str = "",
+) -> Response:
+    platform = platform_of(request)
+    if not oauth.configured(platform, provider):
+        raise NotFound(f"Sign-in with {provider} is not set up on this server.")
+    failed = RedirectResponse("/login?oauth=failed", status_code=303)
+    failed.delete_cookie(oauth.FLOW_COOKIE, path="/api/v1/auth")
+    if error or not code:
+        return failed
+    context = context_of(request)
+    try:
+        identity_ = await oauth.finish(
+            platform,
+            provider,
+            code=code,
+            state=state,
+            flow_cookie=request.cookies.get(oauth.FLOW_COOKIE, ""),
+        )
+        current = await _signed_in_user(request, session)
+        outcome = await oauth.complete(
+            platform, session, identity_, current_user=current, context=context
+        )
+    except oauth.OAuthFailed as reason:
+        log.warning("oauth.failed", provider=provider, reason=str(reason))
+        return failed
+    if outcome.link_required:
+        response = RedirectResponse("/login?oauth=link_required", status_code=303)
+    elif outcome.linked:
+        response = RedirectResponse("/account", status_code=303)
+    else:
+        assert outcome.sign_in is not None
+        response = RedirectResponse("/account", status_code=303)
+        signed_in(request, response, outcome.sign_in)
+    response.delete_cookie(oauth.FLOW_COOKIE, path="/api/v1/auth")
+    return response
+
+
+async def _signed_in_user(request: Request, session: SessionDep) -> User | None:
+    from studioflow.identity.auth import resolve_principal
+
+    if not request.cookies.get(cookies.access_cookie_name(platform_of(request).settings)):
+        return None
+    try:
+        principal = await resolve_principal(request, Response(), session, allow_api_key=False)
+    except AppError:
+        return None
+    return principal.user
+
+
+def _register_provider(provider: str, label: str) -> None:
+    async def begin(request: Request) -> Response:
+        return await _oauth_start(provider, request)
+
+    async def callback(
+        request: Request, session: SessionDep, code: str = "", state: str = "", error: str = ""
+    ) -> Response:
+        return await _oauth_callback(
+            provider, request, session, code=code, state=state, error=error
+        )
+
+    begin.__doc__ = f"Sign in with {label}: redirect to {label} (OAuth 2 with state and PKCE)."
+    callback.__doc__ = (
+        f"{label} sends the browser back here; signs in, links or creates the account."
+    )
+    router.add_api_route(
+        f"/api/v1/auth/{provider}",
+        begin,
+        methods=["GET"],
+        include_in_schema=True,
+        name=f"oauth_{provider}",
+        response_class=RedirectResponse,
+        status_code=302,
+    )
+    router.add_api_route(
+        f"/api/v1/auth/{provider}/callback",
+        callback,
+        methods=["GET"],
+        name=f"oauth_{provider}_callback",
+        response_class=RedirectResponse,
+        status_code=303,
+    )
+
+
+_register_provider("google", "Google")
+_register_provider("github", "GitHub")
