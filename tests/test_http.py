@@ -272,3 +272,18 @@ async def test_cors_allow_list(settings: Settings, platform) -> None:  # type: i
         assert ok.headers["x-request-id"]
         evil = await client.get("/health", headers={"origin": "https://evil.example"})
         assert "access-control-allow-origin" not in evil.headers
+
+
+async def test_default_per_ip_limit_on_the_api(settings: Settings, platform) -> None:  # type: ignore[no-untyped-def]
+    tight = settings.model_copy(update={"rate_limit_per_ip": "3/minute"})
+    app = create_app(tight, platform=platform, run_worker=False, configure_logs=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        answers = [await client.get("/api/v1/auth/me") for _ in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        assert answers[0].headers["ratelimit-limit"] == "3"
+        assert answers[0].headers["ratelimit-remaining"] == "2"
+        refused = answers[-1]
+        assert refused.json()["code"] == "rate_limited" and int(refused.headers["retry-after"]) > 0
+        # Pages and operations are not counted against the API limit.
+        assert (await client.get("/health")).status_code == 200

@@ -17,7 +17,11 @@ from studioflow.clients import endpoints as client_endpoints
 from studioflow.identity import endpoints as identity_endpoints
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
-from studioflow.platform.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware
+from studioflow.platform.http import (
+    BodySizeLimitMiddleware,
+    IpRateLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
 from studioflow.platform.observability import RequestContextMiddleware, configure_logging
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
@@ -130,6 +134,9 @@ def create_app(
             ],
             max_age=600,
         )
+    app.add_middleware(
+        IpRateLimitMiddleware, platform=the_platform, limit=settings.rate_limit_per_ip
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         default=settings.max_request_bytes,

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Proxies (addresses or CIDR ranges) whose X-Forwarded-For we believe; none by default.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Ordinary API bodies stay small; upload routes get their own, larger limit.
+    # Every /api/ request counts against its client address (limits syntax, e.g. 600/minute).
+    rate_limit_per_ip: str = "600/minute"
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     # OAuth sign-in; a provider shows up once its client id and secret are set. The URLs
@@ -115,6 +117,17 @@ class Settings(BaseSettings):
             parts = urlsplit(origin)
             if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+    @field_validator("rate_limit_per_ip")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must look like 600/minute or 10000/hour") from None
         return value
 
     @field_validator("log_level")

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from studioflow.identity import passwords, service
-from studioflow.identity.client_ip import client_ip
 from studioflow.models import AuditEvent, Client, Membership, OneTimeCode, User
+from studioflow.platform.client_ip import client_ip
 from studioflow.platform.runtime import Platform
 from tests.identity.helpers import (
     PASSWORD,

@@ -302,3 +302,25 @@ async def test_deletion_grace_period(client: httpx.AsyncClient, account: Account
     assert again.json()["user"]["delete_after"] is not None
     cancelled = await client.post("/api/v1/account/delete-cancel", headers=account.headers)
     assert cancelled.json() == {"status": "active", "delete_after": None}
+
+
+async def test_user_profile_with_storage_used(
+    client: httpx.AsyncClient, platform: Platform, account: Account
+) -> None:
+    from studioflow.identity.lifecycle import client_prefix
+
+    await platform.storage.put(client_prefix(uuid.UUID(account.client_id)) + "a.bin", b"x" * 1234)
+    profile = (await client.get("/api/v1/user/profile", headers=account.headers)).json()
+    assert profile["stats"]["storage_used"] == 1234
+    patched = await client.patch(
+        "/api/v1/user/profile", json={"last_name": "Kenobi"}, headers=account.headers
+    )
+    assert (
+        patched.json()["user"]["last_name"] == "Kenobi"
+        and patched.json()["user"]["username"] == "tokens"
+    )
+    assert (
+        await client.patch(
+            "/api/v1/user/profile", json={"platform_role": "admin"}, headers=account.headers
+        )
+    ).status_code == 422

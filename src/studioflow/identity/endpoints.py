@@ -15,8 +15,7 @@ from starlette.background import BackgroundTask
 
 from studioflow.identity import api_keys, audit, cookies, lifecycle, oauth
 from studioflow.identity import service as identity
-from studioflow.identity.auth import Authenticated, ManageKeys, UserOnly, platform_of
-from studioflow.identity.client_ip import client_ip
+from studioflow.identity.auth import Authenticated, ManageKeys, Principal, UserOnly, platform_of
 from studioflow.identity.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -27,6 +26,8 @@ from studioflow.identity.schemas import (
     LoginOut,
     MembershipOut,
     MeOut,
+    ProfileOut,
+    ProfileStats,
     ProfileUpdate,
     RefreshIn,
     RegisterIn,
@@ -39,6 +40,7 @@ from studioflow.identity.schemas import (
 )
 from studioflow.identity.service import Context, SignIn
 from studioflow.models import ApiKey, Client, Membership, User
+from studioflow.platform.client_ip import client_ip
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import AppError, BadRequest, NotFound
 
@@ -375,6 +377,40 @@ async def export_by_email(principal: UserOnly, request: Request, session: Sessio
         session, "identity.export_account", user_id=str(principal.user_id)
     )
     return ACCEPTED
+
+
+async def _profile(principal: Principal, request: Request) -> ProfileOut:
+    storage = platform_of(request).storage
+    used = 0
+    async for info in storage.list(lifecycle.client_prefix(principal.client_id)):
+        used += info.size
+    return ProfileOut(
+        user=user_out(principal.user),
+        active_client_id=principal.client_id,
+        stats=ProfileStats(storage_used=used),
+    )
+
+
+@router.get("/api/v1/user/profile", response_model=ProfileOut, tags=["account"])
+async def get_profile(principal: Authenticated, request: Request) -> ProfileOut:
+    """Your profile and usage figures of the active client."""
+    return await _profile(principal, request)
+
+
+@router.patch("/api/v1/user/profile", response_model=ProfileOut, tags=["account"])
+async def patch_profile(
+    body: ProfileUpdate, principal: UserOnly, request: Request, session: SessionDep
+) -> ProfileOut:
+    """Change profile fields (only those sent)."""
+    await identity.update_profile(
+        session,
+        principal.user,
+        username=body.username,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        fields=body.model_fields_set,
+    )
+    return await _profile(principal, request)
 
 
 # API keys ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (sets its own warning filter; must come first)
 import httpx
 import jwt
 from sqlalchemy import select

@@ -145,3 +145,15 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreated(ApiKeyOut):
     api_key: str
+
+
+class ProfileStats(BaseModel):
+    # Bytes stored in the active client. The job and credit figures of API.md join this when
+    # the studio and billing features exist.
+    storage_used: int
+
+
+class ProfileOut(BaseModel):
+    user: UserOut
+    active_client_id: uuid.UUID
+    stats: ProfileStats

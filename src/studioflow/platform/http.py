@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from studioflow.platform.client_ip import client_ip
 from studioflow.platform.errors import problem
+
+if TYPE_CHECKING:
+    from studioflow.platform.runtime import Platform
 
 # Strict by default: no inline script or style, no framing, no plugins. A route that needs
 # something else (the API docs, embeds) sets its own header and this one is left alone.
@@ -136,3 +142,43 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class IpRateLimitMiddleware:
+    """The default per-address limit on the API, with the RateLimit headers of API.md."""
+
+    def __init__(
+        self, app: ASGIApp, *, platform: Platform, limit: str, prefix: str = "/api/"
+    ) -> None:
+        self.app = app
+        self.platform = platform
+        self.limit = limit
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        address = client_ip(request, self.platform.settings.trusted_proxies)
+        result = await self.platform.limiter.hit(self.limit, "ip", "api", address)
+        headers = [(k.lower().encode(), v.encode()) for k, v in result.headers.items()]
+        if not result.allowed:
+            response = problem(
+                429,
+                code="rate_limited",
+                detail="Too many requests from your address. Slow down and retry later.",
+                headers=dict(result.headers),
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {key.lower() for key, _ in message.get("headers", [])}
+                # A tighter limit on the route (an API key's) keeps its own headers.
+                extra = [(k, v) for k, v in headers if k not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
