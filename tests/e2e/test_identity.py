@@ -51,6 +51,7 @@ async def test_sign_up_to_sign_out(page, live_server: str, live_data_dir: Path) 
     secret = page.locator("#new-key-value")
     await secret.wait_for()
     assert (await secret.inner_text()).startswith("sf_")
+    assert await page.locator(".toast").count() == 1  # one action, one toast
     assert await page.get_by_role("button", name="Copy").is_visible()
     await page.get_by_role("link", name="Done, I copied it").click()
     await page.get_by_role("cell", name="browser key").wait_for()

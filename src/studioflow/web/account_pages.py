@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from studioflow.clients import service as clients
 from studioflow.identity import api_keys
 from studioflow.identity import service as identity
 from studioflow.identity.auth import Principal, platform_of
 from studioflow.identity.permissions import CLIENT_ROLES
-from studioflow.models import Client
+from studioflow.models import Client, OAuthIdentity
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.web.session import page_principal, sign_in_redirect
@@ -98,6 +99,14 @@ async def account(request: Request, session: SessionDep) -> Response:
         await api_keys.list_keys(session, principal) if principal.can("api_keys:manage") else []
     )
     context["grantable"] = sorted(principal.permissions - {"platform:admin"})
+    context["providers"] = _oauth_providers(request)
+    context["identities"] = list(
+        (
+            await session.scalars(
+                select(OAuthIdentity).where(OAuthIdentity.user_id == principal.user_id)
+            )
+        ).all()
+    )
     return render(request, "account/account.html", context)
 
 

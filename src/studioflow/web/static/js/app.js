@@ -31,8 +31,8 @@
       if (open) { var first = nav.querySelector("a"); if (first) first.focus(); }
       return;
     }
-    var trigger = event.target.closest("[data-toast]");
-    if (trigger) showToast(trigger.getAttribute("data-toast"), trigger.getAttribute("data-toast-kind"));
+    var trigger = event.target.closest("[data-show-toast]");
+    if (trigger) showToast(trigger.getAttribute("data-show-toast"), trigger.getAttribute("data-toast-kind"));
   });
 
   document.addEventListener("keydown", function (event) {
