@@ -254,3 +254,17 @@ async def test_admin_routes_are_for_platform_admins(
     assert len(users["items"]) == 1 and users["next_cursor"]
     clients = (await client.get("/api/v1/admin/clients", headers=admin.headers)).json()
     assert {c["personal"] for c in clients["items"]} == {True}
+
+
+async def test_own_security_events_show_in_the_personal_timeline(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    await client.post(
+        "/api/v1/auth/login", json={"identifier": "owner@example.com", "password": "not it at all"}
+    )
+    client.cookies.clear()
+    events = (
+        await client.get(f"/api/v1/clients/{owner.client_id}/activity", headers=owner.headers)
+    ).json()["items"]
+    names = [e["event"] for e in events]
+    assert "auth.login_failed" in names and "auth.login" in names and "user.registered" in names

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import AuditEvent
+from studioflow.models import AuditEvent, Client
 
 
 async def record(
@@ -22,6 +23,12 @@ async def record(
     user_agent: str | None = None,
     **data: Any,
 ) -> AuditEvent:
+    if client_id is None and actor_user_id is not None:
+        # A user's own security events (sign-ins, resets, exports) belong to the timeline of
+        # their personal client, where they can see them.
+        client_id = await session.scalar(
+            select(Client.id).where(Client.personal_owner_id == actor_user_id)
+        )
     entry = AuditEvent(
         event=event,
         client_id=client_id,
