@@ -105,6 +105,7 @@ async def test_expired_token(
     assert response.status_code == 401 and response.json()["code"] == "token_expired"
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 async def test_alg_none_and_other_algorithms_are_refused(
     client: httpx.AsyncClient, platform: Platform, account: Account
 ) -> None:
