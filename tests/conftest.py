@@ -26,11 +26,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from studioflow.app import create_app
-from studioflow.identity.permissions import seed_roles
 from studioflow.platform.db import Database, create_engine
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.observability import configure_logging
 from studioflow.platform.runtime import Platform, build_platform
+from studioflow.seeds import seed_reference_data
 from studioflow.settings import Settings, normalise_database_url
 
 TEST_DATABASE_URL = os.environ.get("STUDIOFLOW_TEST_DATABASE_URL")
@@ -141,7 +141,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await upgrade(engine)
     database = Database(engine)
     async with database.transaction() as session:
-        await seed_roles(session)
+        await seed_reference_data(session)
     yield engine
     await engine.dispose()
 

@@ -234,9 +234,9 @@ async def _prepare(
 ) -> None:
     """Migrate (or check the schema is current) and seed the demo if asked."""
     from studioflow.demo import read_kept, seed_demo
-    from studioflow.identity.permissions import seed_roles
     from studioflow.platform.db import Database, create_engine
     from studioflow.platform.migrations import current_revision, head_revision, upgrade
+    from studioflow.seeds import seed_reference_data
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(create_engine(settings.database_url))
@@ -246,7 +246,7 @@ async def _prepare(
             # Roles and permissions are data the code relies on: seeded with every migration.
             if revision == "head":
                 async with database.transaction() as session:
-                    await seed_roles(session)
+                    await seed_reference_data(session)
         else:
             current, head = await current_revision(database.engine), head_revision()
             if current != head:

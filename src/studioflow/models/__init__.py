@@ -1,6 +1,7 @@
 """All tables; importing this package registers every model on ``Base.metadata``."""
 
 from studioflow.models.base import Base
+from studioflow.models.billing import Plan
 from studioflow.models.client import (
     ApiKey,
     AuditEvent,
@@ -11,6 +12,7 @@ from studioflow.models.client import (
     Role,
     RolePermission,
 )
+from studioflow.models.media import Album, Image, ImageVariant
 from studioflow.models.user import (
     ActionToken,
     AuthSession,
@@ -23,16 +25,20 @@ from studioflow.models.user import (
 
 __all__ = [
     "ActionToken",
+    "Album",
     "ApiKey",
     "AuditEvent",
     "AuthSession",
     "Base",
     "Client",
+    "Image",
+    "ImageVariant",
     "Invitation",
     "Membership",
     "OAuthIdentity",
     "OneTimeCode",
     "Permission",
+    "Plan",
     "PlatformRole",
     "RefreshToken",
     "Role",

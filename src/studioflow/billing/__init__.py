@@ -1,0 +1,1 @@
+"""Plans, quotas and usage counters, credits."""

@@ -1,0 +1,69 @@
+"""Hosted images, their albums and their cached variants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from studioflow.models.base import Base, IdMixin, TimestampMixin, utcnow
+
+
+class Album(IdMixin, TimestampMixin, Base):
+    __tablename__ = "albums"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+
+
+class Image(IdMixin, TimestampMixin, Base):
+    __tablename__ = "images"
+    __table_args__ = (
+        # The same bytes are stored once per client.
+        UniqueConstraint("client_id", "content_hash"),
+        Index("ix_images_client_created", "client_id", "id"),
+    )
+
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    album_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("albums.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str | None] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))
+    mime_type: Mapped[str] = mapped_column(String(40))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    public_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int]
+    height: Mapped[int]
+    frames: Mapped[int] = mapped_column(default=1)
+    has_alpha: Mapped[bool] = mapped_column(default=False)
+    dominant_color: Mapped[str] = mapped_column(String(7))
+    blurhash: Mapped[str | None] = mapped_column(String(64))
+    is_public: Mapped[bool] = mapped_column(default=True)
+    # The owner's per-image opt-in to deliver EXIF/GPS as uploaded.
+    keep_metadata: Mapped[bool] = mapped_column(default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    views: Mapped[int] = mapped_column(BigInteger, default=0)
+    original_key: Mapped[str] = mapped_column(String(300))
+    public_key: Mapped[str] = mapped_column(String(300))
+
+
+class ImageVariant(IdMixin, Base):
+    __tablename__ = "image_variants"
+    __table_args__ = (UniqueConstraint("image_id", "spec"),)
+
+    image_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    spec: Mapped[str] = mapped_column(String(100))
+    format: Mapped[str] = mapped_column(String(10))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
