@@ -1,0 +1,1 @@
+"""Images: upload, validation, processing, storage, delivery, analytics."""
