@@ -69,12 +69,12 @@ def inspect_image(
                     raise ImageRejected(
                         "image_too_large", f"The image has {frames} frames; at most {max_frames}."
                     )
-                if width * height * frames > max_pixels:
+                pixels = width * height * frames
+                if pixels > max_pixels:
                     raise ImageRejected(
                         "image_too_large",
-                        f"The image has {width * height * frames:,} pixels; at most {max_pixels:,}.",
+                        f"The image has {pixels:,} pixels; at most {max_pixels:,}.",
                     )
-                Image.MAX_IMAGE_PIXELS = max(max_pixels, Image.MAX_IMAGE_PIXELS or 0)
                 image.seek(0)
                 image.load()  # decode once: truncated or corrupt files fail here
                 orientation = int(image.getexif().get(0x0112, 1) or 1)
@@ -112,7 +112,7 @@ def _dominant(image: Image.Image) -> str:
     palette = image.quantize(colors=5)
     counts = sorted(palette.getcolors() or [], reverse=True)
     colours = palette.getpalette() or [0, 0, 0]
-    index = counts[0][1] if counts else 0
+    index = int(counts[0][1]) if counts else 0  # type: ignore[call-overload]
     r, g, b = colours[index * 3 : index * 3 + 3]
     return f"#{r:02x}{g:02x}{b:02x}"
 
