@@ -18,6 +18,7 @@ from sqlalchemy import select
 from studioflow.models import AuthSession
 from studioflow.platform.runtime import Platform
 from tests.identity.helpers import Account, sign_up, wait_for_mail
+from tests.media import images
 
 # Endpoints anyone may call (signing up and in); they hold no tenant data.
 PUBLIC = {
@@ -38,6 +39,8 @@ PUBLIC = {
     "/ready",
 }
 ADMIN_PREFIX = "/api/v1/admin/"
+# Delivery answers anyone; for a private image without a signature that answer is 404.
+OPEN_DELIVERY = {"/i/{image_id}"}
 
 
 @dataclass
@@ -70,6 +73,15 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     b_key = (
         await client.post("/api/v1/api-keys", json={"key_name": "b"}, headers=b.headers)
     ).json()["api_key"]
+    png = images.encode("PNG")
+    # Private: public images are public on purpose; a private one must not leak.
+    uploaded = await client.post(
+        "/upload",
+        files={"file": ("a.png", png, "image/png")},
+        data={"is_public": "false"},
+        headers=a.headers,
+    )
+    image = uploaded.json()["image"]["id"]
     async with platform.db.sessionmaker() as session:
         a_session = await session.scalar(
             select(AuthSession.id).where(AuthSession.user_id == uuid.UUID(a.user_id))
@@ -85,6 +97,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "key_id": key,
             "invitation_id": invitation,
             "session_id": str(a_session),
+            "image_id": image,
         },
     )
 
@@ -202,6 +215,6 @@ async def test_anonymous_callers_are_refused(
         if template in {"/docs", "/metrics"}:
             continue
         response = await call(client, method, fill(template, world.ids), {})
-        if response.status_code != 401:
+        if response.status_code != (404 if template in OPEN_DELIVERY else 401):
             failures.append(f"{method} {template} anonymous: {response.status_code}")
     assert not failures, "\n".join(failures)

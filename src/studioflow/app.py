@@ -15,6 +15,8 @@ from studioflow import __version__
 from studioflow.admin import endpoints as admin_endpoints
 from studioflow.clients import endpoints as client_endpoints
 from studioflow.identity import endpoints as identity_endpoints
+from studioflow.media import delivery as media_delivery
+from studioflow.media import endpoints as media_endpoints
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
 from studioflow.platform.http import (
@@ -41,6 +43,7 @@ class Mount:
 _EVERY_ROLE = frozenset(Role)
 _API = frozenset({Role.all, Role.api})
 _VIEW = frozenset({Role.all, Role.view})
+_UPLOAD = frozenset({Role.all, Role.upload})
 
 # Which process role serves which routes (the hosting seed's auth/upload/view split).
 # Features add their routers here as they land.
@@ -53,6 +56,9 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(identity_endpoints.router, _API),
     Mount(client_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),
+    Mount(media_endpoints.upload_router, _UPLOAD),
+    Mount(media_endpoints.router, _API),
+    Mount(media_delivery.router, _VIEW),
 )
 
 

@@ -97,3 +97,13 @@ def zip_payload() -> bytes:
 def exif_of(data: bytes) -> Image.Exif:
     with Image.open(io.BytesIO(data)) as image:
         return image.getexif()
+
+
+def noise_png(size: tuple[int, int]) -> bytes:
+    """Incompressible pixels: the file is about as large as the image."""
+    import os
+
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

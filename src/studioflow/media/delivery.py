@@ -1,0 +1,166 @@
+"""Image delivery (the view role): ``GET|HEAD /i/{image_id}``.
+
+The public copy (metadata stripped) unless the owner opted in to the original's metadata;
+``?size=thumb|small|medium|large`` presets; ``?download=true``; single ``Range`` requests;
+ETag/304; long caching on versioned URLs (``?v=``). Private images need a signed, expiring
+URL (``?expires=&sig=``, HMAC-SHA256). Bytes sent count towards the plan's monthly bandwidth.
+
+No request-long database session is held here: a delivery reads its row and lets go, so a
+slow client never keeps a transaction (or SQLite's write lock) open while it downloads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from studioflow.billing.plans import plan_of
+from studioflow.identity.auth import platform_of
+from studioflow.media.inspect import ImageRejected
+from studioflow.media.sniff import MIME
+from studioflow.media.variants import PRESETS, ProcessingBusy, preset_variant
+from studioflow.models import Image
+from studioflow.platform.errors import NotFound, QuotaExceeded, RateLimited, Unprocessable
+from studioflow.platform.runtime import Platform
+from studioflow.platform.security import derive_key
+
+router = APIRouter(tags=["delivery"])
+
+_NOT_FOUND = "No such image."
+
+
+def signature(platform: Platform, image_id: uuid.UUID, expires: int) -> str:
+    key = derive_key(platform.settings.secret, "image-url")
+    return hmac.new(key, f"{image_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_url(
+    platform: Platform, image_id: uuid.UUID, *, ttl: timedelta = timedelta(hours=1)
+) -> str:
+    expires = int(time.time() + ttl.total_seconds())
+    mac = signature(platform, image_id, expires)
+    return f"{platform.settings.base_url}/i/{image_id}?expires={expires}&sig={mac}"
+
+
+def _signature_ok(
+    platform: Platform, image_id: uuid.UUID, expires: int | None, sig: str | None
+) -> bool:
+    if expires is None or sig is None or expires < time.time():
+        return False
+    return hmac.compare_digest(signature(platform, image_id, expires), sig)
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One ``bytes=a-b`` range as [start, end); None when unsatisfiable or not one range."""
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header[6:].strip().partition("-")
+    try:
+        if first == "":
+            length = int(last)
+            if length <= 0:
+                return None
+            return max(0, size - length), size
+        start = int(first)
+        end = int(last) + 1 if last else size
+    except ValueError:
+        return None
+    if start >= size or end <= start:
+        return None
+    return start, min(end, size)
+
+
+@router.head("/i/{image_id}", operation_id="head_image_file")
+@router.get("/i/{image_id}", operation_id="get_image_file")
+async def deliver(
+    image_id: uuid.UUID,
+    request: Request,
+    size: Annotated[str | None, Query(max_length=10)] = None,
+    download: bool = False,
+    v: Annotated[str | None, Query(max_length=64)] = None,
+    expires: int | None = None,
+    sig: Annotated[str | None, Query(max_length=128)] = None,
+) -> Response:
+    """An image (public, or private with a signed URL)."""
+    platform = platform_of(request)
+    async with platform.db.sessionmaker() as session:
+        image = await session.get(Image, image_id)
+        plan = await plan_of(session, image.client_id) if image is not None else None
+    if image is None or plan is None:
+        raise NotFound(_NOT_FOUND)
+    if image.expires_at is not None and image.expires_at <= datetime.now(UTC):
+        raise NotFound(_NOT_FOUND)
+    signed = _signature_ok(platform, image.id, expires, sig)
+    if not image.is_public and not signed:
+        raise NotFound(_NOT_FOUND)
+    if size is not None and size not in PRESETS:
+        raise Unprocessable(f"size must be one of: {', '.join(PRESETS)}.")
+
+    month_key = f"bandwidth:{image.client_id}:{datetime.now(UTC):%Y%m}"
+    if await platform.counters.get(month_key) >= plan.bandwidth_bytes_month:
+        raise QuotaExceeded(
+            "This image's owner has used the plan's monthly bandwidth.",
+            extra={"quota": "bandwidth_bytes_month"},
+        )
+
+    if size is not None:
+        try:
+            variant = await preset_variant(platform, image, size)
+        except ProcessingBusy:
+            raise RateLimited(
+                "Busy making image sizes; retry in a moment.", retry_after=2
+            ) from None
+        except ImageRejected as error:
+            raise Unprocessable(error.detail, code=error.code) from None
+        key, total, mime, tag = variant.storage_key, variant.bytes, MIME[variant.format], f"{size}"
+    elif image.keep_metadata:
+        key, total, mime, tag = image.original_key, image.bytes, image.mime_type, "o"
+    else:
+        key, total, mime, tag = image.public_key, image.public_bytes, image.mime_type, "p"
+
+    etag = f'"{image.content_hash[:32]}-{tag}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": (
+            "private, max-age=300"
+            if not image.is_public
+            else "public, max-age=31536000, immutable"
+            if v
+            else "public, max-age=86400"
+        ),
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    if download:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(image.filename)}"
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+
+    start, end, status = 0, total, 200
+    range_header = request.headers.get("range")
+    if range_header:
+        wanted = _parse_range(range_header, total)
+        if wanted is None:
+            return Response(
+                status_code=416, headers={**headers, "Content-Range": f"bytes */{total}"}
+            )
+        start, end = wanted
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{total}"
+    headers["Content-Length"] = str(end - start)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=mime)
+    await platform.counters.incr(month_key, end - start, ttl=40 * 24 * 3600)
+    body = platform.storage.stream(
+        key, start=start if status == 206 else None, end=end if status == 206 else None
+    )
+    return StreamingResponse(body, status_code=status, headers=headers, media_type=mime)

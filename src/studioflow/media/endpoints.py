@@ -1,0 +1,207 @@
+"""HTTP layer of image upload and records (API.md, "Images"). Delivery is in ``delivery.py``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+
+from studioflow.billing.plans import plan_of
+from studioflow.identity.auth import Authenticator, Principal, platform_of
+from studioflow.media import service
+from studioflow.media.delivery import signed_url
+from studioflow.media.schemas import (
+    ImageMetadata,
+    ImageRead,
+    ImageUpdate,
+    QuotaOut,
+    SeedImage,
+    SeedUploadOut,
+)
+from studioflow.models import Image
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import Unprocessable
+from studioflow.platform.pagination import Page, PageParams, page_params
+
+upload_router = APIRouter(tags=["images"])
+router = APIRouter(tags=["images"])
+
+ImagesRead = Annotated[Principal, Depends(Authenticator("images:read"))]
+ImagesWrite = Annotated[Principal, Depends(Authenticator("images:write"))]
+MAX_FILES_PER_REQUEST = 20
+
+
+def image_url(request: Request, image: Image, size: str | None = None) -> str:
+    base = platform_of(request).settings.base_url
+    return f"{base}/i/{image.id}" + (f"?size={size}" if size else "")
+
+
+def image_read(request: Request, image: Image, *, duplicate: bool = False) -> ImageRead:
+    return ImageRead(
+        id=image.id,
+        filename=image.filename,
+        title=image.title,
+        album_id=image.album_id,
+        format=image.format,
+        mime_type=image.mime_type,
+        bytes=image.bytes,
+        width=image.width,
+        height=image.height,
+        frames=image.frames,
+        has_alpha=image.has_alpha,
+        dominant_color=image.dominant_color,
+        blurhash=image.blurhash,
+        is_public=image.is_public,
+        keep_metadata=image.keep_metadata,
+        expires_at=image.expires_at,
+        views=image.views,
+        url=image_url(request, image),
+        thumbnail_url=image_url(request, image, "thumb"),
+        created_at=image.created_at,
+        duplicate=duplicate,
+        signed_url=None if image.is_public else signed_url(platform_of(request), image.id),
+    )
+
+
+@upload_router.post("/upload", status_code=201, response_model=SeedUploadOut)
+async def upload(
+    request: Request,
+    session: SessionDep,
+    principal: ImagesWrite,
+    file: Annotated[UploadFile, File(description="The image")],
+    title: Annotated[str | None, Form(max_length=200)] = None,
+    album_id: Annotated[uuid.UUID | None, Form()] = None,
+    is_public: Annotated[bool | None, Form()] = None,
+) -> SeedUploadOut:
+    """Upload one image (multipart field ``file``); the hosting seed's answer shape."""
+    result = await service.upload_image(
+        platform_of(request),
+        session,
+        principal,
+        file,
+        title=title,
+        album_id=album_id,
+        is_public=is_public,
+    )
+    image = result.image
+    base = platform_of(request).settings.base_url
+    return SeedUploadOut(
+        duplicate=result.duplicate,
+        image=SeedImage(
+            id=image.id,
+            filename=image.filename,
+            url=image_url(request, image),
+            thumbnail=image_url(request, image, "thumb"),
+            view_url=f"{base}/images/{image.id}",
+            metadata=ImageMetadata(
+                width=image.width, height=image.height, size=image.bytes, format=image.format
+            ),
+        ),
+    )
+
+
+@upload_router.post("/api/v1/images", status_code=201, response_model=list[ImageRead])
+async def upload_many(
+    request: Request,
+    session: SessionDep,
+    principal: ImagesWrite,
+    file: Annotated[list[UploadFile], File(description="One or more images")],
+    title: Annotated[str | None, Form(max_length=200)] = None,
+    album_id: Annotated[uuid.UUID | None, Form()] = None,
+    is_public: Annotated[bool | None, Form()] = None,
+) -> list[ImageRead]:
+    """Upload images (repeat the ``file`` field); all are checked, stored and counted."""
+    if len(file) > MAX_FILES_PER_REQUEST:
+        raise Unprocessable(
+            f"At most {MAX_FILES_PER_REQUEST} files per request.", code="too_many_files"
+        )
+    results = []
+    for upload_ in file:
+        result = await service.upload_image(
+            platform_of(request),
+            session,
+            principal,
+            upload_,
+            title=title,
+            album_id=album_id,
+            is_public=is_public,
+        )
+        results.append(image_read(request, result.image, duplicate=result.duplicate))
+    return results
+
+
+@router.get("/api/v1/images", response_model=Page[ImageRead])
+async def list_images(
+    request: Request,
+    session: SessionDep,
+    principal: ImagesRead,
+    params: Annotated[PageParams, Depends(page_params)],
+    album: uuid.UUID | None = None,
+    public: bool | None = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    created_before: Annotated[datetime | None, Query()] = None,
+) -> Page[ImageRead]:
+    """The active client's images, newest first (filters: album, public, created range)."""
+    images, cursor = await service.list_images(
+        session,
+        principal,
+        params,
+        album_id=album,
+        public=public,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return Page(items=[image_read(request, i) for i in images], next_cursor=cursor)
+
+
+@router.get("/api/v1/images/{image_id}", response_model=ImageRead)
+async def get_image(
+    image_id: uuid.UUID, request: Request, session: SessionDep, principal: ImagesRead
+) -> ImageRead:
+    """One image's record."""
+    return image_read(request, await service.get_image(session, principal, image_id))
+
+
+@router.patch("/api/v1/images/{image_id}", response_model=ImageRead)
+async def update_image(
+    image_id: uuid.UUID,
+    body: ImageUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: ImagesWrite,
+) -> ImageRead:
+    """Change title, visibility, album, expiry or the metadata opt-in."""
+    image = await service.update_image(
+        session, principal, image_id, body.model_dump(exclude_unset=True)
+    )
+    return image_read(request, image)
+
+
+@router.delete("/api/v1/images/{image_id}", status_code=204)
+async def delete_image(
+    image_id: uuid.UUID, request: Request, session: SessionDep, principal: ImagesWrite
+) -> Response:
+    """Delete an image and every stored copy of it."""
+    await service.delete_image(platform_of(request), session, principal, image_id)
+    return Response(status_code=204)
+
+
+@upload_router.get("/upload/quota", response_model=QuotaOut)
+async def quota(request: Request, session: SessionDep, principal: ImagesRead) -> QuotaOut:
+    """The active client's plan and what it has used."""
+    plan = await plan_of(session, principal.client_id)
+    counters = platform_of(request).counters
+    now = datetime.now(UTC)
+    return QuotaOut(
+        plan=plan.name,
+        uploads_today=await service.uploads_today(session, principal.client_id),
+        upload_limit_per_day=plan.uploads_per_day,
+        storage_used=await service.storage_used(session, principal.client_id),
+        storage_limit=plan.storage_bytes,
+        bandwidth_used_month=await counters.get(f"bandwidth:{principal.client_id}:{now:%Y%m}"),
+        bandwidth_limit=plan.bandwidth_bytes_month,
+        api_requests_this_hour=await counters.get(f"api:{principal.client_id}:{now:%Y%m%d%H}"),
+        api_request_limit=plan.api_requests_per_hour,
+    )

@@ -1,0 +1,80 @@
+"""Request and response models of the images API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ImageMetadata(BaseModel):
+    width: int
+    height: int
+    size: int
+    format: str
+
+
+class SeedImage(BaseModel):
+    """The hosting seed's upload answer shape (kept for its clients)."""
+
+    id: uuid.UUID
+    filename: str
+    url: str
+    thumbnail: str
+    view_url: str
+    metadata: ImageMetadata
+
+
+class SeedUploadOut(BaseModel):
+    success: bool = True
+    duplicate: bool = False
+    image: SeedImage
+
+
+class ImageRead(BaseModel):
+    id: uuid.UUID
+    filename: str
+    title: str | None
+    album_id: uuid.UUID | None
+    format: str
+    mime_type: str
+    bytes: int
+    width: int
+    height: int
+    frames: int
+    has_alpha: bool
+    dominant_color: str
+    blurhash: str | None
+    is_public: bool
+    keep_metadata: bool
+    expires_at: datetime | None
+    views: int
+    url: str
+    thumbnail_url: str
+    # For private images: a signed link valid for an hour.
+    signed_url: str | None = None
+    created_at: datetime
+    duplicate: bool = False
+
+
+class ImageUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=200)
+    is_public: bool | None = None
+    album_id: uuid.UUID | None = None
+    expires_at: datetime | None = None
+    keep_metadata: bool | None = None
+
+
+class QuotaOut(BaseModel):
+    plan: str
+    uploads_today: int
+    upload_limit_per_day: int
+    storage_used: int
+    storage_limit: int
+    bandwidth_used_month: int
+    bandwidth_limit: int
+    api_requests_this_hour: int
+    api_request_limit: int

@@ -1,0 +1,339 @@
+"""Uploads and the image records: checked by content, deduplicated per client, stored under
+the client's prefix, counted against the plan atomically. A failed or refused upload leaves
+no file behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import UploadFile
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.billing.plans import plan_of
+from studioflow.identity.auth import Principal
+from studioflow.identity.lifecycle import client_prefix
+from studioflow.media.inspect import ImageFacts, ImageRejected, inspect_image
+from studioflow.media.sniff import EXTENSION, sniff
+from studioflow.media.strip import public_copy
+from studioflow.models import Album, Client, Image, ImageVariant, Plan
+from studioflow.models.base import uuid7
+from studioflow.platform.db import after_commit
+from studioflow.platform.errors import (
+    AppError,
+    NotFound,
+    PayloadTooLarge,
+    QuotaExceeded,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
+from studioflow.platform.runtime import Platform
+
+CHUNK = 1024 * 1024
+# Decoding is CPU and memory heavy: a bounded number at once per process.
+_processing = asyncio.Semaphore(max(2, (os.cpu_count() or 2)))
+
+
+class StorageQuotaExceeded(QuotaExceeded):
+    status = 413
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    image: Image
+    duplicate: bool
+
+
+def safe_filename(raw: str | None, fmt: str) -> str:
+    """A display name from what the client sent: no paths, no control characters, bounded."""
+    name = unicodedata.normalize("NFKC", raw or "")
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
+    if not name:
+        name = f"image.{EXTENSION[fmt]}"
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 200 - len(ext) - 1] + "." + ext) if dot and len(ext) <= 10 else name[:200]
+    return name
+
+
+def image_keys(client_id: uuid.UUID, image_id: uuid.UUID, fmt: str) -> tuple[str, str]:
+    base = f"{client_prefix(client_id)}images/{image_id}"
+    ext = EXTENSION[fmt]
+    return f"{base}/original.{ext}", f"{base}/public.{ext}"
+
+
+async def _spool(platform: Platform, upload: UploadFile, limit: int) -> tuple[Path, str, int]:
+    """Copy the upload to our own temporary file, hashing as it goes."""
+    staging = platform.settings.data_dir / "tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=staging, prefix="upload-", delete=False)  # noqa: SIM115
+    path = Path(handle.name)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with handle:
+            while chunk := await upload.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(
+                        f"The file is larger than the plan's limit of {limit:,} bytes."
+                    )
+                digest.update(chunk)
+                handle.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - our own temp file
+        raise
+    return path, digest.hexdigest(), size
+
+
+async def upload_image(
+    platform: Platform,
+    session: AsyncSession,
+    principal: Principal,
+    upload: UploadFile,
+    *,
+    title: str | None = None,
+    album_id: uuid.UUID | None = None,
+    is_public: bool | None = None,
+) -> Uploaded:
+    plan = await plan_of(session, principal.client_id)
+    if album_id is not None:
+        await get_album(session, principal, album_id)
+    path, content_hash, size = await _spool(platform, upload, plan.max_upload_bytes)
+    stored: list[str] = []
+    try:
+        if size == 0:
+            raise Unprocessable("The file is empty.", code="invalid_image")
+        with path.open("rb") as handle:
+            head = handle.read(64)
+        fmt = sniff(head)
+        if fmt is None:
+            raise UnsupportedMediaType("Upload a JPEG, PNG, GIF, WebP, AVIF or BMP image.")
+        existing = await _by_hash(session, principal.client_id, content_hash)
+        if existing is not None:
+            return Uploaded(image=existing, duplicate=True)
+        try:
+            async with _processing:
+                facts = await asyncio.to_thread(_check, path, fmt, plan.max_pixels)
+                public = await asyncio.to_thread(
+                    public_copy, path, fmt, orientation=facts.orientation
+                )
+        except ImageRejected as rejected:
+            raise Unprocessable(rejected.detail, code=rejected.code) from None
+        image_id = uuid7()
+        original_key, public_key = image_keys(principal.client_id, image_id, fmt)
+        await platform.storage.put(original_key, path, content_type=facts.mime_type)
+        stored.append(original_key)
+        await platform.storage.put(public_key, public, content_type=facts.mime_type)
+        stored.append(public_key)
+        # Quotas last, under the client's row lock, so racing uploads are counted one by one.
+        await _check_quotas(session, principal.client_id, plan, new_bytes=size + len(public))
+        image = Image(
+            id=image_id,
+            client_id=principal.client_id,
+            uploaded_by=principal.user_id,
+            album_id=album_id,
+            title=title,
+            filename=safe_filename(upload.filename, fmt),
+            content_hash=content_hash,
+            format=fmt,
+            mime_type=facts.mime_type,
+            bytes=size,
+            public_bytes=len(public),
+            width=facts.width,
+            height=facts.height,
+            frames=facts.frames,
+            has_alpha=facts.has_alpha,
+            dominant_color=facts.dominant_color,
+            blurhash=facts.blurhash,
+            is_public=_default_public(await session.get(Client, principal.client_id))
+            if is_public is None
+            else is_public,
+            original_key=original_key,
+            public_key=public_key,
+        )
+        session.add(image)
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError:
+            # The same bytes raced in from another request: keep theirs.
+            raced = await _by_hash(session, principal.client_id, content_hash)
+            if raced is None:
+                raise
+            await _delete_objects(platform, stored)
+            return Uploaded(image=raced, duplicate=True)
+        return Uploaded(image=image, duplicate=False)
+    except BaseException:
+        await _delete_objects(platform, stored)
+        raise
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _check(path: Path, fmt: str, max_pixels: int) -> ImageFacts:
+    return inspect_image(path, fmt, max_pixels=max_pixels)
+
+
+async def _delete_objects(platform: Platform, keys: list[str]) -> None:
+    for key in keys:
+        with contextlib.suppress(Exception):
+            await platform.storage.delete(key)
+
+
+def _default_public(client: Client | None) -> bool:
+    if client is None:
+        return True
+    return bool(client.settings.get("images_public_by_default", True))
+
+
+async def _by_hash(session: AsyncSession, client_id: uuid.UUID, content_hash: str) -> Image | None:
+    image: Image | None = await session.scalar(
+        select(Image).where(Image.client_id == client_id, Image.content_hash == content_hash)
+    )
+    return image
+
+
+def _start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def storage_used(session: AsyncSession, client_id: uuid.UUID) -> int:
+    images = await session.scalar(
+        select(func.coalesce(func.sum(Image.bytes + Image.public_bytes), 0)).where(
+            Image.client_id == client_id
+        )
+    )
+    variants = await session.scalar(
+        select(func.coalesce(func.sum(ImageVariant.bytes), 0))
+        .join(Image, Image.id == ImageVariant.image_id)
+        .where(Image.client_id == client_id)
+    )
+    return int(images or 0) + int(variants or 0)
+
+
+async def uploads_today(session: AsyncSession, client_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Image)
+        .where(Image.client_id == client_id, Image.created_at >= _start_of_day(datetime.now(UTC)))
+    )
+    return int(count or 0)
+
+
+async def _check_quotas(
+    session: AsyncSession, client_id: uuid.UUID, plan: Plan, *, new_bytes: int
+) -> None:
+    # Row lock on the client (PostgreSQL); SQLite's BEGIN IMMEDIATE already serialises writers.
+    await session.execute(select(Client.id).where(Client.id == client_id).with_for_update())
+    if await uploads_today(session, client_id) >= plan.uploads_per_day:
+        tomorrow = _start_of_day(datetime.now(UTC)) + timedelta(days=1)
+        raise QuotaExceeded(
+            f"The plan allows {plan.uploads_per_day} uploads a day.",
+            headers={"Retry-After": str(int((tomorrow - datetime.now(UTC)).total_seconds()) + 1)},
+            extra={"quota": "uploads_per_day", "limit": plan.uploads_per_day},
+        )
+    used = await storage_used(session, client_id)
+    if used + new_bytes > plan.storage_bytes:
+        raise StorageQuotaExceeded(
+            f"The plan's storage of {plan.storage_bytes:,} bytes is full.",
+            extra={"quota": "storage_bytes", "limit": plan.storage_bytes, "used": used},
+        )
+
+
+# Records ---------------------------------------------------------------------------------
+
+
+async def get_image(session: AsyncSession, principal: Principal, image_id: uuid.UUID) -> Image:
+    image: Image | None = await session.scalar(
+        select(Image).where(Image.id == image_id, Image.client_id == principal.client_id)
+    )
+    if image is None:
+        raise NotFound("No such image.")
+    return image
+
+
+async def list_images(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    album_id: uuid.UUID | None = None,
+    public: bool | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> tuple[list[Image], str | None]:
+    statement = select(Image).where(Image.client_id == principal.client_id)
+    if album_id is not None:
+        statement = statement.where(Image.album_id == album_id)
+    if public is not None:
+        statement = statement.where(Image.is_public == public)
+    if created_after is not None:
+        statement = statement.where(Image.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(Image.created_at < created_before)
+    rows = list((await session.scalars(paginate_newest_first(statement, Image.id, params))).all())
+    return build_page(rows, params, key=lambda image: image.id)
+
+
+async def update_image(
+    session: AsyncSession, principal: Principal, image_id: uuid.UUID, changes: dict[str, Any]
+) -> Image:
+    image = await get_image(session, principal, image_id)
+    if "album_id" in changes and changes["album_id"] is not None:
+        await get_album(session, principal, changes["album_id"])
+    expires = changes.get("expires_at")
+    if expires is not None and (expires.tzinfo is None or expires <= datetime.now(UTC)):
+        raise Unprocessable("expires_at must be a future time with a UTC offset.")
+    for field in ("title", "is_public", "album_id", "expires_at", "keep_metadata"):
+        if field in changes:
+            setattr(image, field, changes[field])
+    await session.flush()
+    return image
+
+
+async def delete_image(
+    platform: Platform, session: AsyncSession, principal: Principal, image_id: uuid.UUID
+) -> None:
+    image = await get_image(session, principal, image_id)
+    variant_keys = list(
+        (
+            await session.scalars(
+                select(ImageVariant.storage_key).where(ImageVariant.image_id == image.id)
+            )
+        ).all()
+    )
+    keys = [image.original_key, image.public_key, *variant_keys]
+    await session.delete(image)
+    await session.flush()
+
+    async def remove() -> None:
+        await _delete_objects(platform, keys)
+
+    after_commit(session, remove)
+
+
+async def get_album(session: AsyncSession, principal: Principal, album_id: uuid.UUID) -> Album:
+    album: Album | None = await session.scalar(
+        select(Album).where(Album.id == album_id, Album.client_id == principal.client_id)
+    )
+    if album is None:
+        raise NotFound("No such album.")
+    return album
+
+
+__all__ = ["AppError", "ImageRejected", "Uploaded", "upload_image"]
