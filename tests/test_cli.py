@@ -128,3 +128,15 @@ def test_migrate_creates_the_data_dir(tmp_path: Path) -> None:
     target = tmp_path / "fresh" / "data"
     assert run("migrate", data_dir=target).returncode == 0
     assert (target / "studioflow.db").exists()
+
+
+def test_fsck_command(tmp_path: Path) -> None:
+    assert run("migrate", data_dir=tmp_path).returncode == 0
+    result = run("fsck", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "checked 0 objects and 0 rows" in result.stderr
+    orphan = tmp_path / "storage" / "clients" / "c" / "images" / "i"
+    orphan.mkdir(parents=True)
+    (orphan / "original.png").write_bytes(b"x")
+    found = run("fsck", data_dir=tmp_path)
+    assert found.returncode == 1 and "1 objects without a row" in found.stderr

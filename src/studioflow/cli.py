@@ -206,6 +206,39 @@ def admin_create(
         console.print(f"Password (shown once): [bold]{secret}[/bold]")
 
 
+@app.command()
+def fsck(
+    repair: Annotated[
+        bool, typer.Option(help="Delete orphans older than an hour and broken rows.")
+    ] = False,
+) -> None:
+    """Check that stored image files and database rows match; optionally repair."""
+    settings = load_settings()
+    from studioflow.media.fsck import check
+    from studioflow.platform.runtime import build_platform
+
+    async def run() -> None:
+        platform = build_platform(settings)
+        try:
+            report = await check(platform, repair=repair)
+        finally:
+            await platform.close()
+        console.print(
+            f"checked {report.objects_checked} objects and {report.rows_checked} rows: "
+            f"{len(report.orphan_objects)} objects without a row, "
+            f"{len(report.missing_objects)} rows without their object"
+            + (f"; repaired {report.repaired}" if repair else "")
+        )
+        for key in report.orphan_objects[:50]:
+            console.print(f"  orphan  {key}", highlight=False)
+        for key in report.missing_objects[:50]:
+            console.print(f"  missing {key}", highlight=False)
+        if (report.orphan_objects or report.missing_objects) and not repair:
+            raise SystemExit(1)
+
+    _run(run())
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the effective configuration, secrets masked."""

@@ -1,6 +1,7 @@
 """Imports every feature's task module so the worker knows every task. Add new ones here."""
 
 from studioflow.identity import tasks as identity_tasks
+from studioflow.media import tasks as media_tasks
 from studioflow.platform import tasks as platform_tasks
 
-__all__ = ["identity_tasks", "platform_tasks"]
+__all__ = ["identity_tasks", "media_tasks", "platform_tasks"]
