@@ -40,7 +40,7 @@ PUBLIC = {
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 # Delivery answers anyone; for a private image without a signature that answer is 404.
-OPEN_DELIVERY = {"/i/{image_id}"}
+OPEN_DELIVERY = {"/i/{image_id}", "/info/{image_id}", "/embed/{image_id}"}
 
 
 @dataclass
@@ -82,6 +82,9 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
         headers=a.headers,
     )
     image = uploaded.json()["image"]["id"]
+    album = (await client.post("/api/v1/albums", json={"title": "A's"}, headers=a.headers)).json()[
+        "id"
+    ]
     async with platform.db.sessionmaker() as session:
         a_session = await session.scalar(
             select(AuthSession.id).where(AuthSession.user_id == uuid.UUID(a.user_id))
@@ -98,6 +101,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "invitation_id": invitation,
             "session_id": str(a_session),
             "image_id": image,
+            "album_id": album,
         },
     )
 

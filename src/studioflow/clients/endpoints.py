@@ -45,6 +45,8 @@ def client_out(client: Client, role: str) -> ClientOut:
         plan=client.plan,
         role=role,
         created_at=client.created_at,
+        images_public_by_default=bool(client.settings.get("images_public_by_default", True)),
+        allowed_referrers=list(client.settings.get("allowed_referrers", [])),
     )
 
 
@@ -91,11 +93,19 @@ async def update_client(
     request: Request,
     session: SessionDep,
 ) -> ClientOut:
-    """Rename a client (owners)."""
+    """Rename a client or change its image settings (owners)."""
     client = await service.get_client(session, principal)
     if body.name is not None:
         client = await service.rename_client(
             session, principal, name=body.name, context=context_of(request)
+        )
+    if body.images_public_by_default is not None or body.allowed_referrers is not None:
+        client = await service.update_settings(
+            session,
+            principal,
+            images_public_by_default=body.images_public_by_default,
+            allowed_referrers=body.allowed_referrers,
+            context=context_of(request),
         )
     return client_out(client, principal.role)
 

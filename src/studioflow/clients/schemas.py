@@ -22,6 +22,9 @@ class ClientCreate(Strict):
 
 class ClientUpdate(Strict):
     name: ClientName | None = None
+    images_public_by_default: bool | None = None
+    # Hotlink protection: domains allowed to embed this client's images (empty: any site).
+    allowed_referrers: list[Annotated[str, StringConstraints(max_length=253)]] | None = None
 
 
 class ClientOut(BaseModel):
@@ -31,6 +34,8 @@ class ClientOut(BaseModel):
     plan: str
     role: str
     created_at: datetime
+    images_public_by_default: bool = True
+    allowed_referrers: list[str] = []
 
 
 class MemberOut(BaseModel):

@@ -3,6 +3,7 @@ client; the caller has already been authorised for the permission the endpoint n
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -84,6 +85,45 @@ async def rename_client(
             new=name,
         )
         client.name = name
+    await session.flush()
+    return client
+
+
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^localhost$"
+)
+
+
+async def update_settings(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    images_public_by_default: bool | None,
+    allowed_referrers: list[str] | None,
+    context: Context,
+) -> Client:
+    client = await get_client(session, principal)
+    settings = dict(client.settings)
+    if images_public_by_default is not None:
+        settings["images_public_by_default"] = images_public_by_default
+    if allowed_referrers is not None:
+        domains = sorted({d.strip().lower().rstrip(".") for d in allowed_referrers if d.strip()})
+        bad = [d for d in domains if not _DOMAIN.match(d)]
+        if bad:
+            raise Unprocessable(
+                f"Not a domain name: {', '.join(bad)} (use example.com or *.example.com)."
+            )
+        settings["allowed_referrers"] = domains
+    client.settings = settings  # a new dict, so the JSON column is marked changed
+    await audit.record(
+        session,
+        "client.settings_changed",
+        client_id=client.id,
+        actor_user_id=principal.user_id,
+        actor_label=principal.user.email,
+        ip=context.ip,
+        user_agent=context.user_agent,
+    )
     await session.flush()
     return client
 

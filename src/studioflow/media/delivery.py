@@ -16,19 +16,28 @@ import hmac
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from html import escape
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
 from studioflow.media.inspect import ImageRejected
+from studioflow.media.schemas import InfoOut
 from studioflow.media.sniff import MIME
 from studioflow.media.variants import PRESETS, ProcessingBusy, preset_variant
-from studioflow.models import Image
-from studioflow.platform.errors import NotFound, QuotaExceeded, RateLimited, Unprocessable
+from studioflow.models import Client, Image, Plan
+from studioflow.platform.errors import (
+    Forbidden,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+    Unprocessable,
+)
 from studioflow.platform.runtime import Platform
 from studioflow.platform.security import derive_key
 
@@ -56,6 +65,46 @@ def _signature_ok(
     if expires is None or sig is None or expires < time.time():
         return False
     return hmac.compare_digest(signature(platform, image_id, expires), sig)
+
+
+async def _load(platform: Platform, image_id: uuid.UUID) -> tuple[Image, Client, Plan]:
+    async with platform.db.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(Image, Client)
+                .join(Client, Client.id == Image.client_id)
+                .where(Image.id == image_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound(_NOT_FOUND)
+        image, client = row
+        plan = await plan_of(session, client.id)
+    if image.expires_at is not None and image.expires_at <= datetime.now(UTC):
+        raise NotFound(_NOT_FOUND)
+    return image, client, plan
+
+
+def referrer_allowed(referer: str | None, allowed: list[str], own_host: str | None) -> bool:
+    """No list, no Referer (privacy settings strip it), our own pages, or a listed domain
+    (and its subdomains)."""
+    if not allowed or not referer:
+        return True
+    host = (urlsplit(referer).hostname or "").lower()
+    if not host or host == own_host:
+        return True
+    for domain in allowed:
+        bare = domain.removeprefix("*.")
+        if host == bare or host.endswith("." + bare):
+            return True
+    return False
+
+
+def _check_referrer(platform: Platform, request: Request, client: Client) -> None:
+    allowed = list(client.settings.get("allowed_referrers", []))
+    own = urlsplit(platform.settings.base_url).hostname
+    if not referrer_allowed(request.headers.get("referer"), allowed, own):
+        raise Forbidden("This image may not be shown on that site.", code="hotlink_blocked")
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -91,16 +140,11 @@ async def deliver(
 ) -> Response:
     """An image (public, or private with a signed URL)."""
     platform = platform_of(request)
-    async with platform.db.sessionmaker() as session:
-        image = await session.get(Image, image_id)
-        plan = await plan_of(session, image.client_id) if image is not None else None
-    if image is None or plan is None:
-        raise NotFound(_NOT_FOUND)
-    if image.expires_at is not None and image.expires_at <= datetime.now(UTC):
-        raise NotFound(_NOT_FOUND)
+    image, client, plan = await _load(platform, image_id)
     signed = _signature_ok(platform, image.id, expires, sig)
     if not image.is_public and not signed:
         raise NotFound(_NOT_FOUND)
+    _check_referrer(platform, request, client)
     if size is not None and size not in PRESETS:
         raise Unprocessable(f"size must be one of: {', '.join(PRESETS)}.")
 
@@ -164,3 +208,72 @@ async def deliver(
         key, start=start if status == 206 else None, end=end if status == 206 else None
     )
     return StreamingResponse(body, status_code=status, headers=headers, media_type=mime)
+
+
+@router.get("/info/{image_id}", response_model=InfoOut)
+async def info(
+    image_id: uuid.UUID,
+    request: Request,
+    expires: int | None = None,
+    sig: Annotated[str | None, Query(max_length=128)] = None,
+) -> InfoOut:
+    """Public facts about an image (the hosting seed's shape)."""
+    platform = platform_of(request)
+    image, _, _ = await _load(platform, image_id)
+    if not image.is_public and not _signature_ok(platform, image.id, expires, sig):
+        raise NotFound(_NOT_FOUND)
+    return InfoOut(
+        id=image.id,
+        filename=image.filename,
+        size=image.public_bytes,
+        dimensions={"width": image.width, "height": image.height},
+        mime_type=image.mime_type,
+        views=image.views,
+        uploaded_at=image.created_at,
+    )
+
+
+@router.get("/embed/{image_id}", response_model=None)
+async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> Response:
+    """An embeddable page for a public image, or its oEmbed JSON (``?format=json``)."""
+    platform = platform_of(request)
+    image, _, _ = await _load(platform, image_id)
+    if not image.is_public:
+        raise NotFound(_NOT_FOUND)
+    base = platform.settings.base_url
+    title = image.title or image.filename
+    if format == "json":
+        return JSONResponse(
+            {
+                "version": "1.0",
+                "type": "photo",
+                "provider_name": "Studioflow",
+                "provider_url": base,
+                "title": title,
+                "url": f"{base}/i/{image.id}",
+                "width": image.width,
+                "height": image.height,
+                "thumbnail_url": f"{base}/i/{image.id}?size=thumb",
+                "html": f'<iframe src="{base}/embed/{image.id}" width="{image.width}" '
+                f'height="{image.height}" style="border:0;max-width:100%" '
+                f'title="{escape(title)}"></iframe>',
+            },
+            media_type="application/json+oembed",
+        )
+    if format != "html":
+        raise Unprocessable("format must be html or json.")
+    page = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title>"
+        '<link rel=alternate type="application/json+oembed" '
+        f'href="{base}/embed/{image.id}?format=json">'
+        "<style>html,body{margin:0;background:transparent}"
+        "img{display:block;max-width:100%;height:auto}</style>"
+        f'</head><body><a href="{base}/i/{image.id}" target=_blank rel=noopener>'
+        f'<img src="{base}/i/{image.id}?size=large" alt="{escape(title)}" width="{image.width}" '
+        f'height="{image.height}" style="background:{image.dominant_color}"></a></body></html>'
+    )
+    # Embeds exist to be framed by other sites; nothing in them runs script.
+    csp = "default-src 'none'; img-src *; style-src 'unsafe-inline'; frame-ancestors *"
+    return HTMLResponse(page, headers={"Content-Security-Policy": csp})

@@ -13,6 +13,9 @@ from studioflow.identity.auth import Authenticator, Principal, platform_of
 from studioflow.media import service
 from studioflow.media.delivery import signed_url
 from studioflow.media.schemas import (
+    AlbumIn,
+    AlbumOut,
+    AlbumUpdate,
     ImageMetadata,
     ImageRead,
     ImageUpdate,
@@ -205,3 +208,44 @@ async def quota(request: Request, session: SessionDep, principal: ImagesRead) ->
         api_requests_this_hour=await counters.get(f"api:{principal.client_id}:{now:%Y%m%d%H}"),
         api_request_limit=plan.api_requests_per_hour,
     )
+
+
+@router.get("/api/v1/albums", response_model=list[AlbumOut])
+async def list_albums(session: SessionDep, principal: ImagesRead) -> list[AlbumOut]:
+    """The active client's albums with their image counts."""
+    return [
+        AlbumOut(id=a.id, title=a.title, images=n, created_at=a.created_at)
+        for a, n in await service.list_albums(session, principal)
+    ]
+
+
+@router.post("/api/v1/albums", status_code=201, response_model=AlbumOut)
+async def create_album(body: AlbumIn, session: SessionDep, principal: ImagesWrite) -> AlbumOut:
+    """Create an album."""
+    album = await service.create_album(session, principal, body.title)
+    return AlbumOut(id=album.id, title=album.title, images=0, created_at=album.created_at)
+
+
+@router.patch("/api/v1/albums/{album_id}", response_model=AlbumOut)
+async def rename_album(
+    album_id: uuid.UUID, body: AlbumUpdate, session: SessionDep, principal: ImagesWrite
+) -> AlbumOut:
+    """Rename an album."""
+    album = await service.get_album(session, principal, album_id)
+    if body.title is not None:
+        album.title = body.title
+    await session.flush()
+    count = next(
+        (n for a, n in await service.list_albums(session, principal) if a.id == album.id), 0
+    )
+    return AlbumOut(id=album.id, title=album.title, images=count, created_at=album.created_at)
+
+
+@router.delete("/api/v1/albums/{album_id}", status_code=204)
+async def delete_album(
+    album_id: uuid.UUID, session: SessionDep, principal: ImagesWrite
+) -> Response:
+    """Delete an album; its images stay, outside any album."""
+    album = await service.get_album(session, principal, album_id)
+    await session.delete(album)
+    return Response(status_code=204)

@@ -78,3 +78,32 @@ class QuotaOut(BaseModel):
     bandwidth_limit: int
     api_requests_this_hour: int
     api_request_limit: int
+
+
+class AlbumIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+
+
+class AlbumUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class AlbumOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    images: int
+    created_at: datetime
+
+
+class InfoOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    size: int
+    dimensions: dict[str, int]
+    mime_type: str
+    views: int
+    uploaded_at: datetime

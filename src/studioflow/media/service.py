@@ -327,6 +327,29 @@ async def delete_image(
     after_commit(session, remove)
 
 
+async def list_albums(session: AsyncSession, principal: Principal) -> list[tuple[Album, int]]:
+    counts = (
+        select(Image.album_id, func.count().label("n"))
+        .where(Image.client_id == principal.client_id)
+        .group_by(Image.album_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Album, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.album_id == Album.id)
+        .where(Album.client_id == principal.client_id)
+        .order_by(Album.title)
+    )
+    return [(album, int(n)) for album, n in rows]
+
+
+async def create_album(session: AsyncSession, principal: Principal, title: str) -> Album:
+    album = Album(client_id=principal.client_id, title=title)
+    session.add(album)
+    await session.flush()
+    return album
+
+
 async def get_album(session: AsyncSession, principal: Principal, album_id: uuid.UUID) -> Album:
     album: Album | None = await session.scalar(
         select(Album).where(Album.id == album_id, Album.client_id == principal.client_id)

@@ -39,6 +39,8 @@ async def signed_file(
         "Cache-Control": "private, max-age=300",
         # Stored bytes are user content: only images render inline, and never run script.
         "Content-Disposition": "inline" if media_type.startswith("image/") else "attachment",
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+        "Content-Security-Policy": (
+            "default-src 'none'; img-src 'self'; sandbox; frame-ancestors 'none'"
+        ),
     }
     return StreamingResponse(storage.stream(key), media_type=media_type, headers=headers)

@@ -47,6 +47,9 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers", []))
                 present = {key.lower() for key, _ in headers}
                 for key, value in SECURITY_HEADERS:
+                    # A route with its own CSP decides framing by frame-ancestors (embeds).
+                    if key == b"x-frame-options" and b"content-security-policy" in present:
+                        continue
                     if key not in present:
                         headers.append((key, value))
                 if b"content-security-policy" not in present:

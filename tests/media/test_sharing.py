@@ -1,0 +1,117 @@
+"""Albums, client image settings, hotlink protection, /info and /embed."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from studioflow.media.delivery import referrer_allowed
+from studioflow.platform.runtime import Platform
+from tests.identity.helpers import Account, sign_up
+from tests.media import images
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
+    return await sign_up(client, platform, "sharer@example.com")
+
+
+async def put(client: httpx.AsyncClient, owner: Account, **form: str) -> dict:  # type: ignore[type-arg]
+    data = images.noise_png((31, 20))  # unique bytes each time: no deduplication
+    response = await client.post(
+        "/upload", files={"file": ("s.png", data, "image/png")}, data=form, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["image"]  # type: ignore[no-any-return]
+
+
+async def test_albums(client: httpx.AsyncClient, owner: Account) -> None:
+    album = (
+        await client.post("/api/v1/albums", json={"title": "Trips"}, headers=owner.headers)
+    ).json()
+    image = await put(client, owner, album_id=album["id"])
+    listed = (await client.get("/api/v1/albums", headers=owner.headers)).json()
+    assert listed == [
+        {"id": album["id"], "title": "Trips", "images": 1, "created_at": album["created_at"]}
+    ]
+    in_album = (
+        await client.get(f"/api/v1/images?album={album['id']}", headers=owner.headers)
+    ).json()["items"]
+    assert [i["id"] for i in in_album] == [image["id"]]
+    renamed = await client.patch(
+        f"/api/v1/albums/{album['id']}", json={"title": "Travels"}, headers=owner.headers
+    )
+    assert renamed.json()["title"] == "Travels" and renamed.json()["images"] == 1
+    assert (
+        await client.delete(f"/api/v1/albums/{album['id']}", headers=owner.headers)
+    ).status_code == 204
+    assert (await client.get(f"/api/v1/images/{image['id']}", headers=owner.headers)).json()[
+        "album_id"
+    ] is None
+
+
+async def test_private_by_default_setting(client: httpx.AsyncClient, owner: Account) -> None:
+    changed = await client.patch(
+        f"/api/v1/clients/{owner.client_id}",
+        json={"images_public_by_default": False},
+        headers=owner.headers,
+    )
+    assert changed.status_code == 200 and changed.json()["images_public_by_default"] is False
+    image = await put(client, owner)
+    assert (await client.get(f"/i/{image['id']}")).status_code == 404
+    explicit = await put(client, owner, is_public="true")
+    assert (await client.get(f"/i/{explicit['id']}")).status_code == 200
+
+
+async def test_hotlink_protection(client: httpx.AsyncClient, owner: Account) -> None:
+    image = await put(client, owner)
+    path = f"/i/{image['id']}"
+    assert (
+        await client.get(path, headers={"Referer": "https://anywhere.example/page"})
+    ).status_code == 200
+    settings = await client.patch(
+        f"/api/v1/clients/{owner.client_id}",
+        json={"allowed_referrers": ["Shop.Example.com"]},
+        headers=owner.headers,
+    )
+    assert settings.json()["allowed_referrers"] == ["shop.example.com"]
+    blocked = await client.get(path, headers={"Referer": "https://thief.example/page"})
+    assert blocked.status_code == 403 and blocked.json()["code"] == "hotlink_blocked"
+    assert (
+        await client.get(path, headers={"Referer": "https://shop.example.com/p/1"})
+    ).status_code == 200
+    assert (
+        await client.get(path, headers={"Referer": "https://cdn.shop.example.com/x"})
+    ).status_code == 200
+    assert (await client.get(path)).status_code == 200  # no Referer: direct view
+    bad = await client.patch(
+        f"/api/v1/clients/{owner.client_id}",
+        json={"allowed_referrers": ["not a domain"]},
+        headers=owner.headers,
+    )
+    assert bad.status_code == 422
+
+
+def test_referrer_rules() -> None:
+    assert referrer_allowed(None, ["a.com"], "studio.example")
+    assert referrer_allowed("https://studio.example/gallery", ["a.com"], "studio.example")
+    assert referrer_allowed("https://x.a.com/", ["*.a.com"], None)
+    assert not referrer_allowed("https://a.com.evil.net/", ["a.com"], None)
+    assert not referrer_allowed("https://evila.com/", ["a.com"], None)
+
+
+async def test_info_and_embed(client: httpx.AsyncClient, owner: Account) -> None:
+    image = await put(client, owner, title="Sunset <script>")
+    info = (await client.get(f"/info/{image['id']}")).json()
+    assert info["dimensions"] == {"width": 31, "height": 20} and info["mime_type"] == "image/png"
+    page = await client.get(f"/embed/{image['id']}")
+    assert (
+        page.status_code == 200 and "frame-ancestors *" in page.headers["content-security-policy"]
+    )
+    assert "x-frame-options" not in page.headers
+    assert "<script>" not in page.text and "Sunset &lt;script&gt;" in page.text
+    oembed = (await client.get(f"/embed/{image['id']}?format=json")).json()
+    assert oembed["type"] == "photo" and oembed["url"].endswith(f"/i/{image['id']}")
+    private = await put(client, owner, is_public="false")
+    assert (await client.get(f"/info/{private['id']}")).status_code == 404
+    assert (await client.get(f"/embed/{private['id']}")).status_code == 404
