@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Annotated
@@ -29,7 +30,16 @@ from studioflow.identity.auth import platform_of
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.schemas import InfoOut
 from studioflow.media.sniff import MIME
-from studioflow.media.variants import PRESETS, ProcessingBusy, preset_variant
+from studioflow.media.variants import (
+    FITS,
+    FORMATS,
+    MAX_DIMENSION,
+    PRESETS,
+    ProcessingBusy,
+    VariantSpec,
+    get_variant,
+    natural_format,
+)
 from studioflow.models import Client, Image, Plan
 from studioflow.platform.errors import (
     Forbidden,
@@ -57,6 +67,71 @@ def signed_url(
     expires = int(time.time() + ttl.total_seconds())
     mac = signature(platform, image_id, expires)
     return f"{platform.settings.base_url}/i/{image_id}?expires={expires}&sig={mac}"
+
+
+@dataclass(frozen=True)
+class Transform:
+    width: int | None
+    height: int | None
+    fit: str
+    quality: int
+    format: str  # a format, or "auto" (negotiated from Accept)
+    expires: int | None
+
+    def canonical(self, image_id: uuid.UUID) -> str:
+        fields = (self.width, self.height, self.fit, self.quality, self.format, self.expires)
+        return "|".join([str(image_id), *("" if v is None else str(v) for v in fields)])
+
+    def query(self) -> str:
+        parts = {
+            "w": self.width,
+            "h": self.height,
+            "fit": self.fit,
+            "q": self.quality,
+            "f": self.format,
+            "exp": self.expires,
+        }
+        return "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+
+
+def transform_signature(platform: Platform, image_id: uuid.UUID, transform: Transform) -> str:
+    key = derive_key(platform.settings.secret, "image-transform")
+    return hmac.new(key, transform.canonical(image_id).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def transform_url(platform: Platform, image_id: uuid.UUID, transform: Transform) -> str:
+    mac = transform_signature(platform, image_id, transform)
+    return f"{platform.settings.base_url}/i/{image_id}?{transform.query()}&s={mac}"
+
+
+def validate_transform(
+    width: int | None,
+    height: int | None,
+    fit: str | None,
+    quality: int | None,
+    fmt: str | None,
+    expires: int | None,
+) -> Transform:
+    for name, value in (("width", width), ("height", height)):
+        if value is not None and not 1 <= value <= MAX_DIMENSION:
+            raise Unprocessable(f"{name} must be between 1 and {MAX_DIMENSION}.")
+    if width is None and height is None:
+        raise Unprocessable("Give a width, a height or both.")
+    if fit is not None and fit not in FITS:
+        raise Unprocessable(f"fit must be one of: {', '.join(FITS)}.")
+    if quality is not None and not 1 <= quality <= 100:
+        raise Unprocessable("quality must be between 1 and 100.")
+    if fmt is not None and fmt not in (*FORMATS, "auto"):
+        raise Unprocessable(f"format must be one of: {', '.join((*FORMATS, 'auto'))}.")
+    return Transform(width, height, fit or "inside", quality or 82, fmt or "auto", expires)
+
+
+def negotiate(accept: str, source_format: str) -> str:
+    if "image/avif" in accept:
+        return "avif"
+    if "image/webp" in accept:
+        return "webp"
+    return natural_format(source_format)
 
 
 def _signature_ok(
@@ -137,11 +212,30 @@ async def deliver(
     v: Annotated[str | None, Query(max_length=64)] = None,
     expires: int | None = None,
     sig: Annotated[str | None, Query(max_length=128)] = None,
+    w: int | None = None,
+    h: int | None = None,
+    fit: Annotated[str | None, Query(max_length=10)] = None,
+    q: int | None = None,
+    f: Annotated[str | None, Query(max_length=10)] = None,
+    exp: int | None = None,
+    s: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    """An image (public, or private with a signed URL)."""
+    """An image (public, or private with a signed URL); presets and signed transformations."""
     platform = platform_of(request)
     image, client, plan = await _load(platform, image_id)
-    signed = _signature_ok(platform, image.id, expires, sig)
+    transform: Transform | None = None
+    if any(p is not None for p in (w, h, fit, q, f)):
+        transform = validate_transform(w, h, fit, q, f, exp)
+        expected = transform_signature(platform, image.id, transform)
+        if s is None or not hmac.compare_digest(expected, s):
+            raise Forbidden(
+                "This transformation URL is not signed, or was changed.", code="invalid_signature"
+            )
+        if exp is not None and exp < time.time():
+            raise Forbidden("This transformation URL has expired.", code="invalid_signature")
+    signed = _signature_ok(platform, image.id, expires, sig) or (
+        transform is not None and exp is not None
+    )
     if not image.is_public and not signed:
         raise NotFound(_NOT_FOUND)
     _check_referrer(platform, request, client)
@@ -155,16 +249,24 @@ async def deliver(
             extra={"quota": "bandwidth_bytes_month"},
         )
 
-    if size is not None:
+    spec: VariantSpec | None = None
+    if transform is not None:
+        fmt = transform.format
+        if fmt == "auto":
+            fmt = negotiate(request.headers.get("accept", ""), image.format)
+        spec = VariantSpec(transform.width, transform.height, transform.fit, transform.quality, fmt)
+    elif size is not None:
+        spec = VariantSpec.preset(size, image.format)
+    if spec is not None:
         try:
-            variant = await preset_variant(platform, image, size)
+            variant = await get_variant(platform, image, spec)
         except ProcessingBusy:
             raise RateLimited(
                 "Busy making image sizes; retry in a moment.", retry_after=2
             ) from None
         except ImageRejected as error:
             raise Unprocessable(error.detail, code=error.code) from None
-        key, total, mime, tag = variant.storage_key, variant.bytes, MIME[variant.format], f"{size}"
+        key, total, mime, tag = variant.storage_key, variant.bytes, MIME[variant.format], spec.key
     elif image.keep_metadata:
         key, total, mime, tag = image.original_key, image.bytes, image.mime_type, "o"
     else:
@@ -184,6 +286,8 @@ async def deliver(
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
+    if transform is not None and transform.format == "auto":
+        headers["Vary"] = "Accept"
     if download:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(image.filename)}"
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import Authenticator, Principal, platform_of
 from studioflow.media import service
-from studioflow.media.delivery import signed_url
+from studioflow.media.delivery import signed_url, transform_url, validate_transform
 from studioflow.media.schemas import (
     AlbumIn,
     AlbumOut,
@@ -249,3 +250,38 @@ async def delete_album(
     album = await service.get_album(session, principal, album_id)
     await session.delete(album)
     return Response(status_code=204)
+
+
+class TransformIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int | None = None
+    height: int | None = None
+    fit: str | None = None
+    quality: int | None = None
+    format: str | None = None
+
+
+class TransformOut(BaseModel):
+    url: str
+    expires_at: datetime | None
+
+
+@router.post("/api/v1/images/{image_id}/transform-url", response_model=TransformOut)
+async def transform_link(
+    image_id: uuid.UUID,
+    body: TransformIn,
+    request: Request,
+    session: SessionDep,
+    principal: ImagesRead,
+) -> TransformOut:
+    """A signed URL for a resized/reformatted version (expires in an hour for private images)."""
+    image = await service.get_image(session, principal, image_id)
+    expires = None if image.is_public else int(datetime.now(UTC).timestamp()) + 3600
+    transform = validate_transform(
+        body.width, body.height, body.fit, body.quality, body.format, expires
+    )
+    return TransformOut(
+        url=transform_url(platform_of(request), image.id, transform),
+        expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
+    )

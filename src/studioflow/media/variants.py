@@ -1,10 +1,12 @@
-"""Size presets of an image, computed once and cached in the storage (counted in the quota)."""
+"""Derived images (size presets and signed transformations), computed once and cached in the
+storage next to the image, where they count towards the client's storage."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 from collections import defaultdict
+from dataclasses import dataclass
 
 from PIL import Image as PILImage
 from PIL import ImageOps
@@ -17,18 +19,22 @@ from studioflow.models import Image, ImageVariant
 from studioflow.platform.runtime import Platform
 
 PRESETS = {"thumb": 320, "small": 640, "medium": 1280, "large": 2048}
+FITS = ("cover", "contain", "inside")
+FORMATS = ("jpeg", "png", "webp", "avif")
+MAX_DIMENSION = 4096
 _locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 # Bounded processing: a full pool answers 429 instead of queueing unbounded memory.
 MAX_CONCURRENT_RENDERS = 4
 _renders = asyncio.Semaphore(MAX_CONCURRENT_RENDERS)
+_PIL = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
 
 
 class ProcessingBusy(Exception):
     pass
 
 
-def _output_format(source: str) -> str:
-    # Animated GIFs become a still of the first frame for presets; PNG keeps it lossless.
+def natural_format(source: str) -> str:
+    # Animated GIFs become a still of the first frame; PNG keeps it (and BMP) lossless.
     return {
         "jpeg": "jpeg",
         "png": "png",
@@ -39,45 +45,67 @@ def _output_format(source: str) -> str:
     }[source]
 
 
-def render_preset(data: bytes, source_format: str, longest: int) -> tuple[bytes, str]:
-    """Blocking: the image scaled so its longest side is at most ``longest`` (never up)."""
-    fmt = _output_format(source_format)
+@dataclass(frozen=True)
+class VariantSpec:
+    width: int | None
+    height: int | None
+    fit: str
+    quality: int
+    format: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.width or 0}x{self.height or 0}-{self.fit}-q{self.quality}.{self.format}"
+
+    @classmethod
+    def preset(cls, name: str, source_format: str) -> VariantSpec:
+        side = PRESETS[name]
+        return cls(side, side, "inside", 85, natural_format(source_format))
+
+
+def render(data: bytes, source_format: str, spec: VariantSpec) -> bytes:
+    """Blocking. Never upscales; no metadata is written to the result."""
     with PILImage.open(io.BytesIO(data)) as image:
         image.seek(0)
+        box = (spec.width or MAX_DIMENSION, spec.height or MAX_DIMENSION)
         if source_format == "jpeg":
-            image.draft("RGB", (longest, longest))  # decode at a reduced scale: much cheaper
-        frame = ImageOps.exif_transpose(image) or image
-        frame = frame.copy()
-        frame.thumbnail((longest, longest), PILImage.Resampling.LANCZOS)
-        if fmt == "jpeg" and frame.mode not in {"RGB", "L"}:
-            frame = frame.convert("RGB")
-        if fmt == "png" and frame.mode not in {"RGB", "RGBA", "L", "LA", "P"}:
+            image.draft("RGB", box)  # decode at a reduced scale: much cheaper for big photos
+        frame = (ImageOps.exif_transpose(image) or image).copy()
+        if spec.fit == "cover" and spec.width and spec.height:
+            target = (min(spec.width, frame.width), min(spec.height, frame.height))
+            frame = ImageOps.fit(frame, target, PILImage.Resampling.LANCZOS)
+        else:
+            frame.thumbnail(box, PILImage.Resampling.LANCZOS)
+            if spec.fit == "contain" and spec.width and spec.height:
+                canvas = PILImage.new("RGBA", (spec.width, spec.height), (0, 0, 0, 0))
+                canvas.paste(
+                    frame, ((spec.width - frame.width) // 2, (spec.height - frame.height) // 2)
+                )
+                frame = canvas
+        if spec.format == "jpeg" and frame.mode not in {"RGB", "L"}:
+            background = PILImage.new("RGB", frame.size, (255, 255, 255))
+            rgba = frame.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            frame = background
+        elif frame.mode not in {"RGB", "RGBA", "L", "LA"}:
             frame = frame.convert("RGBA")
         out = io.BytesIO()
         options: dict[str, object] = (
-            {"quality": 85} if fmt in {"jpeg", "webp", "avif"} else {"optimize": True}
+            {"quality": spec.quality}
+            if spec.format in {"jpeg", "webp", "avif"}
+            else {"optimize": True}
         )
-        frame.save(
-            out, {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}[fmt], **options
-        )
-        return out.getvalue(), fmt
+        frame.save(out, _PIL[spec.format], **options)
+        return out.getvalue()
 
 
-async def preset_variant(platform: Platform, image: Image, size: str) -> ImageVariant:
+async def get_variant(platform: Platform, image: Image, spec: VariantSpec) -> ImageVariant:
     """The cached variant, or render it (once, even when many ask at the same moment)."""
-    async with platform.db.sessionmaker() as session:
-        found = await session.scalar(
-            select(ImageVariant).where(ImageVariant.image_id == image.id, ImageVariant.spec == size)
-        )
+    found = await _cached(platform, image, spec)
     if found is not None:
         return found
-    async with _locks[(str(image.id), size)]:
-        async with platform.db.sessionmaker() as session:
-            found = await session.scalar(
-                select(ImageVariant).where(
-                    ImageVariant.image_id == image.id, ImageVariant.spec == size
-                )
-            )
+    async with _locks[(str(image.id), spec.key)]:
+        found = await _cached(platform, image, spec)
         if found is not None:
             return found
         if _renders.locked():
@@ -85,28 +113,34 @@ async def preset_variant(platform: Platform, image: Image, size: str) -> ImageVa
         async with _renders:
             source = await platform.storage.read(image.public_key)
             try:
-                data, fmt = await asyncio.to_thread(
-                    render_preset, source, image.format, PRESETS[size]
-                )
+                data = await asyncio.to_thread(render, source, image.format, spec)
             except (OSError, ValueError) as error:
                 raise ImageRejected("invalid_image", str(error)) from None
-        key = image.public_key.rsplit("/", 1)[0] + f"/variants/{size}.{EXTENSION[fmt]}"
+        key = (
+            image.public_key.rsplit("/", 1)[0]
+            + f"/variants/{spec.key.rsplit('.', 1)[0]}.{EXTENSION[spec.format]}"
+        )
         await platform.storage.put(key, data)
         variant = ImageVariant(
-            image_id=image.id, spec=size, format=fmt, bytes=len(data), storage_key=key
+            image_id=image.id, spec=spec.key, format=spec.format, bytes=len(data), storage_key=key
         )
         try:
             async with platform.db.transaction() as session:
                 session.add(variant)
         except IntegrityError:
             # Another process rendered it meanwhile; theirs is as good as ours.
-            async with platform.db.sessionmaker() as session:
-                other = await session.scalar(
-                    select(ImageVariant).where(
-                        ImageVariant.image_id == image.id, ImageVariant.spec == size
-                    )
-                )
+            other = await _cached(platform, image, spec)
             if other is None:
                 raise
             return other
         return variant
+
+
+async def _cached(platform: Platform, image: Image, spec: VariantSpec) -> ImageVariant | None:
+    async with platform.db.sessionmaker() as session:
+        found: ImageVariant | None = await session.scalar(
+            select(ImageVariant).where(
+                ImageVariant.image_id == image.id, ImageVariant.spec == spec.key
+            )
+        )
+    return found
