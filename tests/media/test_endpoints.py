@@ -283,3 +283,34 @@ async def test_other_clients_images_are_404(
     assert (await client.get(f"/i/{uuid.uuid4()}")).status_code == 404
     async with platform.db.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Image)) == 1
+
+
+async def test_api_requests_per_hour_per_client(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    async with platform.db.transaction() as session:
+        await session.execute(
+            update(Plan).where(Plan.name == "free").values(api_requests_per_hour=3)
+        )
+    from datetime import UTC, datetime
+
+    await platform.counters.reset(
+        f"api:{owner.client_id}:{datetime.now(UTC):%Y%m%d%H}"
+    )  # sign-up's calls
+    statuses = [
+        (await client.get("/api/v1/images", headers=owner.headers)).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+    refused = await client.get("/upload/quota", headers=owner.headers)
+    assert (
+        refused.json()["quota"] == "api_requests_per_hour"
+        and int(refused.headers["retry-after"]) > 0
+    )
+    async with platform.db.transaction() as session:
+        await session.execute(
+            update(Plan).where(Plan.name == "free").values(api_requests_per_hour=100)
+        )
+    quota = (await client.get("/upload/quota", headers=owner.headers)).json()
+    assert (
+        quota["api_requests_this_hour"] == 4 and quota["api_request_limit"] == 100
+    )  # refusals do not count

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -32,13 +32,20 @@ from studioflow.models import (
     Client,
     Membership,
     Permission,
+    Plan,
     PlatformRole,
     Role,
     RolePermission,
     User,
 )
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import Forbidden, NotAuthenticated, NotFound, RateLimited
+from studioflow.platform.errors import (
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    QuotaExceeded,
+    RateLimited,
+)
 from studioflow.platform.runtime import Platform
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -165,7 +172,7 @@ async def resolve_principal(
             raise Forbidden(
                 "API keys cannot do this; sign in as the user.", code="api_key_not_allowed"
             )
-        return await _from_api_key(platform, session, response, raw_key, requested_client)
+        return await _from_api_key(request, platform, session, response, raw_key, requested_client)
 
     authorization = request.headers.get("authorization")
     if authorization:
@@ -209,6 +216,7 @@ async def resolve_principal(
     permissions = await role_permissions(session, membership.role)
     if user.platform_role == PlatformRole.admin.value:
         permissions |= await role_permissions(session, "admin")
+    await count_api_request(request, response, session, platform, client_id)
     return Principal(
         user=user,
         client_id=client_id,
@@ -220,6 +228,7 @@ async def resolve_principal(
 
 
 async def _from_api_key(
+    request: Request,
     platform: Platform,
     session: AsyncSession,
     response: Response,
@@ -267,6 +276,7 @@ async def _from_api_key(
         .where(ApiKey.id == key.id)
         .values(requests_count=ApiKey.requests_count + 1, last_used_at=now)
     )
+    await count_api_request(request, response, session, platform, key.client_id)
     permissions = await role_permissions(session, membership.role)
     if key.scopes:
         permissions &= frozenset(key.scopes)
@@ -278,6 +288,36 @@ async def _from_api_key(
         method="api_key",
         api_key=key,
     )
+
+
+async def count_api_request(
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    platform: Platform,
+    client_id: uuid.UUID,
+) -> None:
+    """Every API request counts against the client's plan (API requests per hour)."""
+    if not request.url.path.startswith(("/api/", "/upload")):
+        return
+    limit = await session.scalar(
+        select(Plan.api_requests_per_hour)
+        .join(Client, Client.plan == Plan.name)
+        .where(Client.id == client_id)
+    )
+    if limit is None:
+        return
+    now = datetime.now(UTC)
+    allowed, _ = await platform.counters.incr_within(
+        f"api:{client_id}:{now:%Y%m%d%H}", 1, limit=limit, ttl=3700
+    )
+    if not allowed:
+        next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        raise QuotaExceeded(
+            f"The plan allows {limit} API requests an hour.",
+            headers={"Retry-After": str(int((next_hour - now).total_seconds()) + 1)},
+            extra={"quota": "api_requests_per_hour", "limit": limit},
+        )
 
 
 def _check_csrf(request: Request, platform: Platform, session_id: uuid.UUID) -> None:
