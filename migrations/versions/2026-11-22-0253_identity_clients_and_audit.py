@@ -12,7 +12,6 @@ from alembic import op
 
 import studioflow.models.base
 
-
 revision: str = "20261122_0253"
 down_revision: str | None = "20261122_0230"
 branch_labels: str | Sequence[str] | None = None

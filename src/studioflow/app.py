@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from studioflow import __version__
 from studioflow.admin import endpoints as admin_endpoints
 from studioflow.clients import endpoints as client_endpoints
 from studioflow.identity import endpoints as identity_endpoints
+from studioflow.media import analytics
 from studioflow.media import delivery as media_delivery
 from studioflow.media import endpoints as media_endpoints
 from studioflow.platform import files, health
@@ -89,6 +91,10 @@ def create_app(
         try:
             yield
         finally:
+            if settings.embedded_queue:
+                # The in-memory view buffer dies with the process: write it out first.
+                with contextlib.suppress(Exception):
+                    await analytics.flush(the_platform)
             if owns_platform:
                 await the_platform.close()
             elif start_worker:

@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     github_client_secret: str | None = Field(default=None, repr=False)
     github_base_url: str = "https://github.com"
     github_api_url: str = "https://api.github.com"
+    # Analytics: the header a trusted proxy/CDN puts the viewer's country in (e.g.
+    # CF-IPCountry), and how long raw view events are kept.
+    country_header: str | None = None
+    analytics_retention_days: int = Field(default=90, ge=1, le=3650)
     queue_name: str = "studioflow"
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     redis_prefix: str = "studioflow"

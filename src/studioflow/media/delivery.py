@@ -21,14 +21,15 @@ from html import escape
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
-from studioflow.identity.auth import platform_of
+from studioflow.identity.auth import Authenticator, Principal, platform_of
+from studioflow.media import analytics, service
 from studioflow.media.inspect import ImageRejected
-from studioflow.media.schemas import InfoOut
+from studioflow.media.schemas import InfoOut, StatsOut
 from studioflow.media.sniff import MIME
 from studioflow.media.variants import (
     FITS,
@@ -41,6 +42,8 @@ from studioflow.media.variants import (
     natural_format,
 )
 from studioflow.models import Client, Image, Plan
+from studioflow.platform.client_ip import client_ip
+from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import (
     Forbidden,
     NotFound,
@@ -52,6 +55,7 @@ from studioflow.platform.runtime import Platform
 from studioflow.platform.security import derive_key
 
 router = APIRouter(tags=["delivery"])
+ImagesReader = Annotated[Principal, Depends(Authenticator("images:read"))]
 
 _NOT_FOUND = "No such image."
 
@@ -308,6 +312,23 @@ async def deliver(
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=mime)
     await platform.counters.incr(month_key, end - start, ttl=40 * 24 * 3600)
+    # Recorded in a buffer (memory or a Redis stream); a job writes it in batches.
+    settings = platform.settings
+    await platform.views.record(
+        analytics.make_event(
+            secret=settings.secret,
+            image_id=image.id,
+            client_id=image.client_id,
+            variant=tag,
+            referrer=request.headers.get("referer"),
+            user_agent=request.headers.get("user-agent"),
+            country=request.headers.get(settings.country_header)
+            if settings.country_header
+            else None,
+            ip=client_ip(request, settings.trusted_proxies),
+            sent=end - start,
+        )
+    )
     body = platform.storage.stream(
         key, start=start if status == 206 else None, end=end if status == 206 else None
     )
@@ -381,3 +402,14 @@ async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> 
     # Embeds exist to be framed by other sites; nothing in them runs script.
     csp = "default-src 'none'; img-src *; style-src 'unsafe-inline'; frame-ancestors *"
     return HTMLResponse(page, headers={"Content-Security-Policy": csp})
+
+
+@router.get("/stats/{image_id}", response_model=StatsOut)
+async def stats(
+    image_id: uuid.UUID, session: SessionDep, principal: ImagesReader, days: int = 30
+) -> StatsOut:
+    """Views of your image: totals, per day, referrers, devices, browsers, countries."""
+    if not 1 <= days <= 365:
+        raise Unprocessable("days must be between 1 and 365.")
+    image = await service.get_image(session, principal, image_id)
+    return StatsOut(**await analytics.image_stats(session, image, days=days))

@@ -107,3 +107,27 @@ class InfoOut(BaseModel):
     mime_type: str
     views: int
     uploaded_at: datetime
+
+
+class DayStats(BaseModel):
+    day: str
+    views: int
+    unique_viewers: int
+    bytes: int
+
+
+class NamedCount(BaseModel):
+    name: str
+    views: int
+
+
+class StatsOut(BaseModel):
+    image_id: uuid.UUID
+    views: int
+    unique_viewers: int
+    per_day: list[DayStats]
+    referrers: list[NamedCount]
+    devices: list[NamedCount]
+    browsers: list[NamedCount]
+    countries: list[NamedCount]
+    days: int

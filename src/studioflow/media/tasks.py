@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select
 
+from studioflow.media import analytics
 from studioflow.models import Image, ImageVariant
 from studioflow.platform.jobs import task
 
@@ -49,3 +50,24 @@ async def purge_expired(platform: Platform) -> int:
     if removed:
         log.info("media.expired_purged", count=removed)
     return removed
+
+
+@task("media.flush_views", cron="* * * * *", timeout=300, retries=3)
+async def flush_views(platform: Platform) -> int:
+    """Every minute: write the buffered view events to the database in batches."""
+    return await analytics.flush(platform)
+
+
+@task("media.rollup_views", cron="*/10 * * * *", timeout=600, retries=3)
+async def rollup_views(platform: Platform) -> None:
+    """Every 10 minutes: recompute today's and yesterday's daily roll-ups."""
+    await analytics.flush(platform)
+    await analytics.rollup(platform)
+
+
+@task("media.prune_views", cron="41 2 * * *", timeout=1800, retries=3)
+async def prune_views(platform: Platform) -> int:
+    """Daily: drop raw view events older than the retention period (roll-ups stay)."""
+    return await analytics.prune(
+        platform, retention_days=platform.settings.analytics_retention_days
+    )

@@ -1,5 +1,6 @@
 """All tables; importing this package registers every model on ``Base.metadata``."""
 
+from studioflow.models.analytics import ImageDaily, ImageView, UsageDaily
 from studioflow.models.base import Base
 from studioflow.models.billing import Plan
 from studioflow.models.client import (
@@ -32,7 +33,9 @@ __all__ = [
     "Base",
     "Client",
     "Image",
+    "ImageDaily",
     "ImageVariant",
+    "ImageView",
     "Invitation",
     "Membership",
     "OAuthIdentity",
@@ -43,5 +46,6 @@ __all__ = [
     "RefreshToken",
     "Role",
     "RolePermission",
+    "UsageDaily",
     "User",
 ]

@@ -25,6 +25,7 @@ from studioflow.platform.observability import Metrics
 from studioflow.platform.queue_memory import MemoryQueue
 from studioflow.platform.ratelimit import Counters, MemoryCounters, RateLimiter, RedisCounters
 from studioflow.platform.storage import Storage, create_storage
+from studioflow.platform.streams import EventStream, MemoryStream, RedisStream
 from studioflow.settings import Settings
 
 log = structlog.get_logger("studioflow.runtime")
@@ -41,6 +42,7 @@ class Platform:
     counters: Counters
     mailer: Mailer
     metrics: Metrics
+    views: EventStream
     redis: Redis | None = None
     worker: Worker[Context] | None = None
     _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
@@ -127,6 +129,7 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         events = MemoryEventBus()
         limiter = RateLimiter.in_memory()
         counters = MemoryCounters()
+        views: EventStream = MemoryStream()
     else:
         from saq.queue.redis import RedisQueue
 
@@ -137,6 +140,7 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         events = RedisEventBus(redis, prefix=settings.redis_prefix)
         limiter = RateLimiter.on_redis(settings.redis_url, prefix=settings.redis_prefix)
         counters = RedisCounters(redis, prefix=settings.redis_prefix)
+        views = RedisStream(redis, name=f"{settings.redis_prefix}:views")
     mailer = create_mailer(settings.smtp_url, outbox=settings.data_dir / "outbox")
     return Platform(
         settings=settings,
@@ -148,5 +152,6 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         counters=counters,
         mailer=mailer,
         metrics=metrics or Metrics(),
+        views=views,
         redis=redis,
     )

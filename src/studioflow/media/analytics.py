@@ -1,0 +1,271 @@
+"""View analytics: recorded without waiting on the database, written in batches.
+
+A delivery hands its event to the recorder and returns. Embedded, events wait in a bounded
+in-memory buffer; at scale they go to a Redis stream (durable across process restarts,
+shared by every view process). The ``media.flush_views`` job drains either into
+``image_views`` in batches and bumps the images' view counts; ``media.rollup_views``
+recomputes the daily roll-ups; raw events are pruned after the retention period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from sqlalchemy import delete, func, insert, literal_column, select, update
+from ua_parser import parse as parse_ua
+
+from studioflow.models import Image, ImageDaily, ImageView, UsageDaily
+from studioflow.platform.security import derive_key
+
+log = structlog.get_logger("studioflow.media.analytics")
+
+BATCH = 1_000
+
+
+def visitor_hash(secret: str, ip: str, day: date) -> str:
+    key = derive_key(secret, f"visitor:{day.isoformat()}")
+    return hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def classify(user_agent: str | None) -> tuple[str, str]:
+    """(device, browser) from a User-Agent header."""
+    if not user_agent:
+        return "unknown", "unknown"
+    result = parse_ua(user_agent[:512])
+    browser = result.user_agent.family if result.user_agent else "Other"
+    family = result.device.family if result.device else ""
+    os = result.os.family if result.os else ""
+    if family == "Spider" or "bot" in user_agent.lower():
+        device = "bot"
+    elif (
+        "iPad" in family
+        or "Tablet" in user_agent
+        or (os == "Android" and "Mobile" not in user_agent)
+    ):
+        device = "tablet"
+    elif os in {"iOS", "Android"} or "Mobile" in user_agent:
+        device = "mobile"
+    else:
+        device = "desktop"
+    return device, browser[:40]
+
+
+def make_event(
+    *,
+    secret: str,
+    image_id: uuid.UUID,
+    client_id: uuid.UUID,
+    variant: str,
+    referrer: str | None,
+    user_agent: str | None,
+    country: str | None,
+    ip: str,
+    sent: int,
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    device, browser = classify(user_agent)
+    host = (urlsplit(referrer).hostname or "")[:253] if referrer else None
+    code = (country or "").strip().upper()
+    return {
+        "image_id": str(image_id),
+        "client_id": str(client_id),
+        "at": now.isoformat(),
+        "variant": variant[:60],
+        "referrer": host or None,
+        "device": device,
+        "browser": browser,
+        "country": code if len(code) == 2 and code.isalpha() else None,
+        "visitor": visitor_hash(secret, ip, now.date()),
+        "bytes": sent,
+    }
+
+
+async def flush(platform: Any, *, limit: int = 50_000) -> int:
+    """Drain recorded events into the database in batches; returns how many were written."""
+    written = 0
+    while written < limit:
+        events, token = await platform.views.drain(BATCH)
+        if not events:
+            await platform.views.acknowledge(token)
+            break
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "image_id": uuid.UUID(e["image_id"]),
+                "client_id": uuid.UUID(e["client_id"]),
+                "viewed_at": datetime.fromisoformat(e["at"]),
+                "variant": e["variant"],
+                "referrer": e["referrer"],
+                "device": e["device"],
+                "browser": e["browser"],
+                "country": e["country"],
+                "visitor": e["visitor"],
+                "bytes": e["bytes"],
+            }
+            for e in events
+        ]
+        per_image: dict[uuid.UUID, int] = {}
+        for row in rows:
+            per_image[row["image_id"]] = per_image.get(row["image_id"], 0) + 1
+        async with platform.db.transaction() as session:
+            existing = set(
+                (await session.scalars(select(Image.id).where(Image.id.in_(list(per_image))))).all()
+            )
+            keep = [r for r in rows if r["image_id"] in existing]  # images deleted meanwhile
+            if keep:
+                await session.execute(insert(ImageView), keep)
+            for image_id, count in per_image.items():
+                if image_id in existing:
+                    await session.execute(
+                        update(Image).where(Image.id == image_id).values(views=Image.views + count)
+                    )
+        # Acknowledged only after the commit: a crash in between replays the batch, never loses it.
+        await platform.views.acknowledge(token)
+        written += len(events)
+    return written
+
+
+async def rollup(platform: Any, *, days: int = 2) -> None:
+    """Recompute the daily roll-ups of the last ``days`` days (idempotent)."""
+    since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+        days=days - 1
+    )
+    dialect = platform.db.dialect
+    day = utc_day(ImageView.viewed_at, dialect)
+    async with platform.db.transaction() as session:
+        per_image = (
+            await session.execute(
+                select(
+                    ImageView.image_id,
+                    day.label("day"),
+                    func.count().label("views"),
+                    func.count(func.distinct(ImageView.visitor)).label("unique"),
+                    func.coalesce(func.sum(ImageView.bytes), 0).label("bytes"),
+                )
+                .where(ImageView.viewed_at >= since)
+                .group_by(ImageView.image_id, day)
+            )
+        ).all()
+        await session.execute(delete(ImageDaily).where(ImageDaily.day >= since.date()))
+        for image_id, d, views, unique, sent in per_image:
+            session.add(
+                ImageDaily(
+                    image_id=image_id,
+                    day=_as_date(d),
+                    views=views,
+                    unique_viewers=unique,
+                    bytes=sent,
+                )
+            )
+        per_client = (
+            await session.execute(
+                select(
+                    ImageView.client_id,
+                    day.label("day"),
+                    func.count().label("views"),
+                    func.coalesce(func.sum(ImageView.bytes), 0).label("bytes"),
+                )
+                .where(ImageView.viewed_at >= since)
+                .group_by(ImageView.client_id, day)
+            )
+        ).all()
+        uploads = (
+            await session.execute(
+                select(
+                    Image.client_id, utc_day(Image.created_at, dialect).label("day"), func.count()
+                )
+                .where(Image.created_at >= since)
+                .group_by(Image.client_id, utc_day(Image.created_at, dialect))
+            )
+        ).all()
+        usage: dict[tuple[uuid.UUID, date], dict[str, int]] = {}
+        for client_id, d, views, sent in per_client:
+            usage.setdefault((client_id, _as_date(d)), {"uploads": 0})
+            usage[(client_id, _as_date(d))].update(views=views, bandwidth_bytes=sent)
+        for client_id, d, count in uploads:
+            usage.setdefault((client_id, _as_date(d)), {"uploads": 0})["uploads"] = count
+        await session.execute(delete(UsageDaily).where(UsageDaily.day >= since.date()))
+        for (client_id, d), values in usage.items():
+            session.add(
+                UsageDaily(
+                    client_id=client_id,
+                    day=d,
+                    uploads=values.get("uploads", 0),
+                    views=values.get("views", 0),
+                    bandwidth_bytes=values.get("bandwidth_bytes", 0),
+                )
+            )
+
+
+def utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column, the same way on both databases."""
+    if dialect == "postgresql":
+        # A literal, not a bind parameter: GROUP BY must see the same expression as SELECT.
+        return func.date(func.timezone(literal_column("'UTC'"), column))
+    return func.date(column)  # SQLite stores ISO text with the offset; date() reads it
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+async def prune(platform: Any, *, retention_days: int) -> int:
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
+    async with platform.db.transaction() as session:
+        result = await session.execute(delete(ImageView).where(ImageView.viewed_at < cutoff))
+    return int(result.rowcount or 0)
+
+
+async def image_stats(session: Any, image: Image, *, days: int = 30) -> dict[str, Any]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    daily = (
+        await session.execute(
+            select(ImageDaily.day, ImageDaily.views, ImageDaily.unique_viewers, ImageDaily.bytes)
+            .where(ImageDaily.image_id == image.id, ImageDaily.day >= since.date())
+            .order_by(ImageDaily.day)
+        )
+    ).all()
+
+    async def top(column: Any) -> list[dict[str, Any]]:
+        rows = (
+            await session.execute(
+                select(column, func.count())
+                .where(
+                    ImageView.image_id == image.id,
+                    ImageView.viewed_at >= since,
+                    column.is_not(None),
+                )
+                .group_by(column)
+                .order_by(func.count().desc())
+                .limit(10)
+            )
+        ).all()
+        return [{"name": name, "views": count} for name, count in rows]
+
+    unique = await session.scalar(
+        select(func.count(func.distinct(ImageView.visitor))).where(
+            ImageView.image_id == image.id, ImageView.viewed_at >= since
+        )
+    )
+    return {
+        "image_id": str(image.id),
+        "views": image.views,
+        "unique_viewers": int(unique or 0),
+        "per_day": [
+            {"day": d.isoformat(), "views": v, "unique_viewers": u, "bytes": b}
+            for d, v, u, b in daily
+        ],
+        "referrers": await top(ImageView.referrer),
+        "devices": await top(ImageView.device),
+        "browsers": await top(ImageView.browser),
+        "countries": await top(ImageView.country),
+        "days": days,
+    }

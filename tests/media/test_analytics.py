@@ -1,0 +1,134 @@
+"""View analytics: recorded without the database, flushed in batches, rolled up, pruned."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from studioflow.media import analytics
+from studioflow.models import Image, ImageView, UsageDaily
+from studioflow.platform.runtime import Platform
+from tests.identity.helpers import Account, sign_up
+from tests.media import images
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
+    platform.settings = platform.settings.model_copy(update={"country_header": "CF-IPCountry"})
+    return await sign_up(client, platform, "stats@example.com")
+
+
+async def count_views(platform: Platform) -> int:
+    async with platform.db.sessionmaker() as session:
+        return int(await session.scalar(select(func.count()).select_from(ImageView)) or 0)
+
+
+async def test_views_are_recorded_flushed_and_reported(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    upload = await client.post(
+        "/upload",
+        files={"file": ("s.png", images.encode("PNG"), "image/png")},
+        headers=owner.headers,
+    )
+    image_id = upload.json()["image"]["id"]
+    path = f"/i/{image_id}"
+    seen = [
+        {"User-Agent": IPHONE, "Referer": "https://blog.example.org/post", "CF-IPCountry": "fr"},
+        {"User-Agent": DESKTOP, "Referer": "https://blog.example.org/other", "CF-IPCountry": "DE"},
+        {"User-Agent": BOT},
+    ]
+    for headers in seen:
+        assert (await client.get(path, headers=headers)).status_code == 200
+    etag = (await client.head(path)).headers["etag"]
+    assert (await client.get(path, headers={"If-None-Match": etag})).status_code == 304
+    # Nothing waited on the database: the events are in the buffer until a flush.
+    assert await count_views(platform) == 0
+    assert await analytics.flush(platform) == 3
+    assert await count_views(platform) == 3
+    assert await analytics.flush(platform) == 0  # drained and acknowledged
+    await analytics.rollup(platform)
+
+    stats = (await client.get(f"/stats/{image_id}", headers=owner.headers)).json()
+    assert stats["views"] == 3 and stats["unique_viewers"] == 1  # one address, one visitor
+    [today] = stats["per_day"]
+    assert today["day"] == datetime.now(UTC).date().isoformat()
+    assert (today["views"], today["unique_viewers"]) == (3, 1) and today["bytes"] > 0
+    assert {d["name"] for d in stats["devices"]} == {"mobile", "desktop", "bot"}
+    assert {"Mobile Safari", "Chrome", "Googlebot"} <= {b["name"] for b in stats["browsers"]}
+    assert stats["referrers"] == [{"name": "blog.example.org", "views": 2}]
+    assert {c["name"] for c in stats["countries"]} == {"FR", "DE"}
+    async with platform.db.sessionmaker() as session:
+        usage = await session.scalar(
+            select(UsageDaily).where(UsageDaily.client_id == uuid.UUID(owner.client_id))
+        )
+        visitors = set((await session.scalars(select(ImageView.visitor))).all())
+    assert (
+        usage is not None and usage.views == 3 and usage.uploads == 1 and usage.bandwidth_bytes > 0
+    )
+    assert all("127.0.0.1" not in v and len(v) == 32 for v in visitors)
+
+
+async def test_stats_are_for_the_owner_only(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    upload = await client.post(
+        "/upload",
+        files={"file": ("s.png", images.encode("PNG"), "image/png")},
+        headers=owner.headers,
+    )
+    image_id = upload.json()["image"]["id"]
+    other = await sign_up(client, platform, "curious@example.com")
+    assert (await client.get(f"/stats/{image_id}", headers=other.headers)).status_code == 404
+    assert (await client.get(f"/stats/{image_id}")).status_code == 401
+
+
+async def test_old_events_are_pruned(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    upload = await client.post(
+        "/upload",
+        files={"file": ("s.png", images.encode("PNG"), "image/png")},
+        headers=owner.headers,
+    )
+    await client.get(f"/i/{upload.json()['image']['id']}")
+    await analytics.flush(platform)
+    async with platform.db.transaction() as session:
+        await session.execute(
+            update(ImageView).values(viewed_at=datetime.now(UTC) - timedelta(days=91))
+        )
+    assert await analytics.prune(platform, retention_days=90) == 1
+    assert await count_views(platform) == 0
+    async with platform.db.sessionmaker() as session:
+        assert await session.scalar(select(Image.views)) == 1  # the total stays
+
+
+def test_visitor_hash_changes_daily_and_hides_the_address() -> None:
+    today = analytics.visitor_hash("s" * 40, "203.0.113.5", date(2026, 11, 22))
+    tomorrow = analytics.visitor_hash("s" * 40, "203.0.113.5", date(2026, 11, 23))
+    assert today != tomorrow and "203" not in today
+
+
+@pytest.mark.parametrize(
+    ("agent", "device"),
+    [
+        (IPHONE, "mobile"),
+        (DESKTOP, "desktop"),
+        (BOT, "bot"),
+        (None, "unknown"),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Safari/604.1",
+            "tablet",
+        ),
+    ],
+)
+def test_device_classes(agent: str | None, device: str) -> None:
+    assert analytics.classify(agent)[0] == device
