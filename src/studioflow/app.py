@@ -29,7 +29,7 @@ from studioflow.platform.http import (
 from studioflow.platform.observability import RequestContextMiddleware, configure_logging
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
-from studioflow.web import account_pages, docs, pages
+from studioflow.web import account_pages, docs, media_pages, pages
 from studioflow.web.templating import STATIC_DIR
 
 # Paths whose bodies may be as large as an upload; everything else gets max_request_bytes.
@@ -55,6 +55,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(files.router, _VIEW),
     Mount(pages.router, _API),
     Mount(account_pages.router, _API),
+    Mount(media_pages.router, _API),
     Mount(identity_endpoints.router, _API),
     Mount(client_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),

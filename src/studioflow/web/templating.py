@@ -33,6 +33,7 @@ def navigation_for(context: dict[str, Any]) -> list[tuple[str, str]]:
     client = principal.client_id
     items = [
         ("Home", "/"),
+        ("Images", "/images"),
         ("Account", "/account"),
         ("Teams", "/clients"),
         ("Members", f"/clients/{client}/members"),

@@ -41,6 +41,9 @@
         body[el.name] = el.checked; return;
       }
       if (el.type === "number") { if (el.value !== "") body[el.name] = Number(el.value); return; }
+      if (el.tagName === "SELECT" && (el.value === "true" || el.value === "false")) { body[el.name] = el.value === "true"; return; }
+      if (el.type === "datetime-local") { if (el.value !== "") body[el.name] = el.value + ":00Z"; return; }
+      if (el.tagName === "SELECT" && el.value === "" && el.name.slice(-3) === "_id") { body[el.name] = null; return; }
       if (el.value !== "") body[el.name] = el.value;
     });
     if (form.querySelector("input[name=scopes]")) body.scopes = scopes;

@@ -1,0 +1,128 @@
+"""Pages of image hosting: gallery with uploads, image detail with links and stats, albums."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from studioflow.billing.plans import plan_of
+from studioflow.media import analytics, service
+from studioflow.media.delivery import signed_url
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import NotFound
+from studioflow.platform.pagination import PageParams
+from studioflow.web.account_pages import _context
+from studioflow.web.session import page_principal, sign_in_redirect
+from studioflow.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def bar_chart(per_day: list[dict[str, Any]]) -> dict[str, Any]:
+    """Bars for an inline SVG (no script, so nothing for the CSP to block)."""
+    peak = max([d["views"] for d in per_day] + [1])
+    width = max(len(per_day), 1) * 24
+    bars = [
+        {
+            "x": i * 24 + 4,
+            "height": round(d["views"] / peak * 100),
+            "day": d["day"],
+            "views": d["views"],
+        }
+        for i, d in enumerate(per_day)
+    ]
+    return {"bars": bars, "width": width, "peak": peak}
+
+
+@router.get("/images", response_class=HTMLResponse)
+async def gallery(
+    request: Request, session: SessionDep, album: uuid.UUID | None = None, cursor: str | None = None
+) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    context = await _context(principal, session)
+    plan = await plan_of(session, principal.client_id)
+    images, next_cursor = await service.list_images(
+        session, principal, PageParams(limit=48, cursor=cursor), album_id=album
+    )
+    platform = request.app.state.platform
+
+    def link(image: Any, size: str) -> str:
+        if image.is_public:
+            return f"/i/{image.id}?size={size}"
+        return (
+            signed_url(platform, image.id).removeprefix(platform.settings.base_url)
+            + f"&size={size}"
+        )
+
+    context.update(
+        images=images,
+        tiles=[(image, link(image, "thumb"), link(image, "small")) for image in images],
+        next_cursor=next_cursor,
+        albums=await service.list_albums(session, principal),
+        album=album,
+        plan=plan,
+        uploads_today=await service.uploads_today(session, principal.client_id),
+        storage_used=await service.storage_used(session, principal.client_id),
+        can_write=principal.can("images:write"),
+    )
+    return render(request, "media/gallery.html", context)
+
+
+@router.get("/images/{image_id}", response_class=HTMLResponse)
+async def detail(request: Request, session: SessionDep, image_id: uuid.UUID) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    try:
+        image = await service.get_image(session, principal, image_id)
+    except NotFound:
+        return render(
+            request,
+            "errors/error.html",
+            {"status": 404, "title": "Page not found", "message": "We could not find that image."},
+            status_code=404,
+        )
+    context = await _context(principal, session)
+    platform = request.app.state.platform
+    base = platform.settings.base_url
+    url = f"{base}/i/{image.id}" if image.is_public else signed_url(platform, image.id)
+    stats = await analytics.image_stats(session, image, days=30)
+    title = image.title or image.filename
+    context.update(
+        image=image,
+        url=url,
+        links=[
+            ("URL", url),
+            ("Markdown", f"![{title}]({url})"),
+            (
+                "HTML",
+                f'<img src="{url}" alt="{title}" width="{image.width}" height="{image.height}">',
+            ),
+            ("BBCode", f"[img]{url}[/img]"),
+        ],
+        stats=stats,
+        chart=bar_chart(stats["per_day"]),
+        albums=await service.list_albums(session, principal),
+        can_write=principal.can("images:write"),
+        now=datetime.now(UTC),
+    )
+    return render(request, "media/detail.html", context)
+
+
+@router.get("/albums", response_class=HTMLResponse)
+async def albums(request: Request, session: SessionDep) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    context = await _context(principal, session)
+    context.update(
+        albums=await service.list_albums(session, principal),
+        can_write=principal.can("images:write"),
+    )
+    return render(request, "media/albums.html", context)
