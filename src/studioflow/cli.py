@@ -6,8 +6,10 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
 from rich.console import Console
 
@@ -204,6 +206,38 @@ def admin_create(
     console.print(f"Administrator [bold]{email}[/bold] created.")
     if password is None:
         console.print(f"Password (shown once): [bold]{secret}[/bold]")
+
+
+@app.command()
+def upload(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    server: Annotated[str | None, typer.Option(help="Studioflow URL (default: BASE_URL).")] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="An API key with images:write.", envvar="STUDIOFLOW_API_KEY")
+    ] = None,
+    album: Annotated[str | None, typer.Option(help="Album id to put the images in.")] = None,
+    public: Annotated[bool | None, typer.Option("--public/--private", help="Visibility.")] = None,
+) -> None:
+    """Upload images with a progress bar; run again to resume (uploaded files are skipped)."""
+    if not api_key:
+        _fail("give --api-key or set STUDIOFLOW_API_KEY (create one on the account page).")
+    from studioflow.media.uploader import upload_paths
+
+    target = server or load_settings().base_url
+    try:
+        outcome = upload_paths(
+            paths, server=target, api_key=api_key or "", album=album, public=public, console=console
+        )
+    except httpx.HTTPError as error:
+        _fail(f"could not talk to {target}: {error}")
+    console.print(
+        f"uploaded {len(outcome.uploaded)}, already there {len(outcome.skipped)}, "
+        f"not images {len(outcome.not_images)}, failed {len(outcome.failed)}"
+    )
+    for path, reason in outcome.failed:
+        console.print(f"  failed  {path}: {reason}", highlight=False)
+    if outcome.failed:
+        raise SystemExit(1)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import Authenticator, Principal, platform_of
@@ -285,3 +286,27 @@ async def transform_link(
         url=transform_url(platform_of(request), image.id, transform),
         expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
     )
+
+
+class KnownIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hashes: list[str]
+
+
+class KnownOut(BaseModel):
+    known: dict[str, uuid.UUID]
+
+
+@router.post("/api/v1/images/known", response_model=KnownOut)
+async def known_hashes(body: KnownIn, session: SessionDep, principal: ImagesRead) -> KnownOut:
+    """Which of these SHA-256 hashes the active client has already uploaded (for resuming)."""
+    if len(body.hashes) > 1000:
+        raise Unprocessable("At most 1000 hashes per request.")
+    wanted = [h.lower() for h in body.hashes if len(h) == 64]
+    rows = await session.execute(
+        select(Image.content_hash, Image.id).where(
+            Image.client_id == principal.client_id, Image.content_hash.in_(wanted)
+        )
+    )
+    return KnownOut(known={content_hash: image_id for content_hash, image_id in rows})

@@ -1,0 +1,129 @@
+"""The client side of ``studioflow upload``: walk paths, skip what the server already has (by
+SHA-256), upload the rest with a progress bar. Safe to run again on the same folder."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from studioflow.media.sniff import sniff
+
+BATCH = 500
+
+
+@dataclass
+class Outcome:
+    uploaded: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    not_images: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def image_files(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            yield path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Reading:
+    """A file whose reads advance a progress bar (httpx streams it in chunks)."""
+
+    def __init__(self, handle: IO[bytes], advance: Any) -> None:
+        self.handle = handle
+        self.advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.handle.read(size)
+        self.advance(len(chunk))
+        return chunk
+
+
+def upload_paths(
+    paths: list[Path],
+    *,
+    server: str,
+    api_key: str,
+    album: str | None = None,
+    public: bool | None = None,
+    console: Console | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Outcome:
+    console = console or Console(stderr=True)
+    outcome = Outcome()
+    candidates: list[tuple[Path, str]] = []
+    for path in image_files(paths):
+        with path.open("rb") as handle:
+            if sniff(handle.read(64)) is None:
+                outcome.not_images.append(path)
+                continue
+        candidates.append((path, sha256_of(path)))
+    headers = {"X-API-Key": api_key}
+    with httpx.Client(
+        base_url=server.rstrip("/"), headers=headers, timeout=120.0, transport=transport
+    ) as http:
+        known: set[str] = set()
+        for start in range(0, len(candidates), BATCH):
+            hashes = [h for _, h in candidates[start : start + BATCH]]
+            response = http.post("/api/v1/images/known", json={"hashes": hashes})
+            response.raise_for_status()
+            known.update(response.json()["known"])
+        todo = [(p, h) for p, h in candidates if h not in known]
+        outcome.skipped = [p for p, h in candidates if h in known]
+        total = sum(p.stat().st_size for p, _ in todo)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task(f"{len(todo)} to upload", total=total)
+            for path, _ in todo:
+                progress.update(task, description=path.name[:40])
+                form: dict[str, str] = {}
+                if album:
+                    form["album_id"] = album
+                if public is not None:
+                    form["is_public"] = "true" if public else "false"
+                with path.open("rb") as handle:
+                    # httpx reads any object with read(); the wrapper only counts the bytes.
+                    reader: Any = _Reading(handle, lambda n: progress.advance(task, n))
+                    response = http.post(
+                        "/upload",
+                        files={"file": (path.name, reader, "application/octet-stream")},
+                        data=form,
+                    )
+                if response.status_code == 201:
+                    outcome.uploaded.append(path)
+                else:
+                    try:
+                        reason = response.json().get("detail", response.text)
+                    except ValueError:
+                        reason = response.text
+                    outcome.failed.append((path, f"{response.status_code} {reason}"))
+    return outcome
