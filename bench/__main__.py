@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench import platform_bench
+from bench import media_bench, platform_bench
 
-SUITES = {"platform": platform_bench.run}
+SUITES = {"platform": platform_bench.run, "media": media_bench.run}
 
 
 def main() -> None:

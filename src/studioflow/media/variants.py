@@ -70,7 +70,9 @@ def render(data: bytes, source_format: str, spec: VariantSpec) -> bytes:
         box = (spec.width or MAX_DIMENSION, spec.height or MAX_DIMENSION)
         if source_format == "jpeg":
             image.draft("RGB", box)  # decode at a reduced scale: much cheaper for big photos
-        frame = (ImageOps.exif_transpose(image) or image).copy()
+        # Only a rotated image pays for a transposed copy; the others resize in place.
+        rotated = image.getexif().get(0x0112, 1) not in (None, 1)
+        frame = (ImageOps.exif_transpose(image) or image) if rotated else image
         if spec.fit == "cover" and spec.width and spec.height:
             target = (min(spec.width, frame.width), min(spec.height, frame.height))
             frame = ImageOps.fit(frame, target, PILImage.Resampling.LANCZOS)
