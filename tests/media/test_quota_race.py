@@ -24,7 +24,9 @@ from tests.media import images
 
 
 @pytest_asyncio.fixture
-async def committed(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[tuple[Settings, Platform]]:
+async def committed(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[Settings, Platform]]:
     """A platform on its own database: no shared test transaction, real concurrent sessions."""
     if backend == "embedded":
         url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
@@ -35,7 +37,9 @@ async def committed(backend: str, tmp_path: Path, request: pytest.FixtureRequest
         from studioflow.settings import normalise_database_url
 
         assert TEST_DATABASE_URL is not None
-        admin_url = normalise_database_url(TEST_DATABASE_URL).replace("postgresql+asyncpg", "postgresql")
+        admin_url = normalise_database_url(TEST_DATABASE_URL).replace(
+            "postgresql+asyncpg", "postgresql"
+        )
         name = f"sf_race_{uuid.uuid4().hex[:8]}"
         connection = await asyncpg.connect(admin_url)
         await connection.execute(f'CREATE DATABASE "{name}"')
@@ -60,21 +64,30 @@ async def committed(backend: str, tmp_path: Path, request: pytest.FixtureRequest
             await connection.close()
 
 
-async def test_racing_uploads_never_pass_the_daily_limit(committed: tuple[Settings, Platform]) -> None:
+async def test_racing_uploads_never_pass_the_daily_limit(
+    committed: tuple[Settings, Platform],
+) -> None:
     settings, platform = committed
     async with platform.db.transaction() as session:
         await create_admin(session, email="racer@example.com", password="a racing passphrase")
         await session.execute(update(Plan).where(Plan.name == "free").values(uploads_per_day=3))
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
-        login = await client.post("/api/v1/auth/login", json={"identifier": "racer@example.com", "password": "a racing passphrase"})
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", timeout=60
+    ) as client:
+        login = await client.post(
+            "/api/v1/auth/login",
+            json={"identifier": "racer@example.com", "password": "a racing passphrase"},
+        )
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         client.cookies.clear()
 
         async def one(n: int) -> int:
             data = images.noise_png((20 + n, 20))
-            response = await client.post("/upload", files={"file": (f"{n}.png", data, "image/png")}, headers=headers)
+            response = await client.post(
+                "/upload", files={"file": (f"{n}.png", data, "image/png")}, headers=headers
+            )
             return response.status_code
 
         statuses = await asyncio.gather(*(one(n) for n in range(8)))
