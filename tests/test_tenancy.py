@@ -102,6 +102,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "session_id": str(a_session),
             "image_id": image,
             "album_id": album,
+            "name": "free",
         },
     )
 

@@ -268,3 +268,39 @@ async def test_own_security_events_show_in_the_personal_timeline(
     ).json()["items"]
     names = [e["event"] for e in events]
     assert "auth.login_failed" in names and "auth.login" in names and "user.registered" in names
+
+
+async def test_admins_edit_plans_and_move_clients(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    from studioflow.demo import create_admin
+    from tests.identity.helpers import sign_in
+
+    async with platform.db.transaction() as session:
+        await create_admin(session, email="boss@example.com", password="a long admin passphrase")
+    admin = await sign_in(client, "boss@example.com", "a long admin passphrase")
+    plans = (await client.get("/api/v1/admin/plans", headers=admin.headers)).json()
+    assert [p["name"] for p in plans] == ["free", "pro", "enterprise"]
+    changed = await client.patch(
+        "/api/v1/admin/plans/free", json={"uploads_per_day": 7}, headers=admin.headers
+    )
+    assert changed.json()["uploads_per_day"] == 7
+    assert (
+        await client.patch("/api/v1/admin/plans/gold", json={}, headers=admin.headers)
+    ).status_code == 404
+    moved = await client.patch(
+        f"/api/v1/admin/clients/{owner.client_id}", json={"plan": "pro"}, headers=admin.headers
+    )
+    assert moved.status_code == 200 and moved.json()["plan"] == "pro"
+    quota = (await client.get("/upload/quota", headers=owner.headers)).json()
+    assert quota["plan"] == "pro" and quota["upload_limit_per_day"] == 1000
+    assert (
+        await client.patch(
+            f"/api/v1/admin/clients/{owner.client_id}", json={"plan": "gold"}, headers=admin.headers
+        )
+    ).status_code == 422
+    assert (
+        await client.patch(
+            "/api/v1/admin/plans/free", json={"uploads_per_day": 1}, headers=owner.headers
+        )
+    ).status_code == 403

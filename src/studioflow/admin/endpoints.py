@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from studioflow.identity.auth import PlatformAdmin
-from studioflow.models import Client, Membership, User
+from studioflow.models import Client, Membership, Plan, User
 from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import (
     Page,
     PageParams,
@@ -107,4 +108,86 @@ async def admin_clients(
             for c, n in page
         ],
         next_cursor=cursor,
+    )
+
+
+class PlanOut(BaseModel):
+    name: str
+    uploads_per_day: int
+    api_requests_per_hour: int
+    storage_bytes: int
+    bandwidth_bytes_month: int
+    monthly_credits: int
+    max_upload_bytes: int
+    max_pixels: int
+
+
+class PlanUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uploads_per_day: int | None = Field(default=None, ge=0)
+    api_requests_per_hour: int | None = Field(default=None, ge=0)
+    storage_bytes: int | None = Field(default=None, ge=0)
+    bandwidth_bytes_month: int | None = Field(default=None, ge=0)
+    monthly_credits: int | None = Field(default=None, ge=0)
+    max_upload_bytes: int | None = Field(default=None, ge=1024)
+    max_pixels: int | None = Field(default=None, ge=1)
+
+
+class ClientPlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(max_length=40)
+
+
+def plan_out(plan: Plan) -> PlanOut:
+    return PlanOut.model_validate(plan, from_attributes=True)
+
+
+@router.get("/plans", response_model=list[PlanOut])
+async def admin_plans(principal: PlatformAdmin, session: SessionDep) -> list[PlanOut]:
+    """The plans and their limits."""
+    return [
+        plan_out(p)
+        for p in (await session.scalars(select(Plan).order_by(Plan.storage_bytes))).all()
+    ]
+
+
+@router.patch("/plans/{name}", response_model=PlanOut)
+async def admin_update_plan(
+    name: str, body: PlanUpdate, principal: PlatformAdmin, session: SessionDep
+) -> PlanOut:
+    """Change a plan's limits (they apply to its clients at once)."""
+    plan = await session.scalar(select(Plan).where(Plan.name == name))
+    if plan is None:
+        raise NotFound("No such plan.")
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(plan, field, value)
+    await session.flush()
+    return plan_out(plan)
+
+
+@router.patch("/clients/{client_id}", response_model=AdminClient)
+async def admin_set_client_plan(
+    client_id: uuid.UUID, body: ClientPlanIn, principal: PlatformAdmin, session: SessionDep
+) -> AdminClient:
+    """Move a client to another plan."""
+    client = await session.get(Client, client_id)
+    if client is None:
+        raise NotFound("No such client.")
+    if await session.scalar(select(Plan.id).where(Plan.name == body.plan)) is None:
+        raise Unprocessable(f"No plan named {body.plan!r}.")
+    client.plan = body.plan
+    await session.flush()
+    members = await session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.client_id == client.id)
+    )
+    return AdminClient(
+        id=client.id,
+        name=client.name,
+        plan=client.plan,
+        personal=client.personal_owner_id is not None,
+        members=int(members or 0),
+        created_at=client.created_at,
     )
