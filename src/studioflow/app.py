@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 import studioflow.tasks  # noqa: F401  (registers every task with the queue)
 from studioflow import __version__
 from studioflow.admin import endpoints as admin_endpoints
+from studioflow.billing import endpoints as billing_endpoints
 from studioflow.clients import endpoints as client_endpoints
 from studioflow.identity import endpoints as identity_endpoints
 from studioflow.media import analytics
@@ -59,6 +60,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(identity_endpoints.router, _API),
     Mount(client_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),
+    Mount(billing_endpoints.router, _API),
     Mount(media_endpoints.upload_router, _UPLOAD),
     Mount(media_endpoints.router, _API),
     Mount(media_delivery.router, _VIEW),

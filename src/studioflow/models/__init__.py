@@ -2,7 +2,7 @@
 
 from studioflow.models.analytics import ImageDaily, ImageView, UsageDaily
 from studioflow.models.base import Base
-from studioflow.models.billing import Plan
+from studioflow.models.billing import CreditAccount, CreditEvent, Plan
 from studioflow.models.client import (
     ApiKey,
     AuditEvent,
@@ -32,6 +32,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Client",
+    "CreditAccount",
+    "CreditEvent",
     "Image",
     "ImageDaily",
     "ImageVariant",

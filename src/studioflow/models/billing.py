@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, String
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioflow.models.base import Base, IdMixin, TimestampMixin
+from studioflow.models.base import Base, IdMixin, TimestampMixin, utcnow
 
 
 class Plan(IdMixin, TimestampMixin, Base):
@@ -19,3 +22,35 @@ class Plan(IdMixin, TimestampMixin, Base):
     monthly_credits: Mapped[int]
     max_upload_bytes: Mapped[int] = mapped_column(BigInteger)
     max_pixels: Mapped[int] = mapped_column(BigInteger)
+
+
+class CreditAccount(Base):
+    """A client's credit balance. The database refuses a negative balance (not only Python)."""
+
+    __tablename__ = "credit_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    balance: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CreditEvent(IdMixin, Base):
+    """The ledger: every change of a balance, once (the idempotency key is unique)."""
+
+    __tablename__ = "credit_events"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    delta: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    balance_after: Mapped[int]
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -126,3 +126,18 @@ async def albums(request: Request, session: SessionDep) -> Response:
         can_write=principal.can("images:write"),
     )
     return render(request, "media/albums.html", context)
+
+
+@router.get("/credits", response_class=HTMLResponse)
+async def credits_page(request: Request, session: SessionDep) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    from studioflow.billing import credits
+
+    context = await _context(principal, session)
+    context.update(
+        balance=await credits.balance(session, principal.client_id),
+        events=await credits.ledger(session, principal.client_id),
+    )
+    return render(request, "billing/credits.html", context)

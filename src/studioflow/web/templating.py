@@ -34,6 +34,7 @@ def navigation_for(context: dict[str, Any]) -> list[tuple[str, str]]:
     items = [
         ("Home", "/"),
         ("Images", "/images"),
+        ("Credits", "/credits"),
         ("Account", "/account"),
         ("Teams", "/clients"),
         ("Members", f"/clients/{client}/members"),

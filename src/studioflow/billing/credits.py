@@ -1,0 +1,121 @@
+"""Credits: a balance per client and its ledger, changed only together, in one transaction.
+
+Every change has an idempotency key: applying the same key twice returns the first event and
+changes nothing (a retried job never charges or refunds twice). A debit is a conditional
+update (``balance + delta >= 0``), and a CHECK constraint stands behind it, so two debits
+racing for the last credit cannot both win. Invariant: balance = sum of the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.models import Client, CreditAccount, CreditEvent
+from studioflow.platform.errors import InsufficientCredits, NotFound
+
+SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
+
+
+async def ensure_account(session: AsyncSession, client_id: uuid.UUID) -> CreditAccount:
+    """The client's account; created on first use, with the sign-up credits for a personal one."""
+    account = await session.get(CreditAccount, client_id)
+    if account is not None:
+        return account
+    client = await session.get(Client, client_id)
+    if client is None:
+        raise NotFound("No such client.")
+    try:
+        async with session.begin_nested():
+            account = CreditAccount(client_id=client_id, balance=0)
+            session.add(account)
+            await session.flush()
+    except IntegrityError:  # created by a concurrent request
+        existing = await session.get(CreditAccount, client_id, populate_existing=True)
+        assert existing is not None
+        return existing
+    if client.personal_owner_id is not None:
+        await apply(session, client_id, SIGNUP_CREDITS, reason="signup", key=f"signup:{client_id}")
+    return account
+
+
+async def apply(
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    delta: int,
+    *,
+    reason: str,
+    key: str,
+    reference: str | None = None,
+    actor_user_id: uuid.UUID | None = None,
+) -> CreditEvent:
+    """Change the balance by ``delta`` once per ``key``; refuse to go below zero (402)."""
+    existing = await session.scalar(select(CreditEvent).where(CreditEvent.idempotency_key == key))
+    if existing is not None:
+        return existing
+    if await session.get(CreditAccount, client_id) is None:
+        await ensure_account(session, client_id)
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                update(CreditAccount)
+                .where(CreditAccount.client_id == client_id, CreditAccount.balance + delta >= 0)
+                .values(balance=CreditAccount.balance + delta)
+                .returning(CreditAccount.balance)
+            )
+            balance = result.scalar_one_or_none()
+            if balance is None:
+                raise InsufficientCredits(
+                    f"This needs {-delta} credits; the balance is lower.", extra={"needed": -delta}
+                )
+            event = CreditEvent(
+                client_id=client_id,
+                delta=delta,
+                reason=reason,
+                reference=reference,
+                idempotency_key=key,
+                balance_after=balance,
+                actor_user_id=actor_user_id,
+            )
+            session.add(event)
+            await session.flush()
+    except IntegrityError:
+        # The same key landed concurrently: the savepoint undid our update; theirs stands.
+        raced = await session.scalar(select(CreditEvent).where(CreditEvent.idempotency_key == key))
+        if raced is None:
+            raise
+        return raced
+    account = await session.get(CreditAccount, client_id)
+    if account is not None:
+        await session.refresh(account)  # the update ran in SQL; the loaded object is stale
+    return event
+
+
+async def balance(session: AsyncSession, client_id: uuid.UUID) -> int:
+    account = await ensure_account(session, client_id)
+    await session.refresh(account)
+    return account.balance
+
+
+async def ledger(
+    session: AsyncSession, client_id: uuid.UUID, *, limit: int = 100
+) -> list[CreditEvent]:
+    rows = await session.scalars(
+        select(CreditEvent)
+        .where(CreditEvent.client_id == client_id)
+        .order_by(CreditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def ledger_sum(session: AsyncSession, client_id: uuid.UUID) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(CreditEvent.delta), 0)).where(
+            CreditEvent.client_id == client_id
+        )
+    )
+    return int(total or 0)

@@ -1,0 +1,90 @@
+"""HTTP layer of credits: the balance and ledger, and admin grants."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from studioflow.billing import credits
+from studioflow.identity.auth import Authenticator, PlatformAdmin, Principal
+from studioflow.models import Client
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import NotFound, Unprocessable
+
+router = APIRouter(tags=["credits"])
+BillingReader = Annotated[Principal, Depends(Authenticator("billing:read"))]
+
+
+class CreditEventOut(BaseModel):
+    delta: int
+    reason: str
+    reference: str | None
+    balance_after: int
+    created_at: datetime
+
+
+class CreditsOut(BaseModel):
+    balance: int
+    events: list[CreditEventOut]
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(description="Credits to add (negative to take back; never below zero).")
+    reason: str = Field(default="admin_grant", min_length=1, max_length=40)
+    reference: str | None = Field(default=None, max_length=200)
+
+
+async def _credits_out(session: SessionDep, client_id: uuid.UUID) -> CreditsOut:
+    balance = await credits.balance(session, client_id)
+    events = await credits.ledger(session, client_id)
+    return CreditsOut(
+        balance=balance,
+        events=[
+            CreditEventOut(
+                delta=e.delta,
+                reason=e.reason,
+                reference=e.reference,
+                balance_after=e.balance_after,
+                created_at=e.created_at,
+            )
+            for e in events
+        ],
+    )
+
+
+@router.get("/api/v1/credits", response_model=CreditsOut)
+async def get_credits(session: SessionDep, principal: BillingReader) -> CreditsOut:
+    """The active client's balance and its latest ledger entries, newest first."""
+    return await _credits_out(session, principal.client_id)
+
+
+@router.post("/api/v1/admin/clients/{client_id}/credits", response_model=CreditsOut, tags=["admin"])
+async def grant_credits(
+    client_id: uuid.UUID,
+    body: GrantIn,
+    session: SessionDep,
+    principal: PlatformAdmin,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CreditsOut:
+    """Grant (or take back) credits; with Idempotency-Key a retried request changes nothing."""
+    if body.amount == 0:
+        raise Unprocessable("amount must not be zero.")
+    if await session.get(Client, client_id) is None:
+        raise NotFound("No such client.")
+    key = f"admin:{client_id}:{idempotency_key}" if idempotency_key else f"admin:{uuid.uuid4()}"
+    await credits.apply(
+        session,
+        client_id,
+        body.amount,
+        reason=body.reason,
+        reference=body.reference,
+        key=key,
+        actor_user_id=principal.user_id,
+    )
+    return await _credits_out(session, client_id)
