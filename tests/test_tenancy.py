@@ -85,6 +85,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     album = (await client.post("/api/v1/albums", json={"title": "A's"}, headers=a.headers)).json()[
         "id"
     ]
+    workflow = (await client.get("/api/v1/workflows", headers=a.headers)).json()[0]["id"]
     async with platform.db.sessionmaker() as session:
         a_session = await session.scalar(
             select(AuthSession.id).where(AuthSession.user_id == uuid.UUID(a.user_id))
@@ -103,6 +104,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "image_id": image,
             "album_id": album,
             "name": "free",
+            "workflow_id": workflow,
         },
     )
 

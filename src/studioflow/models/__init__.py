@@ -14,6 +14,7 @@ from studioflow.models.client import (
     RolePermission,
 )
 from studioflow.models.media import Album, Image, ImageVariant
+from studioflow.models.studio import Workflow, WorkflowTemplate
 from studioflow.models.user import (
     ActionToken,
     AuthSession,
@@ -50,4 +51,6 @@ __all__ = [
     "RolePermission",
     "UsageDaily",
     "User",
+    "Workflow",
+    "WorkflowTemplate",
 ]

@@ -1,0 +1,1 @@
+"""AI studio: workflow templates, workflows, batch executions, providers."""

@@ -1,0 +1,69 @@
+"""Workflows of a client: instances of admin templates (auto-assigned ones included)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.identity.auth import Principal
+from studioflow.models import Workflow, WorkflowTemplate
+from studioflow.platform.errors import NotFound
+
+
+async def assign_auto_templates(session: AsyncSession, client_id: uuid.UUID) -> None:
+    """Give the client a workflow for every auto-assigned template it lacks (idempotent)."""
+    have = set(
+        (
+            await session.scalars(
+                select(Workflow.template_id).where(Workflow.client_id == client_id)
+            )
+        ).all()
+    )
+    templates = await session.scalars(
+        select(WorkflowTemplate).where(
+            WorkflowTemplate.auto_assign.is_(True), WorkflowTemplate.is_active.is_(True)
+        )
+    )
+    for template in templates.all():
+        if template.id in have:
+            continue
+        try:
+            async with session.begin_nested():
+                session.add(
+                    Workflow(client_id=client_id, template_id=template.id, name=template.name)
+                )
+                await session.flush()
+        except IntegrityError:
+            continue  # assigned by a concurrent request
+
+
+async def list_workflows(
+    session: AsyncSession, principal: Principal
+) -> list[tuple[Workflow, WorkflowTemplate]]:
+    await assign_auto_templates(session, principal.client_id)
+    rows = await session.execute(
+        select(Workflow, WorkflowTemplate)
+        .join(WorkflowTemplate, WorkflowTemplate.id == Workflow.template_id)
+        .where(Workflow.client_id == principal.client_id, Workflow.is_active.is_(True))
+        .order_by(Workflow.name)
+    )
+    return [(w, t) for w, t in rows]
+
+
+async def get_workflow(
+    session: AsyncSession, principal: Principal, workflow_id: uuid.UUID
+) -> tuple[Workflow, WorkflowTemplate]:
+    row = (
+        await session.execute(
+            select(Workflow, WorkflowTemplate)
+            .join(WorkflowTemplate, WorkflowTemplate.id == Workflow.template_id)
+            .where(Workflow.id == workflow_id, Workflow.client_id == principal.client_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such workflow.")
+    workflow, template = row
+    return workflow, template

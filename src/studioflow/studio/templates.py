@@ -1,0 +1,37 @@
+"""The built-in workflow templates, seeded into ``workflow_templates`` (admins may edit rows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.models import WorkflowTemplate
+
+NANO_BANANA = "Nano Banana — batch images"
+
+
+def builtin_templates(*, gemini_configured: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": NANO_BANANA,
+            "description": "A batch of images from a list of prompts (Gemini 2.5 Flash Image).",
+            "kind": "image_batch",
+            "provider": "gemini" if gemini_configured else "placeholder",
+            "model": "gemini-2.5-flash-image",
+            "default_config": {"aspect_ratio": "1:1"},
+            "price_credits": 1,
+            "provider_cost_micro_usd": 39_000,  # $0.039 per image
+            "auto_assign": True,
+        }
+    ]
+
+
+async def seed_templates(session: AsyncSession, *, gemini_configured: bool = False) -> None:
+    """Insert missing built-in templates; an existing row (maybe edited by an admin) stays."""
+    existing = set((await session.scalars(select(WorkflowTemplate.name))).all())
+    for values in builtin_templates(gemini_configured=gemini_configured):
+        if values["name"] not in existing:
+            session.add(WorkflowTemplate(**values))
+    await session.flush()

@@ -1,0 +1,43 @@
+"""Workflow templates and workflows; the offline placeholder provider."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from studioflow.platform.runtime import Platform
+from studioflow.studio.providers.placeholder import ASPECT_RATIOS, generate
+from studioflow.studio.templates import NANO_BANANA
+from tests.identity.helpers import sign_up
+
+
+async def test_new_clients_get_the_auto_assigned_workflow(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    owner = await sign_up(client, platform, "studio@example.com")
+    workflows = (await client.get("/api/v1/workflows", headers=owner.headers)).json()
+    assert [w["name"] for w in workflows] == [NANO_BANANA]
+    nano = workflows[0]
+    assert nano["provider"] == "placeholder" and nano["placeholder"] is True
+    assert nano["price_credits"] == 1 and nano["model"] == "gemini-2.5-flash-image"
+    again = (await client.get("/api/v1/workflows", headers=owner.headers)).json()
+    assert [w["id"] for w in again] == [nano["id"]]  # assigned once
+    one = await client.get(f"/api/v1/workflows/{nano['id']}", headers=owner.headers)
+    assert one.status_code == 200 and one.json()["config"] == {"aspect_ratio": "1:1"}
+    other = await sign_up(client, platform, "studio-other@example.com")
+    assert (
+        await client.get(f"/api/v1/workflows/{nano['id']}", headers=other.headers)
+    ).status_code == 404
+
+
+def test_placeholder_images_are_deterministic_and_labelled() -> None:
+    first = generate("a lighthouse at dawn", "16:9")
+    assert first == generate("a lighthouse at dawn", "16:9")
+    assert first != generate("a lighthouse at dusk", "16:9")
+    with Image.open(io.BytesIO(first)) as image:
+        assert image.size == ASPECT_RATIOS["16:9"]
+    with pytest.raises(ValueError):
+        generate("x", "5:4")
