@@ -232,3 +232,11 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest_asyncio.fixture
+async def mail_worker(platform: Platform) -> AsyncIterator[None]:
+    """Mail goes through the real queue to the outbox; a worker delivers it."""
+    await platform.start_worker(concurrency=4, dequeue_timeout=0.1)
+    yield
+    await platform.stop_worker()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import httpx
 import pytest
-from PIL import Image
 
 from studioflow.platform.runtime import Platform
-from studioflow.studio.providers.placeholder import ASPECT_RATIOS, generate
 from studioflow.studio.templates import NANO_BANANA
 from tests.identity.helpers import sign_up
+
+pytestmark = pytest.mark.usefixtures("mail_worker")
 
 
 async def test_new_clients_get_the_auto_assigned_workflow(
@@ -31,13 +29,3 @@ async def test_new_clients_get_the_auto_assigned_workflow(
     assert (
         await client.get(f"/api/v1/workflows/{nano['id']}", headers=other.headers)
     ).status_code == 404
-
-
-def test_placeholder_images_are_deterministic_and_labelled() -> None:
-    first = generate("a lighthouse at dawn", "16:9")
-    assert first == generate("a lighthouse at dawn", "16:9")
-    assert first != generate("a lighthouse at dusk", "16:9")
-    with Image.open(io.BytesIO(first)) as image:
-        assert image.size == ASPECT_RATIOS["16:9"]
-    with pytest.raises(ValueError):
-        generate("x", "5:4")
