@@ -314,3 +314,18 @@ async def test_api_requests_per_hour_per_client(
     assert (
         quota["api_requests_this_hour"] == 4 and quota["api_request_limit"] == 100
     )  # refusals do not count
+
+
+async def test_a_bad_file_in_a_batch_leaves_nothing_of_the_good_ones(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    files = [
+        ("file", ("a.png", images.noise_png((10, 10)), "image/png")),
+        ("file", ("b.png", images.noise_png((11, 10)), "image/png")),
+        ("file", ("c.jpg", b"not an image at all", "image/jpeg")),
+    ]
+    response = await client.post("/api/v1/images", files=files, headers=owner.headers)
+    assert response.status_code == 415
+    assert await stored_keys(platform) == []
+    async with platform.db.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Image)) == 0

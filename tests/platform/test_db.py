@@ -167,3 +167,21 @@ def test_utc_helper() -> None:
     from studioflow.models.base import utcnow
 
     assert utcnow().tzinfo is UTC
+
+
+async def test_on_rollback_runs_only_when_the_work_is_undone(db: Database) -> None:
+    from studioflow.platform.db import on_rollback
+
+    undone: list[str] = []
+
+    async def undo() -> None:
+        undone.append("undone")
+
+    async with db.transaction() as session:
+        on_rollback(session, undo)
+    assert undone == []
+    with pytest.raises(ValueError):
+        async with db.transaction() as session:
+            on_rollback(session, undo)
+            raise ValueError("failed later")
+    assert undone == ["undone"]

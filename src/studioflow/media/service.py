@@ -30,7 +30,7 @@ from studioflow.media.sniff import EXTENSION, sniff
 from studioflow.media.strip import public_copy
 from studioflow.models import Album, Client, Image, ImageVariant, Plan
 from studioflow.models.base import uuid7
-from studioflow.platform.db import after_commit
+from studioflow.platform.db import after_commit, on_rollback
 from studioflow.platform.errors import (
     AppError,
     NotFound,
@@ -140,6 +140,14 @@ async def upload_image(
         stored.append(original_key)
         await platform.storage.put(public_key, public, content_type=facts.mime_type)
         stored.append(public_key)
+        kept = list(stored)
+
+        async def forget() -> None:
+            # A later failure in the same request (another file, the commit) undoes the row;
+            # the files go with it.
+            await _delete_objects(platform, kept)
+
+        on_rollback(session, forget)
         # Quotas last, under the client's row lock, so racing uploads are counted one by one.
         await _check_quotas(session, principal.client_id, plan, new_bytes=size + len(public))
         image = Image(

@@ -29,6 +29,7 @@ from studioflow.platform.errors import AppError
 log = structlog.get_logger("studioflow.db")
 
 AFTER_COMMIT_KEY = "studioflow.after_commit"
+ON_ROLLBACK_KEY = "studioflow.on_rollback"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 AfterCommit = Callable[[], Awaitable[Any]]
@@ -92,15 +93,13 @@ class Database:
                 await session.commit()
             except AppError as error:
                 if not error.commit:
-                    session.info.pop(AFTER_COMMIT_KEY, None)
-                    await session.rollback()
+                    await _roll_back(session)
                     raise
                 await session.commit()
                 await run_after_commit(session)
                 raise
             except BaseException:
-                session.info.pop(AFTER_COMMIT_KEY, None)
-                await session.rollback()
+                await _roll_back(session)
                 raise
             await run_after_commit(session)
 
@@ -113,12 +112,29 @@ class Database:
         await self.engine.dispose()
 
 
+async def _roll_back(session: AsyncSession) -> None:
+    session.info.pop(AFTER_COMMIT_KEY, None)
+    callbacks: list[AfterCommit] = session.info.pop(ON_ROLLBACK_KEY, [])
+    await session.rollback()
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            log.exception("db.on_rollback_failed")
+
+
+def on_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+    """Undo side effects outside the database (stored files) if the transaction rolls back."""
+    session.info.setdefault(ON_ROLLBACK_KEY, []).append(callback)
+
+
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run ``callback`` once the session's transaction has committed; drop it on rollback."""
     session.info.setdefault(AFTER_COMMIT_KEY, []).append(callback)
 
 
 async def run_after_commit(session: AsyncSession) -> None:
+    session.info.pop(ON_ROLLBACK_KEY, None)
     callbacks: list[AfterCommit] = session.info.pop(AFTER_COMMIT_KEY, [])
     for callback in callbacks:
         try:
