@@ -13,6 +13,7 @@ sessions join it through savepoints, so commits at the edge are real but leave n
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -240,3 +241,82 @@ async def mail_worker(platform: Platform) -> AsyncIterator[None]:
     await platform.start_worker(concurrency=4, dequeue_timeout=0.1)
     yield
     await platform.stop_worker()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def committed_template(
+    backend: str, engine: AsyncEngine, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated, seeded database to copy from (SQLite file copy, PostgreSQL TEMPLATE)."""
+    if backend == "embedded":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        template = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(template)
+        async with Database(template).transaction() as session:
+            await seed_reference_data(session)
+        await template.dispose()  # the last connection to close folds the WAL into the file
+        yield str(path)
+        return
+    import asyncpg
+
+    assert TEST_DATABASE_URL is not None
+    admin_url = normalise_database_url(TEST_DATABASE_URL).replace(
+        "postgresql+asyncpg", "postgresql"
+    )
+    name = f"sf_tpl_{uuid.uuid4().hex[:8]}"
+    source = database_url.rpartition("/")[2]
+    await engine.dispose()  # a template must have no open connections
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+    finally:
+        await connection.close()
+    yield name
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest_asyncio.fixture
+async def committed(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, committed_template: str
+) -> AsyncIterator[tuple[Settings, Platform]]:
+    """A platform on its own database: no shared test transaction, real concurrent sessions
+    (workers, racing requests). Copied from a migrated template, so it is quick."""
+    drop: tuple[str, str] | None = None
+    if backend == "embedded":
+        path = tmp_path / "committed.db"
+        shutil.copyfile(committed_template, path)
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        import asyncpg
+
+        assert TEST_DATABASE_URL is not None
+        admin_url = normalise_database_url(TEST_DATABASE_URL).replace(
+            "postgresql+asyncpg", "postgresql"
+        )
+        name = f"sf_run_{uuid.uuid4().hex[:8]}"
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{committed_template}"')
+        finally:
+            await connection.close()
+        url = normalise_database_url(admin_url.rpartition("/")[0] + f"/{name}")
+        drop = (admin_url, name)
+    s3 = request.getfixturevalue("s3_server") if backend == "scale" else None
+    settings = make_settings(backend, tmp_path / "data", database_url=url, s3=s3)
+    platform = build_platform(settings)
+    try:
+        yield settings, platform
+    finally:
+        await platform.close()
+        if drop:
+            import asyncpg
+
+            connection = await asyncpg.connect(drop[0])
+            try:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)')
+            finally:
+                await connection.close()

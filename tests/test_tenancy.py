@@ -91,6 +91,17 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             select(AuthSession.id).where(AuthSession.user_id == uuid.UUID(a.user_id))
         )
     await platform.stop_worker()
+    # Queued with no worker running: they stay as they are for the matrix.
+    execution = (
+        await client.post(
+            f"/api/v1/workflows/{workflow}/execute",
+            json={"prompts": ["A's secret prompt"]},
+            headers=a.headers,
+        )
+    ).json()["execution_id"]
+    job = (await client.post("/api/v1/jobs", json={"prompt": "A's job"}, headers=a.headers)).json()[
+        "id"
+    ]
     return World(
         a=a,
         b=b,
@@ -105,6 +116,8 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "album_id": album,
             "name": "free",
             "workflow_id": workflow,
+            "execution_id": execution,
+            "job_id": job,
         },
     )
 

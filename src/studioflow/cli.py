@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -167,9 +168,28 @@ def worker(
         saq_worker = build_worker(
             platform, concurrency=concurrency or settings.worker_concurrency, embedded=False
         )
+        studio_worker = build_worker(
+            platform,
+            concurrency=settings.studio_worker_concurrency,
+            embedded=False,
+            queue="studio",
+        )
+        workers = (saq_worker, studio_worker)
+        # Two SAQ workers share the process: SAQ would give each signal to whichever
+        # registered last, so the process handles them and stops both.
+        loop = asyncio.get_running_loop()
+        for worker_ in workers:
+            worker_.SIGNALS = []
+
+        def stop_all() -> None:
+            for w in workers:
+                w.event.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop_all)
         console.print(f"[bold]Studioflow worker[/bold] on queue {settings.queue_name!r}")
         try:
-            await saq_worker.start()
+            await asyncio.gather(saq_worker.start(), studio_worker.start())
         finally:
             await platform.close()
 
@@ -313,7 +333,9 @@ async def _prepare(
             # Roles and permissions are data the code relies on: seeded with every migration.
             if revision == "head":
                 async with database.transaction() as session:
-                    await seed_reference_data(session)
+                    await seed_reference_data(
+                        session, gemini_configured=settings.gemini_api_key is not None
+                    )
         else:
             current, head = await current_revision(database.engine), head_revision()
             if current != head:

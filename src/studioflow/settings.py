@@ -98,6 +98,30 @@ class Settings(BaseSettings):
     queue_name: str = "studioflow"
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     redis_prefix: str = "studioflow"
+    # AI studio. Executions run on their own queue so that a backlog of batches never holds
+    # back mail and housekeeping jobs.
+    studio_worker_concurrency: int = Field(default=3, ge=1, le=100)
+    studio_prompt_concurrency: int = Field(default=5, ge=1, le=100)
+    # Provider calls per minute per provider key, shared by every worker process.
+    studio_provider_rate_per_minute: int = Field(default=15, ge=1, le=100_000)
+    studio_item_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    studio_max_attempts: int = Field(default=4, ge=1, le=20)
+    # Exponential backoff between attempts starts here (doubling, capped at 2 minutes) when
+    # the provider gives no retry hint of its own.
+    studio_retry_base_seconds: float = Field(default=2.0, gt=0, le=600)
+    studio_max_items: int = Field(default=500, ge=1, le=100_000)
+    studio_max_prompt_chars: int = Field(default=4000, ge=10, le=100_000)
+    # An execution runs in slices this long, then goes to the back of the queue: one
+    # client's 500-item batch takes turns with everyone else's work.
+    studio_slice_seconds: float = Field(default=20.0, gt=0, le=600)
+    # A worker holds an execution by a lease it renews; a dead worker's lease runs out and
+    # the recovery sweep (every minute, and when a worker starts) hands the execution on.
+    studio_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The platform's provider keys; a client's own key (settings page) takes precedence.
+    gemini_api_key: str | None = Field(default=None, repr=False)
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    openai_api_key: str | None = Field(default=None, repr=False)
+    openai_base_url: str = "https://api.openai.com"
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -3,5 +3,6 @@
 from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
 from studioflow.platform import tasks as platform_tasks
+from studioflow.studio import tasks as studio_tasks
 
-__all__ = ["identity_tasks", "media_tasks", "platform_tasks"]
+__all__ = ["identity_tasks", "media_tasks", "platform_tasks", "studio_tasks"]

@@ -14,8 +14,8 @@ from studioflow.billing import credits
 from studioflow.models import CreditAccount
 from studioflow.platform.errors import InsufficientCredits
 from studioflow.platform.runtime import Platform
+from studioflow.settings import Settings
 from tests.identity.helpers import Account, sign_in, sign_up
-from tests.media.test_quota_race import committed  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ async def test_insufficient_credits_is_402(
     await check_invariant(platform, uuid.UUID(owner.client_id))
 
 
-async def test_two_debits_racing_for_the_last_credit(committed) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+async def test_two_debits_racing_for_the_last_credit(committed: tuple[Settings, Platform]) -> None:
     _, platform = committed
     from studioflow.demo import create_admin
 

@@ -3,65 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
-import pytest_asyncio
 from sqlalchemy import update
 
 from studioflow.app import create_app
 from studioflow.demo import create_admin
 from studioflow.models import Plan
-from studioflow.platform.migrations import upgrade
-from studioflow.platform.runtime import Platform, build_platform
-from studioflow.seeds import seed_reference_data
+from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
-from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.media import images
-
-
-@pytest_asyncio.fixture
-async def committed(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[tuple[Settings, Platform]]:
-    """A platform on its own database: no shared test transaction, real concurrent sessions."""
-    if backend == "embedded":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
-        drop = None
-    else:
-        import asyncpg
-
-        from studioflow.settings import normalise_database_url
-
-        assert TEST_DATABASE_URL is not None
-        admin_url = normalise_database_url(TEST_DATABASE_URL).replace(
-            "postgresql+asyncpg", "postgresql"
-        )
-        name = f"sf_race_{uuid.uuid4().hex[:8]}"
-        connection = await asyncpg.connect(admin_url)
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        await connection.close()
-        url = normalise_database_url(admin_url.rpartition("/")[0] + f"/{name}")
-        drop = (admin_url, name)
-    s3 = request.getfixturevalue("s3_server") if backend == "scale" else None
-    settings = make_settings(backend, tmp_path / "data", database_url=url, s3=s3)
-    platform = build_platform(settings)
-    await upgrade(platform.db.engine)
-    async with platform.db.transaction() as session:
-        await seed_reference_data(session)
-    try:
-        yield settings, platform
-    finally:
-        await platform.close()
-        if drop:
-            import asyncpg
-
-            connection = await asyncpg.connect(drop[0])
-            await connection.execute(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)')
-            await connection.close()
 
 
 async def test_racing_uploads_never_pass_the_daily_limit(

@@ -193,6 +193,90 @@ async def upload_image(
         path.unlink(missing_ok=True)
 
 
+async def store_generated(
+    platform: Platform,
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    data: bytes,
+    *,
+    filename: str,
+    title: str | None,
+    created_by: uuid.UUID | None,
+) -> Image:
+    """Keep a generated image as a private image of the client, checked like an upload.
+
+    Credits paid for it, so it is not held to uploads/day; it does count as storage used.
+    Identical bytes (the placeholder is deterministic) share one image.
+    """
+    fmt = sniff(data[:64])
+    if fmt is None:
+        raise ImageRejected("invalid_image", "The provider's answer is not an image.")
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = await _by_hash(session, client_id, content_hash)
+    if existing is not None:
+        return existing
+    staging = platform.settings.data_dir / "tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=staging, prefix="generated-", delete=False) as handle:
+        handle.write(data)
+    path = Path(handle.name)
+    stored: list[str] = []
+    try:
+        async with _processing:
+            facts = await asyncio.to_thread(_check, path, fmt, 400_000_000)
+            public = await asyncio.to_thread(public_copy, path, fmt, orientation=facts.orientation)
+        image_id = uuid7()
+        original_key, public_key = image_keys(client_id, image_id, fmt)
+        await platform.storage.put(original_key, path, content_type=facts.mime_type)
+        stored.append(original_key)
+        await platform.storage.put(public_key, public, content_type=facts.mime_type)
+        stored.append(public_key)
+        kept = list(stored)
+
+        async def forget() -> None:
+            await _delete_objects(platform, kept)
+
+        on_rollback(session, forget)
+        image = Image(
+            id=image_id,
+            client_id=client_id,
+            uploaded_by=created_by,
+            title=title,
+            filename=safe_filename(filename, fmt),
+            content_hash=content_hash,
+            format=fmt,
+            mime_type=facts.mime_type,
+            bytes=len(data),
+            public_bytes=len(public),
+            width=facts.width,
+            height=facts.height,
+            frames=facts.frames,
+            has_alpha=facts.has_alpha,
+            dominant_color=facts.dominant_color,
+            blurhash=facts.blurhash,
+            is_public=False,
+            source="generated",
+            original_key=original_key,
+            public_key=public_key,
+        )
+        session.add(image)
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError:
+            raced = await _by_hash(session, client_id, content_hash)
+            if raced is None:
+                raise
+            await _delete_objects(platform, stored)
+            return raced
+        return image
+    except BaseException:
+        await _delete_objects(platform, stored)
+        raise
+    finally:
+        path.unlink(missing_ok=True)  # noqa: ASYNC240 - our own temp file
+
+
 def _check(path: Path, fmt: str, max_pixels: int) -> ImageFacts:
     return inspect_image(path, fmt, max_pixels=max_pixels)
 
@@ -238,7 +322,11 @@ async def uploads_today(session: AsyncSession, client_id: uuid.UUID) -> int:
     count = await session.scalar(
         select(func.count())
         .select_from(Image)
-        .where(Image.client_id == client_id, Image.created_at >= _start_of_day(datetime.now(UTC)))
+        .where(
+            Image.client_id == client_id,
+            Image.source == "upload",
+            Image.created_at >= _start_of_day(datetime.now(UTC)),
+        )
     )
     return int(count or 0)
 

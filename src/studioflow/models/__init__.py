@@ -14,7 +14,15 @@ from studioflow.models.client import (
     RolePermission,
 )
 from studioflow.models.media import Album, Image, ImageVariant
-from studioflow.models.studio import Workflow, WorkflowTemplate
+from studioflow.models.studio import (
+    BatchResult,
+    ExecutionEvent,
+    IdempotencyRecord,
+    Workflow,
+    WorkflowExecution,
+    WorkflowRequest,
+    WorkflowTemplate,
+)
 from studioflow.models.user import (
     ActionToken,
     AuthSession,
@@ -32,9 +40,12 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "BatchResult",
     "Client",
     "CreditAccount",
     "CreditEvent",
+    "ExecutionEvent",
+    "IdempotencyRecord",
     "Image",
     "ImageDaily",
     "ImageVariant",
@@ -52,5 +63,7 @@ __all__ = [
     "UsageDaily",
     "User",
     "Workflow",
+    "WorkflowExecution",
+    "WorkflowRequest",
     "WorkflowTemplate",
 ]

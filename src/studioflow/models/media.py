@@ -53,6 +53,8 @@ class Image(IdMixin, TimestampMixin, Base):
     keep_metadata: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     views: Mapped[int] = mapped_column(BigInteger, default=0)
+    # "upload" or "generated" (a studio result): only uploads count against uploads/day.
+    source: Mapped[str] = mapped_column(String(12), default="upload", server_default="upload")
     original_key: Mapped[str] = mapped_column(String(300))
     public_key: Mapped[str] = mapped_column(String(300))
 

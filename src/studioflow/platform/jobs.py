@@ -41,6 +41,7 @@ class TaskSpec:
     heartbeat: int
     ttl: int
     cron: str | None = None
+    queue: str = "default"
 
 
 @dataclass
@@ -58,8 +59,13 @@ class TaskRegistry:
         heartbeat: int = 0,
         ttl: int = 3600,
         cron: str | None = None,
+        queue: str = "default",
     ) -> Callable[[TaskFunction], TaskFunction]:
-        """Declare a task; ``cron`` (UTC) also schedules it on that cron expression."""
+        """Declare a task; ``cron`` (UTC) also schedules it on that cron expression.
+
+        ``queue`` names the SAQ queue (and so the worker pool) the task runs on: ``studio``
+        keeps long image generation apart from mail and housekeeping.
+        """
 
         def register(function: TaskFunction) -> TaskFunction:
             if name in self.tasks:
@@ -74,6 +80,7 @@ class TaskRegistry:
                 heartbeat=heartbeat,
                 ttl=ttl,
                 cron=cron,
+                queue=queue,
             )
             return function
 
@@ -93,14 +100,31 @@ task = registry.task
 class JobQueue:
     """What the rest of the code sees of the queue: enqueue by task name, defer to commit."""
 
-    def __init__(self, queue: Queue, tasks: TaskRegistry = registry) -> None:
+    def __init__(
+        self,
+        queue: Queue,
+        tasks: TaskRegistry = registry,
+        *,
+        others: dict[str, Queue] | None = None,
+    ) -> None:
         self.saq = queue
         self.tasks = tasks
+        self.queues: dict[str, Queue] = {"default": queue, **(others or {})}
+
+    def saq_for(self, name: str) -> Queue:
+        return self.queues.get(name, self.saq)
 
     async def enqueue(
-        self, task_name: str, /, *, key: str | None = None, **kwargs: Any
+        self,
+        task_name: str,
+        /,
+        *,
+        key: str | None = None,
+        scheduled: float = 0,
+        **kwargs: Any,
     ) -> Job | None:
-        """Enqueue now. With ``key``, a second enqueue of the same key is a no-op (dedup)."""
+        """Enqueue now (or to run at epoch ``scheduled``). With ``key``, a second enqueue of
+        the same key while the first is still queued or running is a no-op (dedup)."""
         spec = self.tasks.spec(task_name)
         job = Job(
             function=task_name,
@@ -111,10 +135,11 @@ class JobQueue:
             retry_backoff=spec.retry_backoff,
             heartbeat=spec.heartbeat,
             ttl=spec.ttl,
+            scheduled=int(scheduled),
         )
         if key is not None:
             job.key = key
-        return await self.saq.enqueue(job)
+        return await self.saq_for(spec.queue).enqueue(job)
 
     def defer(
         self, session: AsyncSession, task_name: str, /, *, key: str | None = None, **kwargs: Any
@@ -128,22 +153,20 @@ class JobQueue:
         after_commit(session, send)
 
     async def depth(self) -> dict[str, int]:
-        return {
-            "queued": await self.saq.count("queued"),
-            "active": await self.saq.count("active"),
-            "scheduled": max(
-                0,
-                await self.saq.count("incomplete")
-                - await self.saq.count("queued")
-                - await self.saq.count("active"),
-            ),
-        }
+        totals = {"queued": 0, "active": 0, "scheduled": 0}
+        for queue in self.queues.values():
+            queued, active = await queue.count("queued"), await queue.count("active")
+            totals["queued"] += queued
+            totals["active"] += active
+            totals["scheduled"] += max(0, await queue.count("incomplete") - queued - active)
+        return totals
 
     async def ping(self) -> None:
         await self.saq.count("queued")
 
     async def close(self) -> None:
-        await self.saq.disconnect()
+        for queue in self.queues.values():
+            await queue.disconnect()
 
 
 class StudioflowWorker(Worker[Context]):
@@ -169,8 +192,10 @@ def build_worker(
     embedded: bool,
     tasks: TaskRegistry = registry,
     dequeue_timeout: float = 1.0,
+    queue: str = "default",
 ) -> Worker[Context]:
-    """A SAQ worker for every registered task, with its crons, metrics and log context."""
+    """A SAQ worker for the registered tasks of one queue, with their crons, metrics and log
+    context."""
 
     def wrap(spec: TaskSpec) -> Callable[..., Awaitable[Any]]:
         async def run(ctx: Context, **kwargs: Any) -> Any:
@@ -186,7 +211,8 @@ def build_worker(
         run.__name__ = spec.name
         return run
 
-    wrapped = {name: wrap(spec) for name, spec in tasks.tasks.items()}
+    specs = [spec for spec in tasks.tasks.values() if spec.queue == queue]
+    wrapped = {spec.name: wrap(spec) for spec in specs}
     functions = [(name, fn) for name, fn in wrapped.items()]
     cron_jobs = [
         CronJob(
@@ -196,7 +222,7 @@ def build_worker(
             retries=spec.retries,
             ttl=spec.ttl,
         )
-        for spec in tasks.tasks.values()
+        for spec in specs
         if spec.cron
     ]
 
@@ -222,7 +248,7 @@ def build_worker(
 
     worker_class = EmbeddedWorker if embedded else StudioflowWorker
     worker: Worker[Context] = worker_class(
-        platform.queue.saq,
+        platform.queue.saq_for(queue),
         functions=functions,
         concurrency=concurrency,
         cron_jobs=cron_jobs,

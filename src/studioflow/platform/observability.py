@@ -130,6 +130,18 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900),
             registry=self.registry,
         )
+        self.provider_calls = Counter(
+            "studioflow_provider_calls",
+            "Image provider calls by provider.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.provider_failures = Counter(
+            "studioflow_provider_failures",
+            "Image provider failures by provider and kind (retryable, quota, safety, ...).",
+            ["provider", "kind"],
+            registry=self.registry,
+        )
 
 
 class RequestContextMiddleware:

@@ -45,7 +45,8 @@ class Platform:
     views: EventStream
     redis: Redis | None = None
     worker: Worker[Context] | None = None
-    _worker_task: asyncio.Task[None] | None = field(default=None, repr=False)
+    studio_worker: Worker[Context] | None = None
+    _worker_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     @property
     def outbox(self) -> Path:
@@ -54,8 +55,9 @@ class Platform:
     async def start_worker(
         self, *, concurrency: int | None = None, dequeue_timeout: float = 1.0
     ) -> None:
-        """Run a SAQ worker in this event loop (embedded mode, or tests)."""
-        if self._worker_task is not None:
+        """Run the SAQ workers (default and studio queues) in this event loop (embedded mode,
+        or tests)."""
+        if self._worker_tasks:
             return
         self.worker = build_worker(
             self,
@@ -63,16 +65,28 @@ class Platform:
             embedded=True,
             dequeue_timeout=dequeue_timeout,
         )
-        self._worker_task = asyncio.create_task(self.worker.start(), name="saq-worker")
+        self.studio_worker = build_worker(
+            self,
+            concurrency=self.settings.studio_worker_concurrency,
+            embedded=True,
+            dequeue_timeout=dequeue_timeout,
+            queue="studio",
+        )
+        self._worker_tasks = [
+            asyncio.create_task(self.worker.start(), name="saq-worker"),
+            asyncio.create_task(self.studio_worker.start(), name="saq-studio-worker"),
+        ]
 
     async def stop_worker(self) -> None:
-        if self.worker is not None and self._worker_task is not None:
-            await self.worker.stop()
-            self._worker_task.cancel()
+        workers = [w for w in (self.worker, self.studio_worker) if w is not None]
+        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+        for running in self._worker_tasks:
+            running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker_task
+                await running
         self.worker = None
-        self._worker_task = None
+        self.studio_worker = None
+        self._worker_tasks = []
 
     async def readiness(self) -> dict[str, str]:
         """Ask each backing service to answer; ``ok`` or a short reason per service."""
@@ -125,7 +139,10 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
     events: EventBus
     counters: Counters
     if settings.redis_url is None:
-        queue = JobQueue(MemoryQueue(name=settings.queue_name))
+        queue = JobQueue(
+            MemoryQueue(name=settings.queue_name),
+            others={"studio": MemoryQueue(name=f"{settings.queue_name}-studio")},
+        )
         events = MemoryEventBus()
         limiter = RateLimiter.in_memory()
         counters = MemoryCounters()
@@ -136,7 +153,10 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         # SAQ keeps its own connection pool: its blocking BLMOVE must not starve our calls.
         saq_redis = Redis.from_url(settings.redis_url, health_check_interval=30)
-        queue = JobQueue(RedisQueue(saq_redis, name=settings.queue_name))
+        queue = JobQueue(
+            RedisQueue(saq_redis, name=settings.queue_name),
+            others={"studio": RedisQueue(saq_redis, name=f"{settings.queue_name}-studio")},
+        )
         events = RedisEventBus(redis, prefix=settings.redis_prefix)
         limiter = RateLimiter.on_redis(settings.redis_url, prefix=settings.redis_prefix)
         counters = RedisCounters(redis, prefix=settings.redis_prefix)

@@ -1,20 +1,41 @@
-"""HTTP layer of the studio (API.md, "Studio"): workflows so far."""
+"""HTTP layer of the studio (API.md, "Studio"): workflows, executions, jobs, live events."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy import select
 
-from studioflow.identity.auth import Authenticator, Principal
-from studioflow.models import Workflow, WorkflowTemplate
+from studioflow.identity.auth import Authenticator, Principal, platform_of
+from studioflow.media.delivery import signed_url
+from studioflow.models import BatchResult, Workflow, WorkflowExecution, WorkflowTemplate
+from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
-from studioflow.studio import service
+from studioflow.platform.errors import NotFound, Unprocessable
+from studioflow.platform.pagination import Page, PageParams, page_params
+from studioflow.studio import executions, service, streaming
+from studioflow.studio.prompts import Item, PromptError, parse_items
+from studioflow.studio.schemas import (
+    BatchResultOut,
+    ExecuteIn,
+    ExecuteOut,
+    ExecutionOut,
+    JobIn,
+    JobOut,
+    batch_result_out,
+    execution_out,
+)
+from studioflow.studio.templates import NANO_BANANA
 
 router = APIRouter(tags=["studio"])
 WorkflowReader = Annotated[Principal, Depends(Authenticator("workflows:read"))]
+Executor = Annotated[Principal, Depends(Authenticator("workflows:execute"))]
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 
 
 class WorkflowOut(BaseModel):
@@ -55,3 +76,263 @@ async def get_workflow(
 ) -> WorkflowOut:
     """One workflow."""
     return workflow_out(*await service.get_workflow(session, principal, workflow_id))
+
+
+@router.post("/api/v1/workflows/{workflow_id}/execute", status_code=202, response_model=ExecuteOut)
+async def execute(
+    workflow_id: uuid.UUID,
+    body: ExecuteIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Executor,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Queue a batch: credits for every item are reserved now (402 when the balance is short);
+    failed and cancelled items are refunded. With Idempotency-Key a retry changes nothing."""
+    platform = platform_of(request)
+    await service.get_workflow(session, principal, workflow_id)  # 404 before anything else
+    scope, digest = f"execute:{workflow_id}", idempotency.body_hash(body.model_dump(mode="json"))
+    if idempotency_key:
+        replay = await idempotency.lookup(
+            session, principal.client_id, scope, idempotency_key, digest
+        )
+        if replay is not None:
+            response.status_code = replay.status_code
+            return replay.response
+    try:
+        items = parse_items(
+            body.prompts,
+            body.prompts_text,
+            max_items=platform.settings.studio_max_items,
+            max_chars=platform.settings.studio_max_prompt_chars,
+        )
+    except PromptError as error:
+        raise Unprocessable(str(error), code=error.code) from None
+    execution = await executions.create_execution(
+        platform,
+        session,
+        principal,
+        executions.NewExecution(
+            workflow_id=workflow_id,
+            items=items,
+            reference_image_ids=body.reference_image_ids,
+            config=body.config.model_dump(exclude_none=True),
+        ),
+    )
+    out = ExecuteOut(
+        execution_id=execution.id,
+        status=execution.status,
+        total=execution.total,
+        credits_reserved=execution.credits_reserved,
+    )
+    if idempotency_key:
+        await idempotency.remember(
+            session,
+            principal.client_id,
+            scope,
+            idempotency_key,
+            digest,
+            status_code=202,
+            response=out.model_dump(mode="json"),
+        )
+    return out
+
+
+@router.get("/api/v1/executions", response_model=Page[ExecutionOut])
+async def list_executions(
+    session: SessionDep,
+    principal: WorkflowReader,
+    params: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
+    workflow_id: uuid.UUID | None = None,
+    kind: Annotated[str | None, Query(pattern="^(batch|job)$")] = None,
+) -> Page[ExecutionOut]:
+    """The active client's executions, newest first; filter by status, workflow or kind."""
+    rows, cursor = await executions.list_executions(
+        session, principal, params, status=status, workflow_id=workflow_id, kind=kind
+    )
+    return Page(items=[execution_out(e) for e in rows], next_cursor=cursor)
+
+
+@router.get("/api/v1/executions/{execution_id}", response_model=ExecutionOut)
+async def get_execution(
+    execution_id: uuid.UUID, session: SessionDep, principal: WorkflowReader
+) -> ExecutionOut:
+    """One execution with its progress, cost and timing."""
+    return execution_out(await executions.get_execution(session, principal, execution_id))
+
+
+@router.get("/api/v1/executions/{execution_id}/batch-results", response_model=list[BatchResultOut])
+async def batch_results(
+    execution_id: uuid.UUID, request: Request, session: SessionDep, principal: WorkflowReader
+) -> list[BatchResultOut]:
+    """Every item: prompt, state, attempts, error, and a signed URL of its image when done."""
+    platform = platform_of(request)
+    await executions.get_execution(session, principal, execution_id)
+    items = await executions.batch_results(session, execution_id)
+    return [
+        batch_result_out(item, signed_url(platform, item.image_id) if item.image_id else None)
+        for item in items
+    ]
+
+
+@router.get(
+    "/api/v1/executions/{execution_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def execution_events(
+    execution_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: WorkflowReader,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: ``progress``, ``item``, then one of ``completed``, ``failed``,
+    ``cancelled``. Ids increase by one; reconnect with ``Last-Event-ID`` (or ``?after=``) to
+    get exactly what was missed."""
+    await executions.get_execution(session, principal, execution_id)
+    last = after or 0
+    if last_event_id is not None:
+        try:
+            last = max(0, int(last_event_id))
+        except ValueError:
+            raise Unprocessable("Last-Event-ID must be a number.") from None
+    return StreamingResponse(
+        streaming.execution_events(platform_of(request), request, execution_id, last),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/api/v1/executions/{execution_id}/cancel", response_model=ExecutionOut)
+async def cancel_execution(
+    execution_id: uuid.UUID, request: Request, session: SessionDep, principal: Executor
+) -> ExecutionOut:
+    """Stop it: pending items are cancelled and refunded now, running ones are aborted."""
+    execution = await executions.cancel_execution(
+        platform_of(request), session, principal, execution_id
+    )
+    return execution_out(execution)
+
+
+@router.get(
+    "/api/v1/executions/{execution_id}/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def download_execution(
+    execution_id: uuid.UUID, request: Request, session: SessionDep, principal: WorkflowReader
+) -> StreamingResponse:
+    """A ZIP of every result with ``manifest.csv`` (index, prompt, status, file), streamed."""
+    await executions.get_execution(session, principal, execution_id)
+    entries = await streaming.zip_entries(session, execution_id)
+    return StreamingResponse(
+        streaming.zip_stream(platform_of(request), entries),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="execution-{execution_id}.zip"'},
+    )
+
+
+# --- jobs: the single-prompt shape of seed 001 ------------------------------------------
+
+
+async def _default_workflow(session: Any, principal: Principal) -> uuid.UUID:
+    pairs = await service.list_workflows(session, principal)
+    for workflow, template in pairs:
+        if template.name == NANO_BANANA:
+            return workflow.id
+    for workflow, template in pairs:
+        if template.kind == "image_batch":
+            return workflow.id
+    raise NotFound("This client has no image workflow.")
+
+
+async def _job_out(request: Request, session: Any, execution: WorkflowExecution) -> JobOut:
+    item = await session.scalar(select(BatchResult).where(BatchResult.execution_id == execution.id))
+    assert item is not None
+    return JobOut(
+        id=execution.id,
+        status=execution.status,
+        prompt=item.prompt,
+        workflow_id=execution.workflow_id,
+        aspect_ratio=item.aspect_ratio,
+        credits_reserved=execution.credits_reserved,
+        credits_refunded=execution.credits_refunded,
+        attempts=item.attempts,
+        error=item.error if item.status != "completed" else None,
+        error_code=item.error_code if item.status != "completed" else None,
+        image_id=item.image_id,
+        download_url=(
+            signed_url(platform_of(request), item.image_id) + "&download=true"
+            if item.image_id and item.status == "completed"
+            else None
+        ),
+        created_at=execution.created_at,
+        completed_at=execution.completed_at,
+    )
+
+
+@router.post("/api/v1/jobs", status_code=202, response_model=JobOut)
+async def create_job(
+    body: JobIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Executor,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Generate one image (seed 001's jobs API); poll ``GET /api/v1/jobs/{id}``."""
+    platform = platform_of(request)
+    scope, digest = "jobs", idempotency.body_hash(body.model_dump(mode="json"))
+    if idempotency_key:
+        replay = await idempotency.lookup(
+            session, principal.client_id, scope, idempotency_key, digest
+        )
+        if replay is not None:
+            response.status_code = replay.status_code
+            return replay.response
+    try:
+        (item,) = parse_items(
+            [body.prompt], None, max_items=1, max_chars=platform.settings.studio_max_prompt_chars
+        )
+    except PromptError as error:
+        raise Unprocessable(str(error), code=error.code) from None
+    workflow_id = body.workflow_id or await _default_workflow(session, principal)
+    execution = await executions.create_execution(
+        platform,
+        session,
+        principal,
+        executions.NewExecution(
+            workflow_id=workflow_id,
+            items=[Item(item.prompt, body.aspect_ratio)],
+            reference_image_ids=body.reference_image_ids,
+            config={},
+            kind="job",
+        ),
+    )
+    out = await _job_out(request, session, execution)
+    if idempotency_key:
+        await idempotency.remember(
+            session,
+            principal.client_id,
+            scope,
+            idempotency_key,
+            digest,
+            status_code=202,
+            response=out.model_dump(mode="json"),
+        )
+    return out
+
+
+@router.get("/api/v1/jobs/{job_id}", response_model=JobOut)
+async def get_job(
+    job_id: uuid.UUID, request: Request, session: SessionDep, principal: WorkflowReader
+) -> JobOut:
+    """A job's state, with ``download_url`` (signed, one hour) once it is done."""
+    execution = await executions.get_execution(session, principal, job_id)
+    if execution.kind != "job":
+        raise NotFound("No such job.")
+    return await _job_out(request, session, execution)

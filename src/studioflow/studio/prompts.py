@@ -15,7 +15,9 @@ MAX_PROMPT_CHARS = 4000
 
 
 class PromptError(ValueError):
-    pass
+    def __init__(self, message: str, code: str = "invalid_prompts") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -32,19 +34,24 @@ def parse_items(
     max_chars: int = MAX_PROMPT_CHARS,
 ) -> list[Item]:
     if (prompts is None) == (prompts_text is None):
-        raise PromptError("Give either prompts (a list) or prompts_text, not both or neither.")
+        raise PromptError(
+            "Give either prompts (a list) or prompts_text, not both or neither.", "invalid_prompts"
+        )
     if prompts is not None:
         items = [Item(p.strip()) for p in prompts if p and p.strip()]
     else:
         items = _from_text(prompts_text or "")
     if not items:
-        raise PromptError("The batch is empty: give at least one prompt.")
+        raise PromptError("The batch is empty: give at least one prompt.", "empty_batch")
     if len(items) > max_items:
-        raise PromptError(f"The batch has {len(items)} prompts; at most {max_items}.")
+        raise PromptError(
+            f"The batch has {len(items)} prompts; at most {max_items}.", "too_many_prompts"
+        )
     for number, item in enumerate(items, start=1):
         if len(item.prompt) > max_chars:
             raise PromptError(
-                f"Prompt {number} has {len(item.prompt)} characters; at most {max_chars}."
+                f"Prompt {number} has {len(item.prompt)} characters; at most {max_chars}.",
+                "prompt_too_long",
             )
     return items
 

@@ -30,8 +30,13 @@ def builtin_templates(*, gemini_configured: bool) -> list[dict[str, Any]]:
 
 async def seed_templates(session: AsyncSession, *, gemini_configured: bool = False) -> None:
     """Insert missing built-in templates; an existing row (maybe edited by an admin) stays."""
-    existing = set((await session.scalars(select(WorkflowTemplate.name))).all())
+    existing = {t.name: t for t in (await session.scalars(select(WorkflowTemplate))).all()}
     for values in builtin_templates(gemini_configured=gemini_configured):
-        if values["name"] not in existing:
+        row = existing.get(values["name"])
+        if row is None:
             session.add(WorkflowTemplate(**values))
+        elif gemini_configured and row.name == NANO_BANANA and row.provider == "placeholder":
+            # The key arrived after the first start: the flagship moves to the real provider
+            # (and not back when the key goes: clients may have their own keys by then).
+            row.provider = "gemini"
     await session.flush()

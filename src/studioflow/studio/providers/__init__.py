@@ -1,1 +1,109 @@
-"""Image-generation providers behind one interface."""
+"""Image-generation providers behind one interface, chosen by name with the right key.
+
+A client's own provider key (client settings, encrypted) takes precedence over the
+platform's (``STUDIOFLOW_GEMINI_API_KEY`` / ``STUDIOFLOW_OPENAI_API_KEY``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from studioflow.platform.security import decrypt_secret
+from studioflow.settings import Settings
+from studioflow.studio.providers import placeholder
+from studioflow.studio.providers.base import (
+    FailureKind,
+    Generated,
+    GenerationRequest,
+    ImageProvider,
+    ProviderError,
+)
+
+PROVIDER_NAMES = ("placeholder", "gemini", "openai")
+KEY_PURPOSE = "provider-key:{}"
+
+
+class PlaceholderProvider:
+    name = "placeholder"
+    limit_key = "placeholder"
+    rate_limited = False  # offline: nobody to protect
+    aspect_ratios = frozenset(placeholder.ASPECT_RATIOS)
+
+    async def generate(self, request: GenerationRequest) -> Generated:
+        data = await asyncio.to_thread(placeholder.generate, request.prompt, request.aspect_ratio)
+        return Generated(data=data, mime_type="image/png", request_id=None)
+
+    async def close(self) -> None:
+        return None
+
+
+ProviderFactory = Callable[[Settings, str | None], ImageProvider]
+# Extra providers by name (benchmarks register a zero-latency one).
+EXTRA: dict[str, ProviderFactory] = {}
+
+
+def aspect_ratios_of(name: str) -> frozenset[str]:
+    from studioflow.studio.providers.gemini import ASPECT_RATIOS
+    from studioflow.studio.providers.openai import SIZES
+
+    return {
+        "gemini": ASPECT_RATIOS,
+        "openai": frozenset(SIZES),
+    }.get(name, frozenset(placeholder.ASPECT_RATIOS))
+
+
+def client_key(settings: Settings, client_settings: dict[str, Any], provider: str) -> str | None:
+    sealed = (client_settings.get("provider_keys") or {}).get(provider)
+    if not sealed:
+        return None
+    try:
+        return decrypt_secret(settings.secret, KEY_PURPOSE.format(provider), sealed)
+    except ValueError:
+        return None  # encrypted under an older secret: as if absent
+
+
+def build_provider(settings: Settings, name: str, client_settings: dict[str, Any]) -> ImageProvider:
+    """The provider for an execution; ``ProviderError(AUTH)`` when no key is available."""
+    if name in EXTRA:
+        return EXTRA[name](settings, client_key(settings, client_settings, name))
+    if name == "placeholder":
+        return PlaceholderProvider()
+    if name == "gemini":
+        from studioflow.studio.providers.gemini import GeminiProvider
+
+        key = client_key(settings, client_settings, name) or settings.gemini_api_key
+        if not key:
+            raise ProviderError(
+                FailureKind.AUTH,
+                "No Gemini API key: add one in the client's settings or set "
+                "STUDIOFLOW_GEMINI_API_KEY.",
+            )
+        return GeminiProvider(key, base_url=settings.gemini_base_url)
+    if name == "openai":
+        from studioflow.studio.providers.openai import OpenAIProvider
+
+        key = client_key(settings, client_settings, name) or settings.openai_api_key
+        if not key:
+            raise ProviderError(
+                FailureKind.AUTH,
+                "No OpenAI API key: add one in the client's settings or set "
+                "STUDIOFLOW_OPENAI_API_KEY.",
+            )
+        return OpenAIProvider(key, base_url=settings.openai_base_url)
+    raise ProviderError(FailureKind.INVALID, f"Unknown provider {name!r}.")
+
+
+__all__ = [
+    "EXTRA",
+    "PROVIDER_NAMES",
+    "FailureKind",
+    "Generated",
+    "GenerationRequest",
+    "ImageProvider",
+    "PlaceholderProvider",
+    "ProviderError",
+    "aspect_ratios_of",
+    "build_provider",
+]

@@ -1,0 +1,92 @@
+"""``Idempotency-Key`` on POSTs that create things: the first answer is kept for 24 hours.
+
+The same key with the same body replays that answer and does nothing; the same key with a
+different body is a 409 (a client bug worth hearing about). Two identical requests racing
+meet at the unique constraint: the loser's whole transaction rolls back and it gets a 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.models import IdempotencyRecord
+from studioflow.platform.errors import Conflict
+
+KEEP = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    response: dict[str, Any]
+
+
+def body_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def lookup(
+    session: AsyncSession, client_id: uuid.UUID, scope: str, key: str, request_hash: str
+) -> Replay | None:
+    record = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client_id,
+            IdempotencyRecord.scope == scope,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.created_at > datetime.now(UTC) - KEEP,
+        )
+    )
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request body.",
+            code="idempotency_key_reused",
+        )
+    return Replay(record.status_code, record.response)
+
+
+async def remember(
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    scope: str,
+    key: str,
+    request_hash: str,
+    *,
+    status_code: int,
+    response: dict[str, Any],
+) -> None:
+    # An expired record of the same key makes way for the new one.
+    await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.client_id == client_id,
+            IdempotencyRecord.scope == scope,
+            IdempotencyRecord.key == key,
+        )
+    )
+    session.add(
+        IdempotencyRecord(
+            client_id=client_id,
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            status_code=status_code,
+            response=response,
+        )
+    )
+    await session.flush()
+
+
+async def prune(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < datetime.now(UTC) - KEEP)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,482 @@
+"""Executions and their items: creating one (credits reserved in the same transaction), reading
+them, cancelling, and the item transitions the runner and cancel share.
+
+Credits: executing debits items x price once (key ``execution:{id}``); each item that ends
+failed or cancelled is refunded once (key ``refund:{item id}``). Item transitions are
+conditional updates (``WHERE status = <expected>``), so two parties finishing the same item —
+a runner and a cancel, or two runners after a crash — cannot both count or refund it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.billing import credits
+from studioflow.identity.auth import Principal
+from studioflow.models import BatchResult, Client, Image, WorkflowExecution
+from studioflow.models.base import uuid7
+from studioflow.platform.errors import NotFound, Unprocessable
+from studioflow.platform.events import EventBus
+from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
+from studioflow.platform.runtime import Platform
+from studioflow.studio import live
+from studioflow.studio.prompts import Item
+from studioflow.studio.providers import aspect_ratios_of
+from studioflow.studio.service import get_workflow
+
+ACTIVE = ("queued", "processing")
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+MAX_REFERENCES = 4
+EXECUTE_TASK = "studio.execute"
+
+
+@dataclass(frozen=True)
+class NewExecution:
+    workflow_id: uuid.UUID | None
+    items: list[Item]
+    reference_image_ids: list[uuid.UUID]
+    config: dict[str, Any]
+    kind: str = "batch"
+
+
+def progress_of(execution: WorkflowExecution) -> dict[str, Any]:
+    return {
+        "status": execution.status,
+        "total": execution.total,
+        "completed": execution.completed,
+        "failed": execution.failed,
+        "cancelled": execution.cancelled,
+    }
+
+
+async def create_execution(
+    platform: Platform, session: AsyncSession, principal: Principal, new: NewExecution
+) -> WorkflowExecution:
+    if new.workflow_id is None:
+        raise NotFound("No such workflow.")
+    workflow, template = await get_workflow(session, principal, new.workflow_id)
+    if not (workflow.is_active and template.is_active):
+        raise Unprocessable("This workflow is switched off.", code="workflow_inactive")
+    config = {**template.default_config, **workflow.config_overrides, **new.config}
+    allowed = aspect_ratios_of(template.provider)
+    ratios = [config.get("aspect_ratio") or "1:1"] + [
+        item.aspect_ratio for item in new.items if item.aspect_ratio
+    ]
+    for ratio in ratios:
+        if ratio not in allowed:
+            raise Unprocessable(
+                f"Aspect ratio {ratio!r} is not offered by {template.provider}; "
+                f"choose one of {', '.join(sorted(allowed))}.",
+                code="invalid_aspect_ratio",
+            )
+    references = await _check_references(session, principal, new.reference_image_ids)
+    execution_id = uuid7()
+    reserved = len(new.items) * template.price_credits
+    if reserved:
+        await credits.apply(
+            session,
+            principal.client_id,
+            -reserved,
+            reason="execution",
+            key=f"execution:{execution_id}",
+            reference=f"execution:{execution_id}",
+            actor_user_id=principal.user_id,
+        )
+    execution = WorkflowExecution(
+        id=execution_id,
+        client_id=principal.client_id,
+        workflow_id=workflow.id,
+        created_by=principal.user_id,
+        kind=new.kind,
+        status="queued",
+        provider=template.provider,
+        model=template.model,
+        config=config,
+        reference_image_ids=[str(r) for r in references],
+        total=len(new.items),
+        price_credits=template.price_credits,
+        credits_reserved=reserved,
+        item_cost_micro_usd=0
+        if template.provider == "placeholder"
+        else template.provider_cost_micro_usd,
+    )
+    session.add(execution)
+    await session.flush()
+    now = datetime.now(UTC)
+    default_ratio = str(config.get("aspect_ratio") or "1:1")
+    await session.execute(
+        insert(BatchResult),
+        [
+            {
+                "id": uuid7(),
+                "execution_id": execution_id,
+                "client_id": principal.client_id,
+                "index": number,
+                "prompt": item.prompt,
+                "aspect_ratio": item.aspect_ratio or default_ratio,
+                "status": "pending",
+                "attempts": 0,
+                "cost_micro_usd": 0,
+                "available_at": now,
+            }
+            for number, item in enumerate(new.items)
+        ],
+    )
+    await live.emit(session, platform.events, execution_id, "progress", progress_of(execution))
+    platform.queue.defer(
+        session,
+        EXECUTE_TASK,
+        key=f"{EXECUTE_TASK}:{execution_id}:0",
+        execution_id=str(execution_id),
+        slice_no=0,
+    )
+    return execution
+
+
+async def _check_references(
+    session: AsyncSession, principal: Principal, image_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(image_ids))
+    if len(unique) > MAX_REFERENCES:
+        raise Unprocessable(
+            f"At most {MAX_REFERENCES} reference images.", code="too_many_references"
+        )
+    if not unique:
+        return []
+    found = set(
+        (
+            await session.scalars(
+                select(Image.id).where(Image.id.in_(unique), Image.client_id == principal.client_id)
+            )
+        ).all()
+    )
+    missing = [str(i) for i in unique if i not in found]
+    if missing:
+        # Another client's image is answered exactly like one that does not exist.
+        raise Unprocessable(
+            f"Unknown reference image: {', '.join(missing)}.",
+            code="invalid_reference_image",
+            extra={"image_ids": missing},
+        )
+    return unique
+
+
+async def get_execution(
+    session: AsyncSession, principal: Principal, execution_id: uuid.UUID
+) -> WorkflowExecution:
+    execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+    if execution is None or execution.client_id != principal.client_id:
+        raise NotFound("No such execution.")
+    return execution
+
+
+async def list_executions(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    status: str | None = None,
+    workflow_id: uuid.UUID | None = None,
+    kind: str | None = None,
+) -> tuple[list[WorkflowExecution], str | None]:
+    query = select(WorkflowExecution).where(WorkflowExecution.client_id == principal.client_id)
+    if status:
+        query = query.where(WorkflowExecution.status == status)
+    if workflow_id:
+        query = query.where(WorkflowExecution.workflow_id == workflow_id)
+    if kind:
+        query = query.where(WorkflowExecution.kind == kind)
+    statement = paginate_newest_first(query, WorkflowExecution.id, params)
+    rows = list((await session.scalars(statement)).all())
+    return build_page(rows, params, key=lambda execution: execution.id)
+
+
+async def batch_results(session: AsyncSession, execution_id: uuid.UUID) -> list[BatchResult]:
+    rows = await session.scalars(
+        select(BatchResult)
+        .where(BatchResult.execution_id == execution_id)
+        .order_by(BatchResult.index)
+    )
+    return list(rows.all())
+
+
+# --- item transitions (runner and cancel) ------------------------------------------------
+
+
+async def finish_item(
+    session: AsyncSession,
+    bus: EventBus,
+    execution: WorkflowExecution,
+    item_id: uuid.UUID,
+    status: str,
+    *,
+    expected: tuple[str, ...] = ("processing",),
+    error: str | None = None,
+    error_code: str | None = None,
+    image_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+) -> bool:
+    """Move an item to ``completed``, ``failed`` or ``cancelled`` once; refund the last two."""
+    now = datetime.now(UTC)
+    cost = execution.item_cost_micro_usd if status == "completed" else 0
+    row = (
+        await session.execute(
+            update(BatchResult)
+            .where(BatchResult.id == item_id, BatchResult.status.in_(expected))
+            .values(
+                status=status,
+                error=error[:1000] if error else None,
+                error_code=error_code,
+                image_id=image_id,
+                provider_request_id=request_id,
+                cost_micro_usd=cost,
+                completed_at=now,
+            )
+            .returning(BatchResult.index, BatchResult.attempts)
+        )
+    ).first()
+    if row is None:
+        return False
+    index, attempts = row
+    refund = execution.price_credits if status in {"failed", "cancelled"} else 0
+    if refund:
+        await credits.apply(
+            session,
+            execution.client_id,
+            refund,
+            reason="refund",
+            key=f"refund:{item_id}",
+            reference=f"execution:{execution.id}",
+        )
+    counter = {
+        "completed": WorkflowExecution.completed,
+        "failed": WorkflowExecution.failed,
+        "cancelled": WorkflowExecution.cancelled,
+    }[status]
+    counts = (
+        await session.execute(
+            update(WorkflowExecution)
+            .where(WorkflowExecution.id == execution.id)
+            .values(
+                {
+                    counter.key: counter + 1,
+                    "credits_refunded": WorkflowExecution.credits_refunded + refund,
+                    "cost_micro_usd": WorkflowExecution.cost_micro_usd + cost,
+                    "updated_at": now,
+                }
+            )
+            .returning(
+                WorkflowExecution.status,
+                WorkflowExecution.total,
+                WorkflowExecution.completed,
+                WorkflowExecution.failed,
+                WorkflowExecution.cancelled,
+            )
+        )
+    ).one()
+    item_event: dict[str, Any] = {
+        "index": index,
+        "status": status,
+        "attempts": attempts,
+        "error": error,
+        "error_code": error_code,
+        "image_id": str(image_id) if image_id else None,
+    }
+    await live.emit(session, bus, execution.id, "item", item_event)
+    st, total, done, failed, cancelled = counts
+    await live.emit(
+        session,
+        bus,
+        execution.id,
+        "progress",
+        {
+            "status": st,
+            "total": total,
+            "completed": done,
+            "failed": failed,
+            "cancelled": cancelled,
+        },
+    )
+    return True
+
+
+async def remaining_items(session: AsyncSession, execution_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(BatchResult)
+        .where(
+            BatchResult.execution_id == execution_id,
+            BatchResult.status.in_(("pending", "processing")),
+        )
+    )
+    return int(count or 0)
+
+
+async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> str | None:
+    """Close an execution whose items are all done: completed if any item succeeded."""
+    if await remaining_items(session, execution_id):
+        return None
+    execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+    if execution is None or execution.status not in ACTIVE:
+        return None
+    status = "completed" if execution.completed > 0 or execution.total == 0 else "failed"
+    now = datetime.now(UTC)
+    done = await session.execute(
+        update(WorkflowExecution)
+        .where(WorkflowExecution.id == execution_id, WorkflowExecution.status.in_(ACTIVE))
+        .values(
+            status=status,
+            completed_at=now,
+            runner_id=None,
+            runner_until=None,
+            error=execution.error
+            or (None if status == "completed" else "Every item failed; credits refunded."),
+            error_code=execution.error_code or (None if status == "completed" else "all_failed"),
+        )
+    )
+    if not getattr(done, "rowcount", 0):
+        return None
+    await session.refresh(execution)
+    await live.emit(session, bus, execution_id, status, _summary(execution))
+    return status
+
+
+def _summary(execution: WorkflowExecution) -> dict[str, Any]:
+    return {
+        **progress_of(execution),
+        "credits_refunded": execution.credits_refunded,
+        "error": execution.error,
+        "error_code": execution.error_code,
+    }
+
+
+async def fail_execution(
+    session: AsyncSession,
+    bus: EventBus,
+    execution: WorkflowExecution,
+    *,
+    error: str,
+    error_code: str,
+) -> None:
+    """Give up on everything not done yet (no usable provider key): fail and refund it all."""
+    await session.execute(
+        update(WorkflowExecution)
+        .where(WorkflowExecution.id == execution.id)
+        .values(error=error[:1000], error_code=error_code)
+    )
+    execution.error, execution.error_code = error[:1000], error_code
+    open_items = await session.scalars(
+        select(BatchResult.id).where(
+            BatchResult.execution_id == execution.id,
+            BatchResult.status.in_(("pending", "processing")),
+        )
+    )
+    for item_id in open_items.all():
+        await finish_item(
+            session,
+            bus,
+            execution,
+            item_id,
+            "failed",
+            expected=("pending", "processing"),
+            error=error,
+            error_code=error_code,
+        )
+    await settle(session, bus, execution.id)
+
+
+async def cancel_execution(
+    platform: Platform, session: AsyncSession, principal: Principal, execution_id: uuid.UUID
+) -> WorkflowExecution:
+    """Stop pending items now (refunded); a live runner aborts the running ones."""
+    execution = await get_execution(session, principal, execution_id)
+    now = datetime.now(UTC)
+    result = await session.execute(
+        update(WorkflowExecution)
+        .where(WorkflowExecution.id == execution_id, WorkflowExecution.status.in_(ACTIVE))
+        .values(status="cancelled", completed_at=now)
+    )
+    if not getattr(result, "rowcount", 0):
+        await session.refresh(execution)
+        if execution.status == "cancelled":
+            return execution  # cancelling twice is fine
+        raise Unprocessable(
+            f"The execution is already {execution.status}.", code="execution_finished"
+        )
+    await session.refresh(execution)
+    runner_alive = execution.runner_until is not None and execution.runner_until > now
+    # Running items belong to their runner, which sees the cancel within a second; with no
+    # live runner nobody else will finish them, so they are cancelled here too.
+    states = ("pending",) if runner_alive else ("pending", "processing")
+    open_items = await session.scalars(
+        select(BatchResult.id).where(
+            BatchResult.execution_id == execution_id, BatchResult.status.in_(states)
+        )
+    )
+    for item_id in open_items.all():
+        await finish_item(
+            session,
+            platform.events,
+            execution,
+            item_id,
+            "cancelled",
+            expected=states,
+            error="Cancelled.",
+            error_code="cancelled",
+        )
+    await session.refresh(execution)
+    if not await remaining_items(session, execution_id):
+        await live.emit(session, platform.events, execution_id, "cancelled", _summary(execution))
+    # else the live runner aborts its items and then says "cancelled" (the last event).
+    return execution
+
+
+async def close_cancelled(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> None:
+    """After a cancel: cancel (and refund) whatever is still open, then the final event."""
+    execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+    if execution is None or execution.status != "cancelled":
+        return
+    open_items = await session.scalars(
+        select(BatchResult.id).where(
+            BatchResult.execution_id == execution_id,
+            BatchResult.status.in_(("pending", "processing")),
+        )
+    )
+    ids = list(open_items.all())
+    for item_id in ids:
+        await finish_item(
+            session,
+            bus,
+            execution,
+            item_id,
+            "cancelled",
+            expected=("pending", "processing"),
+            error="Cancelled while running.",
+            error_code="cancelled",
+        )
+    await session.execute(
+        update(WorkflowExecution)
+        .where(WorkflowExecution.id == execution_id)
+        .values(runner_id=None, runner_until=None)
+    )
+    await session.refresh(execution)
+    await live.emit(session, bus, execution_id, "cancelled", _summary(execution))
+
+
+async def client_settings(session: AsyncSession, client_id: uuid.UUID) -> dict[str, Any]:
+    client = await session.get(Client, client_id)
+    return dict(client.settings) if client is not None else {}
+
+
+def stale_runner() -> Any:
+    """SQL condition: nobody holds the execution (never did, or the lease ran out)."""
+    return or_(
+        WorkflowExecution.runner_until.is_(None),
+        WorkflowExecution.runner_until < datetime.now(UTC),
+    )

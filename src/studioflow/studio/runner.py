@@ -1,0 +1,481 @@
+"""The worker side of an execution: one slice at a time, under a lease, items in parallel.
+
+A job carries ``(execution_id, slice_no)``. It runs only if it can take the execution's lease
+for exactly that slice (so stale and duplicate jobs do nothing), works for up to
+``studio_slice_seconds`` with ``studio_prompt_concurrency`` items in flight, then hands the
+rest to a new job at the back of the queue (fairness between clients). The lease is renewed
+while it works; if the process dies, the lease runs out, the recovery sweep enqueues the
+slice again, and the next runner puts the dead runner's in-flight items back to pending.
+Completed items are never redone; credits move only through :mod:`executions`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+
+from studioflow.media.inspect import ImageRejected
+from studioflow.media.service import store_generated
+from studioflow.models import BatchResult, Image, WorkflowExecution
+from studioflow.platform.runtime import Platform
+from studioflow.studio import executions, live
+from studioflow.studio.limiter import ProviderLimiter, limiter_for
+from studioflow.studio.providers import (
+    FailureKind,
+    Generated,
+    GenerationRequest,
+    ImageProvider,
+    ProviderError,
+    build_provider,
+)
+from studioflow.studio.providers.base import Reference
+
+log = structlog.get_logger("studioflow.studio")
+
+BACKOFF_CAP = 120.0
+CANCEL_POLL = 0.5
+
+
+def backoff(attempt: int, hint: float | None, *, base_seconds: float = 2.0) -> float:
+    """The provider's hint when it gives one, else exponential; always with some jitter so
+    items that failed together do not come back together."""
+    base = hint if hint is not None else min(BACKOFF_CAP, base_seconds * 2 ** (attempt - 1))
+    return base + random.uniform(0, max(0.25, base * 0.2))  # noqa: S311 - jitter, not crypto
+
+
+@dataclass
+class Slice:
+    platform: Platform
+    execution: WorkflowExecution
+    runner_id: str
+    provider: ImageProvider
+    limiter: ProviderLimiter
+    references: list[Reference]
+    running: dict[asyncio.Task[None], uuid.UUID] = field(default_factory=dict)
+    fatal: ProviderError | None = None
+    lost_lease: bool = False
+
+
+async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) -> str:
+    """Run one slice; what happened, for logs and tests."""
+    settings = platform.settings
+    runner_id = uuid.uuid4().hex
+    now = datetime.now(UTC)
+    async with platform.db.transaction() as session:
+        claimed = (
+            await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.slice_no == slice_no,
+                    WorkflowExecution.status.in_(executions.ACTIVE),
+                    executions.stale_runner(),
+                )
+                .values(
+                    runner_id=runner_id,
+                    runner_until=now + timedelta(seconds=settings.studio_lease_seconds),
+                    status="processing",
+                )
+                .returning(WorkflowExecution.id)
+            )
+        ).first()
+        if claimed is None:
+            return "skipped"
+        execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+        assert execution is not None
+        if execution.started_at is None:
+            execution.started_at = now
+            await live.emit(
+                session,
+                platform.events,
+                execution_id,
+                "progress",
+                executions.progress_of(execution),
+            )
+        # We hold the lease: anything still "processing" was in flight in a runner that died.
+        # Back to pending; its attempt stays counted, and it was never refunded or completed.
+        await session.execute(
+            update(BatchResult)
+            .where(BatchResult.execution_id == execution_id, BatchResult.status == "processing")
+            .values(status="pending", available_at=now)
+        )
+        client_settings = await executions.client_settings(session, execution.client_id)
+        references = await _load_references(platform, session, execution)
+    try:
+        provider = build_provider(settings, execution.provider, client_settings)
+    except ProviderError as error:
+        async with platform.db.transaction() as session:
+            await executions.fail_execution(
+                session,
+                platform.events,
+                execution,
+                error=error.message,
+                error_code=error.kind.value,
+            )
+        return "failed"
+    work = Slice(
+        platform=platform,
+        execution=execution,
+        runner_id=runner_id,
+        provider=provider,
+        limiter=limiter_for(platform.redis, settings.redis_prefix),
+        references=references,
+    )
+    renewer = asyncio.create_task(_renew(work), name=f"lease-{execution_id}")
+    try:
+        outcome = await _work(work)
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+        await provider.close()
+    return outcome
+
+
+async def _load_references(
+    platform: Platform, session: Any, execution: WorkflowExecution
+) -> list[Reference]:
+    references = []
+    for image_id in execution.reference_image_ids:
+        image = await session.get(Image, uuid.UUID(image_id))
+        if image is None or image.client_id != execution.client_id:
+            continue  # deleted since: generate without it
+        data = await platform.storage.read(image.public_key)
+        references.append(Reference(data=data, mime_type=image.mime_type))
+    return references
+
+
+async def _renew(work: Slice) -> None:
+    lease = work.platform.settings.studio_lease_seconds
+    while True:
+        await asyncio.sleep(lease / 3)
+        async with work.platform.db.transaction() as session:
+            result = await session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == work.execution.id,
+                    WorkflowExecution.runner_id == work.runner_id,
+                )
+                .values(runner_until=datetime.now(UTC) + timedelta(seconds=lease))
+            )
+        if not getattr(result, "rowcount", 0):
+            work.lost_lease = True  # finished, or taken over after we stalled: stop
+            return
+
+
+async def _work(work: Slice) -> str:
+    settings = work.platform.settings
+    deadline = time.monotonic() + settings.studio_slice_seconds
+    cancelled = False
+    last_poll = 0.0
+    while True:
+        if time.monotonic() - last_poll >= CANCEL_POLL:
+            last_poll = time.monotonic()
+            cancelled = await _is_cancelled(work)
+        if cancelled or work.fatal is not None or work.lost_lease:
+            break
+        room = settings.studio_prompt_concurrency - len(work.running)
+        if room > 0 and time.monotonic() < deadline:
+            for item in await _claim(work, room):
+                task = asyncio.create_task(_run_item(work, item), name=f"item-{item.id}")
+                work.running[task] = item.id
+        if not work.running:
+            break
+        done, _ = await asyncio.wait(
+            work.running, timeout=CANCEL_POLL, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in done:
+            work.running.pop(task, None)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("studio.item_crashed", error=repr(task.exception()))
+    if work.running or cancelled:
+        await _abort(work, cancelled=cancelled)
+    if work.lost_lease:
+        return "lost_lease"
+    async with work.platform.db.transaction() as session:
+        if work.fatal is not None:
+            await executions.fail_execution(
+                session,
+                work.platform.events,
+                work.execution,
+                error=work.fatal.message,
+                error_code=work.fatal.kind.value,
+            )
+            return "failed"
+        status = await executions.settle(session, work.platform.events, work.execution.id)
+        if status is not None or cancelled:
+            return status or "cancelled"
+        return await _hand_on(work, session)
+
+
+async def _hand_on(work: Slice, session: Any) -> str:
+    """Release the lease and queue the next slice (when its earliest item is due)."""
+    next_slice = (
+        await session.execute(
+            update(WorkflowExecution)
+            .where(
+                WorkflowExecution.id == work.execution.id,
+                WorkflowExecution.runner_id == work.runner_id,
+            )
+            .values(runner_id=None, runner_until=None, slice_no=WorkflowExecution.slice_no + 1)
+            .returning(WorkflowExecution.slice_no)
+        )
+    ).scalar_one_or_none()
+    if next_slice is None:
+        return "lost_lease"
+    due = await session.scalar(
+        select(BatchResult.available_at)
+        .where(BatchResult.execution_id == work.execution.id, BatchResult.status == "pending")
+        .order_by(BatchResult.available_at)
+        .limit(1)
+    )
+    scheduled = due.timestamp() if due is not None and due > datetime.now(UTC) else 0
+    work.platform.queue.defer(
+        session,
+        executions.EXECUTE_TASK,
+        key=f"{executions.EXECUTE_TASK}:{work.execution.id}:{next_slice}",
+        scheduled=scheduled,
+        execution_id=str(work.execution.id),
+        slice_no=next_slice,
+    )
+    return "continued"
+
+
+async def _is_cancelled(work: Slice) -> bool:
+    async with work.platform.db.sessionmaker() as session:
+        status = await session.scalar(
+            select(WorkflowExecution.status).where(WorkflowExecution.id == work.execution.id)
+        )
+    return status == "cancelled"
+
+
+async def _claim(work: Slice, room: int) -> list[BatchResult]:
+    now = datetime.now(UTC)
+    async with work.platform.db.transaction() as session:
+        candidates = select(BatchResult.id).where(
+            BatchResult.execution_id == work.execution.id,
+            BatchResult.status == "pending",
+            BatchResult.available_at <= now,
+        )
+        candidates = candidates.order_by(BatchResult.index).limit(room)
+        if work.platform.db.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list((await session.scalars(candidates)).all())
+        if not ids:
+            return []
+        rows = await session.scalars(
+            update(BatchResult)
+            .where(BatchResult.id.in_(ids), BatchResult.status == "pending")
+            .values(
+                status="processing",
+                attempts=BatchResult.attempts + 1,
+                started_at=now,
+                error=None,
+                error_code=None,
+            )
+            .returning(BatchResult)
+        )
+        items = sorted(rows.all(), key=lambda item: item.index)
+        for item in items:
+            await live.emit(
+                session,
+                work.platform.events,
+                work.execution.id,
+                "item",
+                {"index": item.index, "status": "processing", "attempts": item.attempts},
+            )
+        return items
+
+
+async def _run_item(work: Slice, item: BatchResult) -> None:
+    settings = work.platform.settings
+    request = GenerationRequest(
+        prompt=item.prompt,
+        model=work.execution.model,
+        aspect_ratio=item.aspect_ratio,
+        references=work.references,
+    )
+    failure: ProviderError | None = None
+    generated: Generated | None = None
+    try:
+        if work.provider.rate_limited:
+            await work.limiter.acquire(
+                work.provider.limit_key, settings.studio_provider_rate_per_minute
+            )
+        work.platform.metrics.provider_calls.labels(work.provider.name).inc()
+        generated = await asyncio.wait_for(
+            work.provider.generate(request), timeout=settings.studio_item_timeout_seconds
+        )
+    except TimeoutError:
+        failure = ProviderError(
+            FailureKind.RETRYABLE,
+            f"No answer within {settings.studio_item_timeout_seconds:g} s.",
+        )
+    except ProviderError as error:
+        failure = error
+    if generated is not None:
+        try:
+            await _complete(work, item, generated)
+            return
+        except ImageRejected as rejected:
+            failure = ProviderError(
+                FailureKind.MALFORMED,
+                f"The provider's image was refused: {rejected.detail}",
+                request_id=generated.request_id,
+            )
+    assert failure is not None
+    work.platform.metrics.provider_failures.labels(work.provider.name, failure.kind.value).inc()
+    if failure.kind is FailureKind.AUTH:
+        work.fatal = failure  # no item can succeed with this key: stop the execution
+        return
+    if failure.retryable and item.attempts < settings.studio_max_attempts:
+        await _retry_later(work, item, failure)
+        return
+    async with work.platform.db.transaction() as session:
+        await executions.finish_item(
+            session,
+            work.platform.events,
+            work.execution,
+            item.id,
+            "failed",
+            error=failure.message,
+            error_code=failure.kind.value,
+            request_id=failure.request_id,
+        )
+
+
+async def _complete(work: Slice, item: BatchResult, generated: Generated) -> None:
+    async with work.platform.db.transaction() as session:
+        image = await store_generated(
+            work.platform,
+            session,
+            work.execution.client_id,
+            generated.data,
+            filename=f"execution-{work.execution.id}-{item.index + 1:03d}.png",
+            title=item.prompt[:200],
+            created_by=work.execution.created_by,
+        )
+        await executions.finish_item(
+            session,
+            work.platform.events,
+            work.execution,
+            item.id,
+            "completed",
+            image_id=image.id,
+            request_id=generated.request_id,
+        )
+
+
+async def _retry_later(work: Slice, item: BatchResult, failure: ProviderError) -> None:
+    delay = backoff(
+        item.attempts,
+        failure.retry_after,
+        base_seconds=work.platform.settings.studio_retry_base_seconds,
+    )
+    retry_at = datetime.now(UTC) + timedelta(seconds=delay)
+    async with work.platform.db.transaction() as session:
+        moved = await session.execute(
+            update(BatchResult)
+            .where(BatchResult.id == item.id, BatchResult.status == "processing")
+            .values(
+                status="pending",
+                available_at=retry_at,
+                error=failure.message[:1000],
+                error_code=failure.kind.value,
+                provider_request_id=failure.request_id,
+            )
+        )
+        if getattr(moved, "rowcount", 0):
+            await live.emit(
+                session,
+                work.platform.events,
+                work.execution.id,
+                "item",
+                {
+                    "index": item.index,
+                    "status": "pending",
+                    "attempts": item.attempts,
+                    "error": failure.message,
+                    "error_code": failure.kind.value,
+                    "retry_at": retry_at.isoformat(),
+                },
+            )
+
+
+async def _abort(work: Slice, *, cancelled: bool) -> None:
+    """Stop the items in flight: cancelled (and refunded) on cancel, else back to pending."""
+    tasks = list(work.running)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    item_ids = [work.running[t] for t in tasks]
+    work.running.clear()
+    if work.lost_lease:
+        return  # someone else owns the execution now; they will deal with these items
+    async with work.platform.db.transaction() as session:
+        if cancelled:
+            await executions.close_cancelled(session, work.platform.events, work.execution.id)
+            return
+        for item_id in item_ids:
+            await session.execute(
+                update(BatchResult)
+                .where(BatchResult.id == item_id, BatchResult.status == "processing")
+                .values(status="pending")
+            )
+
+
+async def recover(platform: Platform) -> int:
+    """Queue again every unfinished execution nobody holds (lost jobs, dead workers).
+
+    A duplicate is harmless: a job runs only with the lease for its slice. Returns how many
+    executions were queued.
+    """
+    stale_after = datetime.now(UTC) - timedelta(seconds=platform.settings.studio_lease_seconds)
+    async with platform.db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(WorkflowExecution.id, WorkflowExecution.slice_no, WorkflowExecution.status)
+                .where(
+                    WorkflowExecution.status.in_(executions.ACTIVE),
+                    executions.stale_runner(),
+                    WorkflowExecution.updated_at < stale_after,
+                )
+                .limit(1000)
+            )
+        ).all()
+        orphans = (
+            await session.scalars(
+                select(WorkflowExecution.id)
+                .join(BatchResult, BatchResult.execution_id == WorkflowExecution.id)
+                .where(
+                    WorkflowExecution.status == "cancelled",
+                    executions.stale_runner(),
+                    BatchResult.status.in_(("pending", "processing")),
+                )
+                .distinct()
+                .limit(1000)
+            )
+        ).all()
+        for execution_id in orphans:
+            # Cancelled while its runner was dying: nobody else will close it.
+            await executions.close_cancelled(session, platform.events, execution_id)
+    minute = int(time.time() // 60)
+    for execution_id, slice_no, _status in rows:
+        await platform.queue.enqueue(
+            executions.EXECUTE_TASK,
+            key=f"{executions.EXECUTE_TASK}:{execution_id}:{slice_no}:recover-{minute}",
+            execution_id=str(execution_id),
+            slice_no=slice_no,
+        )
+    if rows:
+        log.warning("studio.recovered", executions=len(rows))
+    return len(rows)

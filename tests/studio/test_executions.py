@@ -1,0 +1,46 @@
+"""Executions end to end through the real queue and worker, on both backends."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from tests.studio.conftest import Studio
+
+
+async def test_a_batch_runs_to_completion_and_charges_once(studio: Studio) -> None:
+    assert await studio.balance() == 3
+    execution_id = await studio.execute(["a red fox", "a blue whale", "a green frog"])
+    done = await studio.wait(execution_id)
+    assert done["status"] == "completed", done
+    assert done["progress"] == {"total": 3, "completed": 3, "failed": 0, "cancelled": 0}
+    assert done["output_data"] == {"successful": 3, "failed": 0, "total": 3}
+    assert done["cost"]["credits"] == 3 and done["placeholder"] is True
+    assert done["started_at"] and done["completed_at"] and done["duration_seconds"] >= 0
+    results = await studio.results(execution_id)
+    assert [r["index"] for r in results] == [0, 1, 2]
+    assert [r["prompt"] for r in results] == ["a red fox", "a blue whale", "a green frog"]
+    assert all(r["status"] == "completed" and r["attempts"] == 1 for r in results)
+    image = await studio.client.get(results[0]["result_url"].replace("http://testserver", ""))
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert await studio.balance() == 0
+    await studio.assert_ledger_balanced()
+    # The results are private images of the client, in its gallery.
+    gallery = (await studio.client.get("/api/v1/images", headers=studio.headers)).json()
+    assert len(gallery["items"]) == 3
+    assert all(not i["is_public"] for i in gallery["items"])
+
+
+async def test_download_streams_a_zip_with_a_manifest(studio: Studio) -> None:
+    execution_id = await studio.execute(["one", "two"])
+    await studio.wait(execution_id)
+    response = await studio.client.get(
+        f"/api/v1/executions/{execution_id}/download", headers=studio.headers
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert sorted(archive.namelist()) == ["001.png", "002.png", "manifest.csv"]
+    manifest = archive.read("manifest.csv").decode().splitlines()
+    assert manifest[0] == "index,prompt,status,file,error"
+    assert manifest[1] == "1,one,completed,001.png,"
+    assert archive.read("001.png")[:8] == b"\x89PNG\r\n\x1a\n"
