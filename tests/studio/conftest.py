@@ -4,6 +4,7 @@ really run concurrently, as in production, which a shared rolled-back connection
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -114,17 +115,51 @@ class Studio:
 
 
 @pytest_asyncio.fixture
-async def studio(committed: tuple[Settings, Platform]) -> AsyncIterator[Studio]:
+async def studio_app(committed: tuple[Settings, Platform]) -> AsyncIterator[Studio]:
+    """The app on its own database, a signed-up owner, and no worker running here."""
     settings, platform = committed
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    await platform.start_worker(concurrency=4, dequeue_timeout=0.05)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver", timeout=60
     ) as client:
+        # Sign-up mail needs a worker for a moment (in this process; at scale it shares the
+        # Redis queue, so it stops before the test's own worker processes start).
+        await platform.start_worker(concurrency=4, dequeue_timeout=0.05)
         owner = await sign_up(client, platform, "maker@example.com")
+        await platform.stop_worker()
         yield Studio(settings=settings, platform=platform, client=client, owner=owner)
-    await platform.stop_worker()
+
+
+@pytest_asyncio.fixture
+async def studio(studio_app: Studio) -> AsyncIterator[Studio]:
+    """As ``studio_app`` with the worker running in this process (as embedded serve does)."""
+    await studio_app.platform.start_worker(concurrency=4, dequeue_timeout=0.05)
+    yield studio_app
+    await studio_app.platform.stop_worker()
+
+
+def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
+    """Environment for a ``studioflow worker`` process on the same services as ``settings``."""
+    assert settings.redis_url is not None
+    env = {
+        **os.environ,
+        "STUDIOFLOW_ENV": "test",
+        "STUDIOFLOW_DATA_DIR": str(settings.data_dir),
+        "STUDIOFLOW_DATABASE_URL": settings.database_url,
+        "STUDIOFLOW_REDIS_URL": settings.redis_url,
+        "STUDIOFLOW_QUEUE_NAME": settings.queue_name,
+        "STUDIOFLOW_REDIS_PREFIX": settings.redis_prefix,
+        "STUDIOFLOW_SECRET_KEY": settings.secret,
+        "STUDIOFLOW_STORAGE_URL": settings.storage_url,
+        "STUDIOFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+        "STUDIOFLOW_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
+        "STUDIOFLOW_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key or "",
+        "STUDIOFLOW_BASE_URL": settings.base_url,
+    }
+    for name, value in overrides.items():
+        env[f"STUDIOFLOW_{name.upper()}"] = str(value)
+    return env
 
 
 @pytest_asyncio.fixture

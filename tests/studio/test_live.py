@@ -1,0 +1,256 @@
+"""Live progress (SSE with Last-Event-ID), the shared provider rate limit, and executions that
+survive their worker being killed; the multi-process cases run on PostgreSQL + Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from studioflow.models import BatchResult, CreditEvent, Image
+from studioflow.studio import runner, streaming
+from studioflow.studio.limiter import ProviderLimiter
+from tests.conftest import TEST_REDIS_URL
+from tests.fakes.image_apis import GEMINI_KEY, FakeImageAPIs
+from tests.studio.conftest import Studio, use_provider, worker_env
+
+Fake = tuple[FakeImageAPIs, str]
+
+
+def parse_sse(text: str) -> list[dict[str, Any]]:
+    events = []
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if line.startswith(":") or ":" not in line:
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value.strip()
+        if "id" in fields:
+            events.append(
+                {
+                    "id": int(fields["id"]),
+                    "event": fields["event"],
+                    "data": json.loads(fields["data"]),
+                }
+            )
+    return events
+
+
+class StillThere:
+    """Stands in for the Starlette request the SSE generator polls for disconnects."""
+
+    async def is_disconnected(self) -> bool:
+        return False
+
+
+async def collect(
+    stream: AsyncIterator[str], *, stop_after: int | None = None
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async for chunk in stream:
+        events.extend(parse_sse(chunk))
+        if stop_after is not None and len(events) >= stop_after:
+            break
+    return events
+
+
+async def test_events_replay_everything_after_last_event_id(studio: Studio) -> None:
+    execution_id = await studio.execute(["one", "two"])
+    await studio.wait(execution_id)
+    url = f"/api/v1/executions/{execution_id}/events"
+    response = await studio.client.get(url, headers=studio.headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = parse_sse(response.text)
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["event"] == "completed" and events[-1]["data"]["completed"] == 2
+    kinds = {e["event"] for e in events}
+    assert kinds == {"progress", "item", "completed"}
+    done = [e for e in events if e["event"] == "item" and e["data"]["status"] == "completed"]
+    assert len(done) == 2 and all(e["data"]["result_url"].startswith("http") for e in done)
+    resumed = await studio.client.get(url, headers={**studio.headers, "Last-Event-ID": "3"})
+    assert parse_sse(resumed.text) == events[3:]
+    bad = await studio.client.get(url, headers={**studio.headers, "Last-Event-ID": "x"})
+    assert bad.status_code == 422
+
+
+async def test_a_client_reconnecting_mid_batch_loses_nothing(
+    studio: Studio, fake_apis: Fake
+) -> None:
+    fake, url = fake_apis
+    await use_provider(studio, "gemini", url)
+    studio.settings.gemini_api_key = GEMINI_KEY
+    studio.settings.studio_provider_rate_per_minute = 6000
+    studio.settings.studio_prompt_concurrency = 1
+    fake.default = "slow"
+    fake.slow_seconds = 0.3
+    await studio.grant(5)
+    execution_id = uuid.UUID(await studio.execute([f"frame {n}" for n in range(5)]))
+    first = await collect(
+        streaming.execution_events(studio.platform, StillThere(), execution_id, 0),  # type: ignore[arg-type]
+        stop_after=4,
+    )
+    await asyncio.sleep(0.5)  # events keep coming while we are away
+    rest = await collect(
+        streaming.execution_events(studio.platform, StillThere(), execution_id, first[-1]["id"])  # type: ignore[arg-type]
+    )
+    ids = [e["id"] for e in first + rest]
+    assert ids == list(range(1, len(ids) + 1)), ids
+    assert rest[-1]["event"] == "completed"
+    assert (
+        sum(1 for e in first + rest if e["event"] == "item" and e["data"]["status"] == "completed")
+        == 5
+    )
+
+
+async def test_the_memory_limiter_spaces_calls_evenly() -> None:
+    limiter = ProviderLimiter(None, prefix="t")
+    key = f"k-{uuid.uuid4()}"
+    waits = [await limiter.reserve(key, 60) for _ in range(5)]
+    assert waits[0] == pytest.approx(0, abs=0.05)
+    for n, wait in enumerate(waits):
+        assert wait == pytest.approx(n * 1.0, abs=0.05)
+
+
+async def test_the_redis_limiter_is_one_schedule_for_every_process() -> None:
+    if TEST_REDIS_URL is None:
+        pytest.skip("needs STUDIOFLOW_TEST_REDIS_URL")
+    first, second = Redis.from_url(TEST_REDIS_URL), Redis.from_url(TEST_REDIS_URL)
+    try:
+        a = ProviderLimiter(first, prefix=f"t-{uuid.uuid4().hex[:6]}")
+        b = ProviderLimiter(second, prefix=a.prefix.removesuffix(":provider-limit:"))
+        waits = []
+        for limiter in (a, b, a, b):
+            waits.append(await limiter.reserve("shared-key", 120))
+        for n, wait in enumerate(waits):
+            assert wait == pytest.approx(n * 0.5, abs=0.1), waits
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+def start_worker(studio: Studio, **overrides: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "studioflow", "worker", "--concurrency", "2"],
+        env=worker_env(studio.settings, **overrides),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def completed_items(studio: Studio, execution_id: str) -> int:
+    results = await studio.results(execution_id)
+    return sum(1 for r in results if r["status"] == "completed")
+
+
+async def test_a_worker_killed_mid_batch_loses_nothing_and_charges_once(
+    studio_app: Studio, fake_apis: Fake
+) -> None:
+    studio = studio_app
+    if studio.settings.redis_url is None:
+        pytest.skip("worker processes need the Redis queue (embedded runs in the server)")
+    fake, url = fake_apis
+    await use_provider(studio, "gemini", url)
+    fake.default = "slow"
+    fake.slow_seconds = 0.4
+    await studio.grant(9)
+    settings = {
+        "gemini_api_key": GEMINI_KEY,
+        "gemini_base_url": url,
+        "studio_provider_rate_per_minute": 6000,
+        "studio_prompt_concurrency": 2,
+        "studio_lease_seconds": 2,
+    }
+    first = start_worker(studio, **settings)
+    try:
+        execution_id = await studio.execute([f"item {n}" for n in range(12)])
+        deadline = time.monotonic() + 60
+        while await completed_items(studio, execution_id) < 3:
+            assert time.monotonic() < deadline, "the first worker made no progress"
+            await asyncio.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        calls_at_kill = len(fake.calls)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = start_worker(studio, **settings)
+    try:
+        await asyncio.sleep(2.5)  # the dead worker's lease runs out
+        studio.platform.settings.studio_lease_seconds = 2
+        # The minute cron would do this; the test does not wait a minute for it.
+        assert await runner.recover(studio.platform) == 1
+        done = await studio.wait(execution_id, timeout=90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        try:
+            second.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+    assert done["status"] == "completed", done
+    assert done["progress"]["completed"] == 12
+    results = await studio.results(execution_id)
+    # Nothing done twice: the calls after the kill are the unfinished items (plus any the
+    # dead worker had in flight, tried again), never the completed ones.
+    assert len(fake.calls) - calls_at_kill <= 12 - 3 + 2
+    assert sum(r["attempts"] for r in results) <= 12 + 2
+    async with studio.platform.db.transaction() as session:
+        images = await session.scalar(select(func.count()).select_from(Image))
+        debits = await session.scalar(
+            select(func.count()).select_from(CreditEvent).where(CreditEvent.reason == "execution")
+        )
+        refunds = await session.scalar(
+            select(func.count()).select_from(CreditEvent).where(CreditEvent.reason == "refund")
+        )
+        linked = await session.scalar(
+            select(func.count(func.distinct(BatchResult.image_id))).where(
+                BatchResult.image_id.is_not(None)
+            )
+        )
+    assert images == linked == 12 and debits == 1 and refunds == 0
+    assert await studio.balance() == 3 + 9 - 12
+    await studio.assert_ledger_balanced()
+
+
+async def test_events_reach_this_process_from_a_worker_process(
+    studio_app: Studio, fake_apis: Fake
+) -> None:
+    studio = studio_app
+    if studio.settings.redis_url is None:
+        pytest.skip("worker processes need the Redis queue (embedded runs in the server)")
+    fake, url = fake_apis
+    await use_provider(studio, "gemini", url)
+    fake.default = "slow"
+    fake.slow_seconds = 0.3
+    worker = start_worker(
+        studio,
+        gemini_api_key=GEMINI_KEY,
+        gemini_base_url=url,
+        studio_provider_rate_per_minute=6000,
+        studio_prompt_concurrency=1,
+    )
+    try:
+        execution_id = uuid.UUID(await studio.execute(["a", "b", "c"]))
+        events = await asyncio.wait_for(
+            collect(streaming.execution_events(studio.platform, StillThere(), execution_id, 0)),  # type: ignore[arg-type]
+            timeout=60,
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["event"] == "completed"
