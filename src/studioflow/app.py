@@ -31,6 +31,7 @@ from studioflow.platform.observability import RequestContextMiddleware, configur
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
 from studioflow.studio import endpoints as studio_endpoints
+from studioflow.studio import settings_api
 from studioflow.web import account_pages, docs, media_pages, pages
 from studioflow.web.templating import STATIC_DIR
 
@@ -63,6 +64,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(admin_endpoints.router, _API),
     Mount(billing_endpoints.router, _API),
     Mount(studio_endpoints.router, _API),
+    Mount(settings_api.router, _API),
     Mount(media_endpoints.upload_router, _UPLOAD),
     Mount(media_endpoints.router, _API),
     Mount(media_delivery.router, _VIEW),

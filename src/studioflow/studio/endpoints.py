@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from studioflow.billing import credits
 from studioflow.identity.auth import Authenticator, Principal, platform_of
 from studioflow.media.delivery import signed_url
 from studioflow.models import BatchResult, Workflow, WorkflowExecution, WorkflowTemplate
@@ -17,7 +19,7 @@ from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import Page, PageParams, page_params
-from studioflow.studio import executions, service, streaming
+from studioflow.studio import executions, pdf, service, streaming
 from studioflow.studio.prompts import Item, PromptError, parse_items
 from studioflow.studio.schemas import (
     BatchResultOut,
@@ -26,6 +28,7 @@ from studioflow.studio.schemas import (
     ExecutionOut,
     JobIn,
     JobOut,
+    PdfExportIn,
     batch_result_out,
     execution_out,
 )
@@ -35,6 +38,7 @@ router = APIRouter(tags=["studio"])
 WorkflowReader = Annotated[Principal, Depends(Authenticator("workflows:read"))]
 Executor = Annotated[Principal, Depends(Authenticator("workflows:execute"))]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+MAX_PDF_ITEMS = 500
 STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 
 
@@ -233,6 +237,57 @@ async def download_execution(
         streaming.zip_stream(platform_of(request), entries),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="execution-{execution_id}.zip"'},
+    )
+
+
+@router.post(
+    "/api/v1/pdf/export",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def export_pdf(
+    body: PdfExportIn, request: Request, session: SessionDep, principal: WorkflowReader
+) -> Response:
+    """A PDF of an execution's results (or of some jobs): title, images, prompts. Watermarked
+    while the client has 0 credits (seed 001)."""
+    platform = platform_of(request)
+    if (body.execution_id is None) == (not body.job_ids):
+        raise Unprocessable("Give execution_id or job_ids.", code="validation_error")
+    ids = [body.execution_id] if body.execution_id else list(dict.fromkeys(body.job_ids))
+    entries: list[streaming.ZipEntry] = []
+    for execution_id in ids:
+        assert execution_id is not None
+        await executions.get_execution(session, principal, execution_id)
+        entries.extend(await streaming.zip_entries(session, execution_id))
+    if len(entries) > MAX_PDF_ITEMS:
+        raise Unprocessable(
+            f"At most {MAX_PDF_ITEMS} results per PDF; this has {len(entries)}.",
+            code="too_many_results",
+        )
+    items = []
+    for number, entry in enumerate(entries, start=1):
+        image = None
+        if entry.key is not None and entry.name is not None:
+            image = await asyncio.to_thread(pdf.print_copy, await platform.storage.read(entry.key))
+        items.append(
+            pdf.PdfItem(
+                index=number if body.job_ids else entry.index,
+                prompt=entry.prompt,
+                status=entry.status,
+                image=image,
+            )
+        )
+    watermark = await credits.balance(session, principal.client_id) == 0
+    document = await asyncio.to_thread(
+        pdf.render, items, title=body.title, paper=body.paper, watermark=watermark
+    )
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": 'attachment; filename="studioflow-results.pdf"',
+            "X-Watermarked": "true" if watermark else "false",
+        },
     )
 
 

@@ -1,0 +1,135 @@
+"""``GET/PUT /api/v1/settings``: the active client's settings, provider API keys included.
+
+A provider key is encrypted (AES-GCM, key derived from the secret, purpose-bound) before it
+is stored in the client's settings, and never returned: reads say whether a key is set and
+show its last four characters, so people can tell which key it is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from studioflow.clients import service as clients
+from studioflow.identity import audit
+from studioflow.identity.auth import Authenticator, Principal, platform_of
+from studioflow.identity.endpoints import context_of
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import Unprocessable
+from studioflow.platform.security import encrypt_secret
+from studioflow.studio.providers import KEY_PURPOSE
+
+router = APIRouter(tags=["settings"])
+SettingsReader = Annotated[Principal, Depends(Authenticator("settings:read"))]
+SettingsUpdater = Annotated[Principal, Depends(Authenticator("settings:update"))]
+KEYED_PROVIDERS = ("gemini", "openai")
+
+
+class ProviderKeyState(BaseModel):
+    configured: bool
+    hint: str | None = None  # "…wxyz"
+    platform_default: bool  # the platform has its own key for this provider
+
+
+class SettingsOut(BaseModel):
+    client_id: str
+    images_public_by_default: bool
+    allowed_referrers: list[str]
+    provider_keys: dict[str, ProviderKeyState]
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    images_public_by_default: bool | None = None
+    allowed_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(
+        default=None, max_length=100
+    )
+    # A key sets it, null removes it; providers left out stay as they are.
+    provider_keys: dict[str, Annotated[str, Field(min_length=8, max_length=400)] | None] = Field(
+        default_factory=dict
+    )
+
+
+def settings_out(request: Request, principal: Principal, values: dict[str, Any]) -> SettingsOut:
+    platform_settings = platform_of(request).settings
+    sealed = values.get("provider_keys") or {}
+    hints = values.get("provider_key_hints") or {}
+    defaults = {
+        "gemini": platform_settings.gemini_api_key is not None,
+        "openai": platform_settings.openai_api_key is not None,
+    }
+    return SettingsOut(
+        client_id=str(principal.client_id),
+        images_public_by_default=bool(values.get("images_public_by_default", True)),
+        allowed_referrers=list(values.get("allowed_referrers", [])),
+        provider_keys={
+            name: ProviderKeyState(
+                configured=bool(sealed.get(name)),
+                hint=hints.get(name) if sealed.get(name) else None,
+                platform_default=defaults[name],
+            )
+            for name in KEYED_PROVIDERS
+        },
+    )
+
+
+@router.get("/api/v1/settings", response_model=SettingsOut)
+async def get_settings(
+    request: Request, session: SessionDep, principal: SettingsReader
+) -> SettingsOut:
+    """The active client's settings; provider keys show only whether they are set."""
+    client = await clients.get_client(session, principal)
+    return settings_out(request, principal, client.settings)
+
+
+@router.put("/api/v1/settings", response_model=SettingsOut)
+async def put_settings(
+    body: SettingsIn, request: Request, session: SessionDep, principal: SettingsUpdater
+) -> SettingsOut:
+    """Change settings. Provider keys are write-only: stored encrypted, never returned."""
+    unknown = sorted(set(body.provider_keys) - set(KEYED_PROVIDERS))
+    if unknown:
+        raise Unprocessable(
+            f"Unknown provider: {', '.join(unknown)} (known: {', '.join(KEYED_PROVIDERS)}).",
+            code="unknown_provider",
+        )
+    context = context_of(request)
+    client = await clients.get_client(session, principal)
+    if body.images_public_by_default is not None or body.allowed_referrers is not None:
+        client = await clients.update_settings(
+            session,
+            principal,
+            images_public_by_default=body.images_public_by_default,
+            allowed_referrers=body.allowed_referrers,
+            context=context,
+        )
+    if body.provider_keys:
+        secret = platform_of(request).settings.secret
+        values = dict(client.settings)
+        sealed = dict(values.get("provider_keys") or {})
+        hints = dict(values.get("provider_key_hints") or {})
+        for name, key in body.provider_keys.items():
+            if key is None:
+                sealed.pop(name, None)
+                hints.pop(name, None)
+            else:
+                key = key.strip()
+                sealed[name] = encrypt_secret(secret, KEY_PURPOSE.format(name), key)
+                hints[name] = "…" + key[-4:]
+            await audit.record(
+                session,
+                "client.provider_key_removed" if key is None else "client.provider_key_set",
+                client_id=client.id,
+                actor_user_id=principal.user_id,
+                actor_label=principal.user.email,
+                ip=context.ip,
+                user_agent=context.user_agent,
+                provider=name,
+            )
+        values["provider_keys"], values["provider_key_hints"] = sealed, hints
+        client.settings = values  # a new dict, so the JSON column is marked changed
+        await session.flush()
+    return settings_out(request, principal, client.settings)
