@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from studioflow.models import AuthSession
+from studioflow.models import AuthSession, WorkflowTemplate
 from studioflow.platform.runtime import Platform
 from tests.identity.helpers import Account, sign_up, wait_for_mail
 from tests.media import images
@@ -102,6 +102,15 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     job = (await client.post("/api/v1/jobs", json={"prompt": "A's job"}, headers=a.headers)).json()[
         "id"
     ]
+    request_id = (
+        await client.post(
+            "/api/v1/workflow-requests",
+            json={"title": "A's idea", "description": "Something only A should see."},
+            headers=a.headers,
+        )
+    ).json()["id"]
+    async with platform.db.sessionmaker() as session:
+        template = await session.scalar(select(WorkflowTemplate.id))
     return World(
         a=a,
         b=b,
@@ -118,6 +127,8 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "workflow_id": workflow,
             "execution_id": execution,
             "job_id": job,
+            "request_id": request_id,
+            "template_id": str(template),
         },
     )
 

@@ -30,8 +30,8 @@ from studioflow.platform.http import (
 from studioflow.platform.observability import RequestContextMiddleware, configure_logging
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
+from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
-from studioflow.studio import settings_api
 from studioflow.web import account_pages, docs, media_pages, pages
 from studioflow.web.templating import STATIC_DIR
 
@@ -65,6 +65,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(billing_endpoints.router, _API),
     Mount(studio_endpoints.router, _API),
     Mount(settings_api.router, _API),
+    Mount(admin_api.router, _API),
     Mount(media_endpoints.upload_router, _UPLOAD),
     Mount(media_endpoints.router, _API),
     Mount(media_delivery.router, _VIEW),
@@ -125,6 +126,8 @@ def create_app(
         if role in mount.roles:
             app.include_router(mount.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if role in _API:
+        app.mount(admin_api.MONITOR_PATH, admin_api.queue_monitor(the_platform))
 
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS
     # preflight carries a request id and the security headers.

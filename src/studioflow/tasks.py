@@ -1,8 +1,9 @@
 """Imports every feature's task module so the worker knows every task. Add new ones here."""
 
+from studioflow.billing import tasks as billing_tasks
 from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
 from studioflow.platform import tasks as platform_tasks
 from studioflow.studio import tasks as studio_tasks
 
-__all__ = ["identity_tasks", "media_tasks", "platform_tasks", "studio_tasks"]
+__all__ = ["billing_tasks", "identity_tasks", "media_tasks", "platform_tasks", "studio_tasks"]

@@ -1,0 +1,406 @@
+"""Platform admins and the studio: templates, assigning workflows, reviewing workflow requests,
+and SAQ's queue monitor (mounted at ``/admin/queues``, admins only)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from studioflow.identity.auth import Authenticator, PlatformAdmin, Principal, resolve_principal
+from studioflow.models import Client, Workflow, WorkflowRequest, WorkflowTemplate
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import AppError, Conflict, NotFound, Unprocessable
+from studioflow.platform.pagination import (
+    Page,
+    PageParams,
+    build_page,
+    page_params,
+    paginate_newest_first,
+)
+from studioflow.platform.runtime import Platform
+from studioflow.studio.providers import PROVIDER_NAMES
+
+router = APIRouter(tags=["studio"])
+Requester = Annotated[Principal, Depends(Authenticator("workflows:read"))]
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=1000)
+    kind: Literal["image_batch"] = "image_batch"
+    provider: str
+    model: str = Field(min_length=1, max_length=100)
+    default_config: dict[str, Any] = Field(default_factory=dict)
+    price_credits: int = Field(default=1, ge=0, le=10_000)
+    provider_cost_micro_usd: int = Field(default=0, ge=0, le=100_000_000)
+    auto_assign: bool = False
+    is_active: bool = True
+
+
+class TemplatePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=1000)
+    provider: str | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+    default_config: dict[str, Any] | None = None
+    price_credits: int | None = Field(default=None, ge=0, le=10_000)
+    provider_cost_micro_usd: int | None = Field(default=None, ge=0, le=100_000_000)
+    auto_assign: bool | None = None
+    is_active: bool | None = None
+
+
+class TemplateOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    provider: str
+    model: str
+    default_config: dict[str, Any]
+    price_credits: int
+    provider_cost_micro_usd: int
+    auto_assign: bool
+    is_active: bool
+    workflows: int
+
+
+def _check_provider(provider: str | None, config: dict[str, Any] | None) -> None:
+    from studioflow.studio.providers import aspect_ratios_of
+
+    if provider is not None and provider not in PROVIDER_NAMES:
+        raise Unprocessable(
+            f"Unknown provider {provider!r} (known: {', '.join(PROVIDER_NAMES)}).",
+            code="unknown_provider",
+        )
+    if (
+        config
+        and provider
+        and config.get("aspect_ratio") not in (None, *aspect_ratios_of(provider))
+    ):
+        raise Unprocessable("That aspect ratio is not offered.", code="invalid_aspect_ratio")
+
+
+async def _template_out(session: Any, template: WorkflowTemplate) -> TemplateOut:
+    from sqlalchemy import func
+
+    count = await session.scalar(
+        select(func.count()).select_from(Workflow).where(Workflow.template_id == template.id)
+    )
+    return TemplateOut(
+        id=template.id,
+        name=template.name,
+        description=template.description,
+        kind=template.kind,
+        provider=template.provider,
+        model=template.model,
+        default_config=template.default_config,
+        price_credits=template.price_credits,
+        provider_cost_micro_usd=template.provider_cost_micro_usd,
+        auto_assign=template.auto_assign,
+        is_active=template.is_active,
+        workflows=int(count or 0),
+    )
+
+
+@router.get("/api/v1/admin/workflow-templates", response_model=list[TemplateOut])
+async def list_templates(principal: PlatformAdmin, session: SessionDep) -> list[TemplateOut]:
+    """Every workflow template."""
+    rows = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
+    return [await _template_out(session, t) for t in rows.all()]
+
+
+@router.post("/api/v1/admin/workflow-templates", response_model=TemplateOut, status_code=201)
+async def create_template(
+    body: TemplateIn, principal: PlatformAdmin, session: SessionDep
+) -> TemplateOut:
+    """A new template; with ``auto_assign`` every client gets it on its next visit."""
+    _check_provider(body.provider, body.default_config)
+    if await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == body.name)):
+        raise Conflict("A template has that name.")
+    template = WorkflowTemplate(**body.model_dump())
+    session.add(template)
+    await session.flush()
+    return await _template_out(session, template)
+
+
+@router.patch("/api/v1/admin/workflow-templates/{template_id}", response_model=TemplateOut)
+async def update_template(
+    template_id: uuid.UUID, body: TemplatePatch, principal: PlatformAdmin, session: SessionDep
+) -> TemplateOut:
+    """Change a template; running executions keep the price and provider they started with."""
+    template = await session.get(WorkflowTemplate, template_id)
+    if template is None:
+        raise NotFound("No such template.")
+    changes = body.model_dump(exclude_unset=True)
+    _check_provider(
+        changes.get("provider", template.provider),
+        changes.get("default_config", template.default_config),
+    )
+    for name, value in changes.items():
+        if value is not None:
+            setattr(template, name, value)
+    await session.flush()
+    return await _template_out(session, template)
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: uuid.UUID
+    name: str | None = Field(default=None, max_length=120)
+    config_overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssignedOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    template_id: uuid.UUID
+    name: str
+
+
+async def assign_workflow(
+    session: Any,
+    client_id: uuid.UUID,
+    template: WorkflowTemplate,
+    name: str | None,
+    overrides: dict[str, Any],
+) -> Workflow:
+    existing = await session.scalar(
+        select(Workflow).where(Workflow.client_id == client_id, Workflow.template_id == template.id)
+    )
+    if existing is not None:
+        existing.is_active = True
+        existing.config_overrides = overrides or existing.config_overrides
+        return existing  # type: ignore[no-any-return]
+    workflow = Workflow(
+        client_id=client_id,
+        template_id=template.id,
+        name=name or template.name,
+        config_overrides=overrides,
+    )
+    session.add(workflow)
+    await session.flush()
+    return workflow
+
+
+@router.post(
+    "/api/v1/admin/clients/{client_id}/workflows", response_model=AssignedOut, status_code=201
+)
+async def assign_to_client(
+    client_id: uuid.UUID, body: AssignIn, principal: PlatformAdmin, session: SessionDep
+) -> AssignedOut:
+    """Give a client a workflow made from a template (with its own config overrides)."""
+    if await session.get(Client, client_id) is None:
+        raise NotFound("No such client.")
+    template = await session.get(WorkflowTemplate, body.template_id)
+    if template is None:
+        raise NotFound("No such template.")
+    _check_provider(template.provider, body.config_overrides)
+    workflow = await assign_workflow(session, client_id, template, body.name, body.config_overrides)
+    return AssignedOut(
+        id=workflow.id, client_id=client_id, template_id=template.id, name=workflow.name
+    )
+
+
+# --- workflow requests -------------------------------------------------------------------
+
+
+class WorkflowRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=10, max_length=5000)
+
+
+class WorkflowRequestOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    title: str
+    description: str
+    status: str
+    admin_note: str | None
+    template_id: uuid.UUID | None
+    created_at: datetime
+    reviewed_at: datetime | None
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "decline"]
+    note: str | None = Field(default=None, max_length=2000)
+    # On approval: the template to assign to the client (optional).
+    template_id: uuid.UUID | None = None
+
+
+def request_out(row: WorkflowRequest) -> WorkflowRequestOut:
+    return WorkflowRequestOut(
+        id=row.id,
+        client_id=row.client_id,
+        title=row.title,
+        description=row.description,
+        status=row.status,
+        admin_note=row.admin_note,
+        template_id=row.template_id,
+        created_at=row.created_at,
+        reviewed_at=row.reviewed_at,
+    )
+
+
+@router.get("/api/v1/workflow-requests", response_model=Page[WorkflowRequestOut])
+async def list_requests(
+    principal: Requester,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[WorkflowRequestOut]:
+    """The active client's workflow requests, newest first."""
+    statement = select(WorkflowRequest).where(WorkflowRequest.client_id == principal.client_id)
+    rows = list(
+        (await session.scalars(paginate_newest_first(statement, WorkflowRequest.id, params))).all()
+    )
+    items, cursor = build_page(rows, params, key=lambda r: r.id)
+    return Page(items=[request_out(r) for r in items], next_cursor=cursor)
+
+
+@router.post("/api/v1/workflow-requests", response_model=WorkflowRequestOut, status_code=201)
+async def create_request(
+    body: WorkflowRequestIn, principal: Requester, session: SessionDep
+) -> WorkflowRequestOut:
+    """Ask the platform for a new workflow; an admin approves or declines it."""
+    row = WorkflowRequest(
+        client_id=principal.client_id,
+        requested_by=principal.user_id,
+        title=body.title.strip(),
+        description=body.description.strip(),
+    )
+    session.add(row)
+    await session.flush()
+    return request_out(row)
+
+
+@router.get("/api/v1/admin/workflow-requests", response_model=Page[WorkflowRequestOut])
+async def admin_requests(
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[str | None, Query(pattern="^(pending|approved|declined)$")] = None,
+) -> Page[WorkflowRequestOut]:
+    """Every client's requests, newest first; ``?status=pending`` for the review queue."""
+    statement = select(WorkflowRequest)
+    if status:
+        statement = statement.where(WorkflowRequest.status == status)
+    rows = list(
+        (await session.scalars(paginate_newest_first(statement, WorkflowRequest.id, params))).all()
+    )
+    items, cursor = build_page(rows, params, key=lambda r: r.id)
+    return Page(items=[request_out(r) for r in items], next_cursor=cursor)
+
+
+@router.post(
+    "/api/v1/admin/workflow-requests/{request_id}/review", response_model=WorkflowRequestOut
+)
+async def review_request(
+    request_id: uuid.UUID, body: ReviewIn, principal: PlatformAdmin, session: SessionDep
+) -> WorkflowRequestOut:
+    """Approve (optionally assigning a template's workflow to the client) or decline."""
+    row = await session.get(WorkflowRequest, request_id)
+    if row is None:
+        raise NotFound("No such workflow request.")
+    if row.status != "pending":
+        raise Conflict(f"This request was already {row.status}.")
+    if body.decision == "approve" and body.template_id is not None:
+        template = await session.get(WorkflowTemplate, body.template_id)
+        if template is None:
+            raise NotFound("No such template.")
+        await assign_workflow(session, row.client_id, template, None, {})
+        row.template_id = template.id
+    row.status = "approved" if body.decision == "approve" else "declined"
+    row.admin_note = body.note
+    row.reviewed_by = principal.user_id
+    row.reviewed_at = datetime.now(UTC)
+    await session.flush()
+    return request_out(row)
+
+
+# --- SAQ's queue monitor -----------------------------------------------------------------
+
+
+class AdminOnly:
+    """Lets platform admins (signed in with the session cookie) through to ``app``; everyone
+    else gets a 404, as if nothing were there. Writes must come from our own origin."""
+
+    def __init__(self, app: ASGIApp, platform: Platform, csp: str) -> None:
+        self.app = app
+        self.platform = platform
+        self.csp = csp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        allowed = False
+        async with self.platform.db.transaction() as session:
+            try:
+                principal = await resolve_principal(
+                    request, Response(), session, allow_api_key=False
+                )
+                allowed = principal.is_platform_admin
+            except AppError:
+                allowed = False
+        origin = request.headers.get("origin")
+        if request.method not in {"GET", "HEAD"} and origin not in {None, self._origin(request)}:
+            allowed = False
+        if not allowed:
+            response = Response(status_code=404, content="Not found", media_type="text/plain")
+            await response(scope, receive, send)
+            return
+
+        async def send_with_csp(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"content-security-policy"
+                ]
+                headers.append((b"content-security-policy", self.csp.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_csp)
+
+    @staticmethod
+    def _origin(request: Request) -> str:
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+
+MONITOR_PATH = "/admin/queues"
+
+
+def queue_monitor(platform: Platform) -> ASGIApp:
+    from saq.web.starlette import saq_web
+
+    # SAQ's page has one inline script (its root path): allowed by its hash, nothing else.
+    inline = f'const root_path = "{MONITOR_PATH}";'
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    csp = (
+        f"default-src 'self'; script-src 'self' 'sha256-{digest}'; style-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+    )
+    monitor = saq_web(MONITOR_PATH, queues=list(platform.queue.queues.values()))
+    return AdminOnly(monitor, platform, csp)

@@ -1,0 +1,124 @@
+"""Platform admins: templates, assigning workflows, reviewing requests, the queue monitor."""
+
+from __future__ import annotations
+
+import httpx
+
+from studioflow.demo import create_admin
+from tests.identity.helpers import Account, sign_in, sign_up
+from tests.studio.conftest import Studio
+
+
+async def admin_of(studio: Studio) -> Account:
+    async with studio.platform.db.transaction() as session:
+        await create_admin(session, email="boss@example.com", password="a boss passphrase 42")
+    return await sign_in(studio.client, "boss@example.com", "a boss passphrase 42")
+
+
+async def test_templates_assignment_and_requests(studio: Studio) -> None:
+    admin = await admin_of(studio)
+    created = await studio.client.post(
+        "/api/v1/admin/workflow-templates",
+        json={
+            "name": "Posters",
+            "provider": "placeholder",
+            "model": "poster-1",
+            "default_config": {"aspect_ratio": "2:3"},
+            "price_credits": 2,
+        },
+        headers=admin.headers,
+    )
+    assert created.status_code == 201, created.text
+    template = created.json()
+    assert template["workflows"] == 0
+    bad = await studio.client.post(
+        "/api/v1/admin/workflow-templates",
+        json={"name": "X", "provider": "dall-e-9", "model": "m"},
+        headers=admin.headers,
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "unknown_provider"
+    # A client asks; the admin approves with the template: the client now has it.
+    asked = await studio.client.post(
+        "/api/v1/workflow-requests",
+        json={"title": "Posters please", "description": "Tall posters for our campaigns."},
+        headers=studio.headers,
+    )
+    assert asked.status_code == 201 and asked.json()["status"] == "pending"
+    queue = (
+        await studio.client.get(
+            "/api/v1/admin/workflow-requests?status=pending", headers=admin.headers
+        )
+    ).json()
+    assert [r["id"] for r in queue["items"]] == [asked.json()["id"]]
+    reviewed = await studio.client.post(
+        f"/api/v1/admin/workflow-requests/{asked.json()['id']}/review",
+        json={"decision": "approve", "note": "Done", "template_id": template["id"]},
+        headers=admin.headers,
+    )
+    assert reviewed.status_code == 200 and reviewed.json()["status"] == "approved"
+    twice = await studio.client.post(
+        f"/api/v1/admin/workflow-requests/{asked.json()['id']}/review",
+        json={"decision": "decline"},
+        headers=admin.headers,
+    )
+    assert twice.status_code == 409
+    mine = (await studio.client.get("/api/v1/workflow-requests", headers=studio.headers)).json()
+    assert mine["items"][0]["status"] == "approved" and mine["items"][0]["admin_note"] == "Done"
+    workflows = (await studio.client.get("/api/v1/workflows", headers=studio.headers)).json()
+    posters = next(w for w in workflows if w["name"] == "Posters")
+    assert posters["price_credits"] == 2 and posters["config"] == {"aspect_ratio": "2:3"}
+    # Price changes apply to new executions only.
+    await studio.client.patch(
+        f"/api/v1/admin/workflow-templates/{template['id']}",
+        json={"price_credits": 3},
+        headers=admin.headers,
+    )
+    listed = (
+        await studio.client.get("/api/v1/admin/workflow-templates", headers=admin.headers)
+    ).json()
+    assert next(t for t in listed if t["name"] == "Posters")["price_credits"] == 3
+    # Non-admins see none of it.
+    for path in ("/api/v1/admin/workflow-templates", "/api/v1/admin/workflow-requests"):
+        assert (await studio.client.get(path, headers=studio.headers)).status_code == 403
+
+
+async def test_assign_a_template_with_overrides(studio: Studio) -> None:
+    admin = await admin_of(studio)
+    template = (
+        await studio.client.get("/api/v1/admin/workflow-templates", headers=admin.headers)
+    ).json()[0]
+    other = await sign_up(studio.client, studio.platform, "assigned@example.com")
+    assigned = await studio.client.post(
+        f"/api/v1/admin/clients/{other.client_id}/workflows",
+        json={"template_id": template["id"], "config_overrides": {"aspect_ratio": "16:9"}},
+        headers=admin.headers,
+    )
+    assert assigned.status_code == 201, assigned.text
+    workflows = (await studio.client.get("/api/v1/workflows", headers=other.headers)).json()
+    assert workflows[0]["config"] == {"aspect_ratio": "16:9"}
+
+
+async def test_the_queue_monitor_is_for_admins_only(studio: Studio) -> None:
+    admin = await admin_of(studio)
+    anonymous = await studio.client.get("/admin/queues/")
+    assert anonymous.status_code == 404
+    user = await studio.client.get("/admin/queues/api/queues", headers=studio.headers)
+    assert user.status_code == 404
+    page = await studio.client.get("/admin/queues/", headers=admin.headers)
+    assert page.status_code == 200 and "snabbdom" in page.text
+    assert "sha256-" in page.headers["content-security-policy"]
+    api = await studio.client.get("/admin/queues/api/queues", headers=admin.headers)
+    names = {q["name"] for q in api.json()["queues"]}
+    assert names == {studio.settings.queue_name, f"{studio.settings.queue_name}-studio"}
+    forged = await studio.client.post(
+        "/admin/queues/api/queues/x/jobs/y/abort",
+        headers={**admin.headers, "Origin": "https://evil.example"},
+    )
+    assert forged.status_code == 404
+
+
+async def test_monitor_static_files_load(studio: Studio) -> None:
+    admin = await admin_of(studio)
+    response = await studio.client.get("/admin/queues/static/app.js", headers=admin.headers)
+    assert response.status_code == 200
+    assert isinstance(response, httpx.Response)
