@@ -29,6 +29,12 @@ async def test_a_batch_runs_to_completion_and_charges_once(studio: Studio) -> No
     gallery = (await studio.client.get("/api/v1/images", headers=studio.headers)).json()
     assert len(gallery["items"]) == 3
     assert all(not i["is_public"] for i in gallery["items"])
+    stats = (await studio.client.get("/api/v1/user/profile", headers=studio.headers)).json()[
+        "stats"
+    ]
+    assert stats["executions"] == stats["executions_completed"] == 1
+    assert stats["images_generated"] == 3 and stats["success_rate"] == 1.0
+    assert stats["credit_balance"] == 0 and stats["storage_used"] > 0
 
 
 async def test_download_streams_a_zip_with_a_manifest(studio: Studio) -> None:

@@ -11,6 +11,7 @@ import structlog
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
 from studioflow.identity import api_keys, audit, cookies, lifecycle, oauth
@@ -379,22 +380,25 @@ async def export_by_email(principal: UserOnly, request: Request, session: Sessio
     return ACCEPTED
 
 
-async def _profile(principal: Principal, request: Request) -> ProfileOut:
-    storage = platform_of(request).storage
+async def _profile(principal: Principal, request: Request, session: AsyncSession) -> ProfileOut:
+    platform = platform_of(request)
     used = 0
-    async for info in storage.list(lifecycle.client_prefix(principal.client_id)):
+    async for info in platform.storage.list(lifecycle.client_prefix(principal.client_id)):
         used += info.size
+    figures = await identity.usage_figures(session, principal.client_id)
     return ProfileOut(
         user=user_out(principal.user),
         active_client_id=principal.client_id,
-        stats=ProfileStats(storage_used=used),
+        stats=ProfileStats(storage_used=used, **figures),
     )
 
 
 @router.get("/api/v1/user/profile", response_model=ProfileOut, tags=["account"])
-async def get_profile(principal: Authenticated, request: Request) -> ProfileOut:
+async def get_profile(
+    principal: Authenticated, request: Request, session: SessionDep
+) -> ProfileOut:
     """Your profile and usage figures of the active client."""
-    return await _profile(principal, request)
+    return await _profile(principal, request, session)
 
 
 @router.patch("/api/v1/user/profile", response_model=ProfileOut, tags=["account"])
@@ -410,7 +414,7 @@ async def patch_profile(
         last_name=body.last_name,
         fields=body.model_fields_set,
     )
-    return await _profile(principal, request)
+    return await _profile(principal, request, session)
 
 
 # API keys ----------------------------------------------------------------------------------

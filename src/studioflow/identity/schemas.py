@@ -148,9 +148,16 @@ class ApiKeyCreated(ApiKeyOut):
 
 
 class ProfileStats(BaseModel):
-    # Bytes stored in the active client. The job and credit figures of API.md join this when
-    # the studio and billing features exist.
-    storage_used: int
+    """Figures of the active client (seed 001: job counts, success rate, credit balance)."""
+
+    storage_used: int  # bytes
+    executions: int  # batches and single jobs
+    executions_completed: int
+    executions_failed: int
+    images_generated: int
+    items_failed: int
+    success_rate: float | None  # of finished items; None before any
+    credit_balance: int
 
 
 class ProfileOut(BaseModel):

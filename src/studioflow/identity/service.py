@@ -9,6 +9,7 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import func, select, update
@@ -788,3 +789,40 @@ async def _may_send(platform: Platform, action: str, account: str, limit: str) -
 
 def deletion_pending(user: User) -> bool:
     return user.delete_after is not None
+
+
+async def usage_figures(session: AsyncSession, client_id: uuid.UUID) -> dict[str, Any]:
+    """Profile statistics of a client, read straight from the studio and credit tables."""
+    from studioflow.models import BatchResult, CreditAccount, WorkflowExecution
+
+    by_status = dict(
+        (
+            await session.execute(
+                select(WorkflowExecution.status, func.count())
+                .where(WorkflowExecution.client_id == client_id)
+                .group_by(WorkflowExecution.status)
+            )
+        ).all()
+    )
+    items = dict(
+        (
+            await session.execute(
+                select(BatchResult.status, func.count())
+                .where(BatchResult.client_id == client_id)
+                .group_by(BatchResult.status)
+            )
+        ).all()
+    )
+    done, failed = int(items.get("completed", 0)), int(items.get("failed", 0))
+    balance = await session.scalar(
+        select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
+    )
+    return {
+        "executions": int(sum(by_status.values())),
+        "executions_completed": int(by_status.get("completed", 0)),
+        "executions_failed": int(by_status.get("failed", 0)),
+        "images_generated": done,
+        "items_failed": failed,
+        "success_rate": round(done / (done + failed), 4) if done + failed else None,
+        "credit_balance": int(balance or 0),
+    }
