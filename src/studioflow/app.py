@@ -32,7 +32,7 @@ from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
-from studioflow.web import account_pages, docs, media_pages, pages
+from studioflow.web import account_pages, docs, media_pages, pages, studio_pages
 from studioflow.web.templating import STATIC_DIR
 
 # Paths whose bodies may be as large as an upload; everything else gets max_request_bytes.
@@ -59,6 +59,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(pages.router, _API),
     Mount(account_pages.router, _API),
     Mount(media_pages.router, _API),
+    Mount(studio_pages.router, _API),
     Mount(identity_endpoints.router, _API),
     Mount(client_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),

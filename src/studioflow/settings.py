@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # A worker holds an execution by a lease it renews; a dead worker's lease runs out and
     # the recovery sweep (every minute, and when a worker starts) hands the execution on.
     studio_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # The offline placeholder answers after this long: lets a demo show a batch in progress.
+    studio_placeholder_delay_seconds: float = Field(default=0.0, ge=0, le=60)
     # The platform's provider keys; a client's own key (settings page) takes precedence.
     gemini_api_key: str | None = Field(default=None, repr=False)
     gemini_base_url: str = "https://generativelanguage.googleapis.com"

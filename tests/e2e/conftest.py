@@ -48,7 +48,14 @@ def live_server(live_data_dir: Path) -> Iterator[str]:
     data_dir = live_data_dir
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
-    env.update({"STUDIOFLOW_DATA_DIR": str(data_dir), "STUDIOFLOW_SECRET_KEY": TEST_SECRET})
+    env.update(
+        {
+            "STUDIOFLOW_DATA_DIR": str(data_dir),
+            "STUDIOFLOW_SECRET_KEY": TEST_SECRET,
+            # Long enough that the browser sees a batch in progress, not only its end.
+            "STUDIOFLOW_STUDIO_PLACEHOLDER_DELAY_SECONDS": "1.5",
+        }
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "studioflow", "serve", "--demo", "--port", str(port)],
         env=env,

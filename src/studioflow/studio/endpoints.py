@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Annotated, Any
 
@@ -11,7 +10,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from studioflow.billing import credits
 from studioflow.identity.auth import Authenticator, Principal, platform_of
 from studioflow.media.delivery import signed_url
 from studioflow.models import BatchResult, Workflow, WorkflowExecution, WorkflowTemplate
@@ -38,7 +36,6 @@ router = APIRouter(tags=["studio"])
 WorkflowReader = Annotated[Principal, Depends(Authenticator("workflows:read"))]
 Executor = Annotated[Principal, Depends(Authenticator("workflows:execute"))]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-MAX_PDF_ITEMS = 500
 STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 
 
@@ -250,36 +247,17 @@ async def export_pdf(
 ) -> Response:
     """A PDF of an execution's results (or of some jobs): title, images, prompts. Watermarked
     while the client has 0 credits (seed 001)."""
-    platform = platform_of(request)
     if (body.execution_id is None) == (not body.job_ids):
         raise Unprocessable("Give execution_id or job_ids.", code="validation_error")
     ids = [body.execution_id] if body.execution_id else list(dict.fromkeys(body.job_ids))
-    entries: list[streaming.ZipEntry] = []
-    for execution_id in ids:
-        assert execution_id is not None
-        await executions.get_execution(session, principal, execution_id)
-        entries.extend(await streaming.zip_entries(session, execution_id))
-    if len(entries) > MAX_PDF_ITEMS:
-        raise Unprocessable(
-            f"At most {MAX_PDF_ITEMS} results per PDF; this has {len(entries)}.",
-            code="too_many_results",
-        )
-    items = []
-    for number, entry in enumerate(entries, start=1):
-        image = None
-        if entry.key is not None and entry.name is not None:
-            image = await asyncio.to_thread(pdf.print_copy, await platform.storage.read(entry.key))
-        items.append(
-            pdf.PdfItem(
-                index=number if body.job_ids else entry.index,
-                prompt=entry.prompt,
-                status=entry.status,
-                image=image,
-            )
-        )
-    watermark = await credits.balance(session, principal.client_id) == 0
-    document = await asyncio.to_thread(
-        pdf.render, items, title=body.title, paper=body.paper, watermark=watermark
+    document, watermark = await pdf.export(
+        platform_of(request),
+        session,
+        principal,
+        [i for i in ids if i is not None],
+        jobs=bool(body.job_ids),
+        paper=body.paper,
+        title=body.title,
     )
     return Response(
         document,

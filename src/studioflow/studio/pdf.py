@@ -9,13 +9,22 @@ silently — the ZIP manifest keeps the exact prompts.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fpdf import FPDF
 from PIL import Image as PILImage
+
+if TYPE_CHECKING:
+    from studioflow.identity.auth import Principal
+    from studioflow.platform.runtime import Platform
+
+MAX_ITEMS = 500
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -110,3 +119,46 @@ def render(items: list[PdfItem], *, title: str, paper: str, watermark: bool) -> 
         prompt = item.prompt if len(item.prompt) <= 300 else item.prompt[:297] + "..."
         pdf.multi_cell(column, 4, _text(f"{item.index}. {prompt}", unicode_font), max_line_height=4)
     return bytes(pdf.output())
+
+
+async def export(
+    platform: Platform,
+    session: Any,
+    principal: Principal,
+    execution_ids: list[uuid.UUID],
+    *,
+    jobs: bool,
+    paper: str,
+    title: str,
+) -> tuple[bytes, bool]:
+    """The PDF of some executions' results (404 for another client's), and whether it was
+    watermarked."""
+    from studioflow.billing import credits
+    from studioflow.platform.errors import Unprocessable
+    from studioflow.studio import executions, streaming
+
+    entries: list[streaming.ZipEntry] = []
+    for execution_id in execution_ids:
+        await executions.get_execution(session, principal, execution_id)
+        entries.extend(await streaming.zip_entries(session, execution_id))
+    if len(entries) > MAX_ITEMS:
+        raise Unprocessable(
+            f"At most {MAX_ITEMS} results per PDF; this has {len(entries)}.",
+            code="too_many_results",
+        )
+    items = []
+    for number, entry in enumerate(entries, start=1):
+        image = None
+        if entry.key is not None and entry.name is not None:
+            image = await asyncio.to_thread(print_copy, await platform.storage.read(entry.key))
+        items.append(
+            PdfItem(
+                index=number if jobs else entry.index,
+                prompt=entry.prompt,
+                status=entry.status,
+                image=image,
+            )
+        )
+    watermark = await credits.balance(session, principal.client_id) == 0
+    document = await asyncio.to_thread(render, items, title=title, paper=paper, watermark=watermark)
+    return document, watermark

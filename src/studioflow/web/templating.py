@@ -33,6 +33,7 @@ def navigation_for(context: dict[str, Any]) -> list[tuple[str, str]]:
     client = principal.client_id
     items = [
         ("Home", "/"),
+        ("Studio", "/studio"),
         ("Images", "/images"),
         ("Credits", "/credits"),
         ("Account", "/account"),
@@ -41,6 +42,8 @@ def navigation_for(context: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     if principal.can("activity:read"):
         items.append(("Activity", f"/clients/{client}/activity"))
+    if principal.is_platform_admin:
+        items.append(("Admin", "/admin/studio"))
     return [*items, ("API docs", "/docs")]
 
 

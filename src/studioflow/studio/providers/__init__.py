@@ -31,7 +31,12 @@ class PlaceholderProvider:
     rate_limited = False  # offline: nobody to protect
     aspect_ratios = frozenset(placeholder.ASPECT_RATIOS)
 
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+
     async def generate(self, request: GenerationRequest) -> Generated:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         data = await asyncio.to_thread(placeholder.generate, request.prompt, request.aspect_ratio)
         return Generated(data=data, mime_type="image/png", request_id=None)
 
@@ -69,7 +74,7 @@ def build_provider(settings: Settings, name: str, client_settings: dict[str, Any
     if name in EXTRA:
         return EXTRA[name](settings, client_key(settings, client_settings, name))
     if name == "placeholder":
-        return PlaceholderProvider()
+        return PlaceholderProvider(settings.studio_placeholder_delay_seconds)
     if name == "gemini":
         from studioflow.studio.providers.gemini import GeminiProvider
 

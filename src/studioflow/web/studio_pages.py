@@ -1,0 +1,230 @@
+"""Pages of the studio: workflows, the execute form, live executions, history, requests,
+and the admins' templates and request review."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
+
+from studioflow.billing import credits
+from studioflow.media import service as media
+from studioflow.media.delivery import signed_url
+from studioflow.models import WorkflowRequest, WorkflowTemplate
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import NotFound
+from studioflow.platform.pagination import PageParams
+from studioflow.studio import executions, pdf, service
+from studioflow.studio.endpoints import STATUSES
+from studioflow.studio.providers import aspect_ratios_of
+from studioflow.web.account_pages import _context
+from studioflow.web.session import page_principal, sign_in_redirect
+from studioflow.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+BADGES = {
+    "queued": "badge-info",
+    "pending": "badge-info",
+    "processing": "badge-warning",
+    "completed": "badge-success",
+    "failed": "badge-danger",
+    "cancelled": "",
+}
+
+
+def _relative(request: Request, image_id: uuid.UUID, size: str | None = None) -> str:
+    platform = request.app.state.platform
+    url = signed_url(platform, image_id).removeprefix(platform.settings.base_url)
+    return url + (f"&size={size}" if size else "")
+
+
+@router.get("/studio", response_class=HTMLResponse)
+async def workflows_page(request: Request, session: SessionDep) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    context = await _context(principal, session)
+    recent, _ = await executions.list_executions(session, principal, PageParams(limit=5))
+    context.update(
+        workflows=await service.list_workflows(session, principal),
+        recent=recent,
+        badges=BADGES,
+        balance=await credits.balance(session, principal.client_id),
+    )
+    return render(request, "studio/workflows.html", context)
+
+
+@router.get("/studio/workflows/{workflow_id}", response_class=HTMLResponse)
+async def workflow_page(request: Request, session: SessionDep, workflow_id: uuid.UUID) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    try:
+        workflow, template = await service.get_workflow(session, principal, workflow_id)
+    except NotFound:
+        return render(
+            request,
+            "errors/error.html",
+            {"status": 404, "title": "Not found", "message": "No such workflow."},
+            status_code=404,
+        )
+    context = await _context(principal, session)
+    images, _ = await media.list_images(session, principal, PageParams(limit=24))
+    config = {**template.default_config, **workflow.config_overrides}
+    settings = request.app.state.platform.settings
+    context.update(
+        workflow=workflow,
+        template=template,
+        config=config,
+        ratios=sorted(aspect_ratios_of(template.provider)),
+        references=[(image, _relative(request, image.id, "thumb")) for image in images],
+        balance=await credits.balance(session, principal.client_id),
+        max_items=settings.studio_max_items,
+        max_chars=settings.studio_max_prompt_chars,
+        can_execute=principal.can("workflows:execute"),
+    )
+    return render(request, "studio/workflow.html", context)
+
+
+@router.get("/studio/executions", response_class=HTMLResponse)
+async def history_page(
+    request: Request,
+    session: SessionDep,
+    status: str | None = None,
+    workflow: uuid.UUID | None = None,
+    cursor: str | None = None,
+) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    status = status if status in STATUSES else None
+    context = await _context(principal, session)
+    rows, next_cursor = await executions.list_executions(
+        session,
+        principal,
+        PageParams(limit=25, cursor=cursor),
+        status=status,
+        workflow_id=workflow,
+    )
+    context.update(
+        executions=rows,
+        next_cursor=next_cursor,
+        statuses=STATUSES,
+        status=status,
+        workflow=workflow,
+        workflows=await service.list_workflows(session, principal),
+        badges=BADGES,
+    )
+    return render(request, "studio/executions.html", context)
+
+
+@router.get("/studio/executions/{execution_id}", response_class=HTMLResponse)
+async def execution_page(
+    request: Request, session: SessionDep, execution_id: uuid.UUID
+) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    try:
+        execution = await executions.get_execution(session, principal, execution_id)
+    except NotFound:
+        return render(
+            request,
+            "errors/error.html",
+            {"status": 404, "title": "Not found", "message": "No such execution."},
+            status_code=404,
+        )
+    context = await _context(principal, session)
+    items = await executions.batch_results(session, execution.id)
+    finished = execution.completed + execution.failed + execution.cancelled
+    context.update(
+        execution=execution,
+        items=[
+            (
+                item,
+                _relative(request, item.image_id, "small") if item.image_id else None,
+                _relative(request, item.image_id) if item.image_id else None,
+            )
+            for item in items
+        ],
+        finished=finished,
+        badges=BADGES,
+        active=execution.status in executions.ACTIVE,
+        can_execute=principal.can("workflows:execute"),
+    )
+    return render(request, "studio/execution.html", context)
+
+
+@router.get("/studio/executions/{execution_id}/pdf")
+async def execution_pdf(
+    request: Request, session: SessionDep, execution_id: uuid.UUID, paper: str = "A4"
+) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    try:
+        document, _ = await pdf.export(
+            request.app.state.platform,
+            session,
+            principal,
+            [execution_id],
+            jobs=False,
+            paper="Letter" if paper == "Letter" else "A4",
+            title=f"Execution of {datetime.now(UTC):%Y-%m-%d}",
+        )
+    except NotFound:
+        return render(
+            request,
+            "errors/error.html",
+            {"status": 404, "title": "Not found", "message": "No such execution."},
+            status_code=404,
+        )
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="execution-{execution_id}.pdf"'},
+    )
+
+
+@router.get("/studio/requests", response_class=HTMLResponse)
+async def requests_page(request: Request, session: SessionDep) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    context = await _context(principal, session)
+    rows = await session.scalars(
+        select(WorkflowRequest)
+        .where(WorkflowRequest.client_id == principal.client_id)
+        .order_by(WorkflowRequest.id.desc())
+        .limit(100)
+    )
+    context.update(requests=list(rows.all()))
+    return render(request, "studio/requests.html", context)
+
+
+@router.get("/admin/studio", response_class=HTMLResponse)
+async def admin_studio_page(request: Request, session: SessionDep) -> Response:
+    principal = await page_principal(request, session)
+    if principal is None:
+        return sign_in_redirect(request)
+    if not principal.is_platform_admin:
+        return render(
+            request,
+            "errors/error.html",
+            {"status": 404, "title": "Page not found", "message": "We could not find that page."},
+            status_code=404,
+        )
+    context = await _context(principal, session)
+    templates = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
+    pending = await session.scalars(
+        select(WorkflowRequest)
+        .where(WorkflowRequest.status == "pending")
+        .order_by(WorkflowRequest.id)
+        .limit(100)
+    )
+    context.update(templates=list(templates.all()), pending=list(pending.all()))
+    return render(request, "studio/admin.html", context)
