@@ -261,6 +261,58 @@ def upload(
 
 
 @app.command()
+def generate(
+    prompts_file: Annotated[
+        Path,
+        typer.Argument(help="Prompts: one per line (# comments), or CSV with a prompt column."),
+    ],
+    workflow: Annotated[str, typer.Option(help="Workflow id (GET /api/v1/workflows).")],
+    wait: Annotated[bool, typer.Option(help="Follow progress until the batch ends.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Download the results (and manifest.csv) here; implies --wait."),
+    ] = None,
+    aspect_ratio: Annotated[str | None, typer.Option(help="For example 16:9.")] = None,
+    server: Annotated[str | None, typer.Option(help="Studioflow URL (default: BASE_URL).")] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="An API key with workflows:execute.", envvar="STUDIOFLOW_API_KEY"),
+    ] = None,
+) -> None:
+    """Run a batch of prompts through a workflow, with a live progress bar."""
+    if not api_key:
+        _fail("give --api-key or set STUDIOFLOW_API_KEY (create one on the account page).")
+    if not prompts_file.is_file():
+        _fail(f"{prompts_file} is not a file.")
+    from studioflow.studio.generator import GenerateError
+    from studioflow.studio.generator import generate as run_generate
+
+    target = server or load_settings().base_url
+    try:
+        outcome = run_generate(
+            prompts_file,
+            workflow=workflow,
+            server=target,
+            api_key=api_key or "",
+            aspect_ratio=aspect_ratio,
+            wait=wait,
+            out=out,
+            console=console,
+        )
+    except GenerateError as error:
+        _fail(str(error))
+    except httpx.HTTPError as error:
+        _fail(f"could not talk to {target}: {error}")
+    console.print(
+        f"{outcome.status}: {outcome.completed} done, {outcome.failed} failed of {outcome.total}"
+    )
+    if outcome.files:
+        console.print(f"saved {len(outcome.files)} files to {out}")
+    if outcome.status in {"failed", "cancelled"}:
+        raise SystemExit(1)
+
+
+@app.command()
 def fsck(
     repair: Annotated[
         bool, typer.Option(help="Delete orphans older than an hour and broken rows.")
