@@ -193,28 +193,27 @@ async def upload_image(
         path.unlink(missing_ok=True)
 
 
-async def store_generated(
-    platform: Platform,
-    session: AsyncSession,
-    client_id: uuid.UUID,
-    data: bytes,
-    *,
-    filename: str,
-    title: str | None,
-    created_by: uuid.UUID | None,
-) -> Image:
-    """Keep a generated image as a private image of the client, checked like an upload.
+@dataclass(frozen=True)
+class PreparedImage:
+    """A generated image checked and stored, not yet recorded (see :func:`record_generated`)."""
 
-    Credits paid for it, so it is not held to uploads/day; it does count as storage used.
-    Identical bytes (the placeholder is deterministic) share one image.
-    """
+    image_id: uuid.UUID
+    client_id: uuid.UUID
+    fmt: str
+    facts: ImageFacts
+    content_hash: str
+    size: int
+    public_size: int
+    original_key: str
+    public_key: str
+
+
+async def prepare_generated(platform: Platform, client_id: uuid.UUID, data: bytes) -> PreparedImage:
+    """Check a generated image like an upload and store its files, outside any transaction
+    (decoding and storage writes must not hold the database's write lock)."""
     fmt = sniff(data[:64])
     if fmt is None:
         raise ImageRejected("invalid_image", "The provider's answer is not an image.")
-    content_hash = hashlib.sha256(data).hexdigest()
-    existing = await _by_hash(session, client_id, content_hash)
-    if existing is not None:
-        return existing
     staging = platform.settings.data_dir / "tmp"
     staging.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=staging, prefix="generated-", delete=False) as handle:
@@ -231,50 +230,84 @@ async def store_generated(
         stored.append(original_key)
         await platform.storage.put(public_key, public, content_type=facts.mime_type)
         stored.append(public_key)
-        kept = list(stored)
-
-        async def forget() -> None:
-            await _delete_objects(platform, kept)
-
-        on_rollback(session, forget)
-        image = Image(
-            id=image_id,
-            client_id=client_id,
-            uploaded_by=created_by,
-            title=title,
-            filename=safe_filename(filename, fmt),
-            content_hash=content_hash,
-            format=fmt,
-            mime_type=facts.mime_type,
-            bytes=len(data),
-            public_bytes=len(public),
-            width=facts.width,
-            height=facts.height,
-            frames=facts.frames,
-            has_alpha=facts.has_alpha,
-            dominant_color=facts.dominant_color,
-            blurhash=facts.blurhash,
-            is_public=False,
-            source="generated",
-            original_key=original_key,
-            public_key=public_key,
-        )
-        session.add(image)
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except IntegrityError:
-            raced = await _by_hash(session, client_id, content_hash)
-            if raced is None:
-                raise
-            await _delete_objects(platform, stored)
-            return raced
-        return image
     except BaseException:
         await _delete_objects(platform, stored)
         raise
     finally:
         path.unlink(missing_ok=True)  # noqa: ASYNC240 - our own temp file
+    return PreparedImage(
+        image_id=image_id,
+        client_id=client_id,
+        fmt=fmt,
+        facts=facts,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        public_size=len(public),
+        original_key=original_key,
+        public_key=public_key,
+    )
+
+
+async def discard_prepared(platform: Platform, prepared: PreparedImage) -> None:
+    await _delete_objects(platform, [prepared.original_key, prepared.public_key])
+
+
+async def record_generated(
+    platform: Platform,
+    session: AsyncSession,
+    prepared: PreparedImage,
+    *,
+    filename: str,
+    title: str | None,
+    created_by: uuid.UUID | None,
+) -> Image:
+    """The image row of a prepared result: private, ``source="generated"``, not held to
+    uploads/day (credits paid for it) though counted as storage. Identical bytes (the
+    placeholder is deterministic) share one image; the extra files go."""
+
+    async def forget() -> None:
+        await discard_prepared(platform, prepared)
+
+    # Whatever happens to the transaction, files that no row points to go.
+    on_rollback(session, forget)
+    existing = await _by_hash(session, prepared.client_id, prepared.content_hash)
+    if existing is not None:
+        after_commit(session, forget)
+        return existing
+    facts = prepared.facts
+    image = Image(
+        id=prepared.image_id,
+        client_id=prepared.client_id,
+        uploaded_by=created_by,
+        title=title,
+        filename=safe_filename(filename, prepared.fmt),
+        content_hash=prepared.content_hash,
+        format=prepared.fmt,
+        mime_type=facts.mime_type,
+        bytes=prepared.size,
+        public_bytes=prepared.public_size,
+        width=facts.width,
+        height=facts.height,
+        frames=facts.frames,
+        has_alpha=facts.has_alpha,
+        dominant_color=facts.dominant_color,
+        blurhash=facts.blurhash,
+        is_public=False,
+        source="generated",
+        original_key=prepared.original_key,
+        public_key=prepared.public_key,
+    )
+    session.add(image)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raced = await _by_hash(session, prepared.client_id, prepared.content_hash)
+        if raced is None:
+            raise
+        await discard_prepared(platform, prepared)
+        return raced
+    return image
 
 
 def _check(path: Path, fmt: str, max_pixels: int) -> ImageFacts:

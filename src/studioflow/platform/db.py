@@ -9,6 +9,8 @@ and is dropped on rollback, so a worker never picks up a row that does not exist
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util.concurrency import await_
 
 from studioflow.platform.errors import AppError
 
@@ -66,11 +69,57 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    writer = _WriterLock()
+
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        # writes can fail with "database is locked" at once, which busy_timeout cannot help.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # One writer at a time, queued here in FIFO order: SQLite's own busy handler polls
+        # with sleeps (up to 100 ms each), which under contention cost more than the work.
+        writer.acquire(connection.info)
+        try:
+            # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
+            # then writes can fail with "database is locked" at once, which no wait can help.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release(connection.info)
+            raise
+
+    @event.listens_for(engine, "commit")
+    def on_commit(connection: Any) -> None:
+        writer.release(connection.info)
+
+    @event.listens_for(engine, "rollback")
+    def on_rollback(connection: Any) -> None:
+        writer.release(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection returned without commit or rollback (closed, invalidated) still holds
+        # its turn: give it back.
+        writer.release(record.info)
+
+
+class _WriterLock:
+    """The process's turn to write to one SQLite database (other processes still meet
+    SQLite's own lock and busy timeout)."""
+
+    KEY = "studioflow.sqlite_writer"
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    def acquire(self, info: dict[str, Any]) -> None:
+        if info.get(self.KEY):
+            return
+        try:
+            await_(asyncio.wait_for(self._lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000))
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        info[self.KEY] = True
+
+    def release(self, info: dict[str, Any]) -> None:
+        if info.pop(self.KEY, False):
+            self._lock.release()
 
 
 class Database:

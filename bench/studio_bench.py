@@ -1,0 +1,359 @@
+"""Studio: the execution pipeline's own cost, the shared provider limit, worker memory.
+
+1. Queue overhead: 1,000 single-item executions on a zero-latency provider, submitted through
+   the HTTP API; items per second and p50/p99 from execute to completed. Embedded (SQLite,
+   in-process queue and worker) always; at scale (PostgreSQL + Redis, two `studioflow worker`
+   processes) when STUDIOFLOW_BENCH_DATABASE_URL and STUDIOFLOW_BENCH_REDIS_URL are set.
+2. Limiter accuracy (scale only): limit 60/min, three worker processes, two minutes of calls;
+   the calls in every 60-second window.
+3. Memory (scale only): a 500-item placeholder batch; the worker process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+
+from studioflow.app import create_app
+from studioflow.billing import credits
+from studioflow.demo import create_admin
+from studioflow.models import Client, WorkflowExecution, WorkflowTemplate
+from studioflow.platform.migrations import upgrade
+from studioflow.platform.runtime import Platform, build_platform
+from studioflow.seeds import seed_reference_data
+from studioflow.settings import Settings
+
+EXECUTIONS = 1000
+SUBMITTERS = 8
+PASSWORD = "a bench passphrase 42"
+BENCH_WORKER = [sys.executable, "-m", "bench.studio_worker"]
+
+
+async def _prepare(platform: Platform, provider: str, grant: int) -> uuid.UUID:
+    await upgrade(platform.db.engine)
+    async with platform.db.transaction() as session:
+        await seed_reference_data(session)
+        user = await create_admin(session, email="bench@example.com", password=PASSWORD)
+        await session.execute(update(WorkflowTemplate).values(provider=provider))
+        # The bench is one client hammering the API: the enterprise plan's hourly limit.
+        await session.execute(
+            update(Client).where(Client.personal_owner_id == user.id).values(plan="enterprise")
+        )
+    async with platform.db.transaction() as session:
+        client_id = await session.scalar(
+            select(Client.id).where(Client.personal_owner_id == user.id)
+        )
+        assert client_id is not None
+        await credits.apply(session, client_id, grant, reason="grant", key=f"bench:{client_id}")
+    return client_id
+
+
+async def _token(client: httpx.AsyncClient) -> dict[str, str]:
+    login = await client.post(
+        "/api/v1/auth/login", json={"identifier": "bench@example.com", "password": PASSWORD}
+    )
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def _submit_all(client: httpx.AsyncClient, headers: dict[str, str], n: int) -> float:
+    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[0]["id"]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+
+    async def submitter() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            response = await client.post(
+                f"/api/v1/workflows/{workflow}/execute",
+                json={"prompts": [f"bench item {i}"]},
+                headers=headers,
+            )
+            assert response.status_code == 202, response.text
+
+    started = time.perf_counter()
+    await asyncio.gather(*(submitter() for _ in range(SUBMITTERS)))
+    return time.perf_counter() - started
+
+
+async def _drain(platform: Platform, n: int, timeout: float) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    while True:
+        async with platform.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(WorkflowExecution.created_at, WorkflowExecution.completed_at).where(
+                        WorkflowExecution.status == "completed"
+                    )
+                )
+            ).all()
+        if len(rows) >= n or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    latencies = sorted((done - created).total_seconds() for created, done in rows)
+    first = min(created for created, _ in rows)
+    last = max(done for _, done in rows)
+    span = (last - first).total_seconds()
+    return {
+        "completed": len(rows),
+        "items_per_s": len(rows) / span if span else 0.0,
+        "p50_s": latencies[len(latencies) // 2],
+        "p99_s": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+async def queue_overhead_embedded() -> dict[str, float]:
+    from bench.studio_worker import register
+
+    register()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            env="test",
+            data_dir=Path(tmp),
+            database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
+            secret_key="bench-secret-" + "x" * 40,
+            log_level="WARNING",
+            rate_limit_per_ip="100000/minute",
+        )
+        platform = build_platform(settings)
+        await _prepare(platform, "instant", EXECUTIONS)
+        app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+        await platform.start_worker(dequeue_timeout=0.05)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            headers = await _token(client)
+            submit = await _submit_all(client, headers, EXECUTIONS)
+            result = await _drain(platform, EXECUTIONS, timeout=600)
+        await platform.close()
+    result["submit_s"] = submit
+    return result
+
+
+def _spawn(settings: Settings, *, count: int, **overrides: object) -> list[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "STUDIOFLOW_ENV": "test",
+        "STUDIOFLOW_DATA_DIR": str(settings.data_dir),
+        "STUDIOFLOW_DATABASE_URL": settings.database_url,
+        "STUDIOFLOW_REDIS_URL": settings.redis_url or "",
+        "STUDIOFLOW_QUEUE_NAME": settings.queue_name,
+        "STUDIOFLOW_REDIS_PREFIX": settings.redis_prefix,
+        "STUDIOFLOW_SECRET_KEY": settings.secret,
+        "STUDIOFLOW_LOG_LEVEL": "WARNING",
+    }
+    for name, value in overrides.items():
+        env[f"STUDIOFLOW_{name.upper()}"] = str(value)
+    return [
+        subprocess.Popen(
+            BENCH_WORKER, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(count)
+    ]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+async def _scale_platform(
+    tmp: str, database_url: str, redis_url: str
+) -> tuple[Settings, Platform, str]:
+    import asyncpg
+
+    admin = database_url.replace("postgresql+asyncpg", "postgresql")
+    name = f"sf_bench_{uuid.uuid4().hex[:8]}"
+    connection = await asyncpg.connect(admin)
+    await connection.execute(f'CREATE DATABASE "{name}"')
+    await connection.close()
+    settings = Settings(
+        env="test",
+        data_dir=Path(tmp),
+        database_url=admin.rpartition("/")[0] + f"/{name}",
+        redis_url=redis_url,
+        queue_name=f"bench-{uuid.uuid4().hex[:6]}",
+        redis_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+        secret_key="bench-secret-" + "x" * 40,
+        log_level="WARNING",
+        rate_limit_per_ip="100000/minute",
+    )
+    return settings, build_platform(settings), name
+
+
+async def _drop(database_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
+    await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await connection.close()
+
+
+async def queue_overhead_scale(database_url: str, redis_url: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        try:
+            await _prepare(platform, "instant", EXECUTIONS)
+            workers = _spawn(settings, count=2)
+            app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+            transport = httpx.ASGITransport(app=app)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://bench"
+                ) as client:
+                    headers = await _token(client)
+                    await asyncio.sleep(2)  # the workers connect
+                    submit = await _submit_all(client, headers, EXECUTIONS)
+                    result = await _drain(platform, EXECUTIONS, timeout=600)
+            finally:
+                _stop(workers)
+            result["submit_s"] = submit
+            return result
+        finally:
+            await platform.close()
+            await _drop(database_url, name)
+
+
+async def limiter_accuracy(
+    database_url: str, redis_url: str, *, seconds: float = 120
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        calls = Path(tmp) / "calls.log"
+        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        try:
+            client_id = await _prepare(platform, "counting", 1000)
+            workers = _spawn(
+                settings,
+                count=3,
+                studio_provider_rate_per_minute=60,
+                bench_calls_file=calls,
+            )
+            app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+            transport = httpx.ASGITransport(app=app)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://bench"
+                ) as client:
+                    headers = await _token(client)
+                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[0][
+                        "id"
+                    ]
+                    for batch in range(3):  # more demand than the limit, from three executions
+                        await client.post(
+                            f"/api/v1/workflows/{workflow}/execute",
+                            json={"prompts": [f"limit {batch}-{i}" for i in range(200)]},
+                            headers=headers,
+                        )
+                    while not calls.exists() or len(calls.read_text().split()) < 2:  # noqa: ASYNC110 - another process writes it
+                        await asyncio.sleep(0.5)
+                    await asyncio.sleep(seconds)
+            finally:
+                _stop(workers)
+            assert client_id
+        finally:
+            await platform.close()
+            await _drop(database_url, name)
+        stamps = sorted(float(x) for x in calls.read_text().split())
+    start = stamps[0]
+    stamps = [t for t in stamps if t <= start + seconds]
+    windows = []
+    t = start
+    while t + 60 <= start + seconds:
+        windows.append(sum(1 for s in stamps if t <= s < t + 60))
+        t += 0.5
+    return {
+        "calls": len(stamps),
+        "windows": len(windows),
+        "max_per_60s": max(windows),
+        "min_per_60s": min(windows),
+    }
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def worker_memory(database_url: str, redis_url: str, *, items: int = 500) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        try:
+            await _prepare(platform, "placeholder", items)
+            (worker,) = _spawn(settings, count=1)
+            app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+            transport = httpx.ASGITransport(app=app)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://bench"
+                ) as client:
+                    headers = await _token(client)
+                    await asyncio.sleep(2)
+                    idle = _peak_rss_mb(worker.pid)
+                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[0][
+                        "id"
+                    ]
+                    started = time.perf_counter()
+                    response = await client.post(
+                        f"/api/v1/workflows/{workflow}/execute",
+                        json={"prompts": [f"a memory test image number {i}" for i in range(items)]},
+                        headers=headers,
+                    )
+                    assert response.status_code == 202, response.text
+                    result = await _drain(platform, 1, timeout=1800)
+                    elapsed = time.perf_counter() - started
+                    peak = _peak_rss_mb(worker.pid)
+            finally:
+                _stop([worker])
+        finally:
+            await platform.close()
+            await _drop(database_url, name)
+    return {
+        "items": items,
+        "idle_rss_mb": idle,
+        "peak_rss_mb": peak,
+        "seconds": elapsed,
+        "completed_executions": result["completed"],
+    }
+
+
+async def run() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    print("queue overhead, embedded ...", flush=True)
+    results["queue_embedded"] = await queue_overhead_embedded()
+    print(results["queue_embedded"], flush=True)
+    database_url = os.environ.get("STUDIOFLOW_BENCH_DATABASE_URL")
+    redis_url = os.environ.get("STUDIOFLOW_BENCH_REDIS_URL")
+    if not (database_url and redis_url):
+        print("set STUDIOFLOW_BENCH_DATABASE_URL and STUDIOFLOW_BENCH_REDIS_URL for the rest")
+        return results
+    from studioflow.settings import normalise_database_url
+
+    database_url = normalise_database_url(database_url)
+    print("queue overhead, PostgreSQL + Redis, two worker processes ...", flush=True)
+    results["queue_scale"] = await queue_overhead_scale(database_url, redis_url)
+    print(results["queue_scale"], flush=True)
+    print("worker memory, 500-item batch ...", flush=True)
+    results["memory"] = await worker_memory(database_url, redis_url)
+    print(results["memory"], flush=True)
+    print("limiter accuracy, 60/min, three processes, 2 minutes ...", flush=True)
+    results["limiter"] = await limiter_accuracy(database_url, redis_url)
+    print(results["limiter"], flush=True)
+    return results
