@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,46 +52,81 @@ async def apply(
     key: str,
     reference: str | None = None,
     actor_user_id: uuid.UUID | None = None,
+    fresh: bool = False,
 ) -> CreditEvent:
-    """Change the balance by ``delta`` once per ``key``; refuse to go below zero (402)."""
-    existing = await session.scalar(select(CreditEvent).where(CreditEvent.idempotency_key == key))
-    if existing is not None:
-        return existing
-    if await session.get(CreditAccount, client_id) is None:
-        await ensure_account(session, client_id)
+    """Change the balance by ``delta`` once per ``key``; refuse to go below zero (402).
+
+    ``fresh`` says the key was just made up (it holds a new id), so there is no earlier event
+    to look for: the unique constraint still stands guard.
+    """
+    if not fresh:
+        existing = await session.scalar(
+            select(CreditEvent).where(CreditEvent.idempotency_key == key)
+        )
+        if existing is not None:
+            return existing
     try:
-        async with session.begin_nested():
-            result = await session.execute(
-                update(CreditAccount)
-                .where(CreditAccount.client_id == client_id, CreditAccount.balance + delta >= 0)
-                .values(balance=CreditAccount.balance + delta)
-                .returning(CreditAccount.balance)
+        event = await _apply_once(session, client_id, delta, reason, key, reference, actor_user_id)
+        if event is None:  # no account yet: open it (sign-up credits included), then again
+            await ensure_account(session, client_id)
+            event = await _apply_once(
+                session, client_id, delta, reason, key, reference, actor_user_id
             )
-            balance = result.scalar_one_or_none()
-            if balance is None:
-                raise InsufficientCredits(
-                    f"This needs {-delta} credits; the balance is lower.", extra={"needed": -delta}
-                )
-            event = CreditEvent(
-                client_id=client_id,
-                delta=delta,
-                reason=reason,
-                reference=reference,
-                idempotency_key=key,
-                balance_after=balance,
-                actor_user_id=actor_user_id,
-            )
-            session.add(event)
-            await session.flush()
+            assert event is not None
     except IntegrityError:
         # The same key landed concurrently: the savepoint undid our update; theirs stands.
         raced = await session.scalar(select(CreditEvent).where(CreditEvent.idempotency_key == key))
         if raced is None:
             raise
         return raced
-    account = await session.get(CreditAccount, client_id)
-    if account is not None:
-        await session.refresh(account)  # the update ran in SQL; the loaded object is stale
+    # The update ran in SQL: a loaded account object is stale now.
+    loaded = session.sync_session.identity_map.get(
+        sa_inspect(CreditAccount).identity_key_from_primary_key((client_id,))
+    )
+    if loaded is not None:
+        session.expire(loaded)
+    return event
+
+
+async def _apply_once(
+    session: AsyncSession,
+    client_id: uuid.UUID,
+    delta: int,
+    reason: str,
+    key: str,
+    reference: str | None,
+    actor_user_id: uuid.UUID | None,
+) -> CreditEvent | None:
+    """One conditional update and its ledger row in a savepoint; None if there is no account."""
+    async with session.begin_nested():
+        balance = (
+            await session.execute(
+                update(CreditAccount)
+                .where(CreditAccount.client_id == client_id, CreditAccount.balance + delta >= 0)
+                .values(balance=CreditAccount.balance + delta)
+                .returning(CreditAccount.balance)
+            )
+        ).scalar_one_or_none()
+        if balance is None:
+            exists = await session.scalar(
+                select(CreditAccount.client_id).where(CreditAccount.client_id == client_id)
+            )
+            if exists is None:
+                return None
+            raise InsufficientCredits(
+                f"This needs {-delta} credits; the balance is lower.", extra={"needed": -delta}
+            )
+        event = CreditEvent(
+            client_id=client_id,
+            delta=delta,
+            reason=reason,
+            reference=reference,
+            idempotency_key=key,
+            balance_after=balance,
+            actor_user_id=actor_user_id,
+        )
+        session.add(event)
+        await session.flush()
     return event
 
 

@@ -32,6 +32,7 @@ from studioflow.platform.errors import AppError
 log = structlog.get_logger("studioflow.db")
 
 AFTER_COMMIT_KEY = "studioflow.after_commit"
+BEFORE_COMMIT_KEY = "studioflow.before_commit"
 ON_ROLLBACK_KEY = "studioflow.on_rollback"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -139,11 +140,13 @@ class Database:
         async with self.sessionmaker() as session:
             try:
                 yield session
+                await run_before_commit(session)
                 await session.commit()
             except AppError as error:
                 if not error.commit:
                     await _roll_back(session)
                     raise
+                await run_before_commit(session)
                 await session.commit()
                 await run_after_commit(session)
                 raise
@@ -163,6 +166,7 @@ class Database:
 
 async def _roll_back(session: AsyncSession) -> None:
     session.info.pop(AFTER_COMMIT_KEY, None)
+    session.info.pop(BEFORE_COMMIT_KEY, None)
     callbacks: list[AfterCommit] = session.info.pop(ON_ROLLBACK_KEY, [])
     await session.rollback()
     for callback in callbacks:
@@ -175,6 +179,17 @@ async def _roll_back(session: AsyncSession) -> None:
 def on_rollback(session: AsyncSession, callback: AfterCommit) -> None:
     """Undo side effects outside the database (stored files) if the transaction rolls back."""
     session.info.setdefault(ON_ROLLBACK_KEY, []).append(callback)
+
+
+def before_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run ``callback`` inside the transaction just before it commits (batched writes)."""
+    session.info.setdefault(BEFORE_COMMIT_KEY, []).append(callback)
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    while callbacks := session.info.pop(BEFORE_COMMIT_KEY, []):
+        for callback in callbacks:
+            await callback()
 
 
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:

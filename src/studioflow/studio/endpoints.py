@@ -92,7 +92,7 @@ async def execute(
     """Queue a batch: credits for every item are reserved now (402 when the balance is short);
     failed and cancelled items are refunded. With Idempotency-Key a retry changes nothing."""
     platform = platform_of(request)
-    await service.get_workflow(session, principal, workflow_id)  # 404 before anything else
+    resolved = await service.get_workflow(session, principal, workflow_id)  # 404 first
     scope, digest = f"execute:{workflow_id}", idempotency.body_hash(body.model_dump(mode="json"))
     if idempotency_key:
         replay = await idempotency.lookup(
@@ -119,6 +119,7 @@ async def execute(
             items=items,
             reference_image_ids=body.reference_image_ids,
             config=body.config.model_dump(exclude_none=True),
+            resolved=resolved,
         ),
     )
     out = ExecuteOut(

@@ -14,12 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.billing import credits
 from studioflow.identity.auth import Principal
-from studioflow.models import BatchResult, Client, Image, WorkflowExecution
+from studioflow.models import (
+    BatchResult,
+    Client,
+    Image,
+    Workflow,
+    WorkflowExecution,
+    WorkflowTemplate,
+)
 from studioflow.models.base import uuid7
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.events import EventBus
@@ -43,6 +50,8 @@ class NewExecution:
     reference_image_ids: list[uuid.UUID]
     config: dict[str, Any]
     kind: str = "batch"
+    # The workflow and template when the caller has already loaded them.
+    resolved: tuple[Workflow, WorkflowTemplate] | None = None
 
 
 def progress_of(execution: WorkflowExecution) -> dict[str, Any]:
@@ -60,7 +69,7 @@ async def create_execution(
 ) -> WorkflowExecution:
     if new.workflow_id is None:
         raise NotFound("No such workflow.")
-    workflow, template = await get_workflow(session, principal, new.workflow_id)
+    workflow, template = new.resolved or await get_workflow(session, principal, new.workflow_id)
     if not (workflow.is_active and template.is_active):
         raise Unprocessable("This workflow is switched off.", code="workflow_inactive")
     config = {**template.default_config, **workflow.config_overrides, **new.config}
@@ -87,6 +96,7 @@ async def create_execution(
             key=f"execution:{execution_id}",
             reference=f"execution:{execution_id}",
             actor_user_id=principal.user_id,
+            fresh=True,  # a new id: no earlier event to look for
         )
     execution = WorkflowExecution(
         id=execution_id,
@@ -253,6 +263,9 @@ async def finish_item(
             reason="refund",
             key=f"refund:{item_id}",
             reference=f"execution:{execution.id}",
+            # The item's conditional update above already makes this once only; the unique
+            # key stands behind it.
+            fresh=True,
         )
     counter = {
         "completed": WorkflowExecution.completed,
@@ -319,32 +332,71 @@ async def remaining_items(session: AsyncSession, execution_id: uuid.UUID) -> int
 
 
 async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> str | None:
-    """Close an execution whose items are all done: completed if any item succeeded."""
-    if await remaining_items(session, execution_id):
-        return None
-    execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
-    if execution is None or execution.status not in ACTIVE:
-        return None
-    status = "completed" if execution.completed > 0 or execution.total == 0 else "failed"
-    now = datetime.now(UTC)
-    done = await session.execute(
-        update(WorkflowExecution)
-        .where(WorkflowExecution.id == execution_id, WorkflowExecution.status.in_(ACTIVE))
-        .values(
-            status=status,
-            completed_at=now,
-            runner_id=None,
-            runner_until=None,
-            error=execution.error
-            or (None if status == "completed" else "Every item failed; credits refunded."),
-            error_code=execution.error_code or (None if status == "completed" else "all_failed"),
+    """Close an execution whose items are all done (one conditional UPDATE): completed if
+    any item succeeded, else failed."""
+    open_items = (
+        select(BatchResult.id)
+        .where(
+            BatchResult.execution_id == execution_id,
+            BatchResult.status.in_(("pending", "processing")),
         )
+        .exists()
     )
-    if not getattr(done, "rowcount", 0):
+    succeeded = or_(WorkflowExecution.completed > 0, WorkflowExecution.total == 0)
+    row = (
+        await session.execute(
+            update(WorkflowExecution)
+            .where(
+                WorkflowExecution.id == execution_id,
+                WorkflowExecution.status.in_(ACTIVE),
+                ~open_items,
+            )
+            .values(
+                status=case((succeeded, "completed"), else_="failed"),
+                completed_at=datetime.now(UTC),
+                runner_id=None,
+                runner_until=None,
+                error=func.coalesce(
+                    WorkflowExecution.error,
+                    case((succeeded, None), else_="Every item failed; credits refunded."),
+                ),
+                error_code=func.coalesce(
+                    WorkflowExecution.error_code, case((succeeded, None), else_="all_failed")
+                ),
+            )
+            .returning(
+                WorkflowExecution.status,
+                WorkflowExecution.total,
+                WorkflowExecution.completed,
+                WorkflowExecution.failed,
+                WorkflowExecution.cancelled,
+                WorkflowExecution.credits_refunded,
+                WorkflowExecution.error,
+                WorkflowExecution.error_code,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if row is None:
         return None
-    await session.refresh(execution)
-    await live.emit(session, bus, execution_id, status, _summary(execution))
-    return status
+    status, total, done, failed, cancelled, refunded, error, error_code = row
+    await live.emit(
+        session,
+        bus,
+        execution_id,
+        status,
+        {
+            "status": status,
+            "total": total,
+            "completed": done,
+            "failed": failed,
+            "cancelled": cancelled,
+            "credits_refunded": refunded,
+            "error": error,
+            "error_code": error_code,
+        },
+    )
+    return str(status)
 
 
 def _summary(execution: WorkflowExecution) -> dict[str, Any]:

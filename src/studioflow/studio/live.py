@@ -1,6 +1,7 @@
 """Execution events: numbered, stored with the change they describe, then published live.
 
-The number is the SSE event id. Storing the event in the same transaction as the state change
+The number is the SSE event id, given at commit time so that ids follow commit order. Storing
+the event in the same transaction as the state change
 means a client reconnecting with ``Last-Event-ID`` replays exactly what it missed from the
 database, whichever process made the change; the bus only makes it arrive sooner.
 """
@@ -10,14 +11,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import ExecutionEvent, WorkflowExecution
-from studioflow.platform.db import after_commit
+from studioflow.platform.db import after_commit, before_commit
 from studioflow.platform.events import EventBus
 
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
+PENDING_KEY = "studioflow.execution_events"
 
 
 def channel(execution_id: uuid.UUID | str) -> str:
@@ -30,23 +32,52 @@ async def emit(
     execution_id: uuid.UUID,
     event: str,
     data: dict[str, Any],
-) -> int:
-    seq = (
-        await session.execute(
-            update(WorkflowExecution)
-            .where(WorkflowExecution.id == execution_id)
-            .values(event_seq=WorkflowExecution.event_seq + 1)
-            .returning(WorkflowExecution.event_seq)
+) -> None:
+    """Queue an event; it is numbered and stored just before the transaction commits (one
+    UPDATE and one INSERT per execution however many events), and published after."""
+    pending: list[tuple[uuid.UUID, str, dict[str, Any]]] | None = session.info.get(PENDING_KEY)
+    if pending is None:
+        pending = session.info[PENDING_KEY] = []
+
+        async def flush() -> None:
+            await _store(session, bus, session.info.pop(PENDING_KEY, []))
+
+        before_commit(session, flush)
+    pending.append((execution_id, event, data))
+
+
+async def _store(
+    session: AsyncSession, bus: EventBus, pending: list[tuple[uuid.UUID, str, dict[str, Any]]]
+) -> None:
+    by_execution: dict[uuid.UUID, list[tuple[str, dict[str, Any]]]] = {}
+    for execution_id, event, data in pending:
+        by_execution.setdefault(execution_id, []).append((event, data))
+    messages: list[tuple[uuid.UUID, dict[str, Any]]] = []
+    for execution_id, events in by_execution.items():
+        last = (
+            await session.execute(
+                update(WorkflowExecution)
+                .where(WorkflowExecution.id == execution_id)
+                .values(event_seq=WorkflowExecution.event_seq + len(events))
+                .returning(WorkflowExecution.event_seq)
+            )
+        ).scalar_one()
+        first = int(last) - len(events) + 1
+        rows = [
+            {"execution_id": execution_id, "seq": first + n, "type": event, "data": data}
+            for n, (event, data) in enumerate(events)
+        ]
+        await session.execute(insert(ExecutionEvent), rows)
+        messages.extend(
+            (execution_id, {"id": row["seq"], "event": row["type"], "data": row["data"]})
+            for row in rows
         )
-    ).scalar_one()
-    session.add(ExecutionEvent(execution_id=execution_id, seq=seq, type=event, data=data))
-    message = {"id": seq, "event": event, "data": data}
 
     async def publish() -> None:
-        await bus.publish(channel(execution_id), message)
+        for execution_id, message in messages:
+            await bus.publish(channel(execution_id), message)
 
     after_commit(session, publish)
-    return int(seq)
 
 
 async def events_after(

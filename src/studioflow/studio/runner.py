@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.service import discard_prepared, prepare_generated, record_generated
@@ -42,6 +42,8 @@ from studioflow.studio.providers.base import Reference
 log = structlog.get_logger("studioflow.studio")
 
 BACKOFF_CAP = 120.0
+# Providers whose keys live in client settings (others need no settings read).
+KEYED_PROVIDERS = frozenset({"gemini", "openai"})
 CANCEL_POLL = 0.5
 
 
@@ -75,7 +77,7 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
     runner_id = uuid.uuid4().hex
     now = datetime.now(UTC)
     async with platform.db.transaction() as session:
-        claimed = (
+        execution = (
             await session.execute(
                 update(WorkflowExecution)
                 .where(
@@ -88,16 +90,16 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
                     runner_id=runner_id,
                     runner_until=now + timedelta(seconds=settings.studio_lease_seconds),
                     status="processing",
+                    started_at=func.coalesce(WorkflowExecution.started_at, now),
                 )
-                .returning(WorkflowExecution.id)
+                .returning(WorkflowExecution)
+                .execution_options(populate_existing=True)
             )
-        ).first()
-        if claimed is None:
+        ).scalar_one_or_none()
+        if execution is None:
             return "skipped"
-        execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
-        assert execution is not None
-        if execution.started_at is None:
-            execution.started_at = now
+        if execution.started_at == now:
+            # The first slice: say so. Nothing can be in flight yet.
             await live.emit(
                 session,
                 platform.events,
@@ -105,14 +107,19 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
                 "progress",
                 executions.progress_of(execution),
             )
-        # We hold the lease: anything still "processing" was in flight in a runner that died.
-        # Back to pending; its attempt stays counted, and it was never refunded or completed.
-        await session.execute(
-            update(BatchResult)
-            .where(BatchResult.execution_id == execution_id, BatchResult.status == "processing")
-            .values(status="pending", available_at=now)
+        else:
+            # We hold the lease: anything still "processing" was in flight in a runner that
+            # died. Back to pending; its attempt stays counted, it was never refunded.
+            await session.execute(
+                update(BatchResult)
+                .where(BatchResult.execution_id == execution_id, BatchResult.status == "processing")
+                .values(status="pending", available_at=now)
+            )
+        client_settings = (
+            await executions.client_settings(session, execution.client_id)
+            if execution.provider in KEYED_PROVIDERS
+            else {}
         )
-        client_settings = await executions.client_settings(session, execution.client_id)
         reference_keys = await _reference_keys(session, execution)
         # The first items are claimed in the same transaction: one fewer round per slice.
         first = await _claim_in(session, platform, execution, settings.studio_prompt_concurrency)
