@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,9 @@ async def _submit_all(client: httpx.AsyncClient, headers: dict[str, str], n: int
     return time.perf_counter() - started
 
 
-async def _drain(platform: Platform, n: int, timeout: float) -> dict[str, float]:
+async def _drain(
+    platform: Platform, n: int, timeout: float, *, since: datetime | None = None
+) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while True:
         async with platform.db.transaction() as session:
@@ -103,7 +106,7 @@ async def _drain(platform: Platform, n: int, timeout: float) -> dict[str, float]
             break
         await asyncio.sleep(0.25)
     latencies = sorted((done - created).total_seconds() for created, done in rows)
-    first = min(created for created, _ in rows)
+    first = since or min(created for created, _ in rows)
     last = max(done for _, done in rows)
     span = (last - first).total_seconds()
     return {
@@ -138,6 +141,34 @@ async def queue_overhead_embedded() -> dict[str, float]:
             result = await _drain(platform, EXECUTIONS, timeout=600)
         await platform.close()
     result["submit_s"] = submit
+    return result
+
+
+async def queue_drain_embedded() -> dict[str, float]:
+    """The worker alone: 1,000 executions queued first, then the worker starts."""
+    from bench.studio_worker import register
+
+    register()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            env="test",
+            data_dir=Path(tmp),
+            database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
+            secret_key="bench-secret-" + "x" * 40,
+            log_level="WARNING",
+            rate_limit_per_ip="100000/minute",
+        )
+        platform = build_platform(settings)
+        await _prepare(platform, "instant", EXECUTIONS)
+        app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            headers = await _token(client)
+            await _submit_all(client, headers, EXECUTIONS)
+        since = datetime.now(UTC)
+        await platform.start_worker(dequeue_timeout=0.05)
+        result = await _drain(platform, EXECUTIONS, timeout=600, since=since)
+        await platform.close()
     return result
 
 
@@ -224,6 +255,29 @@ async def queue_overhead_scale(database_url: str, redis_url: str) -> dict[str, f
             finally:
                 _stop(workers)
             result["submit_s"] = submit
+            return result
+        finally:
+            await platform.close()
+            await _drop(database_url, name)
+
+
+async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, float]:
+    """Two worker processes alone: 1,000 executions queued first, then the workers start."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        try:
+            await _prepare(platform, "instant", EXECUTIONS)
+            app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                headers = await _token(client)
+                await _submit_all(client, headers, EXECUTIONS)
+            since = datetime.now(UTC)
+            workers = _spawn(settings, count=2)
+            try:
+                result = await _drain(platform, EXECUTIONS, timeout=600, since=since)
+            finally:
+                _stop(workers)
             return result
         finally:
             await platform.close()
@@ -339,6 +393,9 @@ async def run() -> dict[str, Any]:
     print("queue overhead, embedded ...", flush=True)
     results["queue_embedded"] = await queue_overhead_embedded()
     print(results["queue_embedded"], flush=True)
+    print("worker drain, embedded ...", flush=True)
+    results["drain_embedded"] = await queue_drain_embedded()
+    print(results["drain_embedded"], flush=True)
     database_url = os.environ.get("STUDIOFLOW_BENCH_DATABASE_URL")
     redis_url = os.environ.get("STUDIOFLOW_BENCH_REDIS_URL")
     if not (database_url and redis_url):
@@ -350,6 +407,9 @@ async def run() -> dict[str, Any]:
     print("queue overhead, PostgreSQL + Redis, two worker processes ...", flush=True)
     results["queue_scale"] = await queue_overhead_scale(database_url, redis_url)
     print(results["queue_scale"], flush=True)
+    print("worker drain, two worker processes ...", flush=True)
+    results["drain_scale"] = await queue_drain_scale(database_url, redis_url)
+    print(results["drain_scale"], flush=True)
     print("worker memory, 500-item batch ...", flush=True)
     results["memory"] = await worker_memory(database_url, redis_url)
     print(results["memory"], flush=True)

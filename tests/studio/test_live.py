@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from studioflow.models import BatchResult, CreditEvent, Image
 from studioflow.studio import runner, streaming
-from studioflow.studio.limiter import ProviderLimiter
+from studioflow.studio.limiter import SPACING_MARGIN, ProviderLimiter
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.image_apis import GEMINI_KEY, FakeImageAPIs
 from tests.studio.conftest import Studio, use_provider, worker_env
@@ -120,7 +120,7 @@ async def test_the_memory_limiter_spaces_calls_evenly() -> None:
     waits = [await limiter.reserve(key, 60) for _ in range(5)]
     assert waits[0] == pytest.approx(0, abs=0.05)
     for n, wait in enumerate(waits):
-        assert wait == pytest.approx(n * 1.0, abs=0.05)
+        assert wait == pytest.approx(n * 1.0 * SPACING_MARGIN, abs=0.05)
 
 
 async def test_the_redis_limiter_is_one_schedule_for_every_process() -> None:
@@ -134,7 +134,7 @@ async def test_the_redis_limiter_is_one_schedule_for_every_process() -> None:
         for limiter in (a, b, a, b):
             waits.append(await limiter.reserve("shared-key", 120))
         for n, wait in enumerate(waits):
-            assert wait == pytest.approx(n * 0.5, abs=0.1), waits
+            assert wait == pytest.approx(n * 0.5 * SPACING_MARGIN, abs=0.1), waits
     finally:
         await first.aclose()
         await second.aclose()
