@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +89,11 @@ async def _submit_all(client: httpx.AsyncClient, headers: dict[str, str], n: int
 
 
 async def _drain(
-    platform: Platform, n: int, timeout: float, *, since: datetime | None = None
+    platform: Platform, n: int, timeout: float, *, steady: bool = False
 ) -> dict[str, float]:
+    """Wait for ``n`` completed executions. The rate runs from the first execute to the last
+    completion, or with ``steady`` from the first completion to the last (a worker's own
+    pace, its start-up excluded)."""
     deadline = time.monotonic() + timeout
     while True:
         async with platform.db.transaction() as session:
@@ -106,12 +108,13 @@ async def _drain(
             break
         await asyncio.sleep(0.25)
     latencies = sorted((done - created).total_seconds() for created, done in rows)
-    first = since or min(created for created, _ in rows)
+    first = min(done for _, done in rows) if steady else min(created for created, _ in rows)
     last = max(done for _, done in rows)
     span = (last - first).total_seconds()
+    counted = len(rows) - 1 if steady else len(rows)
     return {
         "completed": len(rows),
-        "items_per_s": len(rows) / span if span else 0.0,
+        "items_per_s": counted / span if span else 0.0,
         "p50_s": latencies[len(latencies) // 2],
         "p99_s": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
     }
@@ -165,9 +168,8 @@ async def queue_drain_embedded() -> dict[str, float]:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             headers = await _token(client)
             await _submit_all(client, headers, EXECUTIONS)
-        since = datetime.now(UTC)
         await platform.start_worker(dequeue_timeout=0.05)
-        result = await _drain(platform, EXECUTIONS, timeout=600, since=since)
+        result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
         await platform.close()
     return result
 
@@ -272,10 +274,9 @@ async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, floa
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 headers = await _token(client)
                 await _submit_all(client, headers, EXECUTIONS)
-            since = datetime.now(UTC)
             workers = _spawn(settings, count=2)
             try:
-                result = await _drain(platform, EXECUTIONS, timeout=600, since=since)
+                result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
             finally:
                 _stop(workers)
             return result

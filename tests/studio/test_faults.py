@@ -181,3 +181,43 @@ async def test_completed_items_are_never_redone(studio: Studio) -> None:
         images = await session.scalar(select(func.count()).select_from(Image))
         attempts = await session.scalar(select(func.sum(BatchResult.attempts)))
     assert images == 2 and attempts == 2
+
+
+async def test_one_clients_big_batch_does_not_hold_back_anothers_single_item(
+    studio_app: Studio, fake_apis: Fake
+) -> None:
+    """One execution slot, half-second slices: the big batch takes turns, the small one runs
+    in the next turn instead of after the whole batch."""
+    from tests.identity.helpers import sign_up
+
+    studio = studio_app
+    fake, url = fake_apis
+    await use_provider(studio, "gemini", url)
+    studio.settings.gemini_api_key = GEMINI_KEY
+    studio.settings.studio_provider_rate_per_minute = 60_000
+    studio.settings.studio_worker_concurrency = 1
+    studio.settings.studio_prompt_concurrency = 2
+    studio.settings.studio_slice_seconds = 0.5
+    fake.default = "slow"
+    fake.slow_seconds = 0.25
+    await studio.grant(37)
+    await studio.platform.start_worker(concurrency=2, dequeue_timeout=0.05)
+    try:
+        other = await sign_up(studio.client, studio.platform, "small-client@example.com")
+        big = await studio.execute([f"big {n}" for n in range(40)])
+        while len(fake.calls) < 2:  # the big batch is running
+            await asyncio.sleep(0.02)
+        small = await studio.execute(["just one"], account=other)
+        done_small = await studio.wait(small, account=other)
+        big_now = (
+            await studio.client.get(f"/api/v1/executions/{big}", headers=studio.headers)
+        ).json()
+        assert done_small["status"] == "completed"
+        # The small one finished while most of the big one was still to do.
+        assert big_now["status"] == "processing", big_now
+        assert big_now["progress"]["completed"] < 30, big_now["progress"]
+        done_big = await studio.wait(big, timeout=120)
+        assert done_big["status"] == "completed" and done_big["progress"]["completed"] == 40
+    finally:
+        await studio.platform.stop_worker()
+    await studio.assert_ledger_balanced()

@@ -29,3 +29,20 @@ async def test_new_clients_get_the_auto_assigned_workflow(
     assert (
         await client.get(f"/api/v1/workflows/{nano['id']}", headers=other.headers)
     ).status_code == 404
+
+
+async def test_a_gemini_key_moves_the_flagship_to_gemini(platform: Platform) -> None:
+    from sqlalchemy import select
+
+    from studioflow.models import WorkflowTemplate
+    from studioflow.studio.templates import seed_templates
+
+    async with platform.db.sessionmaker() as session:
+        template = await session.scalar(
+            select(WorkflowTemplate).where(WorkflowTemplate.name == NANO_BANANA)
+        )
+        assert template is not None and template.provider == "placeholder"
+        await seed_templates(session, gemini_configured=True)
+        await session.refresh(template)
+        assert template.provider == "gemini"
+        await session.rollback()
