@@ -50,3 +50,28 @@ async def test_download_streams_a_zip_with_a_manifest(studio: Studio) -> None:
     assert manifest[0] == "index,prompt,status,file,error"
     assert manifest[1] == "1,one,completed,001.png,"
     assert archive.read("001.png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_old_events_and_idempotency_answers_are_pruned(studio: Studio) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from studioflow.models import ExecutionEvent, IdempotencyRecord, WorkflowExecution
+    from studioflow.studio.tasks import prune_old
+
+    workflow = await studio.workflow_id()
+    response = await studio.client.post(
+        f"/api/v1/workflows/{workflow}/execute",
+        json={"prompts": ["kept"]},
+        headers={**studio.headers, "Idempotency-Key": "prune-me"},
+    )
+    execution_id = response.json()["execution_id"]
+    await studio.wait(execution_id)
+    assert await prune_old(studio.platform) == {"events": 0, "idempotency": 0}
+    later = datetime.now(UTC) + timedelta(days=31)
+    assert (await prune_old(studio.platform, now=later))["idempotency"] == 1
+    async with studio.platform.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(ExecutionEvent)) == 0
+        assert await session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 0
+        assert await session.scalar(select(func.count()).select_from(WorkflowExecution)) == 1

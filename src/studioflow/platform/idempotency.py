@@ -85,8 +85,10 @@ async def remember(
     await session.flush()
 
 
-async def prune(session: AsyncSession) -> int:
+async def prune(session: AsyncSession, *, now: datetime | None = None) -> int:
     result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < datetime.now(UTC) - KEEP)
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < (now or datetime.now(UTC)) - KEEP
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)

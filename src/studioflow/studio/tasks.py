@@ -1,12 +1,21 @@
-"""Jobs of the studio: execution slices (on the ``studio`` queue) and the recovery sweep."""
+"""Jobs of the studio: execution slices (on the ``studio`` queue), the recovery sweep, and
+pruning what only needs to live for a while."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import delete, select
+
+from studioflow.models import ExecutionEvent, WorkflowExecution
+from studioflow.platform import idempotency
 from studioflow.platform.jobs import task
 from studioflow.studio import runner
+
+# Live events replay reconnecting clients; a month after an execution ended nobody will.
+EVENTS_KEPT = timedelta(days=30)
 
 if TYPE_CHECKING:
     from studioflow.platform.runtime import Platform
@@ -23,3 +32,24 @@ async def execute(platform: Platform, execution_id: str, slice_no: int) -> str:
 async def recover(platform: Platform) -> int:
     """Every minute: queue again the executions whose job or worker was lost."""
     return await runner.recover(platform)
+
+
+async def prune_old(platform: Platform, *, now: datetime | None = None) -> dict[str, int]:
+    """Drop execution events a month after their execution ended, and idempotency answers
+    older than their 24 hours. The executions and their items stay."""
+    cutoff = (now or datetime.now(UTC)) - EVENTS_KEPT
+    async with platform.db.transaction() as session:
+        ended = select(WorkflowExecution.id).where(
+            WorkflowExecution.completed_at.is_not(None), WorkflowExecution.completed_at < cutoff
+        )
+        events = await session.execute(
+            delete(ExecutionEvent).where(ExecutionEvent.execution_id.in_(ended))
+        )
+        answers = await idempotency.prune(session, now=now)
+    return {"events": int(getattr(events, "rowcount", 0) or 0), "idempotency": answers}
+
+
+@task("studio.prune", cron="25 3 * * *", timeout=600, retries=2)
+async def prune(platform: Platform) -> dict[str, int]:
+    """Daily at 03:25 UTC."""
+    return await prune_old(platform)
