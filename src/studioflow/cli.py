@@ -212,7 +212,9 @@ def admin_create(
     secret = password or random_password()
 
     async def run() -> None:
-        database = Database(create_engine(settings.database_url))
+        database = Database(
+            create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver)
+        )
         try:
             async with database.transaction() as session:
                 await create_admin(session, email=email, password=secret)
@@ -378,7 +380,7 @@ async def _prepare(
     from studioflow.seeds import seed_reference_data
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(create_engine(settings.database_url))
+    database = Database(create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver))
     try:
         if migrate:
             await upgrade(database.engine, revision)

@@ -221,3 +221,36 @@ async def test_one_clients_big_batch_does_not_hold_back_anothers_single_item(
     finally:
         await studio.platform.stop_worker()
     await studio.assert_ledger_balanced()
+
+
+async def test_an_unexpected_provider_error_is_retried_then_failed_and_refunded(
+    quick: Studio,
+) -> None:
+    from studioflow.studio.providers import EXTRA
+
+    class Broken:
+        name = "broken"
+        limit_key = "broken"
+        rate_limited = False
+        aspect_ratios = frozenset({"1:1"})
+        calls = 0
+
+        async def generate(self, request: object) -> object:
+            Broken.calls += 1
+            raise RuntimeError("a bug in a provider client")
+
+        async def close(self) -> None:
+            return None
+
+    EXTRA["broken"] = lambda settings, key: Broken()  # type: ignore[assignment,return-value]
+    try:
+        await use_provider(quick, "broken", "http://127.0.0.1:9")
+        quick.settings.studio_max_attempts = 2
+        done = await quick.wait(await quick.execute(["will break"]))
+    finally:
+        EXTRA.pop("broken")
+    (result,) = await quick.results(done["id"])
+    assert result["status"] == "failed" and result["attempts"] == 2 and Broken.calls == 2
+    assert result["error_code"] == "retryable" and "RuntimeError" in result["error"]
+    assert done["status"] == "failed" and await quick.balance() == 3
+    await quick.assert_ledger_balanced()

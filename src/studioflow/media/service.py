@@ -39,12 +39,13 @@ from studioflow.platform.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
+from studioflow.platform.loops import PerLoop
 from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
 from studioflow.platform.runtime import Platform
 
 CHUNK = 1024 * 1024
 # Decoding is CPU and memory heavy: a bounded number at once per process.
-_processing = asyncio.Semaphore(max(2, (os.cpu_count() or 2)))
+_processing = PerLoop(lambda: asyncio.Semaphore(max(2, (os.cpu_count() or 2))))
 
 
 class StorageQuotaExceeded(QuotaExceeded):
@@ -127,7 +128,7 @@ async def upload_image(
         if existing is not None:
             return Uploaded(image=existing, duplicate=True)
         try:
-            async with _processing:
+            async with _processing.get():
                 facts = await asyncio.to_thread(_check, path, fmt, plan.max_pixels)
                 public = await asyncio.to_thread(
                     public_copy, path, fmt, orientation=facts.orientation
@@ -221,7 +222,7 @@ async def prepare_generated(platform: Platform, client_id: uuid.UUID, data: byte
     path = Path(handle.name)
     stored: list[str] = []
     try:
-        async with _processing:
+        async with _processing.get():
             facts = await asyncio.to_thread(_check, path, fmt, 400_000_000)
             public = await asyncio.to_thread(public_copy, path, fmt, orientation=facts.orientation)
         image_id = uuid7()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.sniff import EXTENSION
 from studioflow.models import Image, ImageVariant
+from studioflow.platform.loops import PerLoop
 from studioflow.platform.runtime import Platform
 
 PRESETS = {"thumb": 320, "small": 640, "medium": 1280, "large": 2048}
@@ -25,7 +26,7 @@ MAX_DIMENSION = 4096
 _locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 # Bounded processing: a full pool answers 429 instead of queueing unbounded memory.
 MAX_CONCURRENT_RENDERS = 4
-_renders = asyncio.Semaphore(MAX_CONCURRENT_RENDERS)
+_renders = PerLoop(lambda: asyncio.Semaphore(MAX_CONCURRENT_RENDERS))
 _PIL = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
 
 
@@ -110,9 +111,10 @@ async def get_variant(platform: Platform, image: Image, spec: VariantSpec) -> Im
         found = await _cached(platform, image, spec)
         if found is not None:
             return found
-        if _renders.locked():
+        renders = _renders.get()
+        if renders.locked():
             raise ProcessingBusy
-        async with _renders:
+        async with renders:
             source = await platform.storage.read(image.public_key)
             try:
                 data = await asyncio.to_thread(render, source, image.format, spec)

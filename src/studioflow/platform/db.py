@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, Request
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util.concurrency import await_
 
 from studioflow.platform.errors import AppError
+from studioflow.platform.sqlite_inline import inline_creator
 
 log = structlog.get_logger("studioflow.db")
 
@@ -39,13 +40,22 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 AfterCommit = Callable[[], Awaitable[Any]]
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, sqlite_driver: str = "inline") -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(
-            url,
-            echo=echo,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        )
+        database = make_url(url).database
+        if sqlite_driver == "inline" and database and database != ":memory:":
+            # A file database: SQLite runs in the loop's thread (see sqlite_inline.py).
+            engine = create_async_engine(
+                url,
+                echo=echo,
+                async_creator=inline_creator(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000),
+            )
+        else:
+            engine = create_async_engine(
+                url,
+                echo=echo,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            )
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(

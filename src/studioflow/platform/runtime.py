@@ -125,7 +125,7 @@ class Platform:
 
 def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(create_engine(settings.database_url))
+    db = Database(create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver))
     storage = create_storage(
         settings.storage_url,
         secret=settings.secret,

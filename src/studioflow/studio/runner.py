@@ -356,6 +356,12 @@ async def _run_item(work: Slice, item: BatchResult) -> None:
         )
     except ProviderError as error:
         failure = error
+    except Exception as error:  # a bug or an unforeseen client error: retry, then fail
+        log.exception("studio.provider_crashed", provider=work.provider.name)
+        failure = ProviderError(
+            FailureKind.RETRYABLE,
+            f"Unexpected error talking to the provider ({type(error).__name__}).",
+        )
     if generated is not None:
         try:
             await _complete(work, item, generated)
@@ -364,6 +370,13 @@ async def _run_item(work: Slice, item: BatchResult) -> None:
             failure = ProviderError(
                 FailureKind.MALFORMED,
                 f"The provider's image was refused: {rejected.detail}",
+                request_id=generated.request_id,
+            )
+        except Exception as error:  # storage or database trouble: the item is tried again
+            log.exception("studio.store_failed")
+            failure = ProviderError(
+                FailureKind.RETRYABLE,
+                f"Could not store the result ({type(error).__name__}).",
                 request_id=generated.request_id,
             )
     assert failure is not None
