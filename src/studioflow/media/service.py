@@ -19,6 +19,8 @@ from typing import Any
 
 from fastapi import UploadFile
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -261,9 +263,9 @@ async def record_generated(
     filename: str,
     title: str | None,
     created_by: uuid.UUID | None,
-) -> Image:
-    """The image row of a prepared result: private, ``source="generated"``, not held to
-    uploads/day (credits paid for it) though counted as storage. Identical bytes (the
+) -> uuid.UUID:
+    """The image row of a prepared result (its id): private, ``source="generated"``, not held
+    to uploads/day (credits paid for it) though counted as storage. Identical bytes (the
     placeholder is deterministic) share one image; the extra files go."""
 
     async def forget() -> None:
@@ -271,44 +273,44 @@ async def record_generated(
 
     # Whatever happens to the transaction, files that no row points to go.
     on_rollback(session, forget)
-    existing = await _by_hash(session, prepared.client_id, prepared.content_hash)
-    if existing is not None:
-        after_commit(session, forget)
-        return existing
     facts = prepared.facts
-    image = Image(
-        id=prepared.image_id,
-        client_id=prepared.client_id,
-        uploaded_by=created_by,
-        title=title,
-        filename=safe_filename(filename, prepared.fmt),
-        content_hash=prepared.content_hash,
-        format=prepared.fmt,
-        mime_type=facts.mime_type,
-        bytes=prepared.size,
-        public_bytes=prepared.public_size,
-        width=facts.width,
-        height=facts.height,
-        frames=facts.frames,
-        has_alpha=facts.has_alpha,
-        dominant_color=facts.dominant_color,
-        blurhash=facts.blurhash,
-        is_public=False,
-        source="generated",
-        original_key=prepared.original_key,
-        public_key=prepared.public_key,
+    values = {
+        "id": prepared.image_id,
+        "client_id": prepared.client_id,
+        "uploaded_by": created_by,
+        "title": title,
+        "filename": safe_filename(filename, prepared.fmt),
+        "content_hash": prepared.content_hash,
+        "format": prepared.fmt,
+        "mime_type": facts.mime_type,
+        "bytes": prepared.size,
+        "public_bytes": prepared.public_size,
+        "width": facts.width,
+        "height": facts.height,
+        "frames": facts.frames,
+        "has_alpha": facts.has_alpha,
+        "dominant_color": facts.dominant_color,
+        "blurhash": facts.blurhash,
+        "is_public": False,
+        "source": "generated",
+        "original_key": prepared.original_key,
+        "public_key": prepared.public_key,
+    }
+    # One statement whether or not the bytes are new (both databases speak ON CONFLICT).
+    insert_into = pg_insert if platform.db.dialect == "postgresql" else sqlite_insert
+    inserted = await session.scalar(
+        insert_into(Image)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
+        .returning(Image.id)
     )
-    session.add(image)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raced = await _by_hash(session, prepared.client_id, prepared.content_hash)
-        if raced is None:
-            raise
-        await discard_prepared(platform, prepared)
-        return raced
-    return image
+    if inserted is not None:
+        return uuid.UUID(str(inserted))
+    existing = await _by_hash(session, prepared.client_id, prepared.content_hash)
+    if existing is None:  # pragma: no cover - the conflict row cannot vanish in our transaction
+        raise LookupError("conflicting image not found")
+    after_commit(session, forget)
+    return existing.id
 
 
 def _check(path: Path, fmt: str, max_pixels: int) -> ImageFacts:

@@ -301,14 +301,19 @@ async def _claim_in(
         .order_by(BatchResult.index)
         .limit(room)
     )
+    chosen: Any
     if platform.db.dialect == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
-    ids = list((await session.scalars(candidates)).all())
-    if not ids:
-        return []
+        # Chosen first, then taken: PostgreSQL may run an IN (… LIMIT … SKIP LOCKED) subquery
+        # more than once per UPDATE and take more rows than the limit.
+        chosen = list((await session.scalars(candidates.with_for_update(skip_locked=True))).all())
+        if not chosen:
+            return []
+    else:
+        # SQLite has one writer at a time: choose and take in one statement.
+        chosen = candidates.scalar_subquery()
     rows = await session.scalars(
         update(BatchResult)
-        .where(BatchResult.id.in_(ids), BatchResult.status == "pending")
+        .where(BatchResult.id.in_(chosen), BatchResult.status == "pending")
         .values(
             status="processing",
             attempts=BatchResult.attempts + 1,
@@ -317,6 +322,7 @@ async def _claim_in(
             error_code=None,
         )
         .returning(BatchResult)
+        .execution_options(synchronize_session=False)
     )
     items = sorted(rows.all(), key=lambda item: item.index)
     for item in items:
@@ -409,7 +415,7 @@ async def _complete(work: Slice, item: BatchResult, generated: Generated) -> Non
         async with work.platform.db.transaction() as session:
             # From here the transaction owns the files: a rollback deletes them.
             handed_over = True
-            image = await record_generated(
+            image_id = await record_generated(
                 work.platform,
                 session,
                 prepared,
@@ -423,7 +429,7 @@ async def _complete(work: Slice, item: BatchResult, generated: Generated) -> Non
                 work.execution,
                 item.id,
                 "completed",
-                image_id=image.id,
+                image_id=image_id,
                 request_id=generated.request_id,
             )
             if finished:
