@@ -92,3 +92,38 @@ async def prune(session: AsyncSession, *, now: datetime | None = None) -> int:
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+class Guard:
+    """One request's ``Idempotency-Key`` handling; with no key it does nothing."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        client_id: uuid.UUID,
+        scope: str,
+        key: str | None,
+        body: Any,
+    ) -> None:
+        self.session = session
+        self.client_id = client_id
+        self.scope = scope
+        self.key = key
+        self.digest = body_hash(body) if key else ""
+
+    async def replay(self) -> Replay | None:
+        if not self.key:
+            return None
+        return await lookup(self.session, self.client_id, self.scope, self.key, self.digest)
+
+    async def remember(self, status_code: int, response: dict[str, Any]) -> None:
+        if self.key:
+            await remember(
+                self.session,
+                self.client_id,
+                self.scope,
+                self.key,
+                self.digest,
+                status_code=status_code,
+                response=response,
+            )

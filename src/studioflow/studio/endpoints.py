@@ -93,14 +93,16 @@ async def execute(
     failed and cancelled items are refunded. With Idempotency-Key a retry changes nothing."""
     platform = platform_of(request)
     resolved = await service.get_workflow(session, principal, workflow_id)  # 404 first
-    scope, digest = f"execute:{workflow_id}", idempotency.body_hash(body.model_dump(mode="json"))
-    if idempotency_key:
-        replay = await idempotency.lookup(
-            session, principal.client_id, scope, idempotency_key, digest
-        )
-        if replay is not None:
-            response.status_code = replay.status_code
-            return replay.response
+    guard = idempotency.Guard(
+        session,
+        principal.client_id,
+        f"execute:{workflow_id}",
+        idempotency_key,
+        body.model_dump(mode="json"),
+    )
+    if (replay := await guard.replay()) is not None:
+        response.status_code = replay.status_code
+        return replay.response
     try:
         items = parse_items(
             body.prompts,
@@ -128,16 +130,7 @@ async def execute(
         total=execution.total,
         credits_reserved=execution.credits_reserved,
     )
-    if idempotency_key:
-        await idempotency.remember(
-            session,
-            principal.client_id,
-            scope,
-            idempotency_key,
-            digest,
-            status_code=202,
-            response=out.model_dump(mode="json"),
-        )
+    await guard.remember(202, out.model_dump(mode="json"))
     return out
 
 
@@ -320,14 +313,12 @@ async def create_job(
 ) -> Any:
     """Generate one image (seed 001's jobs API); poll ``GET /api/v1/jobs/{id}``."""
     platform = platform_of(request)
-    scope, digest = "jobs", idempotency.body_hash(body.model_dump(mode="json"))
-    if idempotency_key:
-        replay = await idempotency.lookup(
-            session, principal.client_id, scope, idempotency_key, digest
-        )
-        if replay is not None:
-            response.status_code = replay.status_code
-            return replay.response
+    guard = idempotency.Guard(
+        session, principal.client_id, "jobs", idempotency_key, body.model_dump(mode="json")
+    )
+    if (replay := await guard.replay()) is not None:
+        response.status_code = replay.status_code
+        return replay.response
     try:
         (item,) = parse_items(
             [body.prompt], None, max_items=1, max_chars=platform.settings.studio_max_prompt_chars
@@ -348,16 +339,7 @@ async def create_job(
         ),
     )
     out = await _job_out(request, session, execution)
-    if idempotency_key:
-        await idempotency.remember(
-            session,
-            principal.client_id,
-            scope,
-            idempotency_key,
-            digest,
-            status_code=202,
-            response=out.model_dump(mode="json"),
-        )
+    await guard.remember(202, out.model_dump(mode="json"))
     return out
 
 

@@ -22,7 +22,7 @@ from studioflow.studio.endpoints import STATUSES
 from studioflow.studio.providers import aspect_ratios_of
 from studioflow.web.account_pages import _context
 from studioflow.web.session import page_principal, sign_in_redirect
-from studioflow.web.templating import render
+from studioflow.web.templating import render, render_error_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,12 +66,7 @@ async def workflow_page(request: Request, session: SessionDep, workflow_id: uuid
     try:
         workflow, template = await service.get_workflow(session, principal, workflow_id)
     except NotFound:
-        return render(
-            request,
-            "errors/error.html",
-            {"status": 404, "title": "Not found", "message": "No such workflow."},
-            status_code=404,
-        )
+        return render_error_page(request, 404)
     context = await _context(principal, session)
     images, _ = await media.list_images(session, principal, PageParams(limit=24))
     config = {**template.default_config, **workflow.config_overrides}
@@ -132,12 +127,7 @@ async def execution_page(
     try:
         execution = await executions.get_execution(session, principal, execution_id)
     except NotFound:
-        return render(
-            request,
-            "errors/error.html",
-            {"status": 404, "title": "Not found", "message": "No such execution."},
-            status_code=404,
-        )
+        return render_error_page(request, 404)
     context = await _context(principal, session)
     items = await executions.batch_results(session, execution.id)
     finished = execution.completed + execution.failed + execution.cancelled
@@ -177,12 +167,7 @@ async def execution_pdf(
             title=f"Execution of {datetime.now(UTC):%Y-%m-%d}",
         )
     except NotFound:
-        return render(
-            request,
-            "errors/error.html",
-            {"status": 404, "title": "Not found", "message": "No such execution."},
-            status_code=404,
-        )
+        return render_error_page(request, 404)
     return Response(
         document,
         media_type="application/pdf",
@@ -212,12 +197,7 @@ async def admin_studio_page(request: Request, session: SessionDep) -> Response:
     if principal is None:
         return sign_in_redirect(request)
     if not principal.is_platform_admin:
-        return render(
-            request,
-            "errors/error.html",
-            {"status": 404, "title": "Page not found", "message": "We could not find that page."},
-            status_code=404,
-        )
+        return render_error_page(request, 404)
     context = await _context(principal, session)
     templates = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
     pending = await session.scalars(

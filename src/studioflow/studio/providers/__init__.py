@@ -75,27 +75,22 @@ def build_provider(settings: Settings, name: str, client_settings: dict[str, Any
         return EXTRA[name](settings, client_key(settings, client_settings, name))
     if name == "placeholder":
         return PlaceholderProvider(settings.studio_placeholder_delay_seconds)
-    if name == "gemini":
-        from studioflow.studio.providers.gemini import GeminiProvider
-
-        key = client_key(settings, client_settings, name) or settings.gemini_api_key
+    if name in {"gemini", "openai"}:
+        platform_key = settings.gemini_api_key if name == "gemini" else settings.openai_api_key
+        key = client_key(settings, client_settings, name) or platform_key
+        label = "Gemini" if name == "gemini" else "OpenAI"
         if not key:
             raise ProviderError(
                 FailureKind.AUTH,
-                "No Gemini API key: add one in the client's settings or set "
-                "STUDIOFLOW_GEMINI_API_KEY.",
+                f"No {label} API key: add one in the client's settings or set "
+                f"STUDIOFLOW_{name.upper()}_API_KEY.",
             )
-        return GeminiProvider(key, base_url=settings.gemini_base_url)
-    if name == "openai":
+        if name == "gemini":
+            from studioflow.studio.providers.gemini import GeminiProvider
+
+            return GeminiProvider(key, base_url=settings.gemini_base_url)
         from studioflow.studio.providers.openai import OpenAIProvider
 
-        key = client_key(settings, client_settings, name) or settings.openai_api_key
-        if not key:
-            raise ProviderError(
-                FailureKind.AUTH,
-                "No OpenAI API key: add one in the client's settings or set "
-                "STUDIOFLOW_OPENAI_API_KEY.",
-            )
         return OpenAIProvider(key, base_url=settings.openai_base_url)
     raise ProviderError(FailureKind.INVALID, f"Unknown provider {name!r}.")
 
