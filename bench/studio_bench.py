@@ -121,34 +121,16 @@ async def _drain(
 
 
 async def queue_overhead_embedded() -> dict[str, float]:
-    from bench.studio_worker import register
-
-    register()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            env="test",
-            data_dir=Path(tmp),
-            database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
-            secret_key="bench-secret-" + "x" * 40,
-            log_level="WARNING",
-            rate_limit_per_ip="100000/minute",
-        )
-        platform = build_platform(settings)
-        await _prepare(platform, "instant", EXECUTIONS)
-        app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-        await platform.start_worker(dequeue_timeout=0.05)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            headers = await _token(client)
-            submit = await _submit_all(client, headers, EXECUTIONS)
-            result = await _drain(platform, EXECUTIONS, timeout=600)
-        await platform.close()
-    result["submit_s"] = submit
-    return result
+    """Execute and run together: items per second and latency from execute to completed."""
+    return await _embedded(worker_first=True)
 
 
 async def queue_drain_embedded() -> dict[str, float]:
     """The worker alone: 1,000 executions queued first, then the worker starts."""
+    return await _embedded(worker_first=False)
+
+
+async def _embedded(*, worker_first: bool) -> dict[str, float]:
     from bench.studio_worker import register
 
     register()
@@ -164,13 +146,17 @@ async def queue_drain_embedded() -> dict[str, float]:
         platform = build_platform(settings)
         await _prepare(platform, "instant", EXECUTIONS)
         app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+        if worker_first:
+            await platform.start_worker(dequeue_timeout=0.05)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             headers = await _token(client)
-            await _submit_all(client, headers, EXECUTIONS)
-        await platform.start_worker(dequeue_timeout=0.05)
-        result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
+            submit = await _submit_all(client, headers, EXECUTIONS)
+        if not worker_first:
+            await platform.start_worker(dequeue_timeout=0.05)
+        result = await _drain(platform, EXECUTIONS, timeout=600, steady=not worker_first)
         await platform.close()
+    result["submit_s"] = submit
     return result
 
 
@@ -239,48 +225,36 @@ async def _drop(database_url: str, name: str) -> None:
 
 
 async def queue_overhead_scale(database_url: str, redis_url: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
-        try:
-            await _prepare(platform, "instant", EXECUTIONS)
-            workers = _spawn(settings, count=2)
-            app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-            transport = httpx.ASGITransport(app=app)
-            try:
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://bench"
-                ) as client:
-                    headers = await _token(client)
-                    await asyncio.sleep(2)  # the workers connect
-                    submit = await _submit_all(client, headers, EXECUTIONS)
-                    result = await _drain(platform, EXECUTIONS, timeout=600)
-            finally:
-                _stop(workers)
-            result["submit_s"] = submit
-            return result
-        finally:
-            await platform.close()
-            await _drop(database_url, name)
+    """Execute here, run in two worker processes: end to end."""
+    return await _scale(database_url, redis_url, workers_first=True)
 
 
 async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, float]:
     """Two worker processes alone: 1,000 executions queued first, then the workers start."""
+    return await _scale(database_url, redis_url, workers_first=False)
+
+
+async def _scale(database_url: str, redis_url: str, *, workers_first: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        workers: list[subprocess.Popen[bytes]] = []
         try:
             await _prepare(platform, "instant", EXECUTIONS)
             app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
             transport = httpx.ASGITransport(app=app)
+            if workers_first:
+                workers = _spawn(settings, count=2)
+                await asyncio.sleep(2)  # the workers connect
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 headers = await _token(client)
-                await _submit_all(client, headers, EXECUTIONS)
-            workers = _spawn(settings, count=2)
-            try:
-                result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
-            finally:
-                _stop(workers)
+                submit = await _submit_all(client, headers, EXECUTIONS)
+            if not workers_first:
+                workers = _spawn(settings, count=2)
+            result = await _drain(platform, EXECUTIONS, timeout=600, steady=not workers_first)
+            result["submit_s"] = submit
             return result
         finally:
+            _stop(workers)
             await platform.close()
             await _drop(database_url, name)
 

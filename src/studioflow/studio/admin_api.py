@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from studioflow.identity.auth import Authenticator, PlatformAdmin, Principal, resolve_principal
+from studioflow.identity.auth import PlatformAdmin, resolve_principal
 from studioflow.models import Client, Workflow, WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import AppError, Conflict, NotFound, Unprocessable
@@ -26,10 +26,10 @@ from studioflow.platform.pagination import (
     paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
+from studioflow.studio.endpoints import WorkflowReader
 from studioflow.studio.providers import PROVIDER_NAMES
 
 router = APIRouter(tags=["studio"])
-Requester = Annotated[Principal, Depends(Authenticator("workflows:read"))]
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def request_out(row: WorkflowRequest) -> WorkflowRequestOut:
 
 @router.get("/api/v1/workflow-requests", response_model=Page[WorkflowRequestOut])
 async def list_requests(
-    principal: Requester,
+    principal: WorkflowReader,
     session: SessionDep,
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[WorkflowRequestOut]:
@@ -279,7 +279,7 @@ async def list_requests(
 
 @router.post("/api/v1/workflow-requests", response_model=WorkflowRequestOut, status_code=201)
 async def create_request(
-    body: WorkflowRequestIn, principal: Requester, session: SessionDep
+    body: WorkflowRequestIn, principal: WorkflowReader, session: SessionDep
 ) -> WorkflowRequestOut:
     """Ask the platform for a new workflow; an admin approves or declines it."""
     row = WorkflowRequest(
