@@ -8,14 +8,17 @@ racing for the last credit cannot both win. Invariant: balance = sum of the ledg
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import Client, CreditAccount, CreditEvent
+from studioflow.models.base import table_of, uuid7
 from studioflow.platform.errors import InsufficientCredits, NotFound
 
 SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
@@ -66,14 +69,18 @@ async def apply(
         if existing is not None:
             return existing
     try:
-        event = await _apply_once(session, client_id, delta, reason, key, reference, actor_user_id)
+        event = await _apply_once(
+            session, client_id, delta, reason, key, reference, actor_user_id, fresh=fresh
+        )
         if event is None:  # no account yet: open it (sign-up credits included), then again
             await ensure_account(session, client_id)
             event = await _apply_once(
-                session, client_id, delta, reason, key, reference, actor_user_id
+                session, client_id, delta, reason, key, reference, actor_user_id, fresh=fresh
             )
             assert event is not None
     except IntegrityError:
+        if fresh:
+            raise  # no savepoint to fall back on (and a fresh key cannot have raced)
         # The same key landed concurrently: the savepoint undid our update; theirs stands.
         raced = await session.scalar(select(CreditEvent).where(CreditEvent.idempotency_key == key))
         if raced is None:
@@ -88,6 +95,20 @@ async def apply(
     return event
 
 
+# Built once (Core, see studio/statements.py): every execute and every refund runs them.
+_ACCOUNTS = table_of(CreditAccount)
+_CHANGE_BALANCE = (
+    _ACCOUNTS.update()
+    .where(
+        _ACCOUNTS.c.client_id == bindparam("p_client"),
+        _ACCOUNTS.c.balance + bindparam("p_delta") >= 0,
+    )
+    .values(balance=_ACCOUNTS.c.balance + bindparam("p_delta"))
+    .returning(_ACCOUNTS.c.balance)
+)
+_RECORD_EVENT = table_of(CreditEvent).insert()
+
+
 async def _apply_once(
     session: AsyncSession,
     client_id: uuid.UUID,
@@ -96,16 +117,17 @@ async def _apply_once(
     key: str,
     reference: str | None,
     actor_user_id: uuid.UUID | None,
+    *,
+    fresh: bool,
 ) -> CreditEvent | None:
-    """One conditional update and its ledger row in a savepoint; None if there is no account."""
-    async with session.begin_nested():
+    """One conditional update and its ledger row; None if there is no account. In a savepoint
+    unless the key is fresh: only a reused key can meet the unique constraint, and then only
+    this change must be undone, not the caller's transaction."""
+    async with contextlib.AsyncExitStack() as stack:
+        if not fresh:
+            await stack.enter_async_context(session.begin_nested())
         balance = (
-            await session.execute(
-                update(CreditAccount)
-                .where(CreditAccount.client_id == client_id, CreditAccount.balance + delta >= 0)
-                .values(balance=CreditAccount.balance + delta)
-                .returning(CreditAccount.balance)
-            )
+            await session.execute(_CHANGE_BALANCE, {"p_client": client_id, "p_delta": delta})
         ).scalar_one_or_none()
         if balance is None:
             exists = await session.scalar(
@@ -116,18 +138,19 @@ async def _apply_once(
             raise InsufficientCredits(
                 f"This needs {-delta} credits; the balance is lower.", extra={"needed": -delta}
             )
-        event = CreditEvent(
-            client_id=client_id,
-            delta=delta,
-            reason=reason,
-            reference=reference,
-            idempotency_key=key,
-            balance_after=balance,
-            actor_user_id=actor_user_id,
-        )
-        session.add(event)
-        await session.flush()
-    return event
+        values = {
+            "id": uuid7(),
+            "client_id": client_id,
+            "delta": delta,
+            "reason": reason,
+            "reference": reference,
+            "idempotency_key": key,
+            "balance_after": balance,
+            "actor_user_id": actor_user_id,
+            "created_at": datetime.now(UTC),
+        }
+        await session.execute(_RECORD_EVENT, values)
+    return CreditEvent(**values)
 
 
 async def balance(session: AsyncSession, client_id: uuid.UUID) -> int:

@@ -31,7 +31,7 @@ from studioflow.media.inspect import ImageFacts, ImageRejected, inspect_image
 from studioflow.media.sniff import EXTENSION, sniff
 from studioflow.media.strip import public_copy
 from studioflow.models import Album, Client, Image, ImageVariant, Plan
-from studioflow.models.base import uuid7
+from studioflow.models.base import table_of, uuid7
 from studioflow.platform.db import after_commit, on_rollback
 from studioflow.platform.errors import (
     AppError,
@@ -255,6 +255,16 @@ async def discard_prepared(platform: Platform, prepared: PreparedImage) -> None:
     await _delete_objects(platform, [prepared.original_key, prepared.public_key])
 
 
+# Built once: it runs for every generated image (see studio/statements.py for why). The same
+# bytes are one image per client, so a second insert of them changes nothing.
+INSERT_GENERATED = {
+    dialect: insert(table_of(Image))
+    .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
+    .returning(table_of(Image).c.id)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 async def record_generated(
     platform: Platform,
     session: AsyncSession,
@@ -296,14 +306,8 @@ async def record_generated(
         "original_key": prepared.original_key,
         "public_key": prepared.public_key,
     }
-    # One statement whether or not the bytes are new (both databases speak ON CONFLICT).
-    insert_into = pg_insert if platform.db.dialect == "postgresql" else sqlite_insert
-    inserted = await session.scalar(
-        insert_into(Image)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
-        .returning(Image.id)
-    )
+    # One prebuilt statement whether or not the bytes are new (ON CONFLICT DO NOTHING).
+    inserted = await session.scalar(INSERT_GENERATED[platform.db.dialect], values)
     if inserted is not None:
         return uuid.UUID(str(inserted))
     existing = await _by_hash(session, prepared.client_id, prepared.content_hash)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.billing import credits
@@ -32,7 +32,7 @@ from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.events import EventBus
 from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
 from studioflow.platform.runtime import Platform
-from studioflow.studio import live
+from studioflow.studio import live, statements
 from studioflow.studio.prompts import Item
 from studioflow.studio.providers import aspect_ratios_of
 from studioflow.studio.service import get_workflow
@@ -98,30 +98,39 @@ async def create_execution(
             actor_user_id=principal.user_id,
             fresh=True,  # a new id: no earlier event to look for
         )
-    execution = WorkflowExecution(
-        id=execution_id,
-        client_id=principal.client_id,
-        workflow_id=workflow.id,
-        created_by=principal.user_id,
-        kind=new.kind,
-        status="queued",
-        provider=template.provider,
-        model=template.model,
-        config=config,
-        reference_image_ids=[str(r) for r in references],
-        total=len(new.items),
-        price_credits=template.price_credits,
-        credits_reserved=reserved,
-        item_cost_micro_usd=0
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "id": execution_id,
+        "client_id": principal.client_id,
+        "workflow_id": workflow.id,
+        "created_by": principal.user_id,
+        "kind": new.kind,
+        "status": "queued",
+        "provider": template.provider,
+        "model": template.model,
+        "config": config,
+        "reference_image_ids": [str(r) for r in references],
+        "total": len(new.items),
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "price_credits": template.price_credits,
+        "credits_reserved": reserved,
+        "credits_refunded": 0,
+        "item_cost_micro_usd": 0
         if template.provider == "placeholder"
         else template.provider_cost_micro_usd,
-    )
-    session.add(execution)
-    await session.flush()
-    now = datetime.now(UTC)
+        "cost_micro_usd": 0,
+        "event_seq": 0,
+        "slice_no": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    # Core inserts (statements.py): this runs for every execute.
+    await session.execute(statements.INSERT_EXECUTION, values)
     default_ratio = str(config.get("aspect_ratio") or "1:1")
     await session.execute(
-        insert(BatchResult),
+        statements.INSERT_ITEMS,
         [
             {
                 "id": uuid7(),
@@ -138,6 +147,8 @@ async def create_execution(
             for number, item in enumerate(new.items)
         ],
     )
+    # What the caller reads back; not in the session (nothing else is loaded or flushed).
+    execution = WorkflowExecution(**values)
     await live.emit(session, platform.events, execution_id, "progress", progress_of(execution))
     platform.queue.defer(
         session,
@@ -237,18 +248,18 @@ async def finish_item(
     cost = execution.item_cost_micro_usd if status == "completed" else 0
     row = (
         await session.execute(
-            update(BatchResult)
-            .where(BatchResult.id == item_id, BatchResult.status.in_(expected))
-            .values(
-                status=status,
-                error=error[:1000] if error else None,
-                error_code=error_code,
-                image_id=image_id,
-                provider_request_id=request_id,
-                cost_micro_usd=cost,
-                completed_at=now,
-            )
-            .returning(BatchResult.index, BatchResult.attempts)
+            statements.FINISH_ITEM,
+            {
+                "item_id": item_id,
+                "expected": list(expected),
+                "p_status": status,
+                "p_error": error[:1000] if error else None,
+                "p_error_code": error_code,
+                "p_image": image_id,
+                "p_request": request_id,
+                "p_cost": cost,
+                "now": now,
+            },
         )
     ).first()
     if row is None:
@@ -267,30 +278,10 @@ async def finish_item(
             # key stands behind it.
             fresh=True,
         )
-    counter = {
-        "completed": WorkflowExecution.completed,
-        "failed": WorkflowExecution.failed,
-        "cancelled": WorkflowExecution.cancelled,
-    }[status]
     counts = (
         await session.execute(
-            update(WorkflowExecution)
-            .where(WorkflowExecution.id == execution.id)
-            .values(
-                {
-                    counter.key: counter + 1,
-                    "credits_refunded": WorkflowExecution.credits_refunded + refund,
-                    "cost_micro_usd": WorkflowExecution.cost_micro_usd + cost,
-                    "updated_at": now,
-                }
-            )
-            .returning(
-                WorkflowExecution.status,
-                WorkflowExecution.total,
-                WorkflowExecution.completed,
-                WorkflowExecution.failed,
-                WorkflowExecution.cancelled,
-            )
+            statements.COUNT_ITEM[status],
+            {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "now": now},
         )
     ).one()
     item_event: dict[str, Any] = {
@@ -334,47 +325,9 @@ async def remaining_items(session: AsyncSession, execution_id: uuid.UUID) -> int
 async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> str | None:
     """Close an execution whose items are all done (one conditional UPDATE): completed if
     any item succeeded, else failed."""
-    open_items = (
-        select(BatchResult.id)
-        .where(
-            BatchResult.execution_id == execution_id,
-            BatchResult.status.in_(("pending", "processing")),
-        )
-        .exists()
-    )
-    succeeded = or_(WorkflowExecution.completed > 0, WorkflowExecution.total == 0)
     row = (
         await session.execute(
-            update(WorkflowExecution)
-            .where(
-                WorkflowExecution.id == execution_id,
-                WorkflowExecution.status.in_(ACTIVE),
-                ~open_items,
-            )
-            .values(
-                status=case((succeeded, "completed"), else_="failed"),
-                completed_at=datetime.now(UTC),
-                runner_id=None,
-                runner_until=None,
-                error=func.coalesce(
-                    WorkflowExecution.error,
-                    case((succeeded, None), else_="Every item failed; credits refunded."),
-                ),
-                error_code=func.coalesce(
-                    WorkflowExecution.error_code, case((succeeded, None), else_="all_failed")
-                ),
-            )
-            .returning(
-                WorkflowExecution.status,
-                WorkflowExecution.total,
-                WorkflowExecution.completed,
-                WorkflowExecution.failed,
-                WorkflowExecution.cancelled,
-                WorkflowExecution.credits_refunded,
-                WorkflowExecution.error,
-                WorkflowExecution.error_code,
-            )
-            .execution_options(synchronize_session=False)
+            statements.SETTLE, {"p_execution": execution_id, "now": datetime.now(UTC)}
         )
     ).first()
     if row is None:

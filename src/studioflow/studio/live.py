@@ -11,12 +11,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import ExecutionEvent, WorkflowExecution
+from studioflow.models import ExecutionEvent
 from studioflow.platform.db import after_commit, before_commit
 from studioflow.platform.events import EventBus
+from studioflow.studio import statements
 
 TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
 PENDING_KEY = "studioflow.execution_events"
@@ -56,10 +57,8 @@ async def _store(
     for execution_id, events in by_execution.items():
         last = (
             await session.execute(
-                update(WorkflowExecution)
-                .where(WorkflowExecution.id == execution_id)
-                .values(event_seq=WorkflowExecution.event_seq + len(events))
-                .returning(WorkflowExecution.event_seq)
+                statements.RESERVE_EVENT_SEQ,
+                {"p_execution": execution_id, "p_count": len(events)},
             )
         ).scalar_one()
         first = int(last) - len(events) + 1
@@ -67,7 +66,7 @@ async def _store(
             {"execution_id": execution_id, "seq": first + n, "type": event, "data": data}
             for n, (event, data) in enumerate(events)
         ]
-        await session.execute(insert(ExecutionEvent), rows)
+        await session.execute(statements.INSERT_EVENTS, rows)
         messages.extend(
             (execution_id, {"id": row["seq"], "event": row["type"], "data": row["data"]})
             for row in rows

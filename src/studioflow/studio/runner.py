@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.service import discard_prepared, prepare_generated, record_generated
 from studioflow.models import BatchResult, Image, WorkflowExecution
 from studioflow.platform.runtime import Platform
-from studioflow.studio import executions, live
+from studioflow.studio import executions, live, statements
 from studioflow.studio.limiter import ProviderLimiter, limiter_for
 from studioflow.studio.providers import (
     FailureKind,
@@ -77,25 +77,20 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
     runner_id = uuid.uuid4().hex
     now = datetime.now(UTC)
     async with platform.db.transaction() as session:
-        execution = (
+        leased = (
             await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == execution_id,
-                    WorkflowExecution.slice_no == slice_no,
-                    WorkflowExecution.status.in_(executions.ACTIVE),
-                    executions.stale_runner(),
-                )
-                .values(
-                    runner_id=runner_id,
-                    runner_until=now + timedelta(seconds=settings.studio_lease_seconds),
-                    status="processing",
-                    started_at=func.coalesce(WorkflowExecution.started_at, now),
-                )
-                .returning(WorkflowExecution)
-                .execution_options(populate_existing=True)
+                statements.LEASE,
+                {
+                    "p_execution": execution_id,
+                    "p_slice": slice_no,
+                    "p_runner": runner_id,
+                    "p_until": now + timedelta(seconds=settings.studio_lease_seconds),
+                    "now": now,
+                },
             )
-        ).scalar_one_or_none()
+        ).first()
+        # A detached record of the execution (read-only here; changes go through SQL).
+        execution = WorkflowExecution(**leased._mapping) if leased is not None else None
         if execution is None:
             return "skipped"
         if execution.started_at == now:
@@ -111,9 +106,7 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
             # We hold the lease: anything still "processing" was in flight in a runner that
             # died. Back to pending; its attempt stays counted, it was never refunded.
             await session.execute(
-                update(BatchResult)
-                .where(BatchResult.execution_id == execution_id, BatchResult.status == "processing")
-                .values(status="pending", available_at=now)
+                statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "now": now}
             )
         client_settings = (
             await executions.client_settings(session, execution.client_id)
@@ -179,12 +172,12 @@ async def _renew(work: Slice) -> None:
         await asyncio.sleep(lease / 3)
         async with work.platform.db.transaction() as session:
             result = await session.execute(
-                update(WorkflowExecution)
-                .where(
-                    WorkflowExecution.id == work.execution.id,
-                    WorkflowExecution.runner_id == work.runner_id,
-                )
-                .values(runner_until=datetime.now(UTC) + timedelta(seconds=lease))
+                statements.RENEW,
+                {
+                    "p_execution": work.execution.id,
+                    "p_runner": work.runner_id,
+                    "p_until": datetime.now(UTC) + timedelta(seconds=lease),
+                },
             )
         if not getattr(result, "rowcount", 0):
             work.lost_lease = True  # finished, or taken over after we stalled: stop
@@ -275,56 +268,39 @@ async def _hand_on(work: Slice, session: Any) -> str:
 
 async def _is_cancelled(work: Slice) -> bool:
     async with work.platform.db.sessionmaker() as session:
-        status = await session.scalar(
-            select(WorkflowExecution.status).where(WorkflowExecution.id == work.execution.id)
-        )
+        status = await session.scalar(statements.STATUS, {"p_execution": work.execution.id})
     return status == "cancelled"
 
 
-async def _claim(work: Slice, room: int) -> list[BatchResult]:
+async def _claim(work: Slice, room: int) -> list[Claimed]:
     async with work.platform.db.transaction() as session:
         return await _claim_in(session, work.platform, work.execution, room)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """An item taken for one attempt."""
+
+    id: uuid.UUID
+    index: int
+    prompt: str
+    aspect_ratio: str
+    attempts: int
+
+
 async def _claim_in(
     session: Any, platform: Platform, execution: WorkflowExecution, room: int
-) -> list[BatchResult]:
+) -> list[Claimed]:
     """Take up to ``room`` due items: pending → processing, one more attempt each."""
-    now = datetime.now(UTC)
-    candidates = (
-        select(BatchResult.id)
-        .where(
-            BatchResult.execution_id == execution.id,
-            BatchResult.status == "pending",
-            BatchResult.available_at <= now,
-        )
-        .order_by(BatchResult.index)
-        .limit(room)
-    )
-    chosen: Any
+    params: dict[str, Any] = {"p_execution": execution.id, "now": datetime.now(UTC), "room": room}
     if platform.db.dialect == "postgresql":
-        # Chosen first, then taken: PostgreSQL may run an IN (… LIMIT … SKIP LOCKED) subquery
-        # more than once per UPDATE and take more rows than the limit.
-        chosen = list((await session.scalars(candidates.with_for_update(skip_locked=True))).all())
+        chosen = list((await session.scalars(statements.CHOOSE_DUE, params)).all())
         if not chosen:
             return []
+        rows = await session.execute(statements.TAKE_CHOSEN, {**params, "ids": chosen})
     else:
-        # SQLite has one writer at a time: choose and take in one statement.
-        chosen = candidates.scalar_subquery()
-    rows = await session.scalars(
-        update(BatchResult)
-        .where(BatchResult.id.in_(chosen), BatchResult.status == "pending")
-        .values(
-            status="processing",
-            attempts=BatchResult.attempts + 1,
-            started_at=now,
-            error=None,
-            error_code=None,
-        )
-        .returning(BatchResult)
-        .execution_options(synchronize_session=False)
-    )
-    items = sorted(rows.all(), key=lambda item: item.index)
+        rows = await session.execute(statements.CLAIM_ONE_STATEMENT, params)
+    items = sorted((Claimed(*row) for row in rows.all()), key=lambda item: item.index)
     for item in items:
         await live.emit(
             session,
@@ -336,7 +312,7 @@ async def _claim_in(
     return items
 
 
-async def _run_item(work: Slice, item: BatchResult) -> None:
+async def _run_item(work: Slice, item: Claimed) -> None:
     settings = work.platform.settings
     request = GenerationRequest(
         prompt=item.prompt,
@@ -408,7 +384,7 @@ async def _run_item(work: Slice, item: BatchResult) -> None:
             await _settle_if_done(work, session)
 
 
-async def _complete(work: Slice, item: BatchResult, generated: Generated) -> None:
+async def _complete(work: Slice, item: Claimed, generated: Generated) -> None:
     prepared = await prepare_generated(work.platform, work.execution.client_id, generated.data)
     handed_over = False
     try:
@@ -448,7 +424,7 @@ async def _settle_if_done(work: Slice, session: Any) -> None:
             work.settled = status
 
 
-async def _retry_later(work: Slice, item: BatchResult, failure: ProviderError) -> None:
+async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> None:
     delay = backoff(
         item.attempts,
         failure.retry_after,
@@ -457,15 +433,14 @@ async def _retry_later(work: Slice, item: BatchResult, failure: ProviderError) -
     retry_at = datetime.now(UTC) + timedelta(seconds=delay)
     async with work.platform.db.transaction() as session:
         moved = await session.execute(
-            update(BatchResult)
-            .where(BatchResult.id == item.id, BatchResult.status == "processing")
-            .values(
-                status="pending",
-                available_at=retry_at,
-                error=failure.message[:1000],
-                error_code=failure.kind.value,
-                provider_request_id=failure.request_id,
-            )
+            statements.RETRY_ITEM,
+            {
+                "item_id": item.id,
+                "p_at": retry_at,
+                "p_error": failure.message[:1000],
+                "p_error_code": failure.kind.value,
+                "p_request": failure.request_id,
+            },
         )
         work.maybe_more = True  # it will be due again
         if getattr(moved, "rowcount", 0):
