@@ -13,10 +13,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import cookies
@@ -38,6 +38,7 @@ from studioflow.models import (
     RolePermission,
     User,
 )
+from studioflow.models.base import table_of
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import (
     Forbidden,
@@ -105,42 +106,67 @@ async def membership_in(
     return membership
 
 
-async def personal_client_id(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
-    client_id: uuid.UUID | None = await session.scalar(
-        select(Client.id).where(Client.personal_owner_id == user_id)
-    )
-    return client_id
-
-
 @dataclass(frozen=True)
 class Access:
+    client_id: uuid.UUID
     role: str
     permissions: frozenset[str]
     api_requests_per_hour: int | None
 
 
+def _access_statement(*, personal: bool) -> Select[Any]:
+    """The member's client, role, permissions (with those of ``p_extra_role``, for platform
+    admins) and the client's hourly API limit: one query, built once, as it runs on every
+    authenticated request (see studio/statements.py for why prebuilt)."""
+    m, c, plan, role = table_of(Membership), table_of(Client), table_of(Plan), table_of(Role)
+    grant, permission = table_of(RolePermission), table_of(Permission)
+    joined = (
+        m.join(c, c.c.id == m.c.client_id)
+        .outerjoin(plan, plan.c.name == c.c.plan)
+        .outerjoin(role, role.c.name.in_([m.c.role, bindparam("p_extra_role")]))
+        .outerjoin(grant, grant.c.role_id == role.c.id)
+        .outerjoin(permission, permission.c.id == grant.c.permission_id)
+    )
+    which = (
+        c.c.personal_owner_id == bindparam("p_user")
+        if personal
+        else m.c.client_id == bindparam("p_client")
+    )
+    return (
+        select(m.c.client_id, m.c.role, plan.c.api_requests_per_hour, permission.c.name)
+        .select_from(joined)
+        .where(m.c.user_id == bindparam("p_user"), which)
+    )
+
+
+_ACCESS_IN = _access_statement(personal=False)
+_PERSONAL_ACCESS = _access_statement(personal=True)
+_SESSION_AND_USER = (
+    select(AuthSession, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.id == bindparam("p_session"), AuthSession.user_id == bindparam("p_user"))
+)
+
+
 async def access_in(
-    session: AsyncSession, user_id: uuid.UUID, client_id: uuid.UUID
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    client_id: uuid.UUID | None,
+    *,
+    extra_role: str | None = None,
 ) -> Access | None:
-    """The member's role, its permissions and the client's hourly API limit, in one query
-    (this runs on every authenticated request)."""
-    rows = (
-        await session.execute(
-            select(Membership.role, Plan.api_requests_per_hour, Permission.name)
-            .join(Client, Client.id == Membership.client_id)
-            .outerjoin(Plan, Plan.name == Client.plan)
-            .outerjoin(Role, Role.name == Membership.role)
-            .outerjoin(RolePermission, RolePermission.role_id == Role.id)
-            .outerjoin(Permission, Permission.id == RolePermission.permission_id)
-            .where(Membership.user_id == user_id, Membership.client_id == client_id)
-        )
-    ).all()
+    """The member's access in ``client_id`` (None: their personal client), or None if they
+    are not a member. ``extra_role`` adds that role's permissions (platform admins)."""
+    params = {"p_user": user_id, "p_client": client_id, "p_extra_role": extra_role or ""}
+    statement = _PERSONAL_ACCESS if client_id is None else _ACCESS_IN
+    rows = (await session.execute(statement, params)).all()
     if not rows:
         return None
     return Access(
-        role=rows[0][0],
-        permissions=frozenset(name for _, _, name in rows if name is not None),
-        api_requests_per_hour=rows[0][1],
+        client_id=rows[0][0],
+        role=rows[0][1],
+        permissions=frozenset(name for *_, name in rows if name is not None),
+        api_requests_per_hour=rows[0][2],
     )
 
 
@@ -225,9 +251,7 @@ async def resolve_principal(
     now = datetime.now(UTC)
     row = (
         await session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id == claims.session_id, AuthSession.user_id == claims.user_id)
+            _SESSION_AND_USER, {"p_session": claims.session_id, "p_user": claims.user_id}
         )
     ).first()
     if row is None:
@@ -239,15 +263,14 @@ async def resolve_principal(
     if method == "cookie" and request.method not in SAFE_METHODS:
         _check_csrf(request, platform, auth_session.id)
 
-    client_id = requested_client or await personal_client_id(session, user.id)
-    if client_id is None:
-        raise NotFound("No such client.")
-    access = await access_in(session, user.id, client_id)
+    is_admin = user.platform_role == PlatformRole.admin.value
+    access = await access_in(
+        session, user.id, requested_client, extra_role="admin" if is_admin else None
+    )
     if access is None:
         raise NotFound("No such client.")
+    client_id = access.client_id
     permissions = access.permissions
-    if user.platform_role == PlatformRole.admin.value:
-        permissions |= await role_permissions(session, "admin")
     await count_api_request(request, platform, client_id, access.api_requests_per_hour)
     return Principal(
         user=user,

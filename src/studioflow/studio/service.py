@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,14 +53,20 @@ async def list_workflows(
     return [(w, t) for w, t in rows]
 
 
+# Built once: every execute reads it (see statements.py for why).
+_WORKFLOW_OF_CLIENT = (
+    select(Workflow, WorkflowTemplate)
+    .join(WorkflowTemplate, WorkflowTemplate.id == Workflow.template_id)
+    .where(Workflow.id == bindparam("p_workflow"), Workflow.client_id == bindparam("p_client"))
+)
+
+
 async def get_workflow(
     session: AsyncSession, principal: Principal, workflow_id: uuid.UUID
 ) -> tuple[Workflow, WorkflowTemplate]:
     row = (
         await session.execute(
-            select(Workflow, WorkflowTemplate)
-            .join(WorkflowTemplate, WorkflowTemplate.id == Workflow.template_id)
-            .where(Workflow.id == workflow_id, Workflow.client_id == principal.client_id)
+            _WORKFLOW_OF_CLIENT, {"p_workflow": workflow_id, "p_client": principal.client_id}
         )
     ).first()
     if row is None:
