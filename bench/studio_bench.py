@@ -1,9 +1,13 @@
 """Studio: the execution pipeline's own cost, the shared provider limit, worker memory.
 
 1. Queue overhead: 1,000 single-item executions on a zero-latency provider, submitted through
-   the HTTP API; items per second and p50/p99 from execute to completed. Embedded (SQLite,
-   in-process queue and worker) always; at scale (PostgreSQL + Redis, two `studioflow worker`
-   processes) when STUDIOFLOW_BENCH_DATABASE_URL and STUDIOFLOW_BENCH_REDIS_URL are set.
+   the HTTP API; items per second and p50/p99 from execute to completed. Embedded always: the
+   real embedded server (`studioflow serve`: SQLite, in-process queue and worker, one process)
+   with the clients in this process; and the worker alone, in this process. At scale
+   (PostgreSQL + Redis, two `studioflow worker` processes) when STUDIOFLOW_BENCH_DATABASE_URL
+   and STUDIOFLOW_BENCH_REDIS_URL are set. The machine's speed varies from run to run (shared
+   cores), so the embedded rows also measure a bare Starlette app in the same run, before and
+   after, and give items/s as a ratio to its requests/s.
 2. Limiter accuracy (scale only): limit 60/min, three worker processes, two minutes of calls;
    the calls in every 60-second window.
 3. Memory (scale only): a 500-item placeholder batch; the worker process's peak RSS.
@@ -12,18 +16,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from studioflow.app import create_app
 from studioflow.billing import credits
@@ -107,6 +119,48 @@ async def _drain(
         if len(rows) >= n or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.25)
+    return _rates(list(rows), steady=steady)
+
+
+async def calibration() -> float:
+    """Requests/s of a bare Starlette app in this process: the same-run yardstick."""
+    from bench.platform_bench import _rps
+
+    async def health(_: Any) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    bare = Starlette(routes=[Route("/health", health)])
+    return statistics.median([await _rps(bare, 1000) for _ in range(3)])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _embedded_settings(tmp: str) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=Path(tmp),
+        database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
+        secret_key="bench-secret-" + "x" * 40,
+        log_level="WARNING",
+        rate_limit_per_ip="100000/minute",
+    )
+
+
+def _completions(path: Path) -> list[tuple[datetime, datetime]]:
+    """Created and completed times of completed executions, read with the standard library
+    (a reader in WAL mode never blocks the server's writers)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT created_at, completed_at FROM workflow_executions WHERE status = 'completed'"
+        ).fetchall()
+    return [(datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in rows]
+
+
+def _rates(rows: list[tuple[datetime, datetime]], *, steady: bool) -> dict[str, float]:
     latencies = sorted((done - created).total_seconds() for created, done in rows)
     first = min(done for _, done in rows) if steady else min(created for created, _ in rows)
     last = max(done for _, done in rows)
@@ -121,43 +175,83 @@ async def _drain(
 
 
 async def queue_overhead_embedded() -> dict[str, float]:
-    """Execute and run together: items per second and latency from execute to completed."""
-    return await _embedded(worker_first=True)
+    """The embedded server as `make run` starts it, clients in this process: execute to
+    completed."""
+    before = await calibration()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = _embedded_settings(tmp)
+        platform = build_platform(settings)
+        await _prepare(platform, "instant", EXECUTIONS)
+        await platform.close()
+        port = _free_port()
+        env = {
+            **os.environ,
+            "STUDIOFLOW_ENV": "test",
+            "STUDIOFLOW_DATA_DIR": tmp,
+            "STUDIOFLOW_DATABASE_URL": settings.database_url,
+            "STUDIOFLOW_SECRET_KEY": settings.secret,
+            "STUDIOFLOW_LOG_LEVEL": "WARNING",
+            "STUDIOFLOW_RATE_LIMIT_PER_IP": "100000/minute",
+        }
+        server = _serve(env, port)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                for _ in range(300):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get("/health")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                headers = await _token(client)
+                submit = await _submit_all(client, headers, EXECUTIONS)
+            database = Path(tmp) / "bench.db"
+            deadline = time.monotonic() + 600
+            while len(rows := _completions(database)) < EXECUTIONS:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.25)
+        finally:
+            _stop([server])
+    after = await calibration()
+    result = _rates(rows, steady=False)
+    result["submit_s"] = submit
+    result["bare_rps"] = (before + after) / 2
+    result["ratio"] = result["items_per_s"] / result["bare_rps"]
+    return result
 
 
 async def queue_drain_embedded() -> dict[str, float]:
-    """The worker alone: 1,000 executions queued first, then the worker starts."""
-    return await _embedded(worker_first=False)
-
-
-async def _embedded(*, worker_first: bool) -> dict[str, float]:
+    """The worker alone, in this process: 1,000 executions queued first, then it starts."""
     from bench.studio_worker import register
 
     register()
+    before = await calibration()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            env="test",
-            data_dir=Path(tmp),
-            database_url=f"sqlite+aiosqlite:///{tmp}/bench.db",
-            secret_key="bench-secret-" + "x" * 40,
-            log_level="WARNING",
-            rate_limit_per_ip="100000/minute",
-        )
+        settings = _embedded_settings(tmp)
         platform = build_platform(settings)
         await _prepare(platform, "instant", EXECUTIONS)
         app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-        if worker_first:
-            await platform.start_worker(dequeue_timeout=0.05)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             headers = await _token(client)
             submit = await _submit_all(client, headers, EXECUTIONS)
-        if not worker_first:
-            await platform.start_worker(dequeue_timeout=0.05)
-        result = await _drain(platform, EXECUTIONS, timeout=600, steady=not worker_first)
+        await platform.start_worker(dequeue_timeout=0.05)
+        result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
         await platform.close()
+    after = await calibration()
     result["submit_s"] = submit
+    result["bare_rps"] = (before + after) / 2
+    result["ratio"] = result["items_per_s"] / result["bare_rps"]
     return result
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*BENCH_WORKER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _spawn(settings: Settings, *, count: int, **overrides: object) -> list[subprocess.Popen[bytes]]:
@@ -364,6 +458,9 @@ async def worker_memory(database_url: str, redis_url: str, *, items: int = 500) 
 
 
 async def run() -> dict[str, Any]:
+    from studioflow.platform.observability import configure_logging
+
+    configure_logging(json_logs=True, level="warning")
     results: dict[str, Any] = {}
     print("queue overhead, embedded ...", flush=True)
     results["queue_embedded"] = await queue_overhead_embedded()

@@ -1,6 +1,7 @@
-"""`studioflow worker` with two benchmark providers registered: ``instant`` (answers at once
-with a tiny distinct PNG) and ``counting`` (the same, rate limited, appending the time of each
-call to STUDIOFLOW_BENCH_CALLS_FILE). Run as ``python -m bench.studio_worker``."""
+"""`studioflow` with two benchmark providers registered: ``instant`` (answers at once with a
+tiny distinct PNG) and ``counting`` (the same, rate limited, appending the time of each call to
+STUDIOFLOW_BENCH_CALLS_FILE). ``python -m bench.studio_worker`` runs `studioflow worker`;
+``python -m bench.studio_worker serve --port N`` the embedded server with its worker."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def main() -> None:
     register()
     from studioflow.cli import app
 
-    sys.argv = ["studioflow", "worker"]
+    sys.argv = ["studioflow", *(sys.argv[1:] or ["worker"])]
     app()
 
 

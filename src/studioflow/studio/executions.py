@@ -121,7 +121,7 @@ async def create_execution(
         if template.provider == "placeholder"
         else template.provider_cost_micro_usd,
         "cost_micro_usd": 0,
-        "event_seq": 0,
+        "event_seq": 1,  # its first event is inserted below
         "slice_no": 0,
         "created_at": now,
         "updated_at": now,
@@ -149,7 +149,9 @@ async def create_execution(
     )
     # What the caller reads back; not in the session (nothing else is loaded or flushed).
     execution = WorkflowExecution(**values)
-    await live.emit(session, platform.events, execution_id, "progress", progress_of(execution))
+    await live.emit_first(
+        session, platform.events, execution_id, "progress", progress_of(execution)
+    )
     platform.queue.defer(
         session,
         EXECUTE_TASK,

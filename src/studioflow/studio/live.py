@@ -47,6 +47,27 @@ async def emit(
     pending.append((execution_id, event, data))
 
 
+async def emit_first(
+    session: AsyncSession,
+    bus: EventBus,
+    execution_id: uuid.UUID,
+    event: str,
+    data: dict[str, Any],
+) -> None:
+    """Event 1 of an execution inserted in this transaction with ``event_seq=1``: nobody can
+    emit for it before this commits, so its number is known without the counter UPDATE."""
+    await session.execute(
+        statements.INSERT_EVENTS,
+        {"execution_id": execution_id, "seq": 1, "type": event, "data": data},
+    )
+    message = {"id": 1, "event": event, "data": data}
+
+    async def publish() -> None:
+        await bus.publish(channel(execution_id), message)
+
+    after_commit(session, publish)
+
+
 async def _store(
     session: AsyncSession, bus: EventBus, pending: list[tuple[uuid.UUID, str, dict[str, Any]]]
 ) -> None:
