@@ -193,6 +193,7 @@ def build_worker(
     tasks: TaskRegistry = registry,
     dequeue_timeout: float = 1.0,
     queue: str = "default",
+    crons: bool = True,
 ) -> Worker[Context]:
     """A SAQ worker for the registered tasks of one queue, with their crons, metrics and log
     context."""
@@ -223,7 +224,7 @@ def build_worker(
             ttl=spec.ttl,
         )
         for spec in specs
-        if spec.cron
+        if spec.cron and crons
     ]
 
     async def before(ctx: Context) -> None:

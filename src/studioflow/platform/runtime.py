@@ -46,6 +46,9 @@ class Platform:
     redis: Redis | None = None
     worker: Worker[Context] | None = None
     studio_worker: Worker[Context] | None = None
+    # Off only where every session shares one connection (tests that roll back): a cron job
+    # firing mid-test would use that connection from a second task at the same time.
+    run_crons: bool = True
     _worker_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     @property
@@ -64,6 +67,7 @@ class Platform:
             concurrency=concurrency or self.settings.worker_concurrency,
             embedded=True,
             dequeue_timeout=dequeue_timeout,
+            crons=self.run_crons,
         )
         self.studio_worker = build_worker(
             self,
@@ -71,6 +75,7 @@ class Platform:
             embedded=True,
             dequeue_timeout=dequeue_timeout,
             queue="studio",
+            crons=self.run_crons,
         )
         self._worker_tasks = [
             asyncio.create_task(self.worker.start(), name="saq-worker"),

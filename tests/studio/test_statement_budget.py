@@ -1,0 +1,66 @@
+"""The per-item path's SQL, counted: throughput (bench/README.md) is mostly statements, so a
+change that adds one to every execute or every item shows up here, not months later in a
+benchmark. Counts, never timings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from studioflow.platform.runtime import Platform
+from studioflow.studio import runner
+from tests.studio.conftest import Studio
+
+# POST …/execute of one prompt with a bearer token: session and user, membership and
+# permissions, workflow, balance, ledger row, execution, item, first event. (BEGIN and
+# savepoints are not counted.)
+EXECUTE_BUDGET = 8
+# One slice of a one-item execution: lease, claim (two statements on PostgreSQL), event
+# numbering and rows; then the result image, the item, the counters, closing, event numbering
+# and rows: 10 on SQLite, 11 on PostgreSQL. One more for the cancel poll, which a slow
+# machine may reach.
+RUN_BUDGET = 12
+
+
+@contextmanager
+def counting(platform: Platform) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    engine = platform.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def test_one_item_costs_a_bounded_number_of_statements(studio_app: Studio) -> None:
+    workflow = await studio_app.workflow_id()
+    # The steady state: the client's credit account exists (it opens on first use).
+    await studio_app.balance()
+    with counting(studio_app.platform) as on_execute:
+        response = await studio_app.client.post(
+            f"/api/v1/workflows/{workflow}/execute",
+            json={"prompts": ["one red apple"]},
+            headers=studio_app.headers,
+        )
+    assert response.status_code == 202, response.text
+    execution_id = uuid.UUID(response.json()["execution_id"])
+    assert len(on_execute) <= EXECUTE_BUDGET, "\n".join(on_execute)
+
+    with counting(studio_app.platform) as on_run:
+        outcome = await runner.run_slice(studio_app.platform, execution_id, 0)
+    assert outcome == "completed"
+    assert len(on_run) <= RUN_BUDGET, "\n".join(on_run)
+
+    body = await studio_app.wait(str(execution_id))
+    assert body["progress"]["completed"] == 1
+    await studio_app.assert_ledger_balanced()
