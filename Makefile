@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint format bench e2e clean
@@ -36,7 +37,11 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests bench migrations
 	$(BIN)/ruff check --fix src tests bench migrations
 
-bench: $(STAMP)
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP) $(STAMP) $(RUN_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 e2e: $(STAMP)

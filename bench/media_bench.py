@@ -6,6 +6,8 @@
    file: the price of never trusting an upload.
 3. Memory: 16 concurrent ``?size=large`` requests for a 24 MP image through the app; the
    render pool bounds the peak (RSS growth reported against one render's growth).
+4. Pillow against pyvips (libvips from ``pyvips-binary``, the ``bench`` extra) on 24 MP and
+   48 MP JPEGs: the ``large`` preset, time and memory, each library in a fresh process.
 """
 
 from __future__ import annotations
@@ -117,6 +119,73 @@ def _memory(root: Path, concurrent: int) -> dict[str, object]:
     }
 
 
+LIBRARY_SCRIPT = """
+import io, json, statistics, sys, time
+from pathlib import Path
+def hwm_kb():
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+library, path = sys.argv[1], Path(sys.argv[2])
+data = path.read_bytes()
+if library == "pillow":
+    from studioflow.media.variants import VariantSpec, render
+    spec = VariantSpec.preset("large", "jpeg")
+    def once():
+        return render(data, "jpeg", spec)
+else:
+    import pyvips
+    def once():
+        image = pyvips.Image.thumbnail_buffer(data, 2048, size="down")
+        return image.jpegsave_buffer(Q=85, strip=True)
+before = hwm_kb()
+samples = []
+for _ in range(3):
+    started = time.perf_counter()
+    out = once()
+    samples.append(time.perf_counter() - started)
+peak = hwm_kb()
+print(json.dumps({"ms": statistics.median(samples) * 1000, "growth_kb": peak - before, "bytes": len(out)}))
+"""
+
+
+def _library(library: str, source: Path) -> dict[str, float]:
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LIBRARY_SCRIPT, library, str(source)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"ms": round(figures["ms"], 1), "growth_mb": round(figures["growth_kb"] / 1024, 1)}
+
+
+def pillow_vs_vips(root: Path) -> dict[str, object]:
+    try:
+        import pyvips  # noqa: F401
+    except (ImportError, OSError) as error:
+        return {"skipped": f"pyvips is not installed ({error}); pip install -e '.[bench]'"}
+    results: dict[str, object] = {}
+    for label, (width, height) in {"24mp": (6000, 4000), "48mp": (8000, 6000)}.items():
+        source = root / f"{label}.jpg"
+        source.write_bytes(_photo(width, height))
+        pillow, vips = _library("pillow", source), _library("vips", source)
+        results[label] = {
+            "pillow": pillow,
+            "vips": vips,
+            "time_ratio": round(pillow["ms"] / vips["ms"], 2),
+            "memory_ratio": round(pillow["growth_mb"] / max(vips["growth_mb"], 0.1), 1),
+        }
+    return results
+
+
 async def run() -> dict[str, object]:
     results: dict[str, object] = {}
     photo = _photo(4000, 3000)
@@ -150,4 +219,6 @@ async def run() -> dict[str, object]:
         ratio = round(float(many["peak_mb"]) / float(one["peak_mb"]), 2)  # type: ignore[arg-type]
         results["memory_24mp"] = {"one": one, "thirty_two": many, "peak_ratio": ratio}
         print(f"memory    {results['memory_24mp']}")
+        results["pillow_vs_vips"] = pillow_vs_vips(root)
+        print(f"vips      {results['pillow_vs_vips']}")
     return results

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from PIL import Image as PILImage
 
-from studioflow.media.variants import VariantSpec, render
+from studioflow.media.variants import VariantSpec, _decode_box, render
 from studioflow.platform.runtime import Platform
 from tests.identity.helpers import Account, sign_up
 from tests.media import images
@@ -116,3 +116,33 @@ def test_render_keeps_alpha_or_flattens_for_jpeg() -> None:
     jpeg = render(data, "png", VariantSpec(20, 20, "inside", 80, "jpeg"))
     with PILImage.open(io.BytesIO(jpeg)) as image:
         assert image.mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    ("size", "spec", "orientation", "decoded"),
+    [
+        # A 3:2 photo inside a square box: half scale covers 2048x1366 (a square request
+        # would have forced the full decode).
+        ((6000, 4000), VariantSpec(2048, 2048, "inside", 85, "jpeg"), 1, (2048, 1366)),
+        # Shown turned by 90°: a 200x400 (w x h) box is 400x200 in the file's orientation.
+        ((800, 400), VariantSpec(200, 400, "inside", 85, "jpeg"), 6, (400, 200)),
+        # cover fills the box: the larger scale wins.
+        ((4000, 2000), VariantSpec(500, 500, "cover", 85, "jpeg"), 1, (1000, 500)),
+        # Never more than the source.
+        ((300, 200), VariantSpec(2048, 2048, "inside", 85, "jpeg"), 1, (300, 200)),
+    ],
+)
+def test_reduced_decoding_asks_for_what_the_resize_needs(
+    size: tuple[int, int], spec: VariantSpec, orientation: int, decoded: tuple[int, int]
+) -> None:
+    box = (spec.width or 0, spec.height or 0)
+    assert _decode_box(size, box, spec, orientation) == decoded
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_large_preset_of_a_wide_jpeg_has_the_exact_size(orientation: int) -> None:
+    # 1800x1200, drawn 3:2; shown 1200x1800 when rotated by EXIF.
+    data = images.encode("JPEG", size=(1800, 1200), gps=True, orientation=orientation)
+    spec = VariantSpec(512, 512, "inside", 85, "jpeg")
+    with PILImage.open(io.BytesIO(render(data, "jpeg", spec))) as image:
+        assert image.size == ((512, 341) if orientation == 1 else (341, 512))
