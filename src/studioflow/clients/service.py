@@ -47,14 +47,12 @@ async def create_client(
     session.add(client)
     await session.flush()
     session.add(Membership(client_id=client.id, user_id=principal.user_id, role=OWNER))
-    await audit.record(
+    await audit.by_principal(
         session,
         "client.created",
+        principal,
+        context,
         client_id=client.id,
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
         name=name,
     )
     await session.flush()
@@ -73,14 +71,12 @@ async def rename_client(
 ) -> Client:
     client = await get_client(session, principal)
     if client.name != name:
-        await audit.record(
+        await audit.by_principal(
             session,
             "client.renamed",
+            principal,
+            context,
             client_id=client.id,
-            actor_user_id=principal.user_id,
-            actor_label=principal.user.email,
-            ip=context.ip,
-            user_agent=context.user_agent,
             old=client.name,
             new=name,
         )
@@ -115,14 +111,12 @@ async def update_settings(
             )
         settings["allowed_referrers"] = domains
     client.settings = settings  # a new dict, so the JSON column is marked changed
-    await audit.record(
+    await audit.by_principal(
         session,
         "client.settings_changed",
+        principal,
+        context,
         client_id=client.id,
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
     )
     await session.flush()
     return client
@@ -194,15 +188,12 @@ async def invite(
     )
     session.add(invitation)
     await session.flush()
-    await audit.record(
+    await audit.by_principal(
         session,
         "member.invited",
+        principal,
+        context,
         client_id=client.id,
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        api_key_id=principal.api_key_id,
-        ip=context.ip,
-        user_agent=context.user_agent,
         email=address,
         role=role,
     )
@@ -259,14 +250,12 @@ async def accept_invitation(
         return existing
     membership = Membership(client_id=invitation.client_id, user_id=user.id, role=invitation.role)
     session.add(membership)
-    await audit.record(
+    await audit.by_user(
         session,
         "member.joined",
+        user,
+        context,
         client_id=invitation.client_id,
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
         role=invitation.role,
     )
     await session.flush()
@@ -307,15 +296,11 @@ async def change_role(
             "A client needs at least one owner. Make someone else an owner first.",
             code="last_owner",
         )
-    await audit.record(
+    await audit.by_principal(
         session,
         "member.role_changed",
-        client_id=principal.client_id,
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        api_key_id=principal.api_key_id,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        principal,
+        context,
         member=str(user_id),
         old=membership.role,
         new=role,
@@ -351,15 +336,11 @@ async def remove_member(
         )
         .values(revoked_at=_now())
     )
-    await audit.record(
+    await audit.by_principal(
         session,
         "member.left" if leaving else "member.removed",
-        client_id=principal.client_id,
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        api_key_id=principal.api_key_id,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        principal,
+        context,
         member=str(user_id),
     )
     await session.flush()

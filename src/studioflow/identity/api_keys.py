@@ -63,14 +63,11 @@ async def create_key(
     )
     session.add(key)
     await session.flush()
-    await audit.record(
+    await audit.by_principal(
         session,
         "api_key.created",
-        client_id=principal.client_id,
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        principal,
+        context,
         key_id=str(key.id),
         key_name=name,
         scopes=key.scopes,
@@ -96,14 +93,10 @@ async def revoke_key(
         raise NotFound("No such API key.")
     if key.revoked_at is None:
         key.revoked_at = datetime.now(UTC)
-        await audit.record(
+        await audit.by_principal(
             session,
             "api_key.revoked",
-            client_id=principal.client_id,
-            actor_user_id=principal.user_id,
-            actor_label=principal.user.email,
-            api_key_id=principal.api_key_id,
-            ip=context.ip,
-            user_agent=context.user_agent,
+            principal,
+            context,
             key_id=str(key.id),
         )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import AuditEvent, Client
+from studioflow.models import AuditEvent, Client, User
 
 
 async def record(
@@ -42,3 +42,76 @@ async def record(
     session.add(entry)
     await session.flush()
     return entry
+
+
+class Origin(Protocol):
+    """Where a request came from (``identity.service.Context``)."""
+
+    @property
+    def ip(self) -> str: ...
+
+    @property
+    def user_agent(self) -> str | None: ...
+
+
+class Actor(Protocol):
+    """Who acted through the API (``identity.auth.Principal``)."""
+
+    @property
+    def client_id(self) -> uuid.UUID: ...
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    @property
+    def user(self) -> User: ...
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None: ...
+
+
+async def by_user(
+    session: AsyncSession,
+    event: str,
+    user: User | None,
+    origin: Origin,
+    *,
+    client_id: uuid.UUID | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """An event a user caused from ``origin`` (signing in, verifying, joining …); an unknown
+    user (a failed sign-in) is recorded without an actor."""
+    return await record(
+        session,
+        event,
+        client_id=client_id,
+        actor_user_id=user.id if user else None,
+        actor_label=user.email if user else None,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+        **data,
+    )
+
+
+async def by_principal(
+    session: AsyncSession,
+    event: str,
+    principal: Actor,
+    origin: Origin,
+    *,
+    client_id: uuid.UUID | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """An event done through the API, in the principal's client unless ``client_id`` says
+    otherwise; the API key is named when one was used."""
+    return await record(
+        session,
+        event,
+        client_id=client_id or principal.client_id,
+        actor_user_id=principal.user_id,
+        actor_label=principal.user.email,
+        api_key_id=principal.api_key_id,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+        **data,
+    )

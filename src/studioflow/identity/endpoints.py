@@ -354,14 +354,8 @@ async def export_now(principal: UserOnly, request: Request, session: SessionDep)
     """Download a ZIP of your data (JSON) and files now."""
     platform = platform_of(request)
     path = await lifecycle.build_export(platform, session, principal.user)
-    await audit.record(
-        session,
-        "user.exported",
-        actor_user_id=principal.user_id,
-        actor_label=principal.user.email,
-        ip=context_of(request).ip,
-        user_agent=context_of(request).user_agent,
-    )
+    # The user's own event: their personal client's timeline, whichever client is active.
+    await audit.by_user(session, "user.exported", principal.user, context_of(request))
     return FileResponse(
         path,
         media_type="application/zip",

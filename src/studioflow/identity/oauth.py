@@ -285,13 +285,11 @@ async def complete(
                 email=identity.email,
             )
         )
-        await audit.record(
+        await audit.by_user(
             session,
             "oauth.linked",
-            actor_user_id=current_user.id,
-            actor_label=current_user.email,
-            ip=context.ip,
-            user_agent=context.user_agent,
+            current_user,
+            context,
             provider=identity.provider,
         )
         await session.flush()
@@ -317,13 +315,11 @@ async def complete(
             user_id=user.id, provider=identity.provider, subject=identity.subject, email=address
         )
     )
-    await audit.record(
+    await audit.by_user(
         session,
         "user.registered",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
         provider=identity.provider,
     )
     return Outcome(

@@ -222,13 +222,11 @@ async def register(
     session.add(user)
     await session.flush()
     await create_personal_client(session, user)
-    await audit.record(
+    await audit.by_user(
         session,
         "user.registered",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
     )
     await _send_code(platform, session, user)
 
@@ -320,25 +318,21 @@ async def verify_email(
     if not hmac.compare_digest(expected, record.code_hash):
         record.attempts += 1
         if record.attempts >= CODE_MAX_ATTEMPTS:
-            await audit.record(
+            await audit.by_user(
                 session,
                 "auth.code_exhausted",
-                actor_user_id=user.id,
-                actor_label=user.email,
-                ip=context.ip,
-                user_agent=context.user_agent,
+                user,
+                context,
             )
         raise invalid
     record.used_at = _now()
     if user.email_verified_at is None:
         user.email_verified_at = _now()
-    await audit.record(
+    await audit.by_user(
         session,
         "user.email_verified",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
     )
     await session.flush()
     return user
@@ -365,25 +359,21 @@ async def login(
     password_ok = verify_password(stored, password)
     if user is None or not user.password_hash or not password_ok or not user.is_active:
         failures = await platform.counters.incr(fail_key, ttl=FAILURE_MEMORY_SECONDS)
-        await audit.record(
+        await audit.by_user(
             session,
             "auth.login_failed",
-            actor_user_id=user.id if user else None,
-            actor_label=user.email if user else None,
-            ip=context.ip,
-            user_agent=context.user_agent,
+            user,
+            context,
         )
         if failures >= LOCK_AFTER_FAILURES:
             lock = min(timedelta(minutes=2 ** (failures - LOCK_AFTER_FAILURES)), MAX_LOCK)
             seconds = int(lock.total_seconds())
             await platform.counters.set(lock_key, now_ts + seconds, ttl=seconds)
-            await audit.record(
+            await audit.by_user(
                 session,
                 "auth.locked",
-                actor_user_id=user.id if user else None,
-                actor_label=user.email if user else None,
-                ip=context.ip,
-                user_agent=context.user_agent,
+                user,
+                context,
                 minutes=seconds // 60,
             )
         raise InvalidCredentials("The email, username or password is wrong.", commit=True)
@@ -410,13 +400,11 @@ async def start_session(
     refresh = random_token(32)
     session.add(RefreshToken(session_id=auth_session.id, token_hash=sha256(refresh)))
     user.last_login_at = now
-    await audit.record(
+    await audit.by_user(
         session,
         "auth.login",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
         method=method,
     )
     await session.flush()
@@ -456,13 +444,11 @@ async def refresh(
     if record.rotated_at is not None and now - record.rotated_at > REFRESH_GRACE:
         auth_session.revoked_at = now
         auth_session.revoked_reason = "refresh_token_reused"
-        await audit.record(
+        await audit.by_user(
             session,
             "auth.refresh_token_reused",
-            actor_user_id=user.id,
-            actor_label=user.email,
-            ip=context.ip,
-            user_agent=context.user_agent,
+            user,
+            context,
             session_id=str(auth_session.id),
         )
         raise RefreshTokenReused(
@@ -597,13 +583,11 @@ async def reset_password(
         .values(revoked_at=_now())
     )
     await _clear_lock(platform, user)
-    await audit.record(
+    await audit.by_user(
         session,
         "auth.password_reset",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
     )
 
 
@@ -737,13 +721,11 @@ async def request_deletion(session: AsyncSession, user: User, *, context: Contex
     now = _now()
     user.delete_requested_at = now
     user.delete_after = now + DELETION_GRACE
-    await audit.record(
+    await audit.by_user(
         session,
         "user.deletion_requested",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
         delete_after=user.delete_after.isoformat(),
     )
     return user.delete_after
@@ -754,13 +736,11 @@ async def cancel_deletion(session: AsyncSession, user: User, *, context: Context
         return
     user.delete_requested_at = None
     user.delete_after = None
-    await audit.record(
+    await audit.by_user(
         session,
         "user.deletion_cancelled",
-        actor_user_id=user.id,
-        actor_label=user.email,
-        ip=context.ip,
-        user_agent=context.user_agent,
+        user,
+        context,
     )
 
 

@@ -119,14 +119,12 @@ async def put_settings(
                 key = key.strip()
                 sealed[name] = encrypt_secret(secret, KEY_PURPOSE.format(name), key)
                 hints[name] = "…" + key[-4:]
-            await audit.record(
+            await audit.by_principal(
                 session,
                 "client.provider_key_removed" if key is None else "client.provider_key_set",
+                principal,
+                context,
                 client_id=client.id,
-                actor_user_id=principal.user_id,
-                actor_label=principal.user.email,
-                ip=context.ip,
-                user_agent=context.user_agent,
                 provider=name,
             )
         values["provider_keys"], values["provider_key_hints"] = sealed, hints
