@@ -60,8 +60,15 @@ def _timed(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
 
 
 MEMORY_SCRIPT = """
-import asyncio, json, resource, sys, uuid, io
+import asyncio, json, sys, uuid, io
 from pathlib import Path
+
+def hwm_kb():
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and could report the parent's peak.
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 import httpx
 sys.path.insert(0, ".")
 from bench.media_bench import _photo
@@ -87,9 +94,9 @@ async def main(root, concurrent):
         for n in range(4):
             r = await client.post("/upload", files={"file": ("p.jpg", _photo(6000, 4000 - n), "image/jpeg")}, headers={"Authorization": "Bearer " + token})
             ids.append(r.json()["image"]["id"])
-        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        baseline = hwm_kb()
         statuses = await asyncio.gather(*(client.get("/i/%s?size=large" % ids[n % 4]) for n in range(concurrent)))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = hwm_kb()
     print(json.dumps({"before_kb": baseline, "peak_kb": peak, "statuses": sorted({s.status_code for s in statuses})}))
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2])))
