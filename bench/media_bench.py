@@ -62,16 +62,10 @@ def _timed(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
 MEMORY_SCRIPT = """
 import asyncio, json, sys, uuid, io
 from pathlib import Path
-
-def hwm_kb():
-    # VmHWM, not ru_maxrss: ru_maxrss survives exec and could report the parent's peak.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 import httpx
 sys.path.insert(0, ".")
 from bench.media_bench import _photo
+from bench.proc import peak_rss_kb as hwm_kb
 from studioflow.app import create_app
 from studioflow.demo import create_admin
 from studioflow.platform.migrations import upgrade
@@ -129,12 +123,7 @@ def _memory(root: Path, concurrent: int) -> dict[str, object]:
 LIBRARY_SCRIPT = """
 import io, json, statistics, sys, time
 from pathlib import Path
-def hwm_kb():
-    # VmHWM, not ru_maxrss: ru_maxrss survives exec and would report the parent's peak.
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+from bench.proc import peak_rss_kb as hwm_kb
 library, path = sys.argv[1], Path(sys.argv[2])
 data = path.read_bytes()
 if library == "pillow":

@@ -37,6 +37,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bench.proc import peak_rss_kb
 from studioflow.app import create_app
 from studioflow.billing import credits
 from studioflow.demo import create_admin
@@ -409,10 +410,7 @@ async def limiter_accuracy(
 
 
 def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return peak_rss_kb(pid) / 1024
 
 
 async def worker_memory(database_url: str, redis_url: str, *, items: int = 500) -> dict[str, float]:

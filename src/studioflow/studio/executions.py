@@ -37,7 +37,7 @@ from studioflow.studio.prompts import Item
 from studioflow.studio.providers import aspect_ratios_of
 from studioflow.studio.service import get_workflow
 
-ACTIVE = ("queued", "processing")
+ACTIVE = statements.ACTIVE
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 MAX_REFERENCES = 4
 EXECUTE_TASK = "studio.execute"
@@ -252,15 +252,15 @@ async def finish_item(
         await session.execute(
             statements.FINISH_ITEM,
             {
-                "item_id": item_id,
-                "expected": list(expected),
+                "p_item": item_id,
+                "p_expected": list(expected),
                 "p_status": status,
                 "p_error": error[:1000] if error else None,
                 "p_error_code": error_code,
                 "p_image": image_id,
                 "p_request": request_id,
                 "p_cost": cost,
-                "now": now,
+                "p_now": now,
             },
         )
     ).first()
@@ -283,7 +283,7 @@ async def finish_item(
     counts = (
         await session.execute(
             statements.COUNT_ITEM[status],
-            {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "now": now},
+            {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "p_now": now},
         )
     ).one()
     item_event: dict[str, Any] = {
@@ -329,7 +329,7 @@ async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) 
     any item succeeded, else failed."""
     row = (
         await session.execute(
-            statements.SETTLE, {"p_execution": execution_id, "now": datetime.now(UTC)}
+            statements.SETTLE, {"p_execution": execution_id, "p_now": datetime.now(UTC)}
         )
     ).first()
     if row is None:

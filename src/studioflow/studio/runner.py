@@ -85,7 +85,7 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
                     "p_slice": slice_no,
                     "p_runner": runner_id,
                     "p_until": now + timedelta(seconds=settings.studio_lease_seconds),
-                    "now": now,
+                    "p_now": now,
                 },
             )
         ).first()
@@ -106,7 +106,7 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
             # We hold the lease: anything still "processing" was in flight in a runner that
             # died. Back to pending; its attempt stays counted, it was never refunded.
             await session.execute(
-                statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "now": now}
+                statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "p_now": now}
             )
         client_settings = (
             await executions.client_settings(session, execution.client_id)
@@ -292,12 +292,16 @@ async def _claim_in(
     session: Any, platform: Platform, execution: WorkflowExecution, room: int
 ) -> list[Claimed]:
     """Take up to ``room`` due items: pending → processing, one more attempt each."""
-    params: dict[str, Any] = {"p_execution": execution.id, "now": datetime.now(UTC), "room": room}
+    params: dict[str, Any] = {
+        "p_execution": execution.id,
+        "p_now": datetime.now(UTC),
+        "p_room": room,
+    }
     if platform.db.dialect == "postgresql":
         chosen = list((await session.scalars(statements.CHOOSE_DUE, params)).all())
         if not chosen:
             return []
-        rows = await session.execute(statements.TAKE_CHOSEN, {**params, "ids": chosen})
+        rows = await session.execute(statements.TAKE_CHOSEN, {**params, "p_ids": chosen})
     else:
         rows = await session.execute(statements.CLAIM_ONE_STATEMENT, params)
     items = sorted((Claimed(*row) for row in rows.all()), key=lambda item: item.index)
@@ -435,7 +439,7 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
         moved = await session.execute(
             statements.RETRY_ITEM,
             {
-                "item_id": item.id,
+                "p_item": item.id,
                 "p_at": retry_at,
                 "p_error": failure.message[:1000],
                 "p_error_code": failure.kind.value,

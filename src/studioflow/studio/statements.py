@@ -1,13 +1,15 @@
 """The SQL every item runs, built once.
 
-A single-item execution is ~25 statements from ``execute`` to ``completed``. Building a
+A single-item execution runs 18 statements from ``execute`` to ``completed`` (counted by
+tests/studio/test_statement_budget.py), each once per item. Building a
 statement per call (coercing every expression, computing its cache key) and the ORM's
 bulk-UPDATE handling cost several times what running it costs: on SQLite an ORM ``update()``
 built per call takes ~700 µs here against ~150 µs for the same UPDATE prebuilt on the table
 (bench/README.md). So the statements on the per-item path are built at import, on the tables
 with bind parameters, and run as Core; everything off that path stays ORM.
 
-Bind parameter names never equal a column name (SQLAlchemy reserves those for SET/VALUES).
+Bind parameters are named ``p_…``: a name equal to a column's is reserved by SQLAlchemy in
+SET/VALUES.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ INSERT_ITEMS = R.insert()
 
 # --- the runner ---------------------------------------------------------------------------
 
-_NOBODY_HOLDS = or_(X.c.runner_until.is_(None), X.c.runner_until < bindparam("now"))
+_NOBODY_HOLDS = or_(X.c.runner_until.is_(None), X.c.runner_until < bindparam("p_now"))
 
 # Take the lease for exactly this slice (stale and duplicate jobs match nothing).
 LEASE = (
@@ -50,7 +52,7 @@ LEASE = (
         runner_id=bindparam("p_runner"),
         runner_until=bindparam("p_until"),
         status="processing",
-        started_at=func.coalesce(X.c.started_at, bindparam("now")),
+        started_at=func.coalesce(X.c.started_at, bindparam("p_now")),
     )
     .returning(*X.c)
 )
@@ -59,7 +61,7 @@ LEASE = (
 REQUEUE_IN_FLIGHT = (
     R.update()
     .where(R.c.execution_id == bindparam("p_execution"), R.c.status == "processing")
-    .values(status="pending", available_at=bindparam("now"))
+    .values(status="pending", available_at=bindparam("p_now"))
 )
 
 RENEW = (
@@ -75,15 +77,15 @@ _DUE = (
     .where(
         R.c.execution_id == bindparam("p_execution"),
         R.c.status == "pending",
-        R.c.available_at <= bindparam("now"),
+        R.c.available_at <= bindparam("p_now"),
     )
     .order_by(R.c.index)
-    .limit(bindparam("room"))
+    .limit(bindparam("p_room"))
 )
 _TAKE_VALUES = {
     "status": "processing",
     "attempts": R.c.attempts + 1,
-    "started_at": bindparam("now"),
+    "started_at": bindparam("p_now"),
     "error": None,
     "error_code": None,
 }
@@ -101,7 +103,7 @@ CLAIM_ONE_STATEMENT = (
 CHOOSE_DUE = _DUE.with_for_update(skip_locked=True)
 TAKE_CHOSEN = (
     R.update()
-    .where(R.c.id.in_(bindparam("ids", expanding=True)), R.c.status == "pending")
+    .where(R.c.id.in_(bindparam("p_ids", expanding=True)), R.c.status == "pending")
     .values(**_TAKE_VALUES)
     .returning(*_CLAIMED)
 )
@@ -110,7 +112,7 @@ TAKE_CHOSEN = (
 
 FINISH_ITEM = (
     R.update()
-    .where(R.c.id == bindparam("item_id"), R.c.status.in_(bindparam("expected", expanding=True)))
+    .where(R.c.id == bindparam("p_item"), R.c.status.in_(bindparam("p_expected", expanding=True)))
     .values(
         status=bindparam("p_status"),
         error=bindparam("p_error"),
@@ -118,14 +120,14 @@ FINISH_ITEM = (
         image_id=bindparam("p_image"),
         provider_request_id=bindparam("p_request"),
         cost_micro_usd=bindparam("p_cost"),
-        completed_at=bindparam("now"),
+        completed_at=bindparam("p_now"),
     )
     .returning(R.c.index, R.c.attempts)
 )
 
 RETRY_ITEM = (
     R.update()
-    .where(R.c.id == bindparam("item_id"), R.c.status == "processing")
+    .where(R.c.id == bindparam("p_item"), R.c.status == "processing")
     .values(
         status="pending",
         available_at=bindparam("p_at"),
@@ -145,7 +147,7 @@ def _count(counter: str) -> ReturningUpdate[Any, Any, Any, Any, Any]:
                 counter: X.c[counter] + 1,
                 "credits_refunded": X.c.credits_refunded + bindparam("p_refund"),
                 "cost_micro_usd": X.c.cost_micro_usd + bindparam("p_cost"),
-                "updated_at": bindparam("now"),
+                "updated_at": bindparam("p_now"),
             }
         )
         .returning(X.c.status, X.c.total, X.c.completed, X.c.failed, X.c.cancelled)
@@ -168,7 +170,7 @@ SETTLE = (
     .where(X.c.id == bindparam("p_execution"), X.c.status.in_(ACTIVE), ~_OPEN)
     .values(
         status=case((_SUCCEEDED, "completed"), else_="failed"),
-        completed_at=bindparam("now"),
+        completed_at=bindparam("p_now"),
         runner_id=None,
         runner_until=None,
         error=func.coalesce(
