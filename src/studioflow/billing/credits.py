@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioflow.models import Client, CreditAccount, CreditEvent
 from studioflow.models.base import table_of, uuid7
 from studioflow.platform.errors import InsufficientCredits, NotFound
+from studioflow.platform.prepared import Prepared
 
 SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
 
@@ -97,7 +98,7 @@ async def apply(
 
 # Built once (Core, see studio/statements.py): every execute and every refund runs them.
 _ACCOUNTS = table_of(CreditAccount)
-_CHANGE_BALANCE = (
+_CHANGE_BALANCE = Prepared(
     _ACCOUNTS.update()
     .where(
         _ACCOUNTS.c.client_id == bindparam("p_client"),
@@ -106,7 +107,7 @@ _CHANGE_BALANCE = (
     .values(balance=_ACCOUNTS.c.balance + bindparam("p_delta"))
     .returning(_ACCOUNTS.c.balance)
 )
-_RECORD_EVENT = table_of(CreditEvent).insert()
+_RECORD_EVENT = Prepared(table_of(CreditEvent).insert())
 
 
 async def _apply_once(
@@ -127,8 +128,8 @@ async def _apply_once(
         if not fresh:
             await stack.enter_async_context(session.begin_nested())
         balance = (
-            await session.execute(_CHANGE_BALANCE, {"p_client": client_id, "p_delta": delta})
-        ).scalar_one_or_none()
+            await _CHANGE_BALANCE.run(session, {"p_client": client_id, "p_delta": delta})
+        ).scalar()
         if balance is None:
             exists = await session.scalar(
                 select(CreditAccount.client_id).where(CreditAccount.client_id == client_id)
@@ -149,7 +150,7 @@ async def _apply_once(
             "actor_user_id": actor_user_id,
             "created_at": datetime.now(UTC),
         }
-        await session.execute(_RECORD_EVENT, values)
+        await _RECORD_EVENT.run(session, values)
     return CreditEvent(**values)
 
 

@@ -13,10 +13,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import cookies
@@ -47,6 +47,7 @@ from studioflow.platform.errors import (
     QuotaExceeded,
     RateLimited,
 )
+from studioflow.platform.prepared import Prepared
 from studioflow.platform.runtime import Platform
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -114,7 +115,7 @@ class Access:
     api_requests_per_hour: int | None
 
 
-def _access_statement(*, personal: bool) -> Select[Any]:
+def _access_statement(*, personal: bool) -> Prepared:
     """The member's client, role, permissions (with those of ``p_extra_role``, for platform
     admins) and the client's hourly API limit: one query, built once, as it runs on every
     authenticated request (see studio/statements.py for why prebuilt)."""
@@ -132,7 +133,7 @@ def _access_statement(*, personal: bool) -> Select[Any]:
         if personal
         else m.c.client_id == bindparam("p_client")
     )
-    return (
+    return Prepared(
         select(m.c.client_id, m.c.role, plan.c.api_requests_per_hour, permission.c.name)
         .select_from(joined)
         .where(m.c.user_id == bindparam("p_user"), which)
@@ -159,7 +160,7 @@ async def access_in(
     are not a member. ``extra_role`` adds that role's permissions (platform admins)."""
     params = {"p_user": user_id, "p_client": client_id, "p_extra_role": extra_role or ""}
     statement = _PERSONAL_ACCESS if client_id is None else _ACCESS_IN
-    rows = (await session.execute(statement, params)).all()
+    rows = (await statement.run(session, params)).all()
     if not rows:
         return None
     return Access(

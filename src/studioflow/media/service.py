@@ -43,6 +43,7 @@ from studioflow.platform.errors import (
 )
 from studioflow.platform.loops import PerLoop
 from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
+from studioflow.platform.prepared import Prepared
 from studioflow.platform.runtime import Platform
 
 CHUNK = 1024 * 1024
@@ -258,9 +259,11 @@ async def discard_prepared(platform: Platform, prepared: PreparedImage) -> None:
 # Built once: it runs for every generated image (see studio/statements.py for why). The same
 # bytes are one image per client, so a second insert of them changes nothing.
 INSERT_GENERATED = {
-    dialect: insert(table_of(Image))
-    .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
-    .returning(table_of(Image).c.id)
+    dialect: Prepared(
+        insert(table_of(Image))
+        .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
+        .returning(table_of(Image).c.id)
+    )
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -307,7 +310,7 @@ async def record_generated(
         "public_key": prepared.public_key,
     }
     # One prebuilt statement whether or not the bytes are new (ON CONFLICT DO NOTHING).
-    inserted = await session.scalar(INSERT_GENERATED[platform.db.dialect], values)
+    inserted = (await INSERT_GENERATED[platform.db.dialect].run(session, values)).scalar()
     if inserted is not None:
         return uuid.UUID(str(inserted))
     existing = await _by_hash(session, prepared.client_id, prepared.content_hash)

@@ -122,6 +122,11 @@ class _WriterLock:
     def acquire(self, info: dict[str, Any]) -> None:
         if info.get(self.KEY):
             return
+        if not self._lock.locked():
+            # Free: taken at once (no timer task; this runs for every transaction).
+            await_(self._lock.acquire())
+            info[self.KEY] = True
+            return
         try:
             await_(asyncio.wait_for(self._lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000))
         except TimeoutError:

@@ -127,10 +127,10 @@ async def create_execution(
         "updated_at": now,
     }
     # Core inserts (statements.py): this runs for every execute.
-    await session.execute(statements.INSERT_EXECUTION, values)
+    await statements.INSERT_EXECUTION.run(session, values)
     default_ratio = str(config.get("aspect_ratio") or "1:1")
-    await session.execute(
-        statements.INSERT_ITEMS,
+    await statements.INSERT_ITEMS.run(
+        session,
         [
             {
                 "id": uuid7(),
@@ -249,11 +249,10 @@ async def finish_item(
     now = datetime.now(UTC)
     cost = execution.item_cost_micro_usd if status == "completed" else 0
     row = (
-        await session.execute(
-            statements.FINISH_ITEM,
+        await statements.FINISH_ITEM[expected].run(
+            session,
             {
                 "p_item": item_id,
-                "p_expected": list(expected),
                 "p_status": status,
                 "p_error": error[:1000] if error else None,
                 "p_error_code": error_code,
@@ -281,8 +280,8 @@ async def finish_item(
             fresh=True,
         )
     counts = (
-        await session.execute(
-            statements.COUNT_ITEM[status],
+        await statements.COUNT_ITEM[status].run(
+            session,
             {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "p_now": now},
         )
     ).one()
@@ -328,8 +327,8 @@ async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) 
     """Close an execution whose items are all done (one conditional UPDATE): completed if
     any item succeeded, else failed."""
     row = (
-        await session.execute(
-            statements.SETTLE, {"p_execution": execution_id, "p_now": datetime.now(UTC)}
+        await statements.SETTLE.run(
+            session, {"p_execution": execution_id, "p_now": datetime.now(UTC)}
         )
     ).first()
     if row is None:

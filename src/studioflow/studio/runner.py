@@ -78,8 +78,8 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
     now = datetime.now(UTC)
     async with platform.db.transaction() as session:
         leased = (
-            await session.execute(
-                statements.LEASE,
+            await statements.LEASE.run(
+                session,
                 {
                     "p_execution": execution_id,
                     "p_slice": slice_no,
@@ -88,11 +88,11 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
                     "p_now": now,
                 },
             )
-        ).first()
-        # A detached record of the execution (read-only here; changes go through SQL).
-        execution = WorkflowExecution(**leased._mapping) if leased is not None else None
-        if execution is None:
+        ).mappings()
+        if not leased:
             return "skipped"
+        # A detached record of the execution (read-only here; changes go through SQL).
+        execution = WorkflowExecution(**leased[0])
         if execution.started_at == now:
             # The first slice: say so. Nothing can be in flight yet.
             await live.emit(
@@ -105,8 +105,8 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
         else:
             # We hold the lease: anything still "processing" was in flight in a runner that
             # died. Back to pending; its attempt stays counted, it was never refunded.
-            await session.execute(
-                statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "p_now": now}
+            await statements.REQUEUE_IN_FLIGHT.run(
+                session, {"p_execution": execution_id, "p_now": now}
             )
         client_settings = (
             await executions.client_settings(session, execution.client_id)
@@ -171,15 +171,15 @@ async def _renew(work: Slice) -> None:
     while True:
         await asyncio.sleep(lease / 3)
         async with work.platform.db.transaction() as session:
-            result = await session.execute(
-                statements.RENEW,
+            result = await statements.RENEW.run(
+                session,
                 {
                     "p_execution": work.execution.id,
                     "p_runner": work.runner_id,
                     "p_until": datetime.now(UTC) + timedelta(seconds=lease),
                 },
             )
-        if not getattr(result, "rowcount", 0):
+        if not result.rowcount:
             work.lost_lease = True  # finished, or taken over after we stalled: stop
             return
 
@@ -268,8 +268,8 @@ async def _hand_on(work: Slice, session: Any) -> str:
 
 async def _is_cancelled(work: Slice) -> bool:
     async with work.platform.db.sessionmaker() as session:
-        status = await session.scalar(statements.STATUS, {"p_execution": work.execution.id})
-    return status == "cancelled"
+        status = (await statements.STATUS.run(session, {"p_execution": work.execution.id})).scalar()
+    return bool(status == "cancelled")
 
 
 async def _claim(work: Slice, room: int) -> list[Claimed]:
@@ -301,10 +301,11 @@ async def _claim_in(
         chosen = list((await session.scalars(statements.CHOOSE_DUE, params)).all())
         if not chosen:
             return []
-        rows = await session.execute(statements.TAKE_CHOSEN, {**params, "p_ids": chosen})
+        taken = await session.execute(statements.TAKE_CHOSEN, {**params, "p_ids": chosen})
+        rows = [tuple(row) for row in taken.all()]
     else:
-        rows = await session.execute(statements.CLAIM_ONE_STATEMENT, params)
-    items = sorted((Claimed(*row) for row in rows.all()), key=lambda item: item.index)
+        rows = (await statements.CLAIM_ONE_STATEMENT.run(session, params)).all()
+    items = sorted((Claimed(*row) for row in rows), key=lambda item: item.index)
     for item in items:
         await live.emit(
             session,
@@ -436,8 +437,8 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
     )
     retry_at = datetime.now(UTC) + timedelta(seconds=delay)
     async with work.platform.db.transaction() as session:
-        moved = await session.execute(
-            statements.RETRY_ITEM,
+        moved = await statements.RETRY_ITEM.run(
+            session,
             {
                 "p_item": item.id,
                 "p_at": retry_at,
@@ -447,7 +448,7 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
             },
         )
         work.maybe_more = True  # it will be due again
-        if getattr(moved, "rowcount", 0):
+        if moved.rowcount:
             await live.emit(
                 session,
                 work.platform.events,

@@ -21,6 +21,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from studioflow.models import BatchResult, ExecutionEvent, WorkflowExecution
 from studioflow.models.base import table_of
+from studioflow.platform.prepared import Prepared, one_of
 
 ACTIVE = ("queued", "processing")
 OPEN_ITEMS = ("pending", "processing")
@@ -32,20 +33,20 @@ EV = table_of(ExecutionEvent)
 
 # --- creating ---------------------------------------------------------------------------
 
-INSERT_EXECUTION = X.insert()
-INSERT_ITEMS = R.insert()
+INSERT_EXECUTION = Prepared(X.insert())
+INSERT_ITEMS = Prepared(R.insert())
 
 # --- the runner ---------------------------------------------------------------------------
 
 _NOBODY_HOLDS = or_(X.c.runner_until.is_(None), X.c.runner_until < bindparam("p_now"))
 
 # Take the lease for exactly this slice (stale and duplicate jobs match nothing).
-LEASE = (
+LEASE = Prepared(
     X.update()
     .where(
         X.c.id == bindparam("p_execution"),
         X.c.slice_no == bindparam("p_slice"),
-        X.c.status.in_(ACTIVE),
+        one_of(X.c.status, ACTIVE),
         _NOBODY_HOLDS,
     )
     .values(
@@ -58,19 +59,19 @@ LEASE = (
 )
 
 # A new lease holder: items a dead runner had in flight go back to pending.
-REQUEUE_IN_FLIGHT = (
+REQUEUE_IN_FLIGHT = Prepared(
     R.update()
     .where(R.c.execution_id == bindparam("p_execution"), R.c.status == "processing")
     .values(status="pending", available_at=bindparam("p_now"))
 )
 
-RENEW = (
+RENEW = Prepared(
     X.update()
     .where(X.c.id == bindparam("p_execution"), X.c.runner_id == bindparam("p_runner"))
     .values(runner_until=bindparam("p_until"))
 )
 
-STATUS = select(X.c.status).where(X.c.id == bindparam("p_execution"))
+STATUS = Prepared(select(X.c.status).where(X.c.id == bindparam("p_execution")))
 
 _DUE = (
     select(R.c.id)
@@ -92,7 +93,7 @@ _TAKE_VALUES = {
 _CLAIMED = (R.c.id, R.c.index, R.c.prompt, R.c.aspect_ratio, R.c.attempts)
 
 # SQLite has one writer at a time: choose and take in one statement.
-CLAIM_ONE_STATEMENT = (
+CLAIM_ONE_STATEMENT = Prepared(
     R.update()
     .where(R.c.id.in_(_DUE.scalar_subquery()), R.c.status == "pending")
     .values(**_TAKE_VALUES)
@@ -110,22 +111,31 @@ TAKE_CHOSEN = (
 
 # --- item transitions -----------------------------------------------------------------------
 
-FINISH_ITEM = (
-    R.update()
-    .where(R.c.id == bindparam("p_item"), R.c.status.in_(bindparam("p_expected", expanding=True)))
-    .values(
-        status=bindparam("p_status"),
-        error=bindparam("p_error"),
-        error_code=bindparam("p_error_code"),
-        image_id=bindparam("p_image"),
-        provider_request_id=bindparam("p_request"),
-        cost_micro_usd=bindparam("p_cost"),
-        completed_at=bindparam("p_now"),
-    )
-    .returning(R.c.index, R.c.attempts)
-)
 
-RETRY_ITEM = (
+def _finish(expected: tuple[str, ...]) -> Prepared:
+    return Prepared(
+        R.update()
+        .where(R.c.id == bindparam("p_item"), one_of(R.c.status, expected))
+        .values(
+            status=bindparam("p_status"),
+            error=bindparam("p_error"),
+            error_code=bindparam("p_error_code"),
+            image_id=bindparam("p_image"),
+            provider_request_id=bindparam("p_request"),
+            cost_micro_usd=bindparam("p_cost"),
+            completed_at=bindparam("p_now"),
+        )
+        .returning(R.c.index, R.c.attempts)
+    )
+
+
+# Final state of an item, from the states it may be in (a fixed list each: prepared).
+FINISH_ITEM: dict[tuple[str, ...], Prepared] = {
+    expected: _finish(expected)
+    for expected in (("processing",), ("pending",), ("pending", "processing"))
+}
+
+RETRY_ITEM = Prepared(
     R.update()
     .where(R.c.id == bindparam("p_item"), R.c.status == "processing")
     .values(
@@ -155,19 +165,19 @@ def _count(counter: str) -> ReturningUpdate[Any, Any, Any, Any, Any]:
 
 
 # One counter UPDATE per final item state.
-COUNT_ITEM = {status: _count(status) for status in ("completed", "failed", "cancelled")}
+COUNT_ITEM = {status: Prepared(_count(status)) for status in ("completed", "failed", "cancelled")}
 
 _OPEN = (
     select(R.c.id)
-    .where(R.c.execution_id == bindparam("p_execution"), R.c.status.in_(OPEN_ITEMS))
+    .where(R.c.execution_id == bindparam("p_execution"), one_of(R.c.status, OPEN_ITEMS))
     .exists()
 )
 _SUCCEEDED = or_(X.c.completed > 0, X.c.total == 0)
 
 # Close an execution with no open items: completed if any item succeeded, else failed.
-SETTLE = (
+SETTLE = Prepared(
     X.update()
-    .where(X.c.id == bindparam("p_execution"), X.c.status.in_(ACTIVE), ~_OPEN)
+    .where(X.c.id == bindparam("p_execution"), one_of(X.c.status, ACTIVE), ~_OPEN)
     .values(
         status=case((_SUCCEEDED, "completed"), else_="failed"),
         completed_at=bindparam("p_now"),
@@ -192,10 +202,10 @@ SETTLE = (
 
 # --- events ---------------------------------------------------------------------------------
 
-RESERVE_EVENT_SEQ = (
+RESERVE_EVENT_SEQ = Prepared(
     X.update()
     .where(X.c.id == bindparam("p_execution"))
     .values(event_seq=X.c.event_seq + bindparam("p_count"))
     .returning(X.c.event_seq)
 )
-INSERT_EVENTS = EV.insert()
+INSERT_EVENTS = Prepared(EV.insert())
