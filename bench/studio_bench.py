@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -108,19 +108,22 @@ async def _drain(
     completion, or with ``steady`` from the first completion to the last (a worker's own
     pace, its start-up excluded)."""
     deadline = time.monotonic() + timeout
-    while True:
+    done = WorkflowExecution.status == "completed"
+    while time.monotonic() < deadline:
+        # Counting only: reading every finished row four times a second cost the worker
+        # being measured (in this process) a tenth of its time.
         async with platform.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(WorkflowExecution.created_at, WorkflowExecution.completed_at).where(
-                        WorkflowExecution.status == "completed"
-                    )
-                )
-            ).all()
-        if len(rows) >= n or time.monotonic() > deadline:
+            count = await session.scalar(select(func.count()).where(done))
+        if (count or 0) >= n:
             break
         await asyncio.sleep(0.25)
-    return _rates(list(rows), steady=steady)
+    async with platform.db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(WorkflowExecution.created_at, WorkflowExecution.completed_at).where(done)
+            )
+        ).all()
+    return _rates([(a, b) for a, b in rows], steady=steady)
 
 
 async def calibration() -> float:

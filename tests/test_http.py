@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from studioflow.app import create_app
+from studioflow.app import MOUNTS, create_app
 from studioflow.platform.errors import Conflict, NotFound
 from studioflow.settings import Settings
 
@@ -287,3 +289,28 @@ async def test_default_per_ip_limit_on_the_api(settings: Settings, platform) -> 
         assert refused.json()["code"] == "rate_limited" and int(refused.headers["retry-after"]) > 0
         # Pages and operations are not counted against the API limit.
         assert (await client.get("/health")).status_code == 200
+
+
+def test_no_two_routers_claim_the_same_request() -> None:
+    """Routers are mounted hot paths first (app.py); that is only an optimisation if no
+    request could match routes of two routers, whichever came first."""
+    routes = [
+        (index, route)
+        for index, mount in enumerate(MOUNTS)
+        for route in mount.router.routes
+        if isinstance(route, APIRoute)
+    ]
+    assert len(routes) > 100
+    clashes = []
+    for index, route in routes:
+        # A concrete request for this route: every path parameter filled in.
+        sample = re.sub(r"\{[^}]+\}", "x1", route.path)
+        assert route.path_regex.match(sample), route.path  # the probe itself works
+        clashes += [
+            (route.path, other.path)
+            for other_index, other in routes
+            if other_index != index
+            and route.methods & other.methods
+            and other.path_regex.match(sample)
+        ]
+    assert clashes == []

@@ -12,7 +12,7 @@ import jwt
 import pytest
 from sqlalchemy import update
 
-from studioflow.identity.tokens import AUDIENCE
+from studioflow.identity.tokens import AUDIENCE, AccessTokens, InvalidToken
 from studioflow.models import AuthSession, RefreshToken
 from studioflow.platform.runtime import Platform
 from studioflow.platform.security import derive_key
@@ -103,6 +103,23 @@ async def test_expired_token(
     past = datetime.now(UTC) - timedelta(minutes=1)
     response = await me(client, forge(platform, account, exp=int(past.timestamp())))
     assert response.status_code == 401 and response.json()["code"] == "token_expired"
+
+
+async def test_a_verified_token_still_expires_and_only_its_exact_text_is_remembered(
+    platform: Platform, account: Account
+) -> None:
+    tokens = AccessTokens(platform.settings.secret, platform.settings.base_url)
+    claims = tokens.verify(account.access_token)  # verified, then remembered
+    assert tokens.verify(account.access_token) == claims
+    with pytest.raises(InvalidToken) as expired:
+        tokens.verify(account.access_token, now=claims.expires_at)
+    assert expired.value.code == "token_expired"
+    # A remembered token does not vouch for a token that differs from it in one character.
+    head, body, signature = account.access_token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    for tampered in (f"{head}.{body}.{flipped}", account.access_token + "x"):
+        with pytest.raises(InvalidToken):
+            tokens.verify(tampered)
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

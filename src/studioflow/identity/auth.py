@@ -9,6 +9,7 @@ from the member's role in the ``role_permissions`` table, narrowed by the key's 
 
 from __future__ import annotations
 
+import functools
 import hmac
 import uuid
 from dataclasses import dataclass
@@ -85,7 +86,13 @@ def platform_of(request: Request) -> Platform:
 
 
 def access_tokens(platform: Platform) -> AccessTokens:
-    return AccessTokens(platform.settings.secret, issuer=platform.settings.base_url)
+    # One per secret and issuer: it keeps the tokens it has verified.
+    return _access_tokens(platform.settings.secret, platform.settings.base_url)
+
+
+@functools.lru_cache(maxsize=16)
+def _access_tokens(secret: str, issuer: str) -> AccessTokens:
+    return AccessTokens(secret, issuer=issuer)
 
 
 async def role_permissions(session: AsyncSession, role: str) -> frozenset[str]:

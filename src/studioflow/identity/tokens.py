@@ -61,9 +61,17 @@ class AccessClaims:
 
 
 class AccessTokens:
+    # Tokens already verified, by their exact text. A client sends the same token with every
+    # request for up to 15 minutes, and checking its signature and claims again each time cost
+    # more than the rest of authentication (bench/README.md). Only a byte-identical token
+    # hits; its expiry is checked on every use; revocation is the session row's business,
+    # read on every request anyway.
+    VERIFIED_MAX = 4096
+
     def __init__(self, secret: str, issuer: str) -> None:
         self._key = derive_key(secret, "jwt-access")  # 256-bit HS256 key
         self.issuer = issuer
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue(
         self, user_id: uuid.UUID, session_id: uuid.UUID, *, now: datetime | None = None
@@ -82,7 +90,20 @@ class AccessTokens:
         }
         return jwt.encode(claims, self._key, algorithm="HS256"), expires
 
-    def verify(self, token: str) -> AccessClaims:
+    def verify(self, token: str, *, now: datetime | None = None) -> AccessClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= self.VERIFIED_MAX:
+                del self._verified[next(iter(self._verified))]  # the oldest
+            self._verified[token] = claims
+        # As PyJWT decides it: expired once ``exp <= now`` (no leeway).
+        if claims.expires_at <= (now or datetime.now(UTC)):
+            self._verified.pop(token, None)
+            raise InvalidToken("token_expired", "The access token has expired.")
+        return claims
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

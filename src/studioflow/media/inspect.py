@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import blurhash
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -48,9 +49,9 @@ class ImageFacts:
 
 
 def inspect_image(
-    path: Path, sniffed: str, *, max_pixels: int, max_frames: int = MAX_FRAMES
+    path: Path | BinaryIO, sniffed: str, *, max_pixels: int, max_frames: int = MAX_FRAMES
 ) -> ImageFacts:
-    """Blocking: run it in a worker thread."""
+    """Blocking: run it in a worker thread. ``path``: a file, or the bytes in a stream."""
     with warnings.catch_warnings():
         # Pillow warns before its own bomb error; we check first and answer ourselves.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -132,10 +133,7 @@ async def upload_image(
             return Uploaded(image=existing, duplicate=True)
         try:
             async with _processing.get():
-                facts = await asyncio.to_thread(_check, path, fmt, plan.max_pixels)
-                public = await asyncio.to_thread(
-                    public_copy, path, fmt, orientation=facts.orientation
-                )
+                facts, public = await asyncio.to_thread(_check, path, fmt, plan.max_pixels)
         except ImageRejected as rejected:
             raise Unprocessable(rejected.detail, code=rejected.code) from None
         image_id = uuid7()
@@ -218,27 +216,20 @@ async def prepare_generated(platform: Platform, client_id: uuid.UUID, data: byte
     fmt = sniff(data[:64])
     if fmt is None:
         raise ImageRejected("invalid_image", "The provider's answer is not an image.")
-    staging = platform.settings.data_dir / "tmp"
-    staging.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=staging, prefix="generated-", delete=False) as handle:
-        handle.write(data)
-    path = Path(handle.name)
     stored: list[str] = []
     try:
+        # From memory: a provider's answer is already whole in it (no staging file).
         async with _processing.get():
-            facts = await asyncio.to_thread(_check, path, fmt, 400_000_000)
-            public = await asyncio.to_thread(public_copy, path, fmt, orientation=facts.orientation)
+            facts, public = await asyncio.to_thread(_check, data, fmt, 400_000_000)
         image_id = uuid7()
         original_key, public_key = image_keys(client_id, image_id, fmt)
-        await platform.storage.put(original_key, path, content_type=facts.mime_type)
+        await platform.storage.put(original_key, data, content_type=facts.mime_type)
         stored.append(original_key)
         await platform.storage.put(public_key, public, content_type=facts.mime_type)
         stored.append(public_key)
     except BaseException:
         await _delete_objects(platform, stored)
         raise
-    finally:
-        path.unlink(missing_ok=True)  # noqa: ASYNC240 - our own temp file
     return PreparedImage(
         image_id=image_id,
         client_id=client_id,
@@ -320,8 +311,12 @@ async def record_generated(
     return existing.id
 
 
-def _check(path: Path, fmt: str, max_pixels: int) -> ImageFacts:
-    return inspect_image(path, fmt, max_pixels=max_pixels)
+def _check(source: Path | bytes, fmt: str, max_pixels: int) -> tuple[ImageFacts, bytes]:
+    """Blocking: the checks of an image and its public copy, in one trip to a thread."""
+    facts = inspect_image(
+        source if isinstance(source, Path) else io.BytesIO(source), fmt, max_pixels=max_pixels
+    )
+    return facts, public_copy(source, fmt, orientation=facts.orientation)
 
 
 async def _delete_objects(platform: Platform, keys: list[str]) -> None:

@@ -22,9 +22,9 @@ _WEBP_DROP = {b"EXIF", b"XMP "}
 _GIF_KEEP_APPS = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}
 
 
-def public_copy(path: Path, fmt: str, *, orientation: int) -> bytes:
+def public_copy(source: Path | bytes, fmt: str, *, orientation: int) -> bytes:
     """Blocking: run it in a worker thread."""
-    data = path.read_bytes()
+    data = source.read_bytes() if isinstance(source, Path) else source
     try:
         if fmt == "jpeg":
             return _reencode(data, "JPEG") if orientation != 1 else _strip_jpeg(data)

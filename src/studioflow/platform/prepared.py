@@ -121,17 +121,15 @@ class Prepared:
         as with ``session.execute``."""
         if params is None:
             params = {}
-        connection = await session.connection()
-        assert connection.sync_connection is not None
-        driver = connection.sync_connection.connection.driver_connection
-        if not isinstance(driver, InlineConnection) or driver._connection is None:
+        target = await _target(session)
+        if target is None:
             return await self._through_sqlalchemy(session, params)
+        database, dialect = target
         many = not isinstance(params, Mapping)
         rows_in = [params] if isinstance(params, Mapping) else params
         if not rows_in:
             return Rows([], (), 0)
-        plan = self._plan(connection.dialect, rows_in[0])
-        database: sqlite3.Connection = driver._connection
+        plan = self._plan(dialect, rows_in[0])
         try:
             if many:
                 cursor = database.executemany(plan.sql, [plan.bind(row) for row in rows_in])
@@ -140,7 +138,7 @@ class Prepared:
             fetched = cursor.fetchall()
         except sqlite3.Error as error:
             raise exc.DBAPIError.instance(
-                plan.sql, None, error, sqlite3.Error, dialect=connection.dialect
+                plan.sql, None, error, sqlite3.Error, dialect=dialect
             ) from error
         results = plan.results
         if fetched and any(process is not None for process in results):
@@ -208,6 +206,27 @@ class Prepared:
                 for column in returned
             ),
         )
+
+
+_TARGET_KEY = "studioflow.prepared_target"
+
+
+async def _target(session: AsyncSession) -> tuple[sqlite3.Connection, Dialect] | None:
+    """The sqlite3 connection of the session's transaction (beginning it as any statement
+    would), or None where statements go through SQLAlchemy. Remembered per transaction: asking
+    SQLAlchemy for the connection is a greenlet switch each time."""
+    transaction = session.sync_session.get_transaction()
+    known = session.info.get(_TARGET_KEY)
+    if known is not None and transaction is not None and known[0] is transaction:
+        return known[1]  # type: ignore[no-any-return]
+    connection = await session.connection()
+    assert connection.sync_connection is not None
+    driver = connection.sync_connection.connection.driver_connection
+    target = None
+    if isinstance(driver, InlineConnection) and driver._connection is not None:
+        target = (driver._connection, connection.dialect)
+    session.info[_TARGET_KEY] = (session.sync_session.get_transaction(), target)
+    return target
 
 
 def _default_of(default: Any) -> Callable[[], Any]:
