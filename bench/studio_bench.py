@@ -4,8 +4,9 @@
    the HTTP API; items per second and p50/p99 from execute to completed. Embedded always: the
    real embedded server (`studioflow serve`: SQLite, in-process queue and worker, one process)
    with the clients in this process; and the worker alone, in this process. At scale
-   (PostgreSQL + Redis, two `studioflow worker` processes) when STUDIOFLOW_BENCH_DATABASE_URL
-   and STUDIOFLOW_BENCH_REDIS_URL are set. The machine's speed varies from run to run (shared
+   (PostgreSQL + Redis: an API process, `studioflow serve --role api`, and two
+   `studioflow worker` processes) when STUDIOFLOW_BENCH_DATABASE_URL and
+   STUDIOFLOW_BENCH_REDIS_URL are set. The machine's speed varies from run to run (shared
    cores), so the embedded rows also measure a bare Starlette app in the same run, before and
    after, and give items/s as a ratio to its requests/s.
 2. Limiter accuracy (scale only): limit 60/min, three worker processes, two minutes of calls;
@@ -201,11 +202,7 @@ async def queue_overhead_embedded() -> dict[str, float]:
         try:
             base = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-                for _ in range(300):
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await client.get("/health")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.1)
+                await _until_healthy(client)
                 headers = await _token(client)
                 submit = await _submit_all(client, headers, EXECUTIONS)
             database = Path(tmp) / "bench.db"
@@ -249,17 +246,17 @@ async def queue_drain_embedded() -> dict[str, float]:
     return result
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def _serve(env: dict[str, str], port: int, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*BENCH_WORKER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*BENCH_WORKER, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
 
 
-def _spawn(settings: Settings, *, count: int, **overrides: object) -> list[subprocess.Popen[bytes]]:
-    env = {
+def _env_of(settings: Settings) -> dict[str, str]:
+    return {
         **os.environ,
         "STUDIOFLOW_ENV": "test",
         "STUDIOFLOW_DATA_DIR": str(settings.data_dir),
@@ -270,6 +267,10 @@ def _spawn(settings: Settings, *, count: int, **overrides: object) -> list[subpr
         "STUDIOFLOW_SECRET_KEY": settings.secret,
         "STUDIOFLOW_LOG_LEVEL": "WARNING",
     }
+
+
+def _spawn(settings: Settings, *, count: int, **overrides: object) -> list[subprocess.Popen[bytes]]:
+    env = _env_of(settings)
     for name, value in overrides.items():
         env[f"STUDIOFLOW_{name.upper()}"] = str(value)
     return [
@@ -323,16 +324,46 @@ async def _drop(database_url: str, name: str) -> None:
 
 
 async def queue_overhead_scale(database_url: str, redis_url: str) -> dict[str, float]:
-    """Execute here, run in two worker processes: end to end."""
-    return await _scale(database_url, redis_url, workers_first=True)
+    """End to end as deployed: an API process (`studioflow serve --role api`), two worker
+    processes, the clients in this process."""
+    before = await calibration()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        processes: list[subprocess.Popen[bytes]] = []
+        try:
+            await _prepare(platform, "instant", EXECUTIONS)
+            processes = _spawn(settings, count=2)
+            port = _free_port()
+            env = {**_env_of(settings), "STUDIOFLOW_RATE_LIMIT_PER_IP": "100000/minute"}
+            processes.append(_serve(env, port, "--role", "api"))
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                await _until_healthy(client)
+                headers = await _token(client)
+                submit = await _submit_all(client, headers, EXECUTIONS)
+            result = await _drain(platform, EXECUTIONS, timeout=600)
+            result["submit_s"] = submit
+        finally:
+            _stop(processes)
+            await platform.close()
+            await _drop(database_url, name)
+    after = await calibration()
+    result["bare_rps"] = (before + after) / 2
+    result["ratio"] = result["items_per_s"] / result["bare_rps"]
+    return result
+
+
+async def _until_healthy(client: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get("/health")).status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not come up")
 
 
 async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, float]:
     """Two worker processes alone: 1,000 executions queued first, then the workers start."""
-    return await _scale(database_url, redis_url, workers_first=False)
-
-
-async def _scale(database_url: str, redis_url: str, *, workers_first: bool) -> dict[str, float]:
+    before = await calibration()
     with tempfile.TemporaryDirectory() as tmp:
         settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
         workers: list[subprocess.Popen[bytes]] = []
@@ -340,21 +371,20 @@ async def _scale(database_url: str, redis_url: str, *, workers_first: bool) -> d
             await _prepare(platform, "instant", EXECUTIONS)
             app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
             transport = httpx.ASGITransport(app=app)
-            if workers_first:
-                workers = _spawn(settings, count=2)
-                await asyncio.sleep(2)  # the workers connect
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 headers = await _token(client)
                 submit = await _submit_all(client, headers, EXECUTIONS)
-            if not workers_first:
-                workers = _spawn(settings, count=2)
-            result = await _drain(platform, EXECUTIONS, timeout=600, steady=not workers_first)
+            workers = _spawn(settings, count=2)
+            result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
             result["submit_s"] = submit
-            return result
         finally:
             _stop(workers)
             await platform.close()
             await _drop(database_url, name)
+    after = await calibration()
+    result["bare_rps"] = (before + after) / 2
+    result["ratio"] = result["items_per_s"] / result["bare_rps"]
+    return result
 
 
 async def limiter_accuracy(

@@ -6,7 +6,9 @@ statement per call (coercing every expression, computing its cache key) and the 
 bulk-UPDATE handling cost several times what running it costs: on SQLite an ORM ``update()``
 built per call takes ~700 µs here against ~150 µs for the same UPDATE prebuilt on the table
 (bench/README.md). So the statements on the per-item path are built at import, on the tables
-with bind parameters, and run as Core; everything off that path stays ORM.
+with bind parameters, and run as :class:`Prepared` (on embedded SQLite beneath SQLAlchemy's
+execution layer, see platform/prepared.py); everything off that path stays ORM. Fixed lists
+are ``one_of(...)``, not ``in_(...)``: a prepared statement has no expanding parameters.
 
 Bind parameters are named ``p_…``: a name equal to a column's is reserved by SQLAlchemy in
 SET/VALUES.
