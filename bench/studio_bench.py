@@ -128,14 +128,15 @@ async def _drain(
 
 
 async def calibration() -> float:
-    """Requests/s of a bare Starlette app in this process: the same-run yardstick."""
+    """Requests/s of a bare Starlette app in this process: the same-run yardstick. The median
+    of seven short runs: the machine's speed moves within seconds (shared cores)."""
     from bench.platform_bench import _rps
 
     async def health(_: Any) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     bare = Starlette(routes=[Route("/health", health)])
-    return statistics.median([await _rps(bare, 1000) for _ in range(3)])
+    return statistics.median([await _rps(bare, 1000) for _ in range(7)])
 
 
 def _free_port() -> int:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util.concurrency import await_
 
 from studioflow.platform.errors import AppError
-from studioflow.platform.sqlite_inline import inline_creator
+from studioflow.platform.sqlite_inline import InlineConnection, inline_creator
 
 log = structlog.get_logger("studioflow.db")
 
@@ -90,7 +90,13 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
             # then writes can fail with "database is locked" at once, which no wait can help.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver = connection.connection.driver_connection
+            if isinstance(driver, InlineConnection) and driver._connection is not None:
+                # In the loop's thread anyway: straight to SQLite (SQLAlchemy's execution
+                # layer cost more than SQLite's own work here, once per transaction).
+                driver._connection.execute("BEGIN IMMEDIATE")
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             writer.release(connection.info)
             raise
@@ -152,7 +158,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit on success, roll back on error, then run after-commit work."""
-        async with self.sessionmaker() as session:
+        session = self.sessionmaker()
+        try:
             try:
                 yield session
                 await run_before_commit(session)
@@ -169,6 +176,8 @@ class Database:
                 await _roll_back(session)
                 raise
             await run_after_commit(session)
+        finally:
+            await _close(session)
 
     async def ping(self) -> None:
         # Through the sessionmaker, not the engine, so a test's shared connection is used.
@@ -177,6 +186,18 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _close(session: AsyncSession) -> None:
+    if session.in_transaction():
+        # Left mid-way (cancelled inside commit or rollback): SQLAlchemy's own close, which
+        # runs to completion in a task of its own even if we are cancelled again.
+        async with session:
+            return
+    # The transaction has ended and its connection is back in the pool: closing only detaches
+    # objects, with nothing to wait for. (The shielded task of ``async with`` cost three trips
+    # through the event loop for every transaction.)
+    await session.close()
 
 
 async def _roll_back(session: AsyncSession) -> None:

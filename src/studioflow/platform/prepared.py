@@ -25,6 +25,7 @@ Refused when first compiled: expanding ``IN`` parameters (``column.in_(values)``
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,7 +112,10 @@ class Prepared:
 
     def __init__(self, statement: UpdateBase | Select[Any]) -> None:
         self.statement = statement
-        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
+        # Per dialect object (its settings, e.g. the JSON serializer, shape the processors).
+        self._plans: weakref.WeakKeyDictionary[Dialect, dict[frozenset[str], _Plan]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def run(
         self, session: AsyncSession, params: Params | Sequence[Params] | None = None
@@ -165,10 +169,12 @@ class Prepared:
 
     def _plan(self, dialect: Dialect, first: Params) -> _Plan:
         columns = frozenset(name for name in first if not name.startswith("p_"))
-        key = (dialect.name, columns)
-        plan = self._plans.get(key)
+        plans = self._plans.get(dialect)
+        if plans is None:
+            plans = self._plans[dialect] = {}
+        plan = plans.get(columns)
         if plan is None:
-            plan = self._plans[key] = self._compile(dialect, columns)
+            plan = plans[columns] = self._compile(dialect, columns)
         return plan
 
     def _compile(self, dialect: Dialect, columns: frozenset[str]) -> _Plan:
