@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,25 @@ async def calibration() -> float:
     return statistics.median([await _rps(bare, 1000) for _ in range(7)])
 
 
+Measure = Callable[..., Awaitable[dict[str, float]]]
+
+
+def against_bare_app(measure: Measure) -> Measure:
+    """Run ``measure`` between two calibrations and add ``bare_rps`` (their mean) and
+    ``ratio`` (its items/s per bare request/s)."""
+
+    @functools.wraps(measure)
+    async def measured(*args: Any, **kwargs: Any) -> dict[str, float]:
+        before = await calibration()
+        result = await measure(*args, **kwargs)
+        after = await calibration()
+        result["bare_rps"] = (before + after) / 2
+        result["ratio"] = result["items_per_s"] / result["bare_rps"]
+        return result
+
+    return measured
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -180,10 +201,10 @@ def _rates(rows: list[tuple[datetime, datetime]], *, steady: bool) -> dict[str, 
     }
 
 
+@against_bare_app
 async def queue_overhead_embedded() -> dict[str, float]:
     """The embedded server as `make run` starts it, clients in this process: execute to
     completed."""
-    before = await calibration()
     with tempfile.TemporaryDirectory() as tmp:
         settings = _embedded_settings(tmp)
         platform = build_platform(settings)
@@ -214,20 +235,17 @@ async def queue_overhead_embedded() -> dict[str, float]:
                 await asyncio.sleep(0.25)
         finally:
             _stop([server])
-    after = await calibration()
     result = _rates(rows, steady=False)
     result["submit_s"] = submit
-    result["bare_rps"] = (before + after) / 2
-    result["ratio"] = result["items_per_s"] / result["bare_rps"]
     return result
 
 
+@against_bare_app
 async def queue_drain_embedded() -> dict[str, float]:
     """The worker alone, in this process: 1,000 executions queued first, then it starts."""
     from bench.studio_worker import register
 
     register()
-    before = await calibration()
     with tempfile.TemporaryDirectory() as tmp:
         settings = _embedded_settings(tmp)
         platform = build_platform(settings)
@@ -240,10 +258,7 @@ async def queue_drain_embedded() -> dict[str, float]:
         await platform.start_worker(dequeue_timeout=0.05)
         result = await _drain(platform, EXECUTIONS, timeout=600, steady=True)
         await platform.close()
-    after = await calibration()
     result["submit_s"] = submit
-    result["bare_rps"] = (before + after) / 2
-    result["ratio"] = result["items_per_s"] / result["bare_rps"]
     return result
 
 
@@ -324,10 +339,10 @@ async def _drop(database_url: str, name: str) -> None:
     await connection.close()
 
 
+@against_bare_app
 async def queue_overhead_scale(database_url: str, redis_url: str) -> dict[str, float]:
     """End to end as deployed: an API process (`studioflow serve --role api`), two worker
     processes, the clients in this process."""
-    before = await calibration()
     with tempfile.TemporaryDirectory() as tmp:
         settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
         processes: list[subprocess.Popen[bytes]] = []
@@ -347,9 +362,6 @@ async def queue_overhead_scale(database_url: str, redis_url: str) -> dict[str, f
             _stop(processes)
             await platform.close()
             await _drop(database_url, name)
-    after = await calibration()
-    result["bare_rps"] = (before + after) / 2
-    result["ratio"] = result["items_per_s"] / result["bare_rps"]
     return result
 
 
@@ -362,9 +374,9 @@ async def _until_healthy(client: httpx.AsyncClient) -> None:
     raise RuntimeError("the server did not come up")
 
 
+@against_bare_app
 async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, float]:
     """Two worker processes alone: 1,000 executions queued first, then the workers start."""
-    before = await calibration()
     with tempfile.TemporaryDirectory() as tmp:
         settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
         workers: list[subprocess.Popen[bytes]] = []
@@ -382,9 +394,6 @@ async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, floa
             _stop(workers)
             await platform.close()
             await _drop(database_url, name)
-    after = await calibration()
-    result["bare_rps"] = (before + after) / 2
-    result["ratio"] = result["items_per_s"] / result["bare_rps"]
     return result
 
 

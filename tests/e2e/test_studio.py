@@ -36,7 +36,13 @@ async def test_run_a_batch_and_watch_it_complete(
     images = page.locator("[data-results] img")
     await images.nth(2).wait_for()
     assert await images.count() == 3
-    assert await images.first.evaluate("img => img.complete && img.naturalWidth > 0")
+    # Loaded, not merely present: a broken image never gets a width (and times out here);
+    # under load the first may still be on its way when the third appears.
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-results] img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)",
+        timeout=15_000,
+    )
     assert await page.get_by_role("link", name="Download ZIP").is_visible()
     assert await page.locator("progress[data-progress]").evaluate("p => p.value === p.max")
     # The history lists it; the credits page shows the charge.

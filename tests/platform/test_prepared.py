@@ -124,12 +124,24 @@ async def test_sqlite_runs_beneath_sqlalchemy(table: AsyncSession, backend: str)
     assert len(inserted) == (0 if backend == "embedded" else 1)
 
 
-async def test_expanding_in_is_refused_where_it_would_run_raw(
-    table: AsyncSession, backend: str
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        (select(things.c.id).where(things.c.name.in_(["a", "b"])), "expanding IN"),
+        (
+            select(things.c.id).where(things.c.name == bindparam("p_x", callable_=lambda: "a")),
+            "callable",
+        ),
+    ],
+    ids=["expanding IN", "callable value"],
+)
+async def test_what_cannot_be_prepared_is_refused_where_it_would_run_raw(
+    table: AsyncSession, backend: str, statement: Any, refusal: str
 ) -> None:
-    statement = Prepared(select(things.c.id).where(things.c.name.in_(["a", "b"])))
+    """Both would give another call's SQL or value; SQLAlchemy handles them per call."""
+    prepared = Prepared(statement)
     if backend == "embedded":
-        with pytest.raises(ValueError, match="expanding IN"):
-            await statement.run(table, {})
+        with pytest.raises(ValueError, match=refusal):
+            await prepared.run(table, {})
     else:
-        assert (await statement.run(table, {})).all() == []
+        assert (await prepared.run(table, {})).all() == []

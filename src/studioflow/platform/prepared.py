@@ -186,6 +186,9 @@ class Prepared:
         assert isinstance(compiled, SQLCompiler)
         if "POSTCOMPILE" in compiled.string or compiled.positiontup is None:
             raise ValueError(f"not a prepared statement (expanding IN?): {compiled.string}")
+        if any(bind.callable is not None for bind in compiled.binds.values()):
+            # Its value would be computed once, here, and reused for every call.
+            raise ValueError(f"a bind parameter with a callable value: {compiled.string}")
         defaults: dict[str, Callable[[], Any]] = {}
         for column in compiled.insert_prefetch:
             defaults[column.key] = _default_of(column.default)
