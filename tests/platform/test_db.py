@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -43,6 +45,52 @@ async def test_sqlite_is_configured_for_concurrency_and_integrity(tmp_path: Path
         assert busy and busy >= 5000
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_writers_take_turns_in_order_and_time_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One writer at a time per process, first come first served, including a newcomer that
+    arrives just as the lock is handed on; a writer that waits too long gets SQLite's own
+    "database is locked"."""
+    import studioflow.platform.db as db_module
+
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    database = Database(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}"))
+    order: list[str] = []
+    release_first = asyncio.Event()
+
+    async def writer(name: str, hold: asyncio.Event | None = None) -> None:
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    try:
+        first = asyncio.create_task(writer("first", release_first))
+        while not order:
+            await asyncio.sleep(0)
+        second = asyncio.create_task(writer("second"))
+        await asyncio.sleep(0.05)  # queued behind the first
+        release_first.set()
+        await first  # the lock is handed to "second", which has not run yet
+        third = asyncio.create_task(writer("third"))
+        await asyncio.gather(second, third)
+        assert order == ["first", "second", "third"]
+
+        stuck = asyncio.Event()
+        holder = asyncio.create_task(writer("holder", stuck))
+        while order[-1] != "holder":
+            await asyncio.sleep(0)
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await writer("late")
+        stuck.set()
+        await holder
+        await writer("after")  # the lock is free again
+        assert order[-1] == "after"
+    finally:
+        await database.dispose()
 
 
 async def test_upgrade_is_idempotent(tmp_path: Path) -> None:

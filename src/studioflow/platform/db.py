@@ -124,19 +124,26 @@ class _WriterLock:
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
+        # Callers queued in ``acquire`` (every waiter comes through it): while any are, a free
+        # lock is theirs first, and a newcomer must wait with a timeout like them.
+        self._waiting = 0
 
     def acquire(self, info: dict[str, Any]) -> None:
         if info.get(self.KEY):
             return
-        if not self._lock.locked():
-            # Free: taken at once (no timer task; this runs for every transaction).
+        if not self._lock.locked() and not self._waiting:
+            # Free with nobody queued: ``acquire`` takes it without waiting, so no timeout is
+            # needed (``wait_for``'s task and timer cost ~100 µs, for every transaction).
             await_(self._lock.acquire())
             info[self.KEY] = True
             return
+        self._waiting += 1
         try:
             await_(asyncio.wait_for(self._lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000))
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
+        finally:
+            self._waiting -= 1
         info[self.KEY] = True
 
     def release(self, info: dict[str, Any]) -> None:
