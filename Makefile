@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/studioflow serve --demo
 
+# One worker per core (pytest-xdist); every worker gets its own databases and buckets.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations

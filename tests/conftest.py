@@ -39,6 +39,18 @@ TEST_REDIS_URL = os.environ.get("STUDIOFLOW_TEST_REDIS_URL")
 TEST_SECRET = "test-secret-" + "k3y-for-the-suite-only-0123456789abcdef"
 
 BACKENDS = ["embedded", "scale"]
+# argon2 at its cheapest (production refuses this): a test signs users in by the dozen, and
+# at the real cost (64 MiB, t=3) every sign-up and sign-in took ~0.15 s of CPU.
+CHEAP_PASSWORDS = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8}
+
+
+def subprocess_env(**values: str) -> dict[str, str]:
+    """The environment for a ``studioflow`` child process: ours without STUDIOFLOW_ settings,
+    plus cheap password hashing and ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env.update({f"STUDIOFLOW_{k.upper()}": str(v) for k, v in CHEAP_PASSWORDS.items()})
+    env.update(values)
+    return env
 
 
 def free_port() -> int:
@@ -163,6 +175,7 @@ def make_settings(
         "queue_name": f"sf-test-{uuid.uuid4().hex[:8]}",
         "redis_prefix": f"sf-test-{uuid.uuid4().hex[:8]}",
         "base_url": "http://testserver",
+        **CHEAP_PASSWORDS,
     }
     if backend == "scale":
         assert s3 is not None

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, subprocess_env
 
 
 def run(
     *args: str, data_dir: Path, extra: dict[str, str] | None = None, timeout: int = 120
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env = subprocess_env()
     env.update({"STUDIOFLOW_DATA_DIR": str(data_dir), "COLUMNS": "200", **(extra or {})})
     return subprocess.run(
         [sys.executable, "-m", "studioflow", *args],
@@ -101,6 +100,9 @@ def test_production_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None
         extra={
             "STUDIOFLOW_ENV": "production",
             "STUDIOFLOW_SECRET_KEY": "Zq8#vN2!pL5@xR9$wT4%yU7^aB3&cD6*eF1",
+            # Production refuses the suite's cheap password hashing.
+            "STUDIOFLOW_PASSWORD_HASH_TIME_COST": "3",
+            "STUDIOFLOW_PASSWORD_HASH_MEMORY_KIB": "65536",
         },
     )
     assert result.returncode == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,11 +13,11 @@ import httpx
 import pytest
 
 from studioflow.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, subprocess_env
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env = subprocess_env()
     env.update(
         {
             "STUDIOFLOW_ENV": "test",

@@ -207,6 +207,7 @@ def admin_create(
     settings = load_settings()
     from studioflow.demo import create_admin
     from studioflow.platform.db import Database, create_engine
+    from studioflow.platform.runtime import passwords_for
     from studioflow.platform.security import random_password
 
     secret = password or random_password()
@@ -216,8 +217,9 @@ def admin_create(
             create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver)
         )
         try:
+            password_hash = await passwords_for(settings).hash(secret)
             async with database.transaction() as session:
-                await create_admin(session, email=email, password=secret)
+                await create_admin(session, email=email, password_hash=password_hash)
         finally:
             await database.dispose()
 
@@ -398,8 +400,9 @@ async def _prepare(
                     "run `studioflow migrate` first."
                 )
         if seed:
-            async with database.transaction() as session:
-                created = await seed_demo(session, settings.data_dir)
+            from studioflow.platform.runtime import passwords_for
+
+            created = await seed_demo(database, settings.data_dir, passwords_for(settings))
             credentials = created or read_kept(settings.data_dir)
             url = settings.base_url
             console.rule("[bold]Studioflow is ready[/bold]")

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioflow.identity.emails import canonical_email, normalise_email
 from studioflow.identity.service import create_personal_client
 from studioflow.models import PlatformRole, User
-from studioflow.platform.security import hash_password, random_password
+from studioflow.platform.db import Database
+from studioflow.platform.security import Passwords, random_password
 
 DEMO_EMAIL = "admin@example.com"  # a reserved domain: the demo never mails anyone real
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -27,14 +28,16 @@ class DemoCredentials:
 
 
 async def create_admin(
-    session: AsyncSession, *, email: str, password: str, username: str | None = None
+    session: AsyncSession, *, email: str, password_hash: str, username: str | None = None
 ) -> User:
+    """A verified platform administrator; hash the password (``Passwords.hash``) before the
+    transaction that calls this."""
     address = normalise_email(email)
     user = User(
         email=address,
         email_canonical=canonical_email(address),
         username=username,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         platform_role=PlatformRole.admin.value,
         email_verified_at=datetime.now(UTC),
         first_name="Studioflow",
@@ -46,13 +49,24 @@ async def create_admin(
     return user
 
 
-async def seed_demo(session: AsyncSession, data_dir: Path) -> DemoCredentials | None:
+async def needs_demo(session: AsyncSession) -> bool:
+    """A database with no users yet gets the demo administrator."""
+    return not await session.scalar(select(func.count()).select_from(User))
+
+
+async def seed_demo(
+    database: Database, data_dir: Path, passwords: Passwords
+) -> DemoCredentials | None:
     """Seed a database that has no users yet; return the credentials, or None if not new."""
-    users = await session.scalar(select(func.count()).select_from(User))
-    if users:
-        return None
+    async with database.read() as session:
+        if not await needs_demo(session):
+            return None
     password = random_password()
-    await create_admin(session, email=DEMO_EMAIL, password=password, username="admin")
+    password_hash = await passwords.hash(password)  # before the write transaction
+    async with database.transaction() as session:
+        if not await needs_demo(session):
+            return None  # another process seeded it meanwhile
+        await create_admin(session, email=DEMO_EMAIL, password_hash=password_hash, username="admin")
     credentials = DemoCredentials(email=DEMO_EMAIL, password=password)
     _keep(data_dir / CREDENTIALS_FILE, credentials)
     return credentials

@@ -26,6 +26,9 @@ WEAK_SECRETS = frozenset(
 )
 MIN_SECRET_LENGTH = 32
 SECRET_FILE_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+# OWASP's lowest recommended argon2id cost (m=19 MiB, t=2, p=1).
+MIN_PASSWORD_MEMORY_KIB = 19 * 1024
+MIN_PASSWORD_TIME_COST = 2
 
 
 class Environment(StrEnum):
@@ -98,6 +101,11 @@ class Settings(BaseSettings):
     # SQLite calls in the event loop's thread ("inline", ~8x cheaper per statement) or in
     # aiosqlite's own thread ("thread": the loop never waits on another process's lock).
     sqlite_driver: Literal["inline", "thread"] = "inline"
+    # argon2id cost of password hashes (OWASP's floor, 19 MiB and t=2, is enforced in
+    # production) and how many hash at once per process (each takes memory_kib).
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=8, le=4 * 1024 * 1024)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
     queue_name: str = "studioflow"
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     redis_prefix: str = "studioflow"
@@ -210,6 +218,14 @@ class Settings(BaseSettings):
         self.base_url = self.base_url.rstrip("/")
         if self.env is Environment.production:
             check_production_secret(self.secret_key)
+            if (
+                self.password_hash_memory_kib < MIN_PASSWORD_MEMORY_KIB
+                or self.password_hash_time_cost < MIN_PASSWORD_TIME_COST
+            ):
+                raise ValueError(
+                    "PASSWORD_HASH_MEMORY_KIB and _TIME_COST must be at least "
+                    f"{MIN_PASSWORD_MEMORY_KIB} and {MIN_PASSWORD_TIME_COST} in production"
+                )
         return self
 
     # Derived values -------------------------------------------------------------------------

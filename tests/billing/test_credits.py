@@ -71,7 +71,11 @@ async def test_insufficient_credits_is_402(
     from studioflow.demo import create_admin
 
     async with platform.db.transaction() as session:
-        await create_admin(session, email="banker@example.com", password="a banker passphrase")
+        await create_admin(
+            session,
+            email="banker@example.com",
+            password_hash=await platform.passwords.hash("a banker passphrase"),
+        )
     admin = await sign_in(client, "banker@example.com", "a banker passphrase")
     take = await client.post(
         f"/api/v1/admin/clients/{owner.client_id}/credits",
@@ -105,7 +109,9 @@ async def test_two_debits_racing_for_the_last_credit(committed: tuple[Settings, 
 
     async with platform.db.transaction() as session:
         user = await create_admin(
-            session, email="race-credit@example.com", password="a racing passphrase"
+            session,
+            email="race-credit@example.com",
+            password_hash=await platform.passwords.hash("a racing passphrase"),
         )
     async with platform.db.sessionmaker() as session:
         from studioflow.models import Client

@@ -20,8 +20,16 @@ async def test_paid_plans_get_their_credits_once_a_month(
 ) -> None:
     _, platform = committed
     async with platform.db.transaction() as session:
-        pro = await create_admin(session, email="pro@example.com", password="a pro passphrase 1")
-        free = await create_admin(session, email="free@example.com", password="a free passphrase")
+        pro = await create_admin(
+            session,
+            email="pro@example.com",
+            password_hash=await platform.passwords.hash("a pro passphrase 1"),
+        )
+        free = await create_admin(
+            session,
+            email="free@example.com",
+            password_hash=await platform.passwords.hash("a free passphrase"),
+        )
     async with platform.db.transaction() as session:
         from sqlalchemy import select
 

@@ -246,7 +246,11 @@ async def test_admin_routes_are_for_platform_admins(
     from studioflow.demo import create_admin
 
     async with platform.db.transaction() as session:
-        await create_admin(session, email="root@example.com", password="a long admin passphrase")
+        await create_admin(
+            session,
+            email="root@example.com",
+            password_hash=await platform.passwords.hash("a long admin passphrase"),
+        )
     from tests.identity.helpers import sign_in
 
     admin = await sign_in(client, "root@example.com", "a long admin passphrase")
@@ -277,7 +281,11 @@ async def test_admins_edit_plans_and_move_clients(
     from tests.identity.helpers import sign_in
 
     async with platform.db.transaction() as session:
-        await create_admin(session, email="boss@example.com", password="a long admin passphrase")
+        await create_admin(
+            session,
+            email="boss@example.com",
+            password_hash=await platform.passwords.hash("a long admin passphrase"),
+        )
     admin = await sign_in(client, "boss@example.com", "a long admin passphrase")
     plans = (await client.get("/api/v1/admin/plans", headers=admin.headers)).json()
     assert [p["name"] for p in plans] == ["free", "pro", "enterprise"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import TEST_SECRET, free_port
+from tests.conftest import TEST_SECRET, free_port, subprocess_env
 
 CHROMIUM = Path(os.environ.get("STUDIOFLOW_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -47,7 +47,7 @@ def live_server(live_data_dir: Path) -> Iterator[str]:
     """`studioflow serve --demo` in embedded mode, as `make run` starts it."""
     data_dir = live_data_dir
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env = subprocess_env()
     env.update(
         {
             "STUDIOFLOW_DATA_DIR": str(data_dir),

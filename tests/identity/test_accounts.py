@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from studioflow.identity import passwords, service
+from studioflow.identity import service
 from studioflow.models import AuditEvent, Client, Membership, OneTimeCode, User
 from studioflow.platform.client_ip import client_ip
 from studioflow.platform.runtime import Platform
@@ -238,13 +238,13 @@ async def test_unknown_user_and_wrong_password_answer_alike(
 ) -> None:
     await sign_up(client, platform, "alike@example.com")
     verified: list[str] = []
-    real = service.verify_password
+    real = platform.passwords.verify
 
-    def counting(hashed: str, password: str) -> bool:
+    async def counting(hashed: str, password: str) -> bool:
         verified.append(hashed)
-        return real(hashed, password)
+        return await real(hashed, password)
 
-    monkeypatch.setattr(service, "verify_password", counting)
+    monkeypatch.setattr(platform.passwords, "verify", counting)
     wrong = await client.post(
         "/api/v1/auth/login", json={"identifier": "alike@example.com", "password": "nope-nope-nope"}
     )
@@ -255,7 +255,7 @@ async def test_unknown_user_and_wrong_password_answer_alike(
     assert wrong.json()["detail"] == unknown.json()["detail"]
     assert wrong.json()["code"] == unknown.json()["code"] == "invalid_credentials"
     # The unknown account still pays for one password hash check (the dummy hash).
-    assert len(verified) == 2 and verified[1] == passwords.DUMMY_HASH
+    assert len(verified) == 2 and verified[1] == platform.passwords.dummy_hash
 
 
 async def test_backoff_after_three_failures_for_known_and_unknown(

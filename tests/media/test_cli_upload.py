@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from studioflow.settings import Settings
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, subprocess_env
 from tests.media import images
 from tests.test_serve import server
 
@@ -30,7 +29,7 @@ def test_upload_a_folder_and_resume(tmp_path: Path, settings: Settings) -> None:
     if not settings.embedded_queue:
         pytest.skip("the command is a client of any server; once is enough")
     data_dir = tmp_path / "server"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env = subprocess_env()
     env.update({"STUDIOFLOW_DATA_DIR": str(data_dir), "STUDIOFLOW_SECRET_KEY": TEST_SECRET})
     assert cli("migrate", env=env).returncode == 0
     assert (

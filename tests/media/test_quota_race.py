@@ -20,7 +20,11 @@ async def test_racing_uploads_never_pass_the_daily_limit(
 ) -> None:
     settings, platform = committed
     async with platform.db.transaction() as session:
-        await create_admin(session, email="racer@example.com", password="a racing passphrase")
+        await create_admin(
+            session,
+            email="racer@example.com",
+            password_hash=await platform.passwords.hash("a racing passphrase"),
+        )
         await session.execute(update(Plan).where(Plan.name == "free").values(uploads_per_day=3))
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
     transport = httpx.ASGITransport(app=app)

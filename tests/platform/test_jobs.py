@@ -20,6 +20,7 @@ from studioflow.platform.mail import build_message
 from studioflow.platform.runtime import Platform
 from studioflow.platform.tasks import cleanup_staging, send_mail_later
 from studioflow.settings import Settings
+from tests.conftest import subprocess_env
 
 calls: list[tuple[str, Any]] = []
 attempts: dict[str, int] = {}
@@ -184,7 +185,7 @@ async def test_worker_in_a_separate_process(settings: Settings, platform: Platfo
         pytest.skip("the embedded queue lives inside one process by design")
     data_dir = Path(settings.data_dir)
     env = {
-        **os.environ,
+        **subprocess_env(),
         "STUDIOFLOW_ENV": "test",
         "STUDIOFLOW_DATA_DIR": str(data_dir),
         "STUDIOFLOW_DATABASE_URL": settings.database_url,

@@ -4,7 +4,6 @@ really run concurrently, as in production, which a shared rolled-back connection
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from studioflow.billing import credits
 from studioflow.models import CreditEvent, WorkflowTemplate
 from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, subprocess_env
 from tests.fakes.image_apis import FakeImageAPIs
 from tests.fakes.oauth_server import ServerThread
 from tests.identity.helpers import Account, sign_up
@@ -143,7 +142,7 @@ def worker_env(settings: Settings, **overrides: object) -> dict[str, str]:
     """Environment for a ``studioflow worker`` process on the same services as ``settings``."""
     assert settings.redis_url is not None
     env = {
-        **os.environ,
+        **subprocess_env(),
         "STUDIOFLOW_ENV": "test",
         "STUDIOFLOW_DATA_DIR": str(settings.data_dir),
         "STUDIOFLOW_DATABASE_URL": settings.database_url,

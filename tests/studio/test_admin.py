@@ -11,7 +11,11 @@ from tests.studio.conftest import Studio
 
 async def admin_of(studio: Studio) -> Account:
     async with studio.platform.db.transaction() as session:
-        await create_admin(session, email="boss@example.com", password="a boss passphrase 42")
+        await create_admin(
+            session,
+            email="boss@example.com",
+            password_hash=await studio.platform.passwords.hash("a boss passphrase 42"),
+        )
     return await sign_in(studio.client, "boss@example.com", "a boss passphrase 42")
 
 

@@ -4,7 +4,6 @@ results downloaded at the end, and a second run that follows the same execution.
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 
 from studioflow.settings import Settings
 from studioflow.studio.generator import sse_events
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_SECRET, subprocess_env
 from tests.media.test_cli_upload import cli
 from tests.test_serve import server
 
@@ -35,7 +34,7 @@ def test_generate_waits_and_downloads(tmp_path: Path, settings: Settings) -> Non
     if not settings.embedded_queue:
         pytest.skip("the command is a client of any server; once is enough")
     data_dir = tmp_path / "server"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env = subprocess_env()
     env.update(
         {
             "STUDIOFLOW_DATA_DIR": str(data_dir),

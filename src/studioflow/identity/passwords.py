@@ -5,14 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from studioflow.platform.security import hash_password, verify_password
-
 MIN_LENGTH = 8
 MAX_LENGTH = 1024  # argon2 hashes any length; the cap only stops absurd request bodies
 _LIST = Path(__file__).parent / "data" / "common_passwords.txt"
-
-# Verifying against this when the account is unknown makes every failure take alike time.
-DUMMY_HASH = hash_password("studioflow-dummy-password-for-timing")
 
 
 class WeakPassword(ValueError):
@@ -37,4 +32,4 @@ def check_password(password: str, *, email: str | None = None, username: str | N
         raise WeakPassword("Do not use your email address or username as your password.")
 
 
-__all__ = ["DUMMY_HASH", "WeakPassword", "check_password", "hash_password", "verify_password"]
+__all__ = ["WeakPassword", "check_password"]

@@ -17,13 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
-from studioflow.identity.passwords import (
-    DUMMY_HASH,
-    WeakPassword,
-    check_password,
-    hash_password,
-    verify_password,
-)
+from studioflow.identity.passwords import WeakPassword, check_password
 from studioflow.identity.permissions import OWNER
 from studioflow.identity.tokens import (
     AccessTokens,
@@ -188,7 +182,7 @@ async def register(
     address = _valid_email(email)
     _valid_password(password, email=address, username=username)
     # Hash before looking anything up, so a taken address costs the same time as a new one.
-    password_hash = hash_password(password)
+    password_hash = await platform.passwords.hash(password)
     existing = await user_by_email(session, address)
     if existing is not None:
         if existing.email_verified_at is not None:
@@ -355,8 +349,9 @@ async def login(
             retry_after=locked_until - now_ts,
         )
     user = await _user_by_identifier(session, identifier)
-    stored = user.password_hash if user is not None and user.password_hash else DUMMY_HASH
-    password_ok = verify_password(stored, password)
+    passwords = platform.passwords
+    stored = user.password_hash if user is not None and user.password_hash else None
+    password_ok = await passwords.verify(stored or passwords.dummy_hash, password)
     if user is None or not user.password_hash or not password_ok or not user.is_active:
         failures = await platform.counters.incr(fail_key, ttl=FAILURE_MEMORY_SECONDS)
         await audit.by_user(
@@ -381,6 +376,9 @@ async def login(
         raise EmailNotVerified("Confirm your email address with the code we sent first.")
     await platform.counters.reset(fail_key)
     await platform.counters.reset(lock_key)
+    if stored is not None and passwords.needs_rehash(stored):
+        # The configured cost changed since this hash was made: bring it up to date.
+        user.password_hash = await passwords.hash(password)
     return await start_session(platform, session, user, method="password", context=context)
 
 
@@ -570,10 +568,13 @@ async def request_password_reset(
 async def reset_password(
     platform: Platform, session: AsyncSession, *, token: str, password: str, context: Context
 ) -> None:
+    # Hashed before the first statement, so the write transaction never waits for argon2.
+    _valid_password(password, email=None, username=None)
+    password_hash = await platform.passwords.hash(password)
     record, user = await _peek_action_token(session, token, PASSWORD_RESET)
     _valid_password(password, email=user.email, username=user.username)
     record.used_at = _now()
-    user.password_hash = hash_password(password)
+    user.password_hash = password_hash
     if user.email_verified_at is None:
         user.email_verified_at = _now()
     await revoke_all_sessions(session, user.id, reason="password_reset")

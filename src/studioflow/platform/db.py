@@ -186,6 +186,15 @@ class Database:
         finally:
             await _close(session)
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session that only reads: never committed, closed at the end."""
+        session = self.sessionmaker()
+        try:
+            yield session
+        finally:
+            await _close(session)
+
     async def ping(self) -> None:
         # Through the sessionmaker, not the engine, so a test's shared connection is used.
         async with self.sessionmaker() as session:

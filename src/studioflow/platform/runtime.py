@@ -24,6 +24,7 @@ from studioflow.platform.mail import Mailer, create_mailer
 from studioflow.platform.observability import Metrics
 from studioflow.platform.queue_memory import MemoryQueue
 from studioflow.platform.ratelimit import Counters, MemoryCounters, RateLimiter, RedisCounters
+from studioflow.platform.security import Passwords
 from studioflow.platform.storage import Storage, create_storage
 from studioflow.platform.streams import EventStream, MemoryStream, RedisStream
 from studioflow.settings import Settings
@@ -43,6 +44,7 @@ class Platform:
     mailer: Mailer
     metrics: Metrics
     views: EventStream
+    passwords: Passwords
     redis: Redis | None = None
     worker: Worker[Context] | None = None
     studio_worker: Worker[Context] | None = None
@@ -178,5 +180,14 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         mailer=mailer,
         metrics=metrics or Metrics(),
         views=views,
+        passwords=passwords_for(settings),
         redis=redis,
+    )
+
+
+def passwords_for(settings: Settings) -> Passwords:
+    return Passwords(
+        time_cost=settings.password_hash_time_cost,
+        memory_kib=settings.password_hash_memory_kib,
+        concurrency=settings.password_hash_concurrency,
     )

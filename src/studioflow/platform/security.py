@@ -6,6 +6,7 @@ signature made for one use can never be replayed as another.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -14,8 +15,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# OWASP's argon2id recommendation: m=19 MiB, t=2, p=1 (we use 64 MiB, t=3 for more margin).
-_hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1)
+from studioflow.platform.loops import PerLoop
 
 
 def derive_key(secret: str, purpose: str) -> bytes:
@@ -31,15 +31,41 @@ def verify_signature(key: bytes, message: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(key, message), signature)
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+class Passwords:
+    """argon2id hashing and verification in worker threads, a bounded number at once.
 
+    One check costs ~100-180 ms of CPU and ``memory_kib`` of memory at the default cost. On
+    the event loop it would stall every request of the process (SSE, delivery) for that
+    long; in a thread it does not (argon2-cffi releases the GIL), and the bound keeps a burst
+    of sign-ins from taking every core and ``concurrency`` x 64 MiB of memory.
+    """
 
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    def __init__(self, *, time_cost: int, memory_kib: int, concurrency: int) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._slots = PerLoop(lambda: asyncio.Semaphore(concurrency))
+        # Verified against when an account is unknown, so that every failure costs alike.
+        self.dummy_hash = self._hasher.hash("studioflow-dummy-password-for-timing")
+
+    async def hash(self, password: str) -> str:
+        async with self._slots.get():
+            return await asyncio.to_thread(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        async with self._slots.get():
+            return await asyncio.to_thread(self._verify, password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """True when the hash was made at another cost (the settings changed since)."""
+        try:
+            return self._hasher.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 def random_password(length: int = 20) -> str:
