@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from studioflow.app import create_app
-from studioflow.platform.db import Database, create_engine
+from studioflow.platform.db import Database, ReadOnlySession, create_engine
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.observability import configure_logging
 from studioflow.platform.runtime import Platform, build_platform
@@ -207,6 +207,14 @@ async def db(engine: AsyncEngine) -> AsyncIterator[Database]:
         database = Database(engine)
         database.sessionmaker = async_sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        # Read sessions join the test's transaction without a savepoint of their own (closing
+        # one must not roll back what a unit of work released meanwhile) and never commit.
+        database.read_sessionmaker = async_sessionmaker(
+            bind=connection,
+            expire_on_commit=False,
+            join_transaction_mode="rollback_only",
+            sync_session_class=ReadOnlySession,
         )
         try:
             yield database

@@ -16,6 +16,7 @@ from studioflow import __version__
 from studioflow.admin import endpoints as admin_endpoints
 from studioflow.billing import endpoints as billing_endpoints
 from studioflow.clients import endpoints as client_endpoints
+from studioflow.identity import api_keys
 from studioflow.identity import endpoints as identity_endpoints
 from studioflow.media import analytics
 from studioflow.media import delivery as media_delivery
@@ -33,7 +34,7 @@ from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
 from studioflow.web import account_pages, docs, media_pages, pages, studio_pages
-from studioflow.web.templating import STATIC_DIR
+from studioflow.web.templating import STATIC_DIR, render_error_page
 
 # Paths whose bodies may be as large as an upload; everything else gets max_request_bytes.
 UPLOAD_PATHS = ("/upload", "/api/v1/images")
@@ -105,9 +106,11 @@ def create_app(
             yield
         finally:
             if settings.embedded_queue:
-                # The in-memory view buffer dies with the process: write it out first.
+                # The in-memory buffers die with the process: write them out first.
                 with contextlib.suppress(Exception):
                     await analytics.flush(the_platform)
+                with contextlib.suppress(Exception):
+                    await api_keys.flush_uses(the_platform)
             if owns_platform:
                 await the_platform.close()
             elif start_worker:
@@ -126,7 +129,7 @@ def create_app(
     app.state.settings = settings
     app.state.role = role.value
 
-    install_error_handlers(app)
+    install_error_handlers(app, html_error_page=render_error_page)
     for mount in MOUNTS:
         if role in mount.roles:
             app.include_router(mount.router)

@@ -206,16 +206,14 @@ def admin_create(
     """Create a platform administrator."""
     settings = load_settings()
     from studioflow.demo import create_admin
-    from studioflow.platform.db import Database, create_engine
+    from studioflow.platform.db import Database
     from studioflow.platform.runtime import passwords_for
     from studioflow.platform.security import random_password
 
     secret = password or random_password()
 
     async def run() -> None:
-        database = Database(
-            create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver)
-        )
+        database = Database.open(settings.database_url)
         try:
             password_hash = await passwords_for(settings).hash(secret)
             async with database.transaction() as session:
@@ -377,12 +375,12 @@ async def _prepare(
 ) -> None:
     """Migrate (or check the schema is current) and seed the demo if asked."""
     from studioflow.demo import read_kept, seed_demo
-    from studioflow.platform.db import Database, create_engine
+    from studioflow.platform.db import Database
     from studioflow.platform.migrations import current_revision, head_revision, upgrade
     from studioflow.seeds import seed_reference_data
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver))
+    database = Database.open(settings.database_url)
     try:
         if migrate:
             await upgrade(database.engine, revision)

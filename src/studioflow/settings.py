@@ -14,7 +14,7 @@ import sys
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -98,9 +98,6 @@ class Settings(BaseSettings):
     # CF-IPCountry), and how long raw view events are kept.
     country_header: str | None = None
     analytics_retention_days: int = Field(default=90, ge=1, le=3650)
-    # SQLite calls in the event loop's thread ("inline", ~8x cheaper per statement) or in
-    # aiosqlite's own thread ("thread": the loop never waits on another process's lock).
-    sqlite_driver: Literal["inline", "thread"] = "inline"
     # argon2id cost of password hashes (OWASP's floor, 19 MiB and t=2, is enforced in
     # production) and how many hash at once per process (each takes memory_kib).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)

@@ -50,7 +50,7 @@ async def test_debits_refunds_and_idempotency(platform: Platform, owner: Account
             await credits.apply(session, client_id, -2, reason="reserve", key="exec-2:reserve")
         await credits.apply(session, client_id, 1, reason="refund", key="exec-1:item-3:refund")
         await credits.apply(session, client_id, 1, reason="refund", key="exec-1:item-3:refund")
-        assert await credits.balance(session, client_id) == 2
+        assert await credits.balance(platform.db, session, client_id) == 2
     await check_invariant(platform, client_id)
 
 
@@ -136,7 +136,7 @@ async def test_two_debits_racing_for_the_last_credit(committed: tuple[Settings, 
     assert sum(outcomes) == 1
     await check_invariant(platform, client_id)
     async with platform.db.sessionmaker() as session:
-        assert await credits.balance(session, client_id) == 0
+        assert await credits.balance(platform.db, session, client_id) == 0
 
 
 async def test_credits_page(client: httpx.AsyncClient, owner: Account) -> None:

@@ -41,16 +41,18 @@ async def test_paid_plans_get_their_credits_once_a_month(
         )
         assert pro_client and free_client
         await session.execute(update(Client).where(Client.id == pro_client).values(plan="pro"))
-        start = {c: await credits.balance(session, c) for c in (pro_client, free_client)}
+        start = {
+            c: await credits.balance(platform.db, session, c) for c in (pro_client, free_client)
+        }
     november = datetime(2026, 11, 1, 0, 10, tzinfo=UTC)
     assert await grant_monthly_credits(platform, now=november) == 1
     assert await grant_monthly_credits(platform, now=november.replace(day=2)) == 0  # same month
     assert await grant_monthly_credits(platform, now=november.replace(month=12)) == 1
     async with platform.db.transaction() as session:
-        assert await credits.balance(session, pro_client) == start[pro_client] + 1000
-        assert await credits.balance(session, free_client) == start[free_client]
+        assert await credits.balance(platform.db, session, pro_client) == start[pro_client] + 1000
+        assert await credits.balance(platform.db, session, free_client) == start[free_client]
         for client_id in (pro_client, free_client):
-            assert await credits.balance(session, client_id) == await credits.ledger_sum(
-                session, client_id
-            )
+            assert await credits.balance(
+                platform.db, session, client_id
+            ) == await credits.ledger_sum(session, client_id)
     assert isinstance(pro_client, uuid.UUID)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import event, select
 
+from studioflow.identity import api_keys
 from studioflow.identity.tokens import api_key_is_well_formed, new_api_key, sha256
 from studioflow.models import ApiKey
 from studioflow.platform.runtime import Platform
@@ -53,8 +54,13 @@ async def test_created_once_stored_as_hash_and_usable(
     me = await client.get("/api/v1/auth/me", headers={"X-API-Key": secret})
     assert me.status_code == 200 and me.json()["auth_method"] == "api_key"
     assert me.json()["active_client_id"] == account.client_id
+    # Uses are buffered (authentication only reads) and written by a job every minute.
+    before = (await client.get("/api/v1/api-keys", headers=account.headers)).json()[0]
+    assert before["requests_count"] == 0
+    assert await api_keys.flush_uses(platform) == 1
     again = (await client.get("/api/v1/api-keys", headers=account.headers)).json()[0]
     assert again["requests_count"] == 1 and again["last_used_at"] is not None
+    assert await api_keys.flush_uses(platform) == 0  # written once
 
 
 async def test_bad_checksum_is_refused_before_any_lookup(

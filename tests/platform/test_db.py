@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Depends, FastAPI
-from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from studioflow.models import Base, User
-from studioflow.platform.db import Database, after_commit, create_engine, get_session
+from studioflow.platform.db import (
+    Database,
+    SessionDep,
+    WriteInReadSession,
+    after_commit,
+    create_engine,
+    get_session,
+)
+from studioflow.platform.errors import install_error_handlers
 from studioflow.platform.migrations import current_revision, head_revision, upgrade
 from tests.factories import create_user
 
@@ -47,16 +56,11 @@ async def test_sqlite_is_configured_for_concurrency_and_integrity(tmp_path: Path
         await engine.dispose()
 
 
-async def test_sqlite_writers_take_turns_in_order_and_time_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """One writer at a time per process, first come first served, including a newcomer that
-    arrives just as the lock is handed on; a writer that waits too long gets SQLite's own
-    "database is locked"."""
-    import studioflow.platform.db as db_module
-
-    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
-    database = Database(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}"))
+async def test_sqlite_writers_take_turns_in_order_and_time_out(tmp_path: Path) -> None:
+    """One writer at a time per process (the write pool's single connection), first come
+    first served, including a newcomer that arrives just as the turn is handed on; a writer
+    that waits past the timeout gets the pool's TimeoutError (a 503 for a request)."""
+    database = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'turns.db'}", writer_timeout=0.3)
     order: list[str] = []
     release_first = asyncio.Event()
 
@@ -74,7 +78,7 @@ async def test_sqlite_writers_take_turns_in_order_and_time_out(
         second = asyncio.create_task(writer("second"))
         await asyncio.sleep(0.05)  # queued behind the first
         release_first.set()
-        await first  # the lock is handed to "second", which has not run yet
+        await first  # the turn is handed to "second", which has not run yet
         third = asyncio.create_task(writer("third"))
         await asyncio.gather(second, third)
         assert order == ["first", "second", "third"]
@@ -83,12 +87,112 @@ async def test_sqlite_writers_take_turns_in_order_and_time_out(
         holder = asyncio.create_task(writer("holder", stuck))
         while order[-1] != "holder":
             await asyncio.sleep(0)
-        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        with pytest.raises(PoolTimeout):
             await writer("late")
         stuck.set()
         await holder
-        await writer("after")  # the lock is free again
+        await writer("after")  # the turn is free again
         assert order[-1] == "after"
+    finally:
+        await database.dispose()
+
+
+async def test_sqlite_readers_never_wait_for_a_writer(tmp_path: Path) -> None:
+    """WAL: a read session answers while a unit of work holds the write lock, sees only what
+    was committed, and cannot write itself."""
+    database = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'readers.db'}", writer_timeout=0.3)
+    await upgrade(database.engine)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer() -> None:
+        async with database.transaction() as session:
+            await create_user(session, email="pending@example.com")
+            holding.set()
+            await release.wait()
+
+    try:
+        task = asyncio.create_task(slow_writer())
+        await holding.wait()
+        for _ in range(3):  # more readers than one: the read pool has several connections
+            async with database.read() as session:
+                seen = await session.scalar(select(func.count()).select_from(User))
+            assert seen == 0  # not committed yet
+        async with database.read() as session:
+            with pytest.raises(OperationalError, match="readonly"):
+                await session.execute(text("DELETE FROM users"))
+        async with database.read() as session:
+            session.add(User(email="nope@example.com"))
+            with pytest.raises(WriteInReadSession):
+                await session.flush()
+        release.set()
+        await task
+        async with database.read() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 1
+    finally:
+        release.set()
+        await database.dispose()
+
+
+async def test_a_busy_writer_answers_503_with_retry_after(tmp_path: Path) -> None:
+    """A request that cannot get its turn to write within the timeout is told to retry; one
+    that only reads is answered meanwhile."""
+    database = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}", writer_timeout=0.2)
+    await upgrade(database.engine)
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.platform = SimpleNamespace(db=database)
+
+    @app.post("/write")
+    async def write(session: SessionDep) -> dict[str, int]:
+        await session.execute(text("DELETE FROM users WHERE 1 = 0"))
+        return {"ok": 1}
+
+    @app.get("/read")
+    async def read(session: SessionDep) -> dict[str, int]:
+        return {"users": int(await session.scalar(select(func.count()).select_from(User)) or 0)}
+
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with database.transaction() as session:
+            await session.execute(text("SELECT 1"))
+            holding.set()
+            await release.wait()
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        task = asyncio.create_task(hold())
+        await holding.wait()
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            busy = await http.post("/write")
+            answered = await http.get("/read")
+        assert busy.status_code == 503
+        assert busy.json()["code"] == "service_unavailable"
+        assert busy.headers["retry-after"].isdigit()
+        assert answered.status_code == 200 and answered.json() == {"users": 0}
+    finally:
+        release.set()
+        await task
+        await database.dispose()
+
+
+async def test_an_unreachable_database_answers_503(tmp_path: Path) -> None:
+    database = Database.open("postgresql+asyncpg://nobody@127.0.0.1:9/none", writer_timeout=0.5)
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.platform = SimpleNamespace(db=database)
+
+    @app.get("/read")
+    async def read(session: SessionDep) -> dict[str, int]:
+        return {"one": int(await session.scalar(text("SELECT 1")) or 0)}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            answer = await http.get("/read")
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "service_unavailable"
+        assert "retry-after" in answer.headers
     finally:
         await database.dispose()
 

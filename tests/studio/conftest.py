@@ -81,7 +81,7 @@ class Studio:
     async def balance(self, account: Account | None = None) -> int:
         who = account or self.owner
         async with self.platform.db.transaction() as session:
-            return await credits.balance(session, uuid.UUID(who.client_id))
+            return await credits.balance(self.platform.db, session, uuid.UUID(who.client_id))
 
     async def grant(self, amount: int, account: Account | None = None) -> None:
         who = account or self.owner
@@ -99,9 +99,9 @@ class Studio:
         who = account or self.owner
         client_id = uuid.UUID(who.client_id)
         async with self.platform.db.transaction() as session:
-            assert await credits.balance(session, client_id) == await credits.ledger_sum(
-                session, client_id
-            )
+            assert await credits.balance(
+                self.platform.db, session, client_id
+            ) == await credits.ledger_sum(session, client_id)
             keys = (
                 await session.execute(
                     select(CreditEvent.idempotency_key, func.count())

@@ -4,7 +4,6 @@ benchmark. Counts, never timings."""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,44 +32,25 @@ NOT_COUNTED = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK", "PRAGMA")
 
 @contextmanager
 def counting(platform: Platform) -> Iterator[list[str]]:
-    """The statements the database receives. On SQLite from SQLite itself (its trace
-    callback), as prepared statements (platform/prepared.py) bypass SQLAlchemy's events; on
-    PostgreSQL from SQLAlchemy's."""
+    """The statements the database receives, from SQLAlchemy's own engine events (the write
+    engine and, on SQLite, the read engine with its own pool)."""
     statements: list[str] = []
 
-    def record(statement: str) -> None:
+    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if not statement.lstrip().upper().startswith(NOT_COUNTED):
             statements.append(statement)
 
-    engine = platform.db.engine.sync_engine
-    if platform.db.dialect != "sqlite":
-
-        def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            record(statement)
-
+    engines = [platform.db.engine.sync_engine]
+    read = platform.db.read_engine.sync_engine
+    if read.pool is not engines[0].pool:
+        engines.append(read)
+    for engine in engines:
         event.listen(engine, "before_cursor_execute", before)
-        try:
-            yield statements
-        finally:
-            event.remove(engine, "before_cursor_execute", before)
-        return
-
-    traced: list[sqlite3.Connection] = []
-
-    def checkout(dbapi_connection: Any, *_: Any) -> None:
-        database = dbapi_connection.driver_connection._connection
-        database.set_trace_callback(record)
-        traced.append(database)
-
-    event.listen(engine, "checkout", checkout)
     try:
         yield statements
     finally:
-        event.remove(engine, "checkout", checkout)
-        for database in traced:
-            database.set_trace_callback(None)
-        # Every statement is counted, so the counter must have seen some.
-        assert traced, "no connection was checked out while counting"
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", before)
 
 
 async def test_one_item_costs_a_bounded_number_of_statements(studio_app: Studio) -> None:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import Client, CreditAccount, CreditEvent
 from studioflow.models.base import table_of, uuid7
+from studioflow.platform.db import Database
 from studioflow.platform.errors import InsufficientCredits, NotFound
-from studioflow.platform.prepared import Prepared
 
 SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
 
@@ -98,7 +98,7 @@ async def apply(
 
 # Built once (Core, see studio/statements.py): every execute and every refund runs them.
 _ACCOUNTS = table_of(CreditAccount)
-_CHANGE_BALANCE = Prepared(
+_CHANGE_BALANCE = (
     _ACCOUNTS.update()
     .where(
         _ACCOUNTS.c.client_id == bindparam("p_client"),
@@ -107,7 +107,7 @@ _CHANGE_BALANCE = Prepared(
     .values(balance=_ACCOUNTS.c.balance + bindparam("p_delta"))
     .returning(_ACCOUNTS.c.balance)
 )
-_RECORD_EVENT = Prepared(table_of(CreditEvent).insert())
+_RECORD_EVENT = table_of(CreditEvent).insert()
 
 
 async def _apply_once(
@@ -128,7 +128,7 @@ async def _apply_once(
         if not fresh:
             await stack.enter_async_context(session.begin_nested())
         balance = (
-            await _CHANGE_BALANCE.run(session, {"p_client": client_id, "p_delta": delta})
+            await session.execute(_CHANGE_BALANCE, {"p_client": client_id, "p_delta": delta})
         ).scalar()
         if balance is None:
             exists = await session.scalar(
@@ -150,14 +150,29 @@ async def _apply_once(
             "actor_user_id": actor_user_id,
             "created_at": datetime.now(UTC),
         }
-        await _RECORD_EVENT.run(session, values)
+        await session.execute(_RECORD_EVENT, values)
     return CreditEvent(**values)
 
 
-async def balance(session: AsyncSession, client_id: uuid.UUID) -> int:
-    account = await ensure_account(session, client_id)
-    await session.refresh(account)
-    return account.balance
+async def balance(db: Database, session: AsyncSession, client_id: uuid.UUID) -> int:
+    return (await summary(db, session, client_id, limit=0))[0]
+
+
+async def summary(
+    db: Database, session: AsyncSession, client_id: uuid.UUID, *, limit: int = 100
+) -> tuple[int, list[CreditEvent]]:
+    """The balance and the newest ledger entries. A client's first look opens its account
+    (with the sign-up credits of a personal client) in a short unit of work of its own, and
+    answers from it (a read session's snapshot would not see it yet)."""
+    value = await session.scalar(
+        select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
+    )
+    if value is not None:
+        return int(value), (await ledger(session, client_id, limit=limit) if limit else [])
+    async with db.writer_for(session) as writer:
+        account = await ensure_account(writer, client_id)
+        await writer.refresh(account)
+        return account.balance, (await ledger(writer, client_id, limit=limit) if limit else [])
 
 
 async def ledger(

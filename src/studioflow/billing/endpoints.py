@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from studioflow.billing import credits
-from studioflow.identity.auth import Authenticator, PlatformAdmin, Principal
+from studioflow.identity.auth import Authenticator, PlatformAdmin, Principal, platform_of
 from studioflow.models import Client
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import Database, SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable
 
 router = APIRouter(tags=["credits"])
@@ -40,9 +40,8 @@ class GrantIn(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
 
 
-async def _credits_out(session: SessionDep, client_id: uuid.UUID) -> CreditsOut:
-    balance = await credits.balance(session, client_id)
-    events = await credits.ledger(session, client_id)
+async def _credits_out(db: Database, session: SessionDep, client_id: uuid.UUID) -> CreditsOut:
+    balance, events = await credits.summary(db, session, client_id)
     return CreditsOut(
         balance=balance,
         events=[
@@ -59,13 +58,16 @@ async def _credits_out(session: SessionDep, client_id: uuid.UUID) -> CreditsOut:
 
 
 @router.get("/api/v1/credits", response_model=CreditsOut)
-async def get_credits(session: SessionDep, principal: BillingReader) -> CreditsOut:
+async def get_credits(
+    request: Request, session: SessionDep, principal: BillingReader
+) -> CreditsOut:
     """The active client's balance and its latest ledger entries, newest first."""
-    return await _credits_out(session, principal.client_id)
+    return await _credits_out(platform_of(request).db, session, principal.client_id)
 
 
 @router.post("/api/v1/admin/clients/{client_id}/credits", response_model=CreditsOut, tags=["admin"])
 async def grant_credits(
+    request: Request,
     client_id: uuid.UUID,
     body: GrantIn,
     session: SessionDep,
@@ -87,4 +89,4 @@ async def grant_credits(
         key=key,
         actor_user_id=principal.user_id,
     )
-    return await _credits_out(session, client_id)
+    return await _credits_out(platform_of(request).db, session, client_id)

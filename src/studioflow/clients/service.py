@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
-from studioflow.identity.auth import Principal
+from studioflow.identity.auth import Principal, UserInfo
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.permissions import CLIENT_ROLES, OWNER
 from studioflow.identity.service import Context
@@ -224,7 +224,7 @@ async def revoke_invitation(
 
 
 async def accept_invitation(
-    session: AsyncSession, user: User, *, token: str, context: Context
+    session: AsyncSession, user: User | UserInfo, *, token: str, context: Context
 ) -> Membership:
     invalid = BadRequest("This invitation is invalid, used or expired.", code="invalid_token")
     invitation = await session.scalar(

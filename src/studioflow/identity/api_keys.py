@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
@@ -14,6 +15,9 @@ from studioflow.identity.service import Context
 from studioflow.identity.tokens import api_key_display_prefix, new_api_key, sha256
 from studioflow.models import ApiKey
 from studioflow.platform.errors import Forbidden, NotFound, Unprocessable
+from studioflow.platform.streams import EventStream
+
+USES_BATCH = 5_000
 
 # The free plan's hourly API requests (API.md); plans and their limits are per client once
 # the billing feature reads them from the plans table.
@@ -100,3 +104,38 @@ async def revoke_key(
             context,
             key_id=str(key.id),
         )
+
+
+async def flush_uses(platform: Any, *, limit: int = 100_000) -> int:
+    """Write the buffered uses of API keys (``requests_count``, ``last_used_at``) in batches:
+    one UPDATE per key and batch. At least once, like the view events: a crash between the
+    commit and the acknowledgement counts that batch twice, never loses it."""
+    stream: EventStream = platform.key_uses
+    written = 0
+    while written < limit:
+        events, token = await stream.drain(USES_BATCH)
+        if not events:
+            await stream.acknowledge(token)
+            break
+        per_key: dict[uuid.UUID, tuple[int, datetime]] = {}
+        for event in events:
+            key_id, at = uuid.UUID(event["key_id"]), datetime.fromisoformat(event["at"])
+            count, last = per_key.get(key_id, (0, at))
+            per_key[key_id] = (count + 1, max(last, at))
+        async with platform.db.transaction() as session:
+            for key_id, (count, last) in per_key.items():
+                await session.execute(
+                    update(ApiKey)
+                    .where(ApiKey.id == key_id)
+                    .values(
+                        requests_count=ApiKey.requests_count + count,
+                        last_used_at=case(
+                            (ApiKey.last_used_at.is_(None), last),
+                            (ApiKey.last_used_at < last, last),
+                            else_=ApiKey.last_used_at,
+                        ),
+                    )
+                )
+        await stream.acknowledge(token)
+        written += len(events)
+    return written

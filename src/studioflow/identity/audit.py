@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import AuditEvent, Client, User
+from studioflow.models import AuditEvent, Client
 
 
 async def record(
@@ -54,6 +54,16 @@ class Origin(Protocol):
     def user_agent(self) -> str | None: ...
 
 
+class Person(Protocol):
+    """A user row or the snapshot a principal carries (``identity.auth.UserInfo``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def email(self) -> str: ...
+
+
 class Actor(Protocol):
     """Who acted through the API (``identity.auth.Principal``)."""
 
@@ -64,7 +74,7 @@ class Actor(Protocol):
     def user_id(self) -> uuid.UUID: ...
 
     @property
-    def user(self) -> User: ...
+    def user(self) -> Person: ...
 
     @property
     def api_key_id(self) -> uuid.UUID | None: ...
@@ -73,7 +83,7 @@ class Actor(Protocol):
 async def by_user(
     session: AsyncSession,
     event: str,
-    user: User | None,
+    user: Person | None,
     origin: Origin,
     *,
     client_id: uuid.UUID | None = None,

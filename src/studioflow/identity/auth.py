@@ -14,10 +14,10 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import cookies
@@ -40,7 +40,7 @@ from studioflow.models import (
     User,
 )
 from studioflow.models.base import table_of
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import ReadSessionDep
 from studioflow.platform.errors import (
     Forbidden,
     NotAuthenticated,
@@ -48,21 +48,69 @@ from studioflow.platform.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from studioflow.platform.prepared import Prepared
 from studioflow.platform.runtime import Platform
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
+class UserInfo:
+    """The signed-in user as read at authentication: a snapshot, not a row of a session.
+
+    Authentication reads through the request's read session, which never writes; changing the
+    user goes through a service that loads the row in the unit of work. (Being frozen, an
+    assignment here fails loudly instead of being silently lost.)
+    """
+
+    id: uuid.UUID
+    email: str
+    email_canonical: str | None
+    username: str | None
+    first_name: str | None
+    last_name: str | None
+    platform_role: str
+    email_verified_at: datetime | None
+    is_active: bool
+    last_login_at: datetime | None
+    delete_requested_at: datetime | None
+    delete_after: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserInfo:
+        return cls(
+            id=user.id,
+            email=user.email,
+            email_canonical=user.email_canonical,
+            username=user.username,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            platform_role=user.platform_role,
+            email_verified_at=user.email_verified_at,
+            is_active=user.is_active,
+            last_login_at=user.last_login_at,
+            delete_requested_at=user.delete_requested_at,
+            delete_after=user.delete_after,
+            created_at=user.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    id: uuid.UUID
+    client_id: uuid.UUID
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Principal:
-    user: User
+    user: UserInfo
     client_id: uuid.UUID
     role: str
     permissions: frozenset[str]
     method: str  # "cookie", "bearer" or "api_key"
     session_id: uuid.UUID | None = None
-    api_key: ApiKey | None = None
+    api_key: ApiKeyInfo | None = None
 
     @property
     def user_id(self) -> uuid.UUID:
@@ -122,7 +170,7 @@ class Access:
     api_requests_per_hour: int | None
 
 
-def _access_statement(*, personal: bool) -> Prepared:
+def _access_statement(*, personal: bool) -> Select[Any]:
     """The member's client, role, permissions (with those of ``p_extra_role``, for platform
     admins) and the client's hourly API limit: one query, built once, as it runs on every
     authenticated request (see studio/statements.py for why prebuilt)."""
@@ -140,7 +188,7 @@ def _access_statement(*, personal: bool) -> Prepared:
         if personal
         else m.c.client_id == bindparam("p_client")
     )
-    return Prepared(
+    return (
         select(m.c.client_id, m.c.role, plan.c.api_requests_per_hour, permission.c.name)
         .select_from(joined)
         .where(m.c.user_id == bindparam("p_user"), which)
@@ -167,7 +215,7 @@ async def access_in(
     are not a member. ``extra_role`` adds that role's permissions (platform admins)."""
     params = {"p_user": user_id, "p_client": client_id, "p_extra_role": extra_role or ""}
     statement = _PERSONAL_ACCESS if client_id is None else _ACCESS_IN
-    rows = (await statement.run(session, params)).all()
+    rows = (await session.execute(statement, params)).all()
     if not rows:
         return None
     return Access(
@@ -197,7 +245,7 @@ class Authenticator:
         self.allow_api_key = allow_api_key
 
     async def __call__(
-        self, request: Request, response: Response, session: SessionDep
+        self, request: Request, response: Response, session: ReadSessionDep
     ) -> Principal:
         principal = await resolve_principal(
             request, response, session, allow_api_key=self.allow_api_key
@@ -214,7 +262,7 @@ class ClientAuthenticator(Authenticator):
     """For ``/clients/{client_id}/…`` routes: the client in the path is the active client."""
 
     async def __call__(  # type: ignore[override]
-        self, request: Request, response: Response, session: SessionDep, client_id: uuid.UUID
+        self, request: Request, response: Response, session: ReadSessionDep, client_id: uuid.UUID
     ) -> Principal:
         principal = await resolve_principal(
             request, response, session, allow_api_key=self.allow_api_key, client_override=client_id
@@ -281,7 +329,7 @@ async def resolve_principal(
     permissions = access.permissions
     await count_api_request(request, platform, client_id, access.api_requests_per_hour)
     return Principal(
-        user=user,
+        user=UserInfo.of(user),
         client_id=client_id,
         role=access.role,
         permissions=permissions,
@@ -334,22 +382,19 @@ async def _from_api_key(
             retry_after=limit.reset_after,
             headers=dict(limit.headers),
         )
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.id == key.id)
-        .values(requests_count=ApiKey.requests_count + 1, last_used_at=now)
-    )
+    # Counted in a buffer that a job writes every minute: authentication only reads.
+    await platform.key_uses.record({"key_id": str(key.id), "at": now.isoformat()})
     await count_api_request(request, platform, key.client_id, access.api_requests_per_hour)
     permissions = access.permissions
     if key.scopes:
         permissions &= frozenset(key.scopes)
     return Principal(
-        user=user,
+        user=UserInfo.of(user),
         client_id=key.client_id,
         role=access.role,
         permissions=permissions,
         method="api_key",
-        api_key=key,
+        api_key=ApiKeyInfo(id=key.id, client_id=key.client_id, scopes=tuple(key.scopes)),
     )
 
 

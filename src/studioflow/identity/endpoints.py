@@ -16,7 +16,14 @@ from starlette.background import BackgroundTask
 
 from studioflow.identity import api_keys, audit, cookies, lifecycle, oauth
 from studioflow.identity import service as identity
-from studioflow.identity.auth import Authenticated, ManageKeys, Principal, UserOnly, platform_of
+from studioflow.identity.auth import (
+    Authenticated,
+    ManageKeys,
+    Principal,
+    UserInfo,
+    UserOnly,
+    platform_of,
+)
 from studioflow.identity.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -42,7 +49,7 @@ from studioflow.identity.schemas import (
 from studioflow.identity.service import Context, SignIn
 from studioflow.models import ApiKey, Client, Membership, User
 from studioflow.platform.client_ip import client_ip
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import ReadSessionDep, SessionDep, WriteSessionDep
 from studioflow.platform.errors import AppError, BadRequest, NotFound
 
 router = APIRouter(tags=["authentication"])
@@ -59,7 +66,7 @@ def context_of(request: Request) -> Context:
     )
 
 
-def user_out(user: User) -> UserOut:
+def user_out(user: User | UserInfo) -> UserOut:
     return UserOut(
         id=user.id,
         email=user.email,
@@ -133,11 +140,16 @@ async def resend_code(body: EmailIn, request: Request, session: SessionDep) -> S
 
 @router.post("/api/v1/auth/login", response_model=LoginOut)
 async def login(
-    body: LoginIn, request: Request, response: Response, session: SessionDep
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    read: ReadSessionDep,
+    session: SessionDep,
 ) -> LoginOut:
     """Sign in with email or username and password."""
     result = await identity.login(
         platform_of(request),
+        read,
         session,
         identifier=body.identifier,
         password=body.password,
@@ -163,7 +175,7 @@ async def refresh(
 
 @router.get("/api/v1/auth/session", include_in_schema=False)
 async def browser_session(
-    request: Request, session: SessionDep, next: str = "/account"
+    request: Request, session: WriteSessionDep, next: str = "/account"
 ) -> Response:
     """Pages send the browser here when its access cookie has expired: the refresh cookie
     (which only travels to /api/v1/auth) renews the session, then back to the page."""
@@ -248,7 +260,9 @@ async def consume_magic_link(
 
 
 @router.get("/auth/callback", include_in_schema=False)
-async def magic_link_callback(request: Request, session: SessionDep, token: str = "") -> Response:
+async def magic_link_callback(
+    request: Request, session: WriteSessionDep, token: str = ""
+) -> Response:
     """The emailed link: sign in once and land on the home page."""
     try:
         result = await identity.consume_magic_link(
@@ -299,7 +313,7 @@ async def put_account(body: ProfileUpdate, principal: UserOnly, session: Session
     """Change your profile (username, first and last name)."""
     user = await identity.update_profile(
         session,
-        principal.user,
+        principal.user_id,
         username=body.username,
         first_name=body.first_name,
         last_name=body.last_name,
@@ -338,22 +352,25 @@ async def revoke_session(
 @router.post("/api/v1/account/delete-request", response_model=DeletionOut, tags=["account"])
 async def delete_request(principal: UserOnly, request: Request, session: SessionDep) -> DeletionOut:
     """Schedule your account's deletion after a 7-day grace period."""
-    when = await identity.request_deletion(session, principal.user, context=context_of(request))
+    when = await identity.request_deletion(session, principal.user_id, context=context_of(request))
     return DeletionOut(status="scheduled", delete_after=when)
 
 
 @router.post("/api/v1/account/delete-cancel", response_model=DeletionOut, tags=["account"])
 async def delete_cancel(principal: UserOnly, request: Request, session: SessionDep) -> DeletionOut:
     """Cancel a scheduled deletion."""
-    await identity.cancel_deletion(session, principal.user, context=context_of(request))
+    await identity.cancel_deletion(session, principal.user_id, context=context_of(request))
     return DeletionOut(status="active", delete_after=None)
 
 
 @router.get("/api/v1/account/export", tags=["account"], response_class=FileResponse)
-async def export_now(principal: UserOnly, request: Request, session: SessionDep) -> FileResponse:
+async def export_now(
+    principal: UserOnly, request: Request, read: ReadSessionDep, session: WriteSessionDep
+) -> FileResponse:
     """Download a ZIP of your data (JSON) and files now."""
     platform = platform_of(request)
-    path = await lifecycle.build_export(platform, session, principal.user)
+    # Built from the read session: the unit of work only records the export afterwards.
+    path = await lifecycle.build_export(platform, read, principal.user)
     # The user's own event: their personal client's timeline, whichever client is active.
     await audit.by_user(session, "user.exported", principal.user, context_of(request))
     return FileResponse(
@@ -374,14 +391,16 @@ async def export_by_email(principal: UserOnly, request: Request, session: Sessio
     return ACCEPTED
 
 
-async def _profile(principal: Principal, request: Request, session: AsyncSession) -> ProfileOut:
+async def _profile(
+    principal: Principal, request: Request, session: AsyncSession, user: User | None = None
+) -> ProfileOut:
     platform = platform_of(request)
     used = 0
     async for info in platform.storage.list(lifecycle.client_prefix(principal.client_id)):
         used += info.size
     figures = await identity.usage_figures(session, principal.client_id)
     return ProfileOut(
-        user=user_out(principal.user),
+        user=user_out(user or principal.user),
         active_client_id=principal.client_id,
         stats=ProfileStats(storage_used=used, **figures),
     )
@@ -400,15 +419,15 @@ async def patch_profile(
     body: ProfileUpdate, principal: UserOnly, request: Request, session: SessionDep
 ) -> ProfileOut:
     """Change profile fields (only those sent)."""
-    await identity.update_profile(
+    user = await identity.update_profile(
         session,
-        principal.user,
+        principal.user_id,
         username=body.username,
         first_name=body.first_name,
         last_name=body.last_name,
         fields=body.model_fields_set,
     )
-    return await _profile(principal, request, session)
+    return await _profile(principal, request, session, user)
 
 
 # API keys ----------------------------------------------------------------------------------
@@ -490,7 +509,7 @@ async def _oauth_start(provider: str, request: Request) -> Response:
 async def _oauth_callback(
     provider: str,
     request: Request,
-    session: SessionDep,
+    session: AsyncSession,
     code: str = "",
     state: str = "",
     error: str = "",
@@ -530,7 +549,7 @@ async def _oauth_callback(
     return response
 
 
-async def _signed_in_user(request: Request, session: SessionDep) -> User | None:
+async def _signed_in_user(request: Request, session: AsyncSession) -> UserInfo | None:
     from studioflow.identity.auth import resolve_principal
 
     if not request.cookies.get(cookies.access_cookie_name(platform_of(request).settings)):
@@ -547,7 +566,11 @@ def _register_provider(provider: str, label: str) -> None:
         return await _oauth_start(provider, request)
 
     async def callback(
-        request: Request, session: SessionDep, code: str = "", state: str = "", error: str = ""
+        request: Request,
+        session: WriteSessionDep,
+        code: str = "",
+        state: str = "",
+        error: str = "",
     ) -> Response:
         return await _oauth_callback(
             provider, request, session, code=code, state=state, error=error

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from studioflow.identity import audit
+from studioflow.identity.auth import UserInfo
 from studioflow.models import ApiKey, AuditEvent, AuthSession, Client, Membership, User
 from studioflow.platform.db import after_commit
 from studioflow.platform.runtime import Platform
@@ -49,7 +50,7 @@ async def _personal_client(session: AsyncSession, user_id: uuid.UUID) -> Client 
     return client
 
 
-async def collect_data(session: AsyncSession, user: User) -> dict[str, Any]:
+async def collect_data(session: AsyncSession, user: User | UserInfo) -> dict[str, Any]:
     """Everything we hold about the user, as JSON-ready structures (no secrets or hashes)."""
     memberships = await session.execute(
         select(Membership, Client)
@@ -118,7 +119,7 @@ async def collect_data(session: AsyncSession, user: User) -> dict[str, Any]:
     }
 
 
-async def build_export(platform: Platform, session: AsyncSession, user: User) -> Path:
+async def build_export(platform: Platform, session: AsyncSession, user: User | UserInfo) -> Path:
     """A ZIP of the user's data and personal files, on disk (never whole in memory)."""
     data = await collect_data(session, user)
     staging = platform.settings.data_dir / "tmp"

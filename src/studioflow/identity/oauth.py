@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
+from studioflow.identity.auth import UserInfo
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.service import (
     Context,
@@ -259,7 +260,7 @@ async def complete(
     session: AsyncSession,
     identity: ProviderIdentity,
     *,
-    current_user: User | None,
+    current_user: UserInfo | None,
     context: Context,
 ) -> Outcome:
     """Sign in by the identity, link it to the signed-in user, or create a new account."""

@@ -336,8 +336,16 @@ async def verify_email(
 
 
 async def login(
-    platform: Platform, session: AsyncSession, *, identifier: str, password: str, context: Context
+    platform: Platform,
+    read: AsyncSession,
+    session: AsyncSession,
+    *,
+    identifier: str,
+    password: str,
+    context: Context,
 ) -> SignIn:
+    """Sign in. The account is looked up through ``read`` and the password checked before the
+    unit of work ``session`` writes anything, so argon2's ~0.15 s holds no write lock."""
     await _ip_limit(platform, "login", context.ip, IP_LOGIN_LIMIT)
     key = _identifier_key(identifier)
     lock_key, fail_key = f"login:lock:{key}", f"login:fail:{key}"
@@ -348,16 +356,16 @@ async def login(
             "Too many failed sign-ins. Wait, or sign in with an emailed link.",
             retry_after=locked_until - now_ts,
         )
-    user = await _user_by_identifier(session, identifier)
+    found = await _user_by_identifier(read, identifier)
     passwords = platform.passwords
-    stored = user.password_hash if user is not None and user.password_hash else None
+    stored = found.password_hash if found is not None and found.password_hash else None
     password_ok = await passwords.verify(stored or passwords.dummy_hash, password)
-    if user is None or not user.password_hash or not password_ok or not user.is_active:
+    if found is None or stored is None or not password_ok or not found.is_active:
         failures = await platform.counters.incr(fail_key, ttl=FAILURE_MEMORY_SECONDS)
         await audit.by_user(
             session,
             "auth.login_failed",
-            user,
+            found,
             context,
         )
         if failures >= LOCK_AFTER_FAILURES:
@@ -367,18 +375,20 @@ async def login(
             await audit.by_user(
                 session,
                 "auth.locked",
-                user,
+                found,
                 context,
                 minutes=seconds // 60,
             )
         raise InvalidCredentials("The email, username or password is wrong.", commit=True)
-    if user.email_verified_at is None:
+    if found.email_verified_at is None:
         raise EmailNotVerified("Confirm your email address with the code we sent first.")
     await platform.counters.reset(fail_key)
     await platform.counters.reset(lock_key)
-    if stored is not None and passwords.needs_rehash(stored):
-        # The configured cost changed since this hash was made: bring it up to date.
-        user.password_hash = await passwords.hash(password)
+    # The configured cost changed since this hash was made: bring it up to date.
+    fresh_hash = await passwords.hash(password) if passwords.needs_rehash(stored) else None
+    user = await _user(session, found.id)
+    if fresh_hash is not None:
+        user.password_hash = fresh_hash
     return await start_session(platform, session, user, method="password", context=context)
 
 
@@ -663,15 +673,24 @@ async def _clear_lock(platform: Platform, user: User) -> None:
 # Account ---------------------------------------------------------------------------------
 
 
+async def _user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    """The user's row in this unit of work (principals carry a read-only snapshot)."""
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None:  # pragma: no cover - the principal was just authenticated
+        raise NotAuthenticated("This account no longer exists.")
+    return user
+
+
 async def update_profile(
     session: AsyncSession,
-    user: User,
+    user_id: uuid.UUID,
     *,
     username: str | None,
     first_name: str | None,
     last_name: str | None,
     fields: set[str],
 ) -> User:
+    user = await _user(session, user_id)
     if "username" in fields and username != user.username:
         if username is not None:
             taken = await session.scalar(
@@ -690,9 +709,12 @@ async def update_profile(
     return user
 
 
-async def request_deletion(session: AsyncSession, user: User, *, context: Context) -> datetime:
+async def request_deletion(
+    session: AsyncSession, user_id: uuid.UUID, *, context: Context
+) -> datetime:
     """Schedule deletion after the grace period; refused while the user is the only owner
     of a client that has other members (they must hand it over first)."""
+    user = await _user(session, user_id)
     shared_owned = await session.scalars(
         select(Membership.client_id)
         .join(Client, Client.id == Membership.client_id)
@@ -732,7 +754,8 @@ async def request_deletion(session: AsyncSession, user: User, *, context: Contex
     return user.delete_after
 
 
-async def cancel_deletion(session: AsyncSession, user: User, *, context: Context) -> None:
+async def cancel_deletion(session: AsyncSession, user_id: uuid.UUID, *, context: Context) -> None:
+    user = await _user(session, user_id)
     if user.delete_after is None:
         return
     user.delete_requested_at = None

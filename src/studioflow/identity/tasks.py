@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from studioflow.identity import lifecycle
+from studioflow.identity import api_keys, lifecycle
 from studioflow.models import User
 from studioflow.platform.jobs import task
 from studioflow.platform.mail import build_message
@@ -36,7 +36,7 @@ async def export_account(platform: Platform, *, user_id: str) -> bool:
     link = await lifecycle.export_to_link(platform, uuid.UUID(user_id))
     if link is None:
         return False
-    async with platform.db.sessionmaker() as session:
+    async with platform.db.read() as session:
         user = await session.get(User, uuid.UUID(user_id))
     if user is None:
         return False
@@ -49,3 +49,9 @@ async def export_account(platform: Platform, *, user_id: str) -> bool:
         )
     )
     return True
+
+
+@task("identity.flush_key_uses", cron="* * * * *", timeout=300, retries=3)
+async def flush_key_uses(platform: Platform) -> int:
+    """Every minute: add the buffered uses of API keys to their rows."""
+    return await api_keys.flush_uses(platform)

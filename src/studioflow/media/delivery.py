@@ -147,7 +147,7 @@ def _signature_ok(
 
 
 async def _load(platform: Platform, image_id: uuid.UUID) -> tuple[Image, Client, Plan]:
-    async with platform.db.sessionmaker() as session:
+    async with platform.db.read() as session:
         row = (
             await session.execute(
                 select(Image, Client)

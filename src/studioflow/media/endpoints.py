@@ -26,7 +26,7 @@ from studioflow.media.schemas import (
     SeedUploadOut,
 )
 from studioflow.models import Image
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable
 from studioflow.platform.pagination import Page, PageParams, page_params
 
@@ -73,6 +73,7 @@ def image_read(request: Request, image: Image, *, duplicate: bool = False) -> Im
 @upload_router.post("/upload", status_code=201, response_model=SeedUploadOut)
 async def upload(
     request: Request,
+    read: ReadSessionDep,
     session: SessionDep,
     principal: ImagesWrite,
     file: Annotated[UploadFile, File(description="The image")],
@@ -81,11 +82,12 @@ async def upload(
     is_public: Annotated[bool | None, Form()] = None,
 ) -> SeedUploadOut:
     """Upload one image (multipart field ``file``); the hosting seed's answer shape."""
-    result = await service.upload_image(
+    (result,) = await service.upload_images(
         platform_of(request),
+        read,
         session,
         principal,
-        file,
+        [file],
         title=title,
         album_id=album_id,
         is_public=is_public,
@@ -110,6 +112,7 @@ async def upload(
 @upload_router.post("/api/v1/images", status_code=201, response_model=list[ImageRead])
 async def upload_many(
     request: Request,
+    read: ReadSessionDep,
     session: SessionDep,
     principal: ImagesWrite,
     file: Annotated[list[UploadFile], File(description="One or more images")],
@@ -122,19 +125,17 @@ async def upload_many(
         raise Unprocessable(
             f"At most {MAX_FILES_PER_REQUEST} files per request.", code="too_many_files"
         )
-    results = []
-    for upload_ in file:
-        result = await service.upload_image(
-            platform_of(request),
-            session,
-            principal,
-            upload_,
-            title=title,
-            album_id=album_id,
-            is_public=is_public,
-        )
-        results.append(image_read(request, result.image, duplicate=result.duplicate))
-    return results
+    results = await service.upload_images(
+        platform_of(request),
+        read,
+        session,
+        principal,
+        file,
+        title=title,
+        album_id=album_id,
+        is_public=is_public,
+    )
+    return [image_read(request, r.image, duplicate=r.duplicate) for r in results]
 
 
 @router.get("/api/v1/images", response_model=Page[ImageRead])

@@ -28,7 +28,7 @@ async def check(platform: Platform, *, repair: bool = False) -> Report:
     report = Report()
     known: set[str] = set()
     missing_rows: list[tuple[str, str]] = []
-    async with platform.db.sessionmaker() as session:
+    async with platform.db.read() as session:
         for image in (await session.scalars(select(Image))).all():
             report.rows_checked += 1
             known.update({image.original_key, image.public_key})

@@ -22,7 +22,6 @@ from fastapi import UploadFile
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.billing.plans import plan_of
@@ -44,7 +43,6 @@ from studioflow.platform.errors import (
 )
 from studioflow.platform.loops import PerLoop
 from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
-from studioflow.platform.prepared import Prepared
 from studioflow.platform.runtime import Platform
 
 CHUNK = 1024 * 1024
@@ -105,21 +103,78 @@ async def _spool(platform: Platform, upload: UploadFile, limit: int) -> tuple[Pa
     return path, digest.hexdigest(), size
 
 
-async def upload_image(
+async def upload_images(
     platform: Platform,
+    read: AsyncSession,
     session: AsyncSession,
     principal: Principal,
-    upload: UploadFile,
+    uploads: list[UploadFile],
     *,
     title: str | None = None,
     album_id: uuid.UUID | None = None,
     is_public: bool | None = None,
-) -> Uploaded:
-    plan = await plan_of(session, principal.client_id)
+) -> list[Uploaded]:
+    """Check, store and record uploads: prepare every file with no transaction open
+    (spooling, hashing, decoding and storage writes read through ``read`` only), then record
+    them all in ``session``, the unit of work, whose first statement takes the write lock.
+    A refused or failed file anywhere leaves no file of the request behind."""
+    plan = await plan_of(read, principal.client_id)
     if album_id is not None:
-        await get_album(session, principal, album_id)
+        await get_album(read, principal, album_id)
+    public = (
+        _default_public(await read.get(Client, principal.client_id))
+        if is_public is None
+        else is_public
+    )
+    prepared: list[PreparedImage | Image] = []
+    try:
+        for upload in uploads:
+            prepared.append(
+                await _prepare_upload(platform, read, principal.client_id, plan, upload)
+            )
+    except BaseException:
+        await _discard_all(platform, prepared)
+        raise
+    stored = [p for p in prepared if isinstance(p, PreparedImage)]
+
+    async def forget() -> None:
+        # A later failure in the same request (a quota, the commit) undoes the rows; the
+        # files go with them.
+        await _discard_all(platform, stored)
+
+    on_rollback(session, forget)
+    results: list[Uploaded] = []
+    for item, upload in zip(prepared, uploads, strict=True):
+        if isinstance(item, Image):
+            results.append(Uploaded(image=item, duplicate=True))
+            continue
+        # Quotas under the client's row lock, so racing uploads are counted one by one.
+        await _check_quotas(
+            session, principal.client_id, plan, new_bytes=item.size + item.public_size
+        )
+        image_id, duplicate = await _record(
+            platform,
+            session,
+            item,
+            filename=upload.filename,
+            title=title,
+            created_by=principal.user_id,
+            album_id=album_id,
+            is_public=public,
+            source="upload",
+        )
+        image = await session.get(Image, image_id)
+        assert image is not None
+        results.append(Uploaded(image=image, duplicate=duplicate))
+    return results
+
+
+async def _prepare_upload(
+    platform: Platform, read: AsyncSession, client_id: uuid.UUID, plan: Plan, upload: UploadFile
+) -> PreparedImage | Image:
+    """The stored, checked files of an upload, or the image the client already has of the
+    same bytes (nothing stored then)."""
     path, content_hash, size = await _spool(platform, upload, plan.max_upload_bytes)
-    stored: list[str] = []
     try:
         if size == 0:
             raise Unprocessable("The file is empty.", code="invalid_image")
@@ -128,76 +183,30 @@ async def upload_image(
         fmt = sniff(head)
         if fmt is None:
             raise UnsupportedMediaType("Upload a JPEG, PNG, GIF, WebP, AVIF or BMP image.")
-        existing = await _by_hash(session, principal.client_id, content_hash)
+        existing = await _by_hash(read, client_id, content_hash)
         if existing is not None:
-            return Uploaded(image=existing, duplicate=True)
+            return existing
         try:
-            async with _processing.get():
-                facts, public = await asyncio.to_thread(_check, path, fmt, plan.max_pixels)
+            return await _prepare(
+                platform, client_id, path, fmt, plan.max_pixels, content_hash, size
+            )
         except ImageRejected as rejected:
             raise Unprocessable(rejected.detail, code=rejected.code) from None
-        image_id = uuid7()
-        original_key, public_key = image_keys(principal.client_id, image_id, fmt)
-        await platform.storage.put(original_key, path, content_type=facts.mime_type)
-        stored.append(original_key)
-        await platform.storage.put(public_key, public, content_type=facts.mime_type)
-        stored.append(public_key)
-        kept = list(stored)
-
-        async def forget() -> None:
-            # A later failure in the same request (another file, the commit) undoes the row;
-            # the files go with it.
-            await _delete_objects(platform, kept)
-
-        on_rollback(session, forget)
-        # Quotas last, under the client's row lock, so racing uploads are counted one by one.
-        await _check_quotas(session, principal.client_id, plan, new_bytes=size + len(public))
-        image = Image(
-            id=image_id,
-            client_id=principal.client_id,
-            uploaded_by=principal.user_id,
-            album_id=album_id,
-            title=title,
-            filename=safe_filename(upload.filename, fmt),
-            content_hash=content_hash,
-            format=fmt,
-            mime_type=facts.mime_type,
-            bytes=size,
-            public_bytes=len(public),
-            width=facts.width,
-            height=facts.height,
-            frames=facts.frames,
-            has_alpha=facts.has_alpha,
-            dominant_color=facts.dominant_color,
-            blurhash=facts.blurhash,
-            is_public=_default_public(await session.get(Client, principal.client_id))
-            if is_public is None
-            else is_public,
-            original_key=original_key,
-            public_key=public_key,
-        )
-        session.add(image)
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except IntegrityError:
-            # The same bytes raced in from another request: keep theirs.
-            raced = await _by_hash(session, principal.client_id, content_hash)
-            if raced is None:
-                raise
-            await _delete_objects(platform, stored)
-            return Uploaded(image=raced, duplicate=True)
-        return Uploaded(image=image, duplicate=False)
-    except BaseException:
-        await _delete_objects(platform, stored)
-        raise
     finally:
         path.unlink(missing_ok=True)
 
 
+async def _discard_all(
+    platform: Platform, items: list[PreparedImage] | list[PreparedImage | Image]
+) -> None:
+    for item in items:
+        if isinstance(item, PreparedImage):
+            await discard_prepared(platform, item)
+
+
 @dataclass(frozen=True)
 class PreparedImage:
-    """A generated image checked and stored, not yet recorded (see :func:`record_generated`)."""
+    """An image checked and stored, not yet recorded (see :func:`record_generated`)."""
 
     image_id: uuid.UUID
     client_id: uuid.UUID
@@ -210,20 +219,24 @@ class PreparedImage:
     public_key: str
 
 
-async def prepare_generated(platform: Platform, client_id: uuid.UUID, data: bytes) -> PreparedImage:
-    """Check a generated image like an upload and store its files, outside any transaction
+async def _prepare(
+    platform: Platform,
+    client_id: uuid.UUID,
+    source: Path | bytes,
+    fmt: str,
+    max_pixels: int,
+    content_hash: str,
+    size: int,
+) -> PreparedImage:
+    """Check an image and store its original and public copy, outside any transaction
     (decoding and storage writes must not hold the database's write lock)."""
-    fmt = sniff(data[:64])
-    if fmt is None:
-        raise ImageRejected("invalid_image", "The provider's answer is not an image.")
     stored: list[str] = []
     try:
-        # From memory: a provider's answer is already whole in it (no staging file).
         async with _processing.get():
-            facts, public = await asyncio.to_thread(_check, data, fmt, 400_000_000)
+            facts, public = await asyncio.to_thread(_check, source, fmt, max_pixels)
         image_id = uuid7()
         original_key, public_key = image_keys(client_id, image_id, fmt)
-        await platform.storage.put(original_key, data, content_type=facts.mime_type)
+        await platform.storage.put(original_key, source, content_type=facts.mime_type)
         stored.append(original_key)
         await platform.storage.put(public_key, public, content_type=facts.mime_type)
         stored.append(public_key)
@@ -235,11 +248,22 @@ async def prepare_generated(platform: Platform, client_id: uuid.UUID, data: byte
         client_id=client_id,
         fmt=fmt,
         facts=facts,
-        content_hash=hashlib.sha256(data).hexdigest(),
-        size=len(data),
+        content_hash=content_hash,
+        size=size,
         public_size=len(public),
         original_key=original_key,
         public_key=public_key,
+    )
+
+
+async def prepare_generated(platform: Platform, client_id: uuid.UUID, data: bytes) -> PreparedImage:
+    """Check a generated image like an upload and store its files, outside any transaction."""
+    fmt = sniff(data[:64])
+    if fmt is None:
+        raise ImageRejected("invalid_image", "The provider's answer is not an image.")
+    # From memory: a provider's answer is already whole in it (no staging file).
+    return await _prepare(
+        platform, client_id, data, fmt, 400_000_000, hashlib.sha256(data).hexdigest(), len(data)
     )
 
 
@@ -247,14 +271,12 @@ async def discard_prepared(platform: Platform, prepared: PreparedImage) -> None:
     await _delete_objects(platform, [prepared.original_key, prepared.public_key])
 
 
-# Built once: it runs for every generated image (see studio/statements.py for why). The same
-# bytes are one image per client, so a second insert of them changes nothing.
-INSERT_GENERATED = {
-    dialect: Prepared(
-        insert(table_of(Image))
-        .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
-        .returning(table_of(Image).c.id)
-    )
+# Built once: it runs for every generated image and upload. The same bytes are one image per
+# client, so a second insert of them changes nothing.
+INSERT_IMAGE = {
+    dialect: insert(table_of(Image))
+    .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
+    .returning(table_of(Image).c.id)
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
@@ -277,11 +299,41 @@ async def record_generated(
 
     # Whatever happens to the transaction, files that no row points to go.
     on_rollback(session, forget)
+    image_id, _ = await _record(
+        platform,
+        session,
+        prepared,
+        filename=filename,
+        title=title,
+        created_by=created_by,
+        album_id=None,
+        is_public=False,
+        source="generated",
+    )
+    return image_id
+
+
+async def _record(
+    platform: Platform,
+    session: AsyncSession,
+    prepared: PreparedImage,
+    *,
+    filename: str | None,
+    title: str | None,
+    created_by: uuid.UUID | None,
+    album_id: uuid.UUID | None,
+    is_public: bool,
+    source: str,
+) -> tuple[uuid.UUID, bool]:
+    """Insert the row of prepared files: its id, and whether the client had these bytes
+    already (a race); then the existing image stands and the prepared files go after the
+    commit."""
     facts = prepared.facts
     values = {
         "id": prepared.image_id,
         "client_id": prepared.client_id,
         "uploaded_by": created_by,
+        "album_id": album_id,
         "title": title,
         "filename": safe_filename(filename, prepared.fmt),
         "content_hash": prepared.content_hash,
@@ -295,20 +347,24 @@ async def record_generated(
         "has_alpha": facts.has_alpha,
         "dominant_color": facts.dominant_color,
         "blurhash": facts.blurhash,
-        "is_public": False,
-        "source": "generated",
+        "is_public": is_public,
+        "source": source,
         "original_key": prepared.original_key,
         "public_key": prepared.public_key,
     }
     # One prebuilt statement whether or not the bytes are new (ON CONFLICT DO NOTHING).
-    inserted = (await INSERT_GENERATED[platform.db.dialect].run(session, values)).scalar()
+    inserted = (await session.execute(INSERT_IMAGE[platform.db.dialect], values)).scalar()
     if inserted is not None:
-        return uuid.UUID(str(inserted))
+        return uuid.UUID(str(inserted)), False
     existing = await _by_hash(session, prepared.client_id, prepared.content_hash)
     if existing is None:  # pragma: no cover - the conflict row cannot vanish in our transaction
         raise LookupError("conflicting image not found")
+
+    async def forget() -> None:
+        await discard_prepared(platform, prepared)
+
     after_commit(session, forget)
-    return existing.id
+    return existing.id, True
 
 
 def _check(source: Path | bytes, fmt: str, max_pixels: int) -> tuple[ImageFacts, bytes]:
@@ -493,4 +549,4 @@ async def get_album(session: AsyncSession, principal: Principal, album_id: uuid.
     return album
 
 
-__all__ = ["AppError", "ImageRejected", "Uploaded", "upload_image"]
+__all__ = ["AppError", "ImageRejected", "Uploaded", "upload_images"]

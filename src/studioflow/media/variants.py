@@ -164,7 +164,7 @@ async def get_variant(platform: Platform, image: Image, spec: VariantSpec) -> Im
 
 
 async def _cached(platform: Platform, image: Image, spec: VariantSpec) -> ImageVariant | None:
-    async with platform.db.sessionmaker() as session:
+    async with platform.db.read() as session:
         found: ImageVariant | None = await session.scalar(
             select(ImageVariant).where(
                 ImageVariant.image_id == image.id, ImageVariant.spec == spec.key

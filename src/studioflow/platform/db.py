@@ -1,16 +1,27 @@
-"""Async database engine and the one way to run a unit of work.
+"""Async database engines and the two kinds of session: one that reads, one unit of work.
 
-Both backends come from the same code: SQLite (aiosqlite, WAL, foreign keys, busy timeout)
-embedded and PostgreSQL (asyncpg) at scale. A unit of work commits once at its edge: the
-request dependency or :meth:`Database.transaction` in a job. Work registered with
-:func:`after_commit` (enqueuing jobs, publishing events) runs only once the commit succeeded
-and is dropped on rollback, so a worker never picks up a row that does not exist.
+Both backends run on stock SQLAlchemy drivers: SQLite through aiosqlite (WAL) embedded,
+PostgreSQL through asyncpg at scale.
+
+- :meth:`Database.read` is a session that only reads. On SQLite it runs on its own pool of
+  connections (``query_only``); WAL lets those read beside the one writer, so a request that
+  only reads never waits for one. On PostgreSQL it is an ordinary session in a ``READ ONLY``
+  transaction. A read session refuses to flush changes on both.
+- :meth:`Database.transaction` is one unit of work: commit on success, roll back on error.
+  On SQLite the writers of a process queue for the write pool's single connection (SQLAlchemy's
+  own pool, FIFO, ``writer_timeout``), then take SQLite's lock with ``BEGIN IMMEDIATE`` (the
+  documented recipe), so that a read-then-write never fails with "database is locked" half
+  way; another process's writer is waited for by SQLite's busy timeout. A session connects
+  at its first statement, so work done before that (decoding an upload, hashing a password)
+  holds no lock.
+
+Work registered with :func:`after_commit` (enqueuing jobs, publishing events) runs only once
+the commit succeeded and is dropped on rollback, so a worker never picks up a row that does
+not exist; :func:`on_rollback` undoes side effects outside the database (stored files).
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -25,138 +36,140 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util.concurrency import await_
+from sqlalchemy.orm import Session
 
 from studioflow.platform.errors import AppError
-from studioflow.platform.sqlite_inline import InlineConnection, inline_creator
 
 log = structlog.get_logger("studioflow.db")
 
 AFTER_COMMIT_KEY = "studioflow.after_commit"
 BEFORE_COMMIT_KEY = "studioflow.before_commit"
 ON_ROLLBACK_KEY = "studioflow.on_rollback"
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+# How long a writer waits for its turn (the write pool's one connection, then SQLite's lock
+# when another process holds it) before the request answers 503.
+WRITER_TIMEOUT_SECONDS = 15.0
+READ_POOL_SIZE = 5
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 AfterCommit = Callable[[], Awaitable[Any]]
 
 
-def create_engine(url: str, *, echo: bool = False, sqlite_driver: str = "inline") -> AsyncEngine:
-    if url.startswith("sqlite"):
-        database = make_url(url).database
-        if sqlite_driver == "inline" and database and database != ":memory:":
-            # A file database: SQLite runs in the loop's thread (see sqlite_inline.py).
-            engine = create_async_engine(
-                url,
-                echo=echo,
-                async_creator=inline_creator(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000),
-            )
-        else:
-            engine = create_async_engine(
-                url,
-                echo=echo,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            )
-        _configure_sqlite(engine.sync_engine)
+class ReadOnlySession(Session):
+    """The session class of :meth:`Database.read` (a subclass only so that the flush guard
+    below listens to read sessions alone)."""
+
+
+class WriteInReadSession(RuntimeError):
+    """A change was flushed from a read session: a bug, never a user's doing."""
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise WriteInReadSession("a read session cannot write; use Database.transaction()")
+
+
+def is_read_only(session: AsyncSession) -> bool:
+    return isinstance(session.sync_session, ReadOnlySession)
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_file(url: str) -> str | None:
+    database = make_url(url).database
+    return database if database and database != ":memory:" else None
+
+
+def create_engine(
+    url: str, *, echo: bool = False, writer_timeout: float = WRITER_TIMEOUT_SECONDS
+) -> AsyncEngine:
+    """The engine that writes (and, on PostgreSQL, reads too)."""
+    if _is_sqlite(url):
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            # One connection: the writers of this process take turns for it, first come
+            # first served, and a writer that waits past the timeout gets TimeoutError (503).
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=writer_timeout,
+            connect_args={"timeout": writer_timeout},
+        )
+        _configure_sqlite(
+            engine.sync_engine, begin="BEGIN IMMEDIATE", writer_timeout=writer_timeout
+        )
         return engine
     return create_async_engine(
         url,
         echo=echo,
         pool_size=10,
         max_overflow=10,
+        pool_timeout=writer_timeout,
         pool_pre_ping=True,
         pool_recycle=1800,
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def create_read_engine(url: str, write_engine: AsyncEngine, *, echo: bool = False) -> AsyncEngine:
+    """The engine of read sessions: SQLite's own pool of ``query_only`` connections, or the
+    write engine's pool in ``READ ONLY`` transactions on PostgreSQL."""
+    if not _is_sqlite(url):
+        return write_engine.execution_options(postgresql_readonly=True)
+    if _sqlite_file(url) is None:
+        return write_engine  # an in-memory database exists in its one connection only
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=READ_POOL_SIZE,
+        max_overflow=READ_POOL_SIZE * 2,
+        connect_args={"timeout": WRITER_TIMEOUT_SECONDS},
+    )
+    # Deferred BEGIN: the statements of one read session see one snapshot.
+    _configure_sqlite(engine.sync_engine, begin="BEGIN", query_only=True)
+    return engine
+
+
+def _configure_sqlite(
+    engine: Engine, *, begin: str, query_only: bool = False, writer_timeout: float | None = None
+) -> None:
+    busy_ms = int((writer_timeout or WRITER_TIMEOUT_SECONDS) * 1000)
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control away from the driver so SAVEPOINTs and BEGIN IMMEDIATE work.
+        # SQLAlchemy's recipe for aiosqlite: the driver emits no BEGIN of its own; ours does.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if not query_only:
+            cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file; readers inherit it
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if query_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
-
-    writer = _WriterLock()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        # One writer at a time, queued here in FIFO order: SQLite's own busy handler polls
-        # with sleeps (up to 100 ms each), which under contention cost more than the work.
-        writer.acquire(connection.info)
-        try:
-            # IMMEDIATE takes the write lock up front: a deferred transaction that reads and
-            # then writes can fail with "database is locked" at once, which no wait can help.
-            driver = connection.connection.driver_connection
-            if isinstance(driver, InlineConnection) and driver._connection is not None:
-                # In the loop's thread anyway: straight to SQLite (SQLAlchemy's execution
-                # layer cost more than SQLite's own work here, once per transaction).
-                driver._connection.execute("BEGIN IMMEDIATE")
-            else:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            writer.release(connection.info)
-            raise
-
-    @event.listens_for(engine, "commit")
-    def on_commit(connection: Any) -> None:
-        writer.release(connection.info)
-
-    @event.listens_for(engine, "rollback")
-    def on_rollback(connection: Any) -> None:
-        writer.release(connection.info)
-
-    @event.listens_for(engine, "checkin")
-    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        # A connection returned without commit or rollback (closed, invalidated) still holds
-        # its turn: give it back.
-        writer.release(record.info)
-
-
-class _WriterLock:
-    """The process's turn to write to one SQLite database (other processes still meet
-    SQLite's own lock and busy timeout)."""
-
-    KEY = "studioflow.sqlite_writer"
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        # Callers queued in ``acquire`` (every waiter comes through it): while any are, a free
-        # lock is theirs first, and a newcomer must wait with a timeout like them.
-        self._waiting = 0
-
-    def acquire(self, info: dict[str, Any]) -> None:
-        if info.get(self.KEY):
-            return
-        if not self._lock.locked() and not self._waiting:
-            # Free with nobody queued: ``acquire`` takes it without waiting, so no timeout is
-            # needed (``wait_for``'s task and timer cost ~100 µs, for every transaction).
-            await_(self._lock.acquire())
-            info[self.KEY] = True
-            return
-        self._waiting += 1
-        try:
-            await_(asyncio.wait_for(self._lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000))
-        except TimeoutError:
-            raise sqlite3.OperationalError("database is locked") from None
-        finally:
-            self._waiting -= 1
-        info[self.KEY] = True
-
-    def release(self, info: dict[str, Any]) -> None:
-        if info.pop(self.KEY, False):
-            self._lock.release()
+        connection.exec_driver_sql(begin)
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, read_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        self.read_engine = read_engine or engine
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False, autoflush=True
         )
+        self.read_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, sync_session_class=ReadOnlySession
+        )
+
+    @classmethod
+    def open(cls, url: str, *, writer_timeout: float = WRITER_TIMEOUT_SECONDS) -> Database:
+        engine = create_engine(url, writer_timeout=writer_timeout)
+        return cls(engine, create_read_engine(url, engine))
 
     @property
     def dialect(self) -> str:
@@ -184,36 +197,36 @@ class Database:
                 raise
             await run_after_commit(session)
         finally:
-            await _close(session)
+            await session.close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session that only reads: never committed, closed at the end."""
-        session = self.sessionmaker()
+        """A session that only reads: never committed; closing it ends its snapshot."""
+        session = self.read_sessionmaker()
         try:
             yield session
         finally:
-            await _close(session)
+            await session.close()
+
+    @asynccontextmanager
+    async def writer_for(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """``session`` itself when it is a unit of work, else a short one of its own: for
+        what a read provisions once (a client's first credit account or workflows). Never
+        opened beside a unit of work of the same task, which it would wait for."""
+        if not is_read_only(session):
+            yield session
+            return
+        async with self.transaction() as writer:
+            yield writer
 
     async def ping(self) -> None:
-        # Through the sessionmaker, not the engine, so a test's shared connection is used.
-        async with self.sessionmaker() as session:
+        async with self.read() as session:
             await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()
-
-
-async def _close(session: AsyncSession) -> None:
-    if session.in_transaction():
-        # Left mid-way (cancelled inside commit or rollback): SQLAlchemy's own close, which
-        # runs to completion in a task of its own even if we are cancelled again.
-        async with session:
-            return
-    # The transaction has ended and its connection is back in the pool: closing only detaches
-    # objects, with nothing to wait for. (The shielded task of ``async with`` cost three trips
-    # through the event loop for every transaction.)
-    await session.close()
 
 
 async def _roll_back(session: AsyncSession) -> None:
@@ -261,16 +274,40 @@ async def run_after_commit(session: AsyncSession) -> None:
             log.exception("db.after_commit_failed")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Request-scoped session; used with ``Depends(get_session, scope="function")``.
-
-    ``scope="function"`` makes FastAPI run the commit before the response is sent, so a
-    failed commit becomes an error answer instead of a success that was never stored.
-    """
+def _database(request: Request) -> Database:
     database: Database = request.app.state.platform.db
-    async with database.transaction() as session:
+    return database
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's read session (authentication reads through it, whatever the method)."""
+    async with _database(request).read() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+
+
+async def get_write_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A unit of work whatever the method (a GET that must write: a sign-in link)."""
+    async with _database(request).transaction() as session:
+        yield session
+
+
+async def get_session(request: Request, read: ReadSessionDep) -> AsyncIterator[AsyncSession]:
+    """The request's session: the read session for GET and HEAD, a unit of work otherwise.
+
+    Used as ``Depends(get_session, scope="function")``: FastAPI then runs the commit before
+    the response is sent, so a failed commit becomes an error answer instead of a success
+    that was never stored (and no session stays open while a response streams).
+    """
+    if request.method in SAFE_METHODS:
+        yield read
+        return
+    async with _database(request).transaction() as session:
         yield session
 
 
 # The one way endpoints ask for the request's session (FastAPI shares it within a request).
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(get_write_session, scope="function")]

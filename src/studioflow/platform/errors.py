@@ -6,14 +6,21 @@ Domain code raises these; one set of handlers turns them (and framework errors) 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("studioflow.errors")
+# Seconds a client is asked to wait when the database is busy or away.
+RETRY_AFTER_UNAVAILABLE = 2
+HtmlErrorPage = Callable[[Request, int], Response]
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://studioflow.dev/problems/"
@@ -189,10 +196,9 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     # HTML pages for people; problem+json for programs (and every /api path).
-    if exc.status_code == 404 and wants_html(request):
-        from studioflow.web.templating import render_error_page
-
-        return render_error_page(request, 404)
+    html: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
+    if exc.status_code == 404 and html is not None and wants_html(request):
+        return html(request, 404)
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem(
         exc.status_code,
@@ -220,9 +226,26 @@ async def integrity_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+async def unavailable_handler(request: Request, exc: Exception) -> Response:
+    # The database is busy past the writer timeout (the write pool or SQLite's lock), or it
+    # does not answer: nothing the client did wrong, and worth a retry shortly.
+    log.warning("db.unavailable", error=type(exc).__name__, path=request.url.path)
+    return problem(
+        503,
+        code="service_unavailable",
+        detail="The database is busy or unreachable. Try again in a moment.",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        request_id=_request_id(request),
+    )
+
+
+def install_error_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | None = None) -> None:
+    """``html_error_page`` renders the 404 page browsers get outside the API."""
+    app.state.html_error_page = html_error_page
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(IntegrityError, integrity_error_handler)
+    for unavailable in (PoolTimeout, OperationalError, InterfaceError, ConnectionRefusedError):
+        app.add_exception_handler(unavailable, unavailable_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     # Exception (500) is handled by RequestContextMiddleware, which also logs with the

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from saq import Worker
 from saq.types import Context
 
-from studioflow.platform.db import Database, create_engine
+from studioflow.platform.db import Database
 from studioflow.platform.events import EventBus, MemoryEventBus, RedisEventBus
 from studioflow.platform.jobs import JobQueue, build_worker
 from studioflow.platform.mail import Mailer, create_mailer
@@ -44,6 +44,8 @@ class Platform:
     mailer: Mailer
     metrics: Metrics
     views: EventStream
+    # Uses of API keys, written to their rows by a job (authentication only reads).
+    key_uses: EventStream
     passwords: Passwords
     redis: Redis | None = None
     worker: Worker[Context] | None = None
@@ -132,7 +134,7 @@ class Platform:
 
 def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Platform:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver))
+    db = Database.open(settings.database_url)
     storage = create_storage(
         settings.storage_url,
         secret=settings.secret,
@@ -154,6 +156,7 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         limiter = RateLimiter.in_memory()
         counters = MemoryCounters()
         views: EventStream = MemoryStream()
+        key_uses: EventStream = MemoryStream()
     else:
         from saq.queue.redis import RedisQueue
 
@@ -168,6 +171,7 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         limiter = RateLimiter.on_redis(settings.redis_url, prefix=settings.redis_prefix)
         counters = RedisCounters(redis, prefix=settings.redis_prefix)
         views = RedisStream(redis, name=f"{settings.redis_prefix}:views")
+        key_uses = RedisStream(redis, name=f"{settings.redis_prefix}:key-uses")
     mailer = create_mailer(settings.smtp_url, outbox=settings.data_dir / "outbox")
     return Platform(
         settings=settings,
@@ -180,6 +184,7 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
         mailer=mailer,
         metrics=metrics or Metrics(),
         views=views,
+        key_uses=key_uses,
         passwords=passwords_for(settings),
         redis=redis,
     )

@@ -355,7 +355,7 @@ class AdminOnly:
             return
         request = Request(scope)
         allowed = False
-        async with self.platform.db.transaction() as session:
+        async with self.platform.db.read() as session:
             try:
                 principal = await resolve_principal(
                     request, Response(), session, allow_api_key=False

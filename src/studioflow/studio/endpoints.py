@@ -66,9 +66,12 @@ def workflow_out(workflow: Workflow, template: WorkflowTemplate) -> WorkflowOut:
 
 
 @router.get("/api/v1/workflows", response_model=list[WorkflowOut])
-async def list_workflows(session: SessionDep, principal: WorkflowReader) -> list[WorkflowOut]:
+async def list_workflows(
+    request: Request, session: SessionDep, principal: WorkflowReader
+) -> list[WorkflowOut]:
     """The workflows assigned to the active client."""
-    return [workflow_out(w, t) for w, t in await service.list_workflows(session, principal)]
+    pairs = await service.list_workflows(platform_of(request).db, session, principal)
+    return [workflow_out(w, t) for w, t in pairs]
 
 
 @router.get("/api/v1/workflows/{workflow_id}", response_model=WorkflowOut)
@@ -266,8 +269,8 @@ async def export_pdf(
 # --- jobs: the single-prompt shape of seed 001 ------------------------------------------
 
 
-async def _default_workflow(session: Any, principal: Principal) -> uuid.UUID:
-    pairs = await service.list_workflows(session, principal)
+async def _default_workflow(request: Request, session: Any, principal: Principal) -> uuid.UUID:
+    pairs = await service.list_workflows(platform_of(request).db, session, principal)
     for workflow, template in pairs:
         if template.name == NANO_BANANA:
             return workflow.id
@@ -325,7 +328,7 @@ async def create_job(
         )
     except PromptError as error:
         raise Unprocessable(str(error), code=error.code) from None
-    workflow_id = body.workflow_id or await _default_workflow(session, principal)
+    workflow_id = body.workflow_id or await _default_workflow(request, session, principal)
     execution = await executions.create_execution(
         platform,
         session,

@@ -127,10 +127,10 @@ async def create_execution(
         "updated_at": now,
     }
     # Core inserts (statements.py): this runs for every execute.
-    await statements.INSERT_EXECUTION.run(session, values)
+    await session.execute(statements.INSERT_EXECUTION, values)
     default_ratio = str(config.get("aspect_ratio") or "1:1")
-    await statements.INSERT_ITEMS.run(
-        session,
+    await session.execute(
+        statements.INSERT_ITEMS,
         [
             {
                 "id": uuid7(),
@@ -249,8 +249,8 @@ async def finish_item(
     now = datetime.now(UTC)
     cost = execution.item_cost_micro_usd if status == "completed" else 0
     row = (
-        await statements.FINISH_ITEM[expected].run(
-            session,
+        await session.execute(
+            statements.FINISH_ITEM[expected],
             {
                 "p_item": item_id,
                 "p_status": status,
@@ -265,7 +265,7 @@ async def finish_item(
     ).first()
     if row is None:
         return False
-    index, attempts = row
+    index, attempts = row[0], row[1]
     refund = execution.price_credits if status in {"failed", "cancelled"} else 0
     if refund:
         await credits.apply(
@@ -280,8 +280,8 @@ async def finish_item(
             fresh=True,
         )
     counts = (
-        await statements.COUNT_ITEM[status].run(
-            session,
+        await session.execute(
+            statements.COUNT_ITEM[status],
             {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "p_now": now},
         )
     ).one()
@@ -327,8 +327,8 @@ async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) 
     """Close an execution whose items are all done (one conditional UPDATE): completed if
     any item succeeded, else failed."""
     row = (
-        await statements.SETTLE.run(
-            session, {"p_execution": execution_id, "p_now": datetime.now(UTC)}
+        await session.execute(
+            statements.SETTLE, {"p_execution": execution_id, "p_now": datetime.now(UTC)}
         )
     ).first()
     if row is None:

@@ -56,8 +56,8 @@ async def emit_first(
 ) -> None:
     """Event 1 of an execution inserted in this transaction with ``event_seq=1``: nobody can
     emit for it before this commits, so its number is known without the counter UPDATE."""
-    await statements.INSERT_EVENTS.run(
-        session,
+    await session.execute(
+        statements.INSERT_EVENTS,
         {"execution_id": execution_id, "seq": 1, "type": event, "data": data},
     )
     message = {"id": 1, "event": event, "data": data}
@@ -77,8 +77,8 @@ async def _store(
     messages: list[tuple[uuid.UUID, dict[str, Any]]] = []
     for execution_id, events in by_execution.items():
         last = (
-            await statements.RESERVE_EVENT_SEQ.run(
-                session,
+            await session.execute(
+                statements.RESERVE_EVENT_SEQ,
                 {"p_execution": execution_id, "p_count": len(events)},
             )
         ).scalar_one()
@@ -87,7 +87,7 @@ async def _store(
             {"execution_id": execution_id, "seq": first + n, "type": event, "data": data}
             for n, (event, data) in enumerate(events)
         ]
-        await statements.INSERT_EVENTS.run(session, rows)
+        await session.execute(statements.INSERT_EVENTS, rows)
         messages.extend(
             (execution_id, {"id": row["seq"], "event": row["type"], "data": row["data"]})
             for row in rows

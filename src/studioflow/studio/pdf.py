@@ -159,6 +159,6 @@ async def export(
                 image=image,
             )
         )
-    watermark = await credits.balance(session, principal.client_id) == 0
+    watermark = await credits.balance(platform.db, session, principal.client_id) == 0
     document = await asyncio.to_thread(render, items, title=title, paper=paper, watermark=watermark)
     return document, watermark

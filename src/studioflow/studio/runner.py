@@ -78,21 +78,25 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
     now = datetime.now(UTC)
     async with platform.db.transaction() as session:
         leased = (
-            await statements.LEASE.run(
-                session,
-                {
-                    "p_execution": execution_id,
-                    "p_slice": slice_no,
-                    "p_runner": runner_id,
-                    "p_until": now + timedelta(seconds=settings.studio_lease_seconds),
-                    "p_now": now,
-                },
+            (
+                await session.execute(
+                    statements.LEASE,
+                    {
+                        "p_execution": execution_id,
+                        "p_slice": slice_no,
+                        "p_runner": runner_id,
+                        "p_until": now + timedelta(seconds=settings.studio_lease_seconds),
+                        "p_now": now,
+                    },
+                )
             )
-        ).mappings()
-        if not leased:
+            .mappings()
+            .first()
+        )
+        if leased is None:
             return "skipped"
         # A detached record of the execution (read-only here; changes go through SQL).
-        execution = WorkflowExecution(**leased[0])
+        execution = WorkflowExecution(**leased)
         if execution.started_at == now:
             # The first slice: say so. Nothing can be in flight yet.
             await live.emit(
@@ -105,8 +109,8 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
         else:
             # We hold the lease: anything still "processing" was in flight in a runner that
             # died. Back to pending; its attempt stays counted, it was never refunded.
-            await statements.REQUEUE_IN_FLIGHT.run(
-                session, {"p_execution": execution_id, "p_now": now}
+            await session.execute(
+                statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "p_now": now}
             )
         client_settings = (
             await executions.client_settings(session, execution.client_id)
@@ -171,15 +175,15 @@ async def _renew(work: Slice) -> None:
     while True:
         await asyncio.sleep(lease / 3)
         async with work.platform.db.transaction() as session:
-            result = await statements.RENEW.run(
-                session,
+            result = await session.execute(
+                statements.RENEW,
                 {
                     "p_execution": work.execution.id,
                     "p_runner": work.runner_id,
                     "p_until": datetime.now(UTC) + timedelta(seconds=lease),
                 },
             )
-        if not result.rowcount:
+        if not result.rowcount:  # type: ignore[attr-defined]
             work.lost_lease = True  # finished, or taken over after we stalled: stop
             return
 
@@ -267,8 +271,10 @@ async def _hand_on(work: Slice, session: Any) -> str:
 
 
 async def _is_cancelled(work: Slice) -> bool:
-    async with work.platform.db.sessionmaker() as session:
-        status = (await statements.STATUS.run(session, {"p_execution": work.execution.id})).scalar()
+    async with work.platform.db.read() as session:
+        status = (
+            await session.execute(statements.STATUS, {"p_execution": work.execution.id})
+        ).scalar()
     return bool(status == "cancelled")
 
 
@@ -304,7 +310,7 @@ async def _claim_in(
         taken = await session.execute(statements.TAKE_CHOSEN, {**params, "p_ids": chosen})
         rows = [tuple(row) for row in taken.all()]
     else:
-        rows = (await statements.CLAIM_ONE_STATEMENT.run(session, params)).all()
+        rows = (await session.execute(statements.CLAIM_ONE_STATEMENT, params)).all()
     items = sorted((Claimed(*row) for row in rows), key=lambda item: item.index)
     for item in items:
         await live.emit(
@@ -437,8 +443,8 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
     )
     retry_at = datetime.now(UTC) + timedelta(seconds=delay)
     async with work.platform.db.transaction() as session:
-        moved = await statements.RETRY_ITEM.run(
-            session,
+        moved = await session.execute(
+            statements.RETRY_ITEM,
             {
                 "p_item": item.id,
                 "p_at": retry_at,
@@ -448,7 +454,7 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
             },
         )
         work.maybe_more = True  # it will be due again
-        if moved.rowcount:
+        if moved.rowcount:  # type: ignore[attr-defined]
             await live.emit(
                 session,
                 work.platform.events,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity.auth import Principal
 from studioflow.models import Workflow, WorkflowTemplate
+from studioflow.platform.db import Database
 from studioflow.platform.errors import NotFound
 
 
@@ -41,13 +42,40 @@ async def assign_auto_templates(session: AsyncSession, client_id: uuid.UUID) -> 
 
 
 async def list_workflows(
-    session: AsyncSession, principal: Principal
+    db: Database, session: AsyncSession, principal: Principal
 ) -> list[tuple[Workflow, WorkflowTemplate]]:
-    await assign_auto_templates(session, principal.client_id)
+    """The client's workflows. Auto-assigned templates it lacks (a new client, a new
+    template) are assigned first, in a short unit of work that also answers."""
+    if await _missing_auto_templates(session, principal.client_id):
+        async with db.writer_for(session) as writer:
+            await assign_auto_templates(writer, principal.client_id)
+            return await _workflows(writer, principal.client_id)
+    return await _workflows(session, principal.client_id)
+
+
+async def _missing_auto_templates(session: AsyncSession, client_id: uuid.UUID) -> bool:
+    assigned = select(Workflow.id).where(
+        Workflow.client_id == client_id, Workflow.template_id == WorkflowTemplate.id
+    )
+    missing = await session.scalar(
+        select(WorkflowTemplate.id)
+        .where(
+            WorkflowTemplate.auto_assign.is_(True),
+            WorkflowTemplate.is_active.is_(True),
+            ~assigned.exists(),
+        )
+        .limit(1)
+    )
+    return missing is not None
+
+
+async def _workflows(
+    session: AsyncSession, client_id: uuid.UUID
+) -> list[tuple[Workflow, WorkflowTemplate]]:
     rows = await session.execute(
         select(Workflow, WorkflowTemplate)
         .join(WorkflowTemplate, WorkflowTemplate.id == Workflow.template_id)
-        .where(Workflow.client_id == principal.client_id, Workflow.is_active.is_(True))
+        .where(Workflow.client_id == client_id, Workflow.is_active.is_(True))
         .order_by(Workflow.name)
     )
     return [(w, t) for w, t in rows]

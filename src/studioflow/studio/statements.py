@@ -6,9 +6,7 @@ statement per call (coercing every expression, computing its cache key) and the 
 bulk-UPDATE handling cost several times what running it costs: on SQLite an ORM ``update()``
 built per call takes ~700 µs here against ~150 µs for the same UPDATE prebuilt on the table
 (bench/README.md). So the statements on the per-item path are built at import, on the tables
-with bind parameters, and run as :class:`Prepared` (on embedded SQLite beneath SQLAlchemy's
-execution layer, see platform/prepared.py); everything off that path stays ORM. Fixed lists
-are ``one_of(...)``, not ``in_(...)``: a prepared statement has no expanding parameters.
+with bind parameters, and run with ``session.execute``; everything off that path stays ORM.
 
 Bind parameters are named ``p_…``: a name equal to a column's is reserved by SQLAlchemy in
 SET/VALUES.
@@ -23,7 +21,6 @@ from sqlalchemy.sql.dml import ReturningUpdate
 
 from studioflow.models import BatchResult, ExecutionEvent, WorkflowExecution
 from studioflow.models.base import table_of
-from studioflow.platform.prepared import Prepared, one_of
 
 ACTIVE = ("queued", "processing")
 OPEN_ITEMS = ("pending", "processing")
@@ -35,20 +32,20 @@ EV = table_of(ExecutionEvent)
 
 # --- creating ---------------------------------------------------------------------------
 
-INSERT_EXECUTION = Prepared(X.insert())
-INSERT_ITEMS = Prepared(R.insert())
+INSERT_EXECUTION = X.insert()
+INSERT_ITEMS = R.insert()
 
 # --- the runner ---------------------------------------------------------------------------
 
 _NOBODY_HOLDS = or_(X.c.runner_until.is_(None), X.c.runner_until < bindparam("p_now"))
 
 # Take the lease for exactly this slice (stale and duplicate jobs match nothing).
-LEASE = Prepared(
+LEASE = (
     X.update()
     .where(
         X.c.id == bindparam("p_execution"),
         X.c.slice_no == bindparam("p_slice"),
-        one_of(X.c.status, ACTIVE),
+        X.c.status.in_(ACTIVE),
         _NOBODY_HOLDS,
     )
     .values(
@@ -61,19 +58,19 @@ LEASE = Prepared(
 )
 
 # A new lease holder: items a dead runner had in flight go back to pending.
-REQUEUE_IN_FLIGHT = Prepared(
+REQUEUE_IN_FLIGHT = (
     R.update()
     .where(R.c.execution_id == bindparam("p_execution"), R.c.status == "processing")
     .values(status="pending", available_at=bindparam("p_now"))
 )
 
-RENEW = Prepared(
+RENEW = (
     X.update()
     .where(X.c.id == bindparam("p_execution"), X.c.runner_id == bindparam("p_runner"))
     .values(runner_until=bindparam("p_until"))
 )
 
-STATUS = Prepared(select(X.c.status).where(X.c.id == bindparam("p_execution")))
+STATUS = select(X.c.status).where(X.c.id == bindparam("p_execution"))
 
 _DUE = (
     select(R.c.id)
@@ -95,7 +92,7 @@ _TAKE_VALUES = {
 _CLAIMED = (R.c.id, R.c.index, R.c.prompt, R.c.aspect_ratio, R.c.attempts)
 
 # SQLite has one writer at a time: choose and take in one statement.
-CLAIM_ONE_STATEMENT = Prepared(
+CLAIM_ONE_STATEMENT = (
     R.update()
     .where(R.c.id.in_(_DUE.scalar_subquery()), R.c.status == "pending")
     .values(**_TAKE_VALUES)
@@ -114,10 +111,10 @@ TAKE_CHOSEN = (
 # --- item transitions -----------------------------------------------------------------------
 
 
-def _finish(expected: tuple[str, ...]) -> Prepared:
-    return Prepared(
+def _finish(expected: tuple[str, ...]) -> ReturningUpdate[Any, Any, Any, Any, Any]:
+    return (
         R.update()
-        .where(R.c.id == bindparam("p_item"), one_of(R.c.status, expected))
+        .where(R.c.id == bindparam("p_item"), R.c.status.in_(expected))
         .values(
             status=bindparam("p_status"),
             error=bindparam("p_error"),
@@ -132,12 +129,12 @@ def _finish(expected: tuple[str, ...]) -> Prepared:
 
 
 # Final state of an item, from the states it may be in (a fixed list each: prepared).
-FINISH_ITEM: dict[tuple[str, ...], Prepared] = {
+FINISH_ITEM: dict[tuple[str, ...], ReturningUpdate[Any, Any, Any, Any, Any]] = {
     expected: _finish(expected)
     for expected in (("processing",), ("pending",), ("pending", "processing"))
 }
 
-RETRY_ITEM = Prepared(
+RETRY_ITEM = (
     R.update()
     .where(R.c.id == bindparam("p_item"), R.c.status == "processing")
     .values(
@@ -167,19 +164,19 @@ def _count(counter: str) -> ReturningUpdate[Any, Any, Any, Any, Any]:
 
 
 # One counter UPDATE per final item state.
-COUNT_ITEM = {status: Prepared(_count(status)) for status in ("completed", "failed", "cancelled")}
+COUNT_ITEM = {status: _count(status) for status in ("completed", "failed", "cancelled")}
 
 _OPEN = (
     select(R.c.id)
-    .where(R.c.execution_id == bindparam("p_execution"), one_of(R.c.status, OPEN_ITEMS))
+    .where(R.c.execution_id == bindparam("p_execution"), R.c.status.in_(OPEN_ITEMS))
     .exists()
 )
 _SUCCEEDED = or_(X.c.completed > 0, X.c.total == 0)
 
 # Close an execution with no open items: completed if any item succeeded, else failed.
-SETTLE = Prepared(
+SETTLE = (
     X.update()
-    .where(X.c.id == bindparam("p_execution"), one_of(X.c.status, ACTIVE), ~_OPEN)
+    .where(X.c.id == bindparam("p_execution"), X.c.status.in_(ACTIVE), ~_OPEN)
     .values(
         status=case((_SUCCEEDED, "completed"), else_="failed"),
         completed_at=bindparam("p_now"),
@@ -204,10 +201,10 @@ SETTLE = Prepared(
 
 # --- events ---------------------------------------------------------------------------------
 
-RESERVE_EVENT_SEQ = Prepared(
+RESERVE_EVENT_SEQ = (
     X.update()
     .where(X.c.id == bindparam("p_execution"))
     .values(event_seq=X.c.event_seq + bindparam("p_count"))
     .returning(X.c.event_seq)
 )
-INSERT_EVENTS = Prepared(EV.insert())
+INSERT_EVENTS = EV.insert()

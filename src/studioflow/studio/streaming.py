@@ -44,7 +44,7 @@ async def execution_events(
     async with platform.events.subscribe(live.channel(execution_id)) as subscription:
         yield "retry: 2000\n\n"
         while True:
-            async with platform.db.sessionmaker() as session:
+            async with platform.db.read() as session:
                 backlog = await live.events_after(session, execution_id, last)
                 status = await session.scalar(
                     select(WorkflowExecution.status).where(WorkflowExecution.id == execution_id)

@@ -136,8 +136,8 @@ async def credits_page(request: Request, session: SessionDep) -> Response:
     from studioflow.billing import credits
 
     context = await _context(principal, session)
-    context.update(
-        balance=await credits.balance(session, principal.client_id),
-        events=await credits.ledger(session, principal.client_id),
+    balance, events = await credits.summary(
+        request.app.state.platform.db, session, principal.client_id
     )
+    context.update(balance=balance, events=events)
     return render(request, "billing/credits.html", context)

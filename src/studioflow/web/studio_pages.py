@@ -50,10 +50,10 @@ async def workflows_page(request: Request, session: SessionDep) -> Response:
     context = await _context(principal, session)
     recent, _ = await executions.list_executions(session, principal, PageParams(limit=5))
     context.update(
-        workflows=await service.list_workflows(session, principal),
+        workflows=await service.list_workflows(request.app.state.platform.db, session, principal),
         recent=recent,
         badges=BADGES,
-        balance=await credits.balance(session, principal.client_id),
+        balance=await credits.balance(request.app.state.platform.db, session, principal.client_id),
     )
     return render(request, "studio/workflows.html", context)
 
@@ -77,7 +77,7 @@ async def workflow_page(request: Request, session: SessionDep, workflow_id: uuid
         config=config,
         ratios=sorted(aspect_ratios_of(template.provider)),
         references=[(image, _relative(request, image.id, "thumb")) for image in images],
-        balance=await credits.balance(session, principal.client_id),
+        balance=await credits.balance(request.app.state.platform.db, session, principal.client_id),
         max_items=settings.studio_max_items,
         max_chars=settings.studio_max_prompt_chars,
         can_execute=principal.can("workflows:execute"),
@@ -111,7 +111,7 @@ async def history_page(
         statuses=STATUSES,
         status=status,
         workflow=workflow,
-        workflows=await service.list_workflows(session, principal),
+        workflows=await service.list_workflows(request.app.state.platform.db, session, principal),
         badges=BADGES,
     )
     return render(request, "studio/executions.html", context)
