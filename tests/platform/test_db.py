@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from studioflow.models import Base, User
+from studioflow.models import Base, PlatformRole, User
 from studioflow.platform.db import (
     Database,
     SessionDep,
@@ -337,3 +337,18 @@ async def test_on_rollback_runs_only_when_the_work_is_undone(db: Database) -> No
             on_rollback(session, undo)
             raise ValueError("failed later")
     assert undone == ["undone"]
+
+
+async def test_statuses_are_checked_by_the_database(db: Database) -> None:
+    """A status column holds one of its enum's values, whatever writes it (raw SQL too)."""
+    async with db.transaction() as session:
+        user = await create_user(session)
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            await session.execute(
+                text("UPDATE users SET platform_role = 'root' WHERE id = :id"),
+                {"id": user.id.hex if db.dialect == "sqlite" else user.id},
+            )
+    async with db.read() as session:
+        role = await session.scalar(select(User.platform_role).where(User.id == user.id))
+    assert role == "user" and role is PlatformRole.user

@@ -6,17 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from studioflow.billing import credits
-from studioflow.identity.auth import Authenticator, PlatformAdmin, Principal, platform_of
+from studioflow.billing.auth import BillingReader
+from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.models import Client
 from studioflow.platform.db import Database, SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable
 
 router = APIRouter(tags=["credits"])
-BillingReader = Annotated[Principal, Depends(Authenticator("billing:read"))]
 
 
 class CreditEventOut(BaseModel):

@@ -8,6 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from studioflow.clients import service
+from studioflow.clients.auth import (
+    ActivityReader,
+    AnyMember,
+    ClientReader,
+    ClientUpdater,
+    MemberManager,
+    MemberReader,
+)
 from studioflow.clients.schemas import (
     AcceptedOut,
     AcceptIn,
@@ -21,20 +29,13 @@ from studioflow.clients.schemas import (
     MembersOut,
     RoleIn,
 )
-from studioflow.identity.auth import ClientAuthenticator, Principal, UserOnly, platform_of
-from studioflow.identity.endpoints import context_of
+from studioflow.identity.auth import UserOnly, platform_of
+from studioflow.identity.context import context_of
 from studioflow.models import Client, Invitation
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["clients"])
-
-ClientReader = Annotated[Principal, Depends(ClientAuthenticator("clients:read"))]
-ClientUpdater = Annotated[Principal, Depends(ClientAuthenticator("clients:update"))]
-MemberReader = Annotated[Principal, Depends(ClientAuthenticator("members:read"))]
-MemberManager = Annotated[Principal, Depends(ClientAuthenticator("members:manage"))]
-AnyMember = Annotated[Principal, Depends(ClientAuthenticator())]
-ActivityReader = Annotated[Principal, Depends(ClientAuthenticator("activity:read"))]
 
 
 def client_out(client: Client, role: str) -> ClientOut:

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.auth import Principal, UserInfo
+from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.permissions import CLIENT_ROLES, OWNER
-from studioflow.identity.service import Context
 from studioflow.identity.tokens import random_token, sha256
 from studioflow.models import ApiKey, AuditEvent, Client, Invitation, Membership, User
 from studioflow.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable

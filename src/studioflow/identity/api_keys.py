@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.auth import Principal
-from studioflow.identity.service import Context
+from studioflow.identity.context import Context
 from studioflow.identity.tokens import api_key_display_prefix, new_api_key, sha256
 from studioflow.models import ApiKey
 from studioflow.platform.errors import Forbidden, NotFound, Unprocessable

@@ -24,6 +24,7 @@ from studioflow.identity.auth import (
     UserOnly,
     platform_of,
 )
+from studioflow.identity.context import context_of
 from studioflow.identity.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -46,9 +47,8 @@ from studioflow.identity.schemas import (
     UserOut,
     VerifyEmailIn,
 )
-from studioflow.identity.service import Context, SignIn
+from studioflow.identity.service import SignIn
 from studioflow.models import ApiKey, Client, Membership, User
-from studioflow.platform.client_ip import client_ip
 from studioflow.platform.db import ReadSessionDep, SessionDep, WriteSessionDep
 from studioflow.platform.errors import AppError, BadRequest, NotFound
 
@@ -56,14 +56,6 @@ router = APIRouter(tags=["authentication"])
 log = structlog.get_logger("studioflow.identity")
 PENDING = StatusOut(status="pending_verification")
 ACCEPTED = StatusOut(status="accepted")
-
-
-def context_of(request: Request) -> Context:
-    settings = platform_of(request).settings
-    return Context(
-        ip=client_ip(request, settings.trusted_proxies),
-        user_agent=request.headers.get("user-agent"),
-    )
 
 
 def user_out(user: User | UserInfo) -> UserOut:

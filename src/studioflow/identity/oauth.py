@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.auth import UserInfo
+from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.service import (
-    Context,
     SignIn,
     create_personal_client,
     start_session,

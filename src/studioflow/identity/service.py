@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
+from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.passwords import WeakPassword, check_password
 from studioflow.identity.permissions import OWNER
@@ -72,14 +73,6 @@ IP_CODE_CHECK_LIMIT = "30/15minutes"
 VERIFY_EMAIL = "verify_email"
 MAGIC_LINK = "magic_link"
 PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose name
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where a request comes from, for the audit log and the per-IP limits."""
-
-    ip: str
-    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -797,7 +790,13 @@ def deletion_pending(user: User) -> bool:
 
 async def usage_figures(session: AsyncSession, client_id: uuid.UUID) -> dict[str, Any]:
     """Profile statistics of a client, read straight from the studio and credit tables."""
-    from studioflow.models import BatchResult, CreditAccount, WorkflowExecution
+    from studioflow.models import (
+        BatchResult,
+        CreditAccount,
+        ExecutionStatus,
+        ItemStatus,
+        WorkflowExecution,
+    )
 
     by_status = dict(
         (
@@ -817,14 +816,15 @@ async def usage_figures(session: AsyncSession, client_id: uuid.UUID) -> dict[str
             )
         ).all()
     )
-    done, failed = int(items.get("completed", 0)), int(items.get("failed", 0))
+    done = int(items.get(ItemStatus.completed, 0))
+    failed = int(items.get(ItemStatus.failed, 0))
     balance = await session.scalar(
         select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
     )
     return {
         "executions": int(sum(by_status.values())),
-        "executions_completed": int(by_status.get("completed", 0)),
-        "executions_failed": int(by_status.get("failed", 0)),
+        "executions_completed": int(by_status.get(ExecutionStatus.completed, 0)),
+        "executions_failed": int(by_status.get(ExecutionStatus.failed, 0)),
         "images_generated": done,
         "items_failed": failed,
         "success_rate": round(done / (done + failed), 4) if done + failed else None,

@@ -11,30 +11,27 @@ slow client never keeps a transaction (or SQLite's write lock) open while it dow
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import escape
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
-from studioflow.identity.auth import Authenticator, Principal, platform_of
-from studioflow.media import analytics, service
+from studioflow.identity.auth import platform_of
+from studioflow.media import analytics, service, urls
+from studioflow.media.auth import ImagesRead
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.schemas import InfoOut, StatsOut
 from studioflow.media.sniff import MIME
+from studioflow.media.urls import Transform, signature_ok, transform_signature, validate_transform
 from studioflow.media.variants import (
-    FITS,
-    FORMATS,
-    MAX_DIMENSION,
     PRESETS,
     ProcessingBusy,
     VariantSpec,
@@ -52,82 +49,10 @@ from studioflow.platform.errors import (
     Unprocessable,
 )
 from studioflow.platform.runtime import Platform
-from studioflow.platform.security import derive_key
 
 router = APIRouter(tags=["delivery"])
-ImagesReader = Annotated[Principal, Depends(Authenticator("images:read"))]
 
 _NOT_FOUND = "No such image."
-
-
-def signature(platform: Platform, image_id: uuid.UUID, expires: int) -> str:
-    key = derive_key(platform.settings.secret, "image-url")
-    return hmac.new(key, f"{image_id}:{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def signed_url(
-    platform: Platform, image_id: uuid.UUID, *, ttl: timedelta = timedelta(hours=1)
-) -> str:
-    expires = int(time.time() + ttl.total_seconds())
-    mac = signature(platform, image_id, expires)
-    return f"{platform.settings.base_url}/i/{image_id}?expires={expires}&sig={mac}"
-
-
-@dataclass(frozen=True)
-class Transform:
-    width: int | None
-    height: int | None
-    fit: str
-    quality: int
-    format: str  # a format, or "auto" (negotiated from Accept)
-    expires: int | None
-
-    def canonical(self, image_id: uuid.UUID) -> str:
-        fields = (self.width, self.height, self.fit, self.quality, self.format, self.expires)
-        return "|".join([str(image_id), *("" if v is None else str(v) for v in fields)])
-
-    def query(self) -> str:
-        parts = {
-            "w": self.width,
-            "h": self.height,
-            "fit": self.fit,
-            "q": self.quality,
-            "f": self.format,
-            "exp": self.expires,
-        }
-        return "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
-
-
-def transform_signature(platform: Platform, image_id: uuid.UUID, transform: Transform) -> str:
-    key = derive_key(platform.settings.secret, "image-transform")
-    return hmac.new(key, transform.canonical(image_id).encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def transform_url(platform: Platform, image_id: uuid.UUID, transform: Transform) -> str:
-    mac = transform_signature(platform, image_id, transform)
-    return f"{platform.settings.base_url}/i/{image_id}?{transform.query()}&s={mac}"
-
-
-def validate_transform(
-    width: int | None,
-    height: int | None,
-    fit: str | None,
-    quality: int | None,
-    fmt: str | None,
-    expires: int | None,
-) -> Transform:
-    for name, value in (("width", width), ("height", height)):
-        if value is not None and not 1 <= value <= MAX_DIMENSION:
-            raise Unprocessable(f"{name} must be between 1 and {MAX_DIMENSION}.")
-    if width is None and height is None:
-        raise Unprocessable("Give a width, a height or both.")
-    if fit is not None and fit not in FITS:
-        raise Unprocessable(f"fit must be one of: {', '.join(FITS)}.")
-    if quality is not None and not 1 <= quality <= 100:
-        raise Unprocessable("quality must be between 1 and 100.")
-    if fmt is not None and fmt not in (*FORMATS, "auto"):
-        raise Unprocessable(f"format must be one of: {', '.join((*FORMATS, 'auto'))}.")
-    return Transform(width, height, fit or "inside", quality or 82, fmt or "auto", expires)
 
 
 def negotiate(accept: str, source_format: str) -> str:
@@ -136,14 +61,6 @@ def negotiate(accept: str, source_format: str) -> str:
     if "image/webp" in accept:
         return "webp"
     return natural_format(source_format)
-
-
-def _signature_ok(
-    platform: Platform, image_id: uuid.UUID, expires: int | None, sig: str | None
-) -> bool:
-    if expires is None or sig is None or expires < time.time():
-        return False
-    return hmac.compare_digest(signature(platform, image_id, expires), sig)
 
 
 async def _load(platform: Platform, image_id: uuid.UUID) -> tuple[Image, Client, Plan]:
@@ -237,7 +154,7 @@ async def deliver(
             )
         if exp is not None and exp < time.time():
             raise Forbidden("This transformation URL has expired.", code="invalid_signature")
-    signed = _signature_ok(platform, image.id, expires, sig) or (
+    signed = signature_ok(platform, image.id, expires, sig) or (
         transform is not None and exp is not None
     )
     if not image.is_public and not signed:
@@ -345,7 +262,7 @@ async def info(
     """Public facts about an image (the hosting seed's shape)."""
     platform = platform_of(request)
     image, _, _ = await _load(platform, image_id)
-    if not image.is_public and not _signature_ok(platform, image.id, expires, sig):
+    if not image.is_public and not signature_ok(platform, image.id, expires, sig):
         raise NotFound(_NOT_FOUND)
     return InfoOut(
         id=image.id,
@@ -375,10 +292,10 @@ async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> 
                 "provider_name": "Studioflow",
                 "provider_url": base,
                 "title": title,
-                "url": f"{base}/i/{image.id}",
+                "url": urls.image_url(platform, image.id),
                 "width": image.width,
                 "height": image.height,
-                "thumbnail_url": f"{base}/i/{image.id}?size=thumb",
+                "thumbnail_url": urls.image_url(platform, image.id, size="thumb"),
                 "html": f'<iframe src="{base}/embed/{image.id}" width="{image.width}" '
                 f'height="{image.height}" style="border:0;max-width:100%" '
                 f'title="{escape(title)}"></iframe>',
@@ -395,8 +312,10 @@ async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> 
         f'href="{base}/embed/{image.id}?format=json">'
         "<style>html,body{margin:0;background:transparent}"
         "img{display:block;max-width:100%;height:auto}</style>"
-        f'</head><body><a href="{base}/i/{image.id}" target=_blank rel=noopener>'
-        f'<img src="{base}/i/{image.id}?size=large" alt="{escape(title)}" width="{image.width}" '
+        f'</head><body><a href="{urls.image_url(platform, image.id)}" target=_blank '
+        "rel=noopener>"
+        f'<img src="{urls.image_url(platform, image.id, size="large")}" alt="{escape(title)}" '
+        f'width="{image.width}" '
         f'height="{image.height}" style="background:{image.dominant_color}"></a></body></html>'
     )
     # Embeds exist to be framed by other sites; nothing in them runs script.
@@ -406,7 +325,7 @@ async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> 
 
 @router.get("/stats/{image_id}", response_model=StatsOut)
 async def stats(
-    image_id: uuid.UUID, session: SessionDep, principal: ImagesReader, days: int = 30
+    image_id: uuid.UUID, session: SessionDep, principal: ImagesRead, days: int = 30
 ) -> StatsOut:
     """Views of your image: totals, per day, referrers, devices, browsers, countries."""
     if not 1 <= days <= 365:

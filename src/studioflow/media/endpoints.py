@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
-from studioflow.identity.auth import Authenticator, Principal, platform_of
-from studioflow.media import service
-from studioflow.media.delivery import signed_url, transform_url, validate_transform
+from studioflow.identity.auth import platform_of
+from studioflow.media import service, urls
+from studioflow.media.auth import ImagesRead, ImagesWrite
 from studioflow.media.schemas import (
     AlbumIn,
     AlbumOut,
@@ -25,6 +25,7 @@ from studioflow.media.schemas import (
     SeedImage,
     SeedUploadOut,
 )
+from studioflow.media.urls import transform_url, validate_transform
 from studioflow.models import Image
 from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable
@@ -33,14 +34,11 @@ from studioflow.platform.pagination import Page, PageParams, page_params
 upload_router = APIRouter(tags=["images"])
 router = APIRouter(tags=["images"])
 
-ImagesRead = Annotated[Principal, Depends(Authenticator("images:read"))]
-ImagesWrite = Annotated[Principal, Depends(Authenticator("images:write"))]
 MAX_FILES_PER_REQUEST = 20
 
 
 def image_url(request: Request, image: Image, size: str | None = None) -> str:
-    base = platform_of(request).settings.base_url
-    return f"{base}/i/{image.id}" + (f"?size={size}" if size else "")
+    return urls.image_url(platform_of(request), image.id, size=size)
 
 
 def image_read(request: Request, image: Image, *, duplicate: bool = False) -> ImageRead:
@@ -66,7 +64,7 @@ def image_read(request: Request, image: Image, *, duplicate: bool = False) -> Im
         thumbnail_url=image_url(request, image, "thumb"),
         created_at=image.created_at,
         duplicate=duplicate,
-        signed_url=None if image.is_public else signed_url(platform_of(request), image.id),
+        signed_url=None if image.is_public else urls.signed_url(platform_of(request), image.id),
     )
 
 
@@ -93,7 +91,6 @@ async def upload(
         is_public=is_public,
     )
     image = result.image
-    base = platform_of(request).settings.base_url
     return SeedUploadOut(
         duplicate=result.duplicate,
         image=SeedImage(
@@ -101,7 +98,7 @@ async def upload(
             filename=image.filename,
             url=image_url(request, image),
             thumbnail=image_url(request, image, "thumb"),
-            view_url=f"{base}/images/{image.id}",
+            view_url=urls.page_url(platform_of(request), image.id),
             metadata=ImageMetadata(
                 width=image.width, height=image.height, size=image.bytes, format=image.format
             ),

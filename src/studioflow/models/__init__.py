@@ -13,11 +13,18 @@ from studioflow.models.client import (
     Role,
     RolePermission,
 )
-from studioflow.models.media import Album, Image, ImageVariant
+from studioflow.models.media import Album, Image, ImageSource, ImageVariant
 from studioflow.models.studio import (
+    ACTIVE_EXECUTION,
+    FINISHED_EXECUTION,
+    OPEN_ITEM,
     BatchResult,
     ExecutionEvent,
+    ExecutionKind,
+    ExecutionStatus,
     IdempotencyRecord,
+    ItemStatus,
+    RequestStatus,
     Workflow,
     WorkflowExecution,
     WorkflowRequest,
@@ -34,6 +41,9 @@ from studioflow.models.user import (
 )
 
 __all__ = [
+    "ACTIVE_EXECUTION",
+    "FINISHED_EXECUTION",
+    "OPEN_ITEM",
     "ActionToken",
     "Album",
     "ApiKey",
@@ -45,12 +55,16 @@ __all__ = [
     "CreditAccount",
     "CreditEvent",
     "ExecutionEvent",
+    "ExecutionKind",
+    "ExecutionStatus",
     "IdempotencyRecord",
     "Image",
     "ImageDaily",
+    "ImageSource",
     "ImageVariant",
     "ImageView",
     "Invitation",
+    "ItemStatus",
     "Membership",
     "OAuthIdentity",
     "OneTimeCode",
@@ -58,6 +72,7 @@ __all__ = [
     "Plan",
     "PlatformRole",
     "RefreshToken",
+    "RequestStatus",
     "Role",
     "RolePermission",
     "UsageDaily",

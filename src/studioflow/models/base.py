@@ -6,9 +6,10 @@ import os
 import time
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Table, func
+from sqlalchemy import DateTime, Enum, MetaData, Table, func
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, Uuid
@@ -79,3 +80,18 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def status_type(enum: type[StrEnum], *, name: str, length: int) -> Enum:
+    """A ``VARCHAR(length)`` holding one of ``enum``'s values, with a CHECK constraint on both
+    databases (named ``ck_<table>_<name>``); rows come back as enum members, which compare
+    equal to their strings."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )

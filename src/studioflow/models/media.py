@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioflow.models.base import Base, IdMixin, TimestampMixin, utcnow
+from studioflow.models.base import Base, IdMixin, TimestampMixin, status_type, utcnow
+
+
+class ImageSource(StrEnum):
+    upload = "upload"
+    generated = "generated"  # a studio result: not counted against uploads/day
 
 
 class Album(IdMixin, TimestampMixin, Base):
@@ -53,8 +59,11 @@ class Image(IdMixin, TimestampMixin, Base):
     keep_metadata: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
     views: Mapped[int] = mapped_column(BigInteger, default=0)
-    # "upload" or "generated" (a studio result): only uploads count against uploads/day.
-    source: Mapped[str] = mapped_column(String(12), default="upload", server_default="upload")
+    source: Mapped[ImageSource] = mapped_column(
+        status_type(ImageSource, name="source", length=12),
+        default=ImageSource.upload,
+        server_default="upload",
+    )
     original_key: Mapped[str] = mapped_column(String(300))
     public_key: Mapped[str] = mapped_column(String(300))
 

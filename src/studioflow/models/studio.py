@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -19,7 +20,42 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioflow.models.base import Base, IdMixin, TimestampMixin, utcnow
+from studioflow.models.base import Base, IdMixin, TimestampMixin, status_type, utcnow
+
+
+class ExecutionStatus(StrEnum):
+    queued = "queued"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class ItemStatus(StrEnum):
+    pending = "pending"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+# An execution still running, or finished; an item still to be done.
+ACTIVE_EXECUTION = (ExecutionStatus.queued, ExecutionStatus.processing)
+FINISHED_EXECUTION = frozenset(
+    {ExecutionStatus.completed, ExecutionStatus.failed, ExecutionStatus.cancelled}
+)
+OPEN_ITEM = (ItemStatus.pending, ItemStatus.processing)
+
+
+class ExecutionKind(StrEnum):
+    batch = "batch"  # workflow execute
+    job = "job"  # the single-prompt jobs API of seed 001
+
+
+class RequestStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    declined = "declined"
 
 
 class WorkflowTemplate(IdMixin, TimestampMixin, Base):
@@ -69,9 +105,12 @@ class WorkflowExecution(IdMixin, TimestampMixin, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
-    # "batch" (workflow execute) or "job" (the single-prompt jobs API of seed 001).
-    kind: Mapped[str] = mapped_column(String(10), default="batch")
-    status: Mapped[str] = mapped_column(String(12), default="queued")
+    kind: Mapped[ExecutionKind] = mapped_column(
+        status_type(ExecutionKind, name="kind", length=10), default=ExecutionKind.batch
+    )
+    status: Mapped[ExecutionStatus] = mapped_column(
+        status_type(ExecutionStatus, name="status", length=12), default=ExecutionStatus.queued
+    )
     provider: Mapped[str] = mapped_column(String(30))
     model: Mapped[str] = mapped_column(String(100))
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -115,7 +154,9 @@ class BatchResult(IdMixin, Base):
     index: Mapped[int]
     prompt: Mapped[str] = mapped_column(Text)
     aspect_ratio: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[ItemStatus] = mapped_column(
+        status_type(ItemStatus, name="status", length=12), default=ItemStatus.pending
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(1000))
     error_code: Mapped[str | None] = mapped_column(String(60))
@@ -157,7 +198,9 @@ class WorkflowRequest(IdMixin, TimestampMixin, Base):
     )
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[RequestStatus] = mapped_column(
+        status_type(RequestStatus, name="status", length=12), default=RequestStatus.pending
+    )
     admin_note: Mapped[str | None] = mapped_column(String(2000))
     reviewed_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

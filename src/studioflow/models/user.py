@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from studioflow.models.base import Base, IdMixin, TimestampMixin, utcnow
+from studioflow.models.base import Base, IdMixin, TimestampMixin, status_type, utcnow
 
 
 class PlatformRole(StrEnum):
@@ -29,7 +29,9 @@ class User(IdMixin, TimestampMixin, Base):
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    platform_role: Mapped[str] = mapped_column(String(16), default=PlatformRole.user.value)
+    platform_role: Mapped[PlatformRole] = mapped_column(
+        status_type(PlatformRole, name="platform_role", length=16), default=PlatformRole.user
+    )
     email_verified_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from studioflow.identity.auth import PlatformAdmin, resolve_principal
-from studioflow.models import Client, Workflow, WorkflowRequest, WorkflowTemplate
+from studioflow.models import Client, RequestStatus, Workflow, WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import AppError, Conflict, NotFound, Unprocessable
 from studioflow.platform.pagination import (
@@ -26,7 +26,7 @@ from studioflow.platform.pagination import (
     paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
-from studioflow.studio.endpoints import WorkflowReader
+from studioflow.studio.auth import WorkflowReader
 from studioflow.studio.providers import PROVIDER_NAMES
 
 router = APIRouter(tags=["studio"])
@@ -329,7 +329,7 @@ async def review_request(
             raise NotFound("No such template.")
         await assign_workflow(session, row.client_id, template, None, {})
         row.template_id = template.id
-    row.status = "approved" if body.decision == "approve" else "declined"
+    row.status = RequestStatus.approved if body.decision == "approve" else RequestStatus.declined
     row.admin_note = body.note
     row.reviewed_by = principal.user_id
     row.reviewed_at = datetime.now(UTC)

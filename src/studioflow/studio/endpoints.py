@@ -10,14 +10,21 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from studioflow.identity.auth import Authenticator, Principal, platform_of
-from studioflow.media.delivery import signed_url
-from studioflow.models import BatchResult, Workflow, WorkflowExecution, WorkflowTemplate
+from studioflow.identity.auth import Principal, platform_of
+from studioflow.media.urls import signed_url
+from studioflow.models import (
+    BatchResult,
+    ExecutionStatus,
+    Workflow,
+    WorkflowExecution,
+    WorkflowTemplate,
+)
 from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import Page, PageParams, page_params
 from studioflow.studio import executions, pdf, service, streaming
+from studioflow.studio.auth import Executor, WorkflowReader
 from studioflow.studio.prompts import Item, PromptError, parse_items
 from studioflow.studio.schemas import (
     BatchResultOut,
@@ -33,10 +40,7 @@ from studioflow.studio.schemas import (
 from studioflow.studio.templates import NANO_BANANA
 
 router = APIRouter(tags=["studio"])
-WorkflowReader = Annotated[Principal, Depends(Authenticator("workflows:read"))]
-Executor = Annotated[Principal, Depends(Authenticator("workflows:execute"))]
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
-STATUSES = ("queued", "processing", "completed", "failed", "cancelled")
 
 
 class WorkflowOut(BaseModel):
@@ -142,7 +146,7 @@ async def list_executions(
     session: SessionDep,
     principal: WorkflowReader,
     params: Annotated[PageParams, Depends(page_params)],
-    status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")] = None,
+    status: ExecutionStatus | None = None,
     workflow_id: uuid.UUID | None = None,
     kind: Annotated[str | None, Query(pattern="^(batch|job)$")] = None,
 ) -> Page[ExecutionOut]:
@@ -296,7 +300,7 @@ async def _job_out(request: Request, session: Any, execution: WorkflowExecution)
         error_code=item.error_code if item.status != "completed" else None,
         image_id=item.image_id,
         download_url=(
-            signed_url(platform_of(request), item.image_id) + "&download=true"
+            signed_url(platform_of(request), item.image_id, download=True)
             if item.image_id and item.status == "completed"
             else None
         ),

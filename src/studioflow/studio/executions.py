@@ -20,9 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioflow.billing import credits
 from studioflow.identity.auth import Principal
 from studioflow.models import (
+    ACTIVE_EXECUTION,
+    FINISHED_EXECUTION,
+    OPEN_ITEM,
     BatchResult,
     Client,
     Image,
+    ItemStatus,
     Workflow,
     WorkflowExecution,
     WorkflowTemplate,
@@ -37,8 +41,8 @@ from studioflow.studio.prompts import Item
 from studioflow.studio.providers import aspect_ratios_of
 from studioflow.studio.service import get_workflow
 
-ACTIVE = statements.ACTIVE
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+ACTIVE = ACTIVE_EXECUTION
+TERMINAL = FINISHED_EXECUTION
 MAX_REFERENCES = 4
 EXECUTE_TASK = "studio.execute"
 
@@ -317,7 +321,7 @@ async def remaining_items(session: AsyncSession, execution_id: uuid.UUID) -> int
         .select_from(BatchResult)
         .where(
             BatchResult.execution_id == execution_id,
-            BatchResult.status.in_(("pending", "processing")),
+            BatchResult.status.in_(OPEN_ITEM),
         )
     )
     return int(count or 0)
@@ -380,7 +384,7 @@ async def fail_execution(
     open_items = await session.scalars(
         select(BatchResult.id).where(
             BatchResult.execution_id == execution.id,
-            BatchResult.status.in_(("pending", "processing")),
+            BatchResult.status.in_(OPEN_ITEM),
         )
     )
     for item_id in open_items.all():
@@ -390,7 +394,7 @@ async def fail_execution(
             execution,
             item_id,
             "failed",
-            expected=("pending", "processing"),
+            expected=OPEN_ITEM,
             error=error,
             error_code=error_code,
         )
@@ -419,7 +423,7 @@ async def cancel_execution(
     runner_alive = execution.runner_until is not None and execution.runner_until > now
     # Running items belong to their runner, which sees the cancel within a second; with no
     # live runner nobody else will finish them, so they are cancelled here too.
-    states = ("pending",) if runner_alive else ("pending", "processing")
+    states = (ItemStatus.pending,) if runner_alive else OPEN_ITEM
     open_items = await session.scalars(
         select(BatchResult.id).where(
             BatchResult.execution_id == execution_id, BatchResult.status.in_(states)
@@ -451,7 +455,7 @@ async def close_cancelled(session: AsyncSession, bus: EventBus, execution_id: uu
     open_items = await session.scalars(
         select(BatchResult.id).where(
             BatchResult.execution_id == execution_id,
-            BatchResult.status.in_(("pending", "processing")),
+            BatchResult.status.in_(OPEN_ITEM),
         )
     )
     ids = list(open_items.all())
@@ -462,7 +466,7 @@ async def close_cancelled(session: AsyncSession, bus: EventBus, execution_id: uu
             execution,
             item_id,
             "cancelled",
-            expected=("pending", "processing"),
+            expected=OPEN_ITEM,
             error="Cancelled while running.",
             error_code="cancelled",
         )

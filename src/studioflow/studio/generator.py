@@ -22,7 +22,9 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-TERMINAL = {"completed", "failed", "cancelled"}
+from studioflow.models.studio import FINISHED_EXECUTION
+
+TERMINAL = {str(status) for status in FINISHED_EXECUTION}
 
 
 class GenerateError(Exception):

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import ExecutionEvent
+from studioflow.models import FINISHED_EXECUTION, ExecutionEvent
 from studioflow.platform.db import after_commit, before_commit
 from studioflow.platform.events import EventBus
 from studioflow.studio import statements
 
-TERMINAL_EVENTS = frozenset({"completed", "failed", "cancelled"})
+TERMINAL_EVENTS = frozenset(str(status) for status in FINISHED_EXECUTION)
 PENDING_KEY = "studioflow.execution_events"
 
 

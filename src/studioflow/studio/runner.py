@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.service import discard_prepared, prepare_generated, record_generated
-from studioflow.models import BatchResult, Image, WorkflowExecution
+from studioflow.models import OPEN_ITEM, BatchResult, Image, WorkflowExecution
 from studioflow.platform.runtime import Platform
 from studioflow.studio import executions, live, statements
 from studioflow.studio.limiter import ProviderLimiter, limiter_for
@@ -519,7 +519,7 @@ async def recover(platform: Platform) -> int:
                 .where(
                     WorkflowExecution.status == "cancelled",
                     executions.stale_runner(),
-                    BatchResult.status.in_(("pending", "processing")),
+                    BatchResult.status.in_(OPEN_ITEM),
                 )
                 .distinct()
                 .limit(1000)

@@ -9,21 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from studioflow.clients import service as clients
 from studioflow.identity import audit
-from studioflow.identity.auth import Authenticator, Principal, platform_of
-from studioflow.identity.endpoints import context_of
+from studioflow.identity.auth import Principal, platform_of
+from studioflow.identity.context import context_of
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import Unprocessable
 from studioflow.platform.security import encrypt_secret
+from studioflow.studio.auth import SettingsReader, SettingsUpdater
 from studioflow.studio.providers import KEY_PURPOSE
 
 router = APIRouter(tags=["settings"])
-SettingsReader = Annotated[Principal, Depends(Authenticator("settings:read"))]
-SettingsUpdater = Annotated[Principal, Depends(Authenticator("settings:update"))]
 KEYED_PROVIDERS = ("gemini", "openai")
 
 

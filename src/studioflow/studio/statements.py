@@ -19,11 +19,18 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from studioflow.models import BatchResult, ExecutionEvent, WorkflowExecution
+from studioflow.models import (
+    ACTIVE_EXECUTION,
+    OPEN_ITEM,
+    BatchResult,
+    ExecutionEvent,
+    ItemStatus,
+    WorkflowExecution,
+)
 from studioflow.models.base import table_of
 
-ACTIVE = ("queued", "processing")
-OPEN_ITEMS = ("pending", "processing")
+ACTIVE = ACTIVE_EXECUTION
+OPEN_ITEMS = OPEN_ITEM
 
 
 X = table_of(WorkflowExecution)
@@ -131,7 +138,7 @@ def _finish(expected: tuple[str, ...]) -> ReturningUpdate[Any, Any, Any, Any, An
 # Final state of an item, from the states it may be in (a fixed list each: prepared).
 FINISH_ITEM: dict[tuple[str, ...], ReturningUpdate[Any, Any, Any, Any, Any]] = {
     expected: _finish(expected)
-    for expected in (("processing",), ("pending",), ("pending", "processing"))
+    for expected in ((ItemStatus.processing,), (ItemStatus.pending,), OPEN_ITEM)
 }
 
 RETRY_ITEM = (

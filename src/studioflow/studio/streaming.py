@@ -22,8 +22,8 @@ from sqlalchemy import select
 from starlette.requests import Request
 from zipstream import ZipStream
 
-from studioflow.media.delivery import signed_url
 from studioflow.media.sniff import EXTENSION
+from studioflow.media.urls import signed_url
 from studioflow.models import BatchResult, Image, WorkflowExecution
 from studioflow.platform.runtime import Platform
 from studioflow.studio import live

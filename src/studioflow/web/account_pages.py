@@ -17,21 +17,11 @@ from studioflow.identity.permissions import CLIENT_ROLES
 from studioflow.models import Client, OAuthIdentity
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
+from studioflow.web.context import base_context
 from studioflow.web.session import page_principal, sign_in_redirect
 from studioflow.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-async def _context(principal: Principal, session: SessionDep) -> dict[str, Any]:
-    memberships = await clients.my_clients(session, principal.user_id)
-    active = next((c for c, _ in memberships if c.id == principal.client_id), None)
-    return {
-        "principal": principal,
-        "user": principal.user,
-        "memberships": memberships,
-        "active_client": active,
-    }
 
 
 def _oauth_providers(request: Request) -> list[tuple[str, str]]:
@@ -93,7 +83,7 @@ async def account(request: Request, session: SessionDep) -> Response:
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     context["sessions"] = await identity.active_sessions(session, principal.user_id)
     context["keys"] = (
         await api_keys.list_keys(session, principal) if principal.can("api_keys:manage") else []
@@ -115,7 +105,7 @@ async def client_list(request: Request, session: SessionDep) -> Response:
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    return render(request, "clients/list.html", await _context(principal, session))
+    return render(request, "clients/list.html", await base_context(principal, session))
 
 
 async def _client_page(
@@ -156,7 +146,7 @@ async def members(request: Request, session: SessionDep, client_id: uuid.UUID) -
     principal = await _client_page(request, session, client_id)
     if isinstance(principal, Response):
         return principal
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     context.update(
         client=await session.get(Client, client_id),
         members=await clients.members(session, principal),
@@ -177,7 +167,7 @@ async def activity(
     principal = await _client_page(request, session, client_id)
     if isinstance(principal, Response):
         return principal
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     if not principal.can("activity:read"):
         return render(
             request,
@@ -212,5 +202,5 @@ async def accept(request: Request, session: SessionDep, token: str = "") -> Resp
     principal = await page_principal(request, session)
     context: dict[str, Any] = {"token": token}
     if principal is not None:
-        context.update(await _context(principal, session))
+        context.update(await base_context(principal, session))
     return render(request, "clients/accept.html", context)

@@ -10,12 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioflow.billing.plans import plan_of
-from studioflow.media import analytics, service
-from studioflow.media.delivery import signed_url
+from studioflow.media import analytics, service, urls
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import NotFound
 from studioflow.platform.pagination import PageParams
-from studioflow.web.account_pages import _context
+from studioflow.web.context import base_context
 from studioflow.web.session import page_principal, sign_in_redirect
 from studioflow.web.templating import render
 
@@ -45,7 +44,7 @@ async def gallery(
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     plan = await plan_of(session, principal.client_id)
     images, next_cursor = await service.list_images(
         session, principal, PageParams(limit=48, cursor=cursor), album_id=album
@@ -53,12 +52,7 @@ async def gallery(
     platform = request.app.state.platform
 
     def link(image: Any, size: str) -> str:
-        if image.is_public:
-            return f"/i/{image.id}?size={size}"
-        return (
-            signed_url(platform, image.id).removeprefix(platform.settings.base_url)
-            + f"&size={size}"
-        )
+        return urls.link(platform, image, size=size, relative=True)
 
     context.update(
         images=images,
@@ -88,10 +82,9 @@ async def detail(request: Request, session: SessionDep, image_id: uuid.UUID) -> 
             {"status": 404, "title": "Page not found", "message": "We could not find that image."},
             status_code=404,
         )
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     platform = request.app.state.platform
-    base = platform.settings.base_url
-    url = f"{base}/i/{image.id}" if image.is_public else signed_url(platform, image.id)
+    url = urls.link(platform, image)
     stats = await analytics.image_stats(session, image, days=30)
     title = image.title or image.filename
     context.update(
@@ -120,7 +113,7 @@ async def albums(request: Request, session: SessionDep) -> Response:
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     context.update(
         albums=await service.list_albums(session, principal),
         can_write=principal.can("images:write"),
@@ -135,7 +128,7 @@ async def credits_page(request: Request, session: SessionDep) -> Response:
         return sign_in_redirect(request)
     from studioflow.billing import credits
 
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     balance, events = await credits.summary(
         request.app.state.platform.db, session, principal.client_id
     )

@@ -12,19 +12,19 @@ from sqlalchemy import select
 
 from studioflow.billing import credits
 from studioflow.media import service as media
-from studioflow.media.delivery import signed_url
-from studioflow.models import WorkflowRequest, WorkflowTemplate
+from studioflow.media.urls import signed_url
+from studioflow.models import ExecutionStatus, WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import NotFound
 from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions, pdf, service
-from studioflow.studio.endpoints import STATUSES
 from studioflow.studio.providers import aspect_ratios_of
-from studioflow.web.account_pages import _context
+from studioflow.web.context import base_context
 from studioflow.web.session import page_principal, sign_in_redirect
 from studioflow.web.templating import render, render_error_page
 
 router = APIRouter(include_in_schema=False)
+STATUSES = tuple(ExecutionStatus)
 
 BADGES = {
     "queued": "badge-info",
@@ -37,9 +37,7 @@ BADGES = {
 
 
 def _relative(request: Request, image_id: uuid.UUID, size: str | None = None) -> str:
-    platform = request.app.state.platform
-    url = signed_url(platform, image_id).removeprefix(platform.settings.base_url)
-    return url + (f"&size={size}" if size else "")
+    return signed_url(request.app.state.platform, image_id, size=size, relative=True)
 
 
 @router.get("/studio", response_class=HTMLResponse)
@@ -47,7 +45,7 @@ async def workflows_page(request: Request, session: SessionDep) -> Response:
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     recent, _ = await executions.list_executions(session, principal, PageParams(limit=5))
     context.update(
         workflows=await service.list_workflows(request.app.state.platform.db, session, principal),
@@ -67,7 +65,7 @@ async def workflow_page(request: Request, session: SessionDep, workflow_id: uuid
         workflow, template = await service.get_workflow(session, principal, workflow_id)
     except NotFound:
         return render_error_page(request, 404)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     images, _ = await media.list_images(session, principal, PageParams(limit=24))
     config = {**template.default_config, **workflow.config_overrides}
     settings = request.app.state.platform.settings
@@ -96,8 +94,8 @@ async def history_page(
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    status = status if status in STATUSES else None
-    context = await _context(principal, session)
+    status = status if status in STATUSES else None  # an unknown one filters nothing
+    context = await base_context(principal, session)
     rows, next_cursor = await executions.list_executions(
         session,
         principal,
@@ -128,7 +126,7 @@ async def execution_page(
         execution = await executions.get_execution(session, principal, execution_id)
     except NotFound:
         return render_error_page(request, 404)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     items = await executions.batch_results(session, execution.id)
     finished = execution.completed + execution.failed + execution.cancelled
     context.update(
@@ -180,7 +178,7 @@ async def requests_page(request: Request, session: SessionDep) -> Response:
     principal = await page_principal(request, session)
     if principal is None:
         return sign_in_redirect(request)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     rows = await session.scalars(
         select(WorkflowRequest)
         .where(WorkflowRequest.client_id == principal.client_id)
@@ -198,7 +196,7 @@ async def admin_studio_page(request: Request, session: SessionDep) -> Response:
         return sign_in_redirect(request)
     if not principal.is_platform_admin:
         return render_error_page(request, 404)
-    context = await _context(principal, session)
+    context = await base_context(principal, session)
     templates = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
     pending = await session.scalars(
         select(WorkflowRequest)
