@@ -7,7 +7,13 @@ STAMP := $(VENV)/.installed-test
 BENCH_STAMP := $(VENV)/.installed-bench
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench e2e clean
+LOWEST := .venv-lowest
+# What the lowest versions allowed by pyproject.toml must pass (.ci/run runs it after `test`).
+SMOKE := tests/platform tests/identity tests/billing tests/media/test_endpoints.py \
+	tests/studio/test_workflows.py tests/studio/test_executions.py tests/test_http.py \
+	tests/test_tenancy.py tests/test_cli.py tests/test_serve.py
+
+.PHONY: run test test-lowest lint format bench e2e clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +34,14 @@ run: $(RUN_STAMP)
 # One worker per core (pytest-xdist); every worker gets its own databases and buckets.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
+
+# The lowest direct dependencies pyproject.toml allows (uv's lowest-direct resolution), in a
+# venv of their own: every lower bound there is a version this has run.
+test-lowest: $(STAMP)
+	$(BIN)/python -m pip install --quiet "uv==0.13.9"
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(LOWEST)
+	VIRTUAL_ENV=$(LOWEST) $(BIN)/uv pip install --quiet --resolution lowest-direct -e '.[test]'
+	$(LOWEST)/bin/python -m pytest -n auto -p no:cacheprovider $(SMOKE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations
@@ -50,4 +64,4 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
+	rm -rf $(VENV) $(LOWEST) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from studioflow.platform.errors import AppError
 
@@ -92,6 +93,8 @@ def create_engine(
             echo=echo,
             # One connection: the writers of this process take turns for it, first come
             # first served, and a writer that waits past the timeout gets TimeoutError (503).
+            # (Named: SQLAlchemy before 2.0.38 gave aiosqlite files a NullPool by default.)
+            poolclass=AsyncAdaptedQueuePool,
             pool_size=1,
             max_overflow=0,
             pool_timeout=writer_timeout,
@@ -122,6 +125,7 @@ def create_read_engine(url: str, write_engine: AsyncEngine, *, echo: bool = Fals
     engine = create_async_engine(
         url,
         echo=echo,
+        poolclass=AsyncAdaptedQueuePool,
         pool_size=READ_POOL_SIZE,
         max_overflow=READ_POOL_SIZE * 2,
         connect_args={"timeout": WRITER_TIMEOUT_SECONDS},
