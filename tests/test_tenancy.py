@@ -1,7 +1,8 @@
-"""The tenancy matrix: every endpoint in the OpenAPI document, called by a user of client B
-with client A's ids, answers 404 (403 for platform-admin routes). The routes are walked from
-the document, so a new endpoint is covered without a new test; a path parameter this file
-does not know fails the test until it is added to ``A_IDS``.
+"""The tenancy matrix: every route of the app — the OpenAPI document's endpoints and every
+page — called by a user of client B with client A's ids, answers 404 (403 for platform-admin
+routes); called by a member whose role lacks the permission the route names, 403. The routes
+are walked from the app, so a new endpoint or page is covered without a new test; a path
+parameter this file does not know fails the test until it is added to the world.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from studioflow.models import AuthSession, WorkflowTemplate
+from studioflow.app import MOUNTS
+from studioflow.identity.auth import Authenticator
+from studioflow.models import AuthSession, Membership, Role, WorkflowTemplate
 from studioflow.platform.runtime import Platform
+from studioflow.web.auth import Page, html_errors
 from tests.identity.helpers import Account, sign_up, wait_for_mail
 from tests.media import images
 
@@ -43,12 +48,34 @@ ADMIN_PREFIX = "/api/v1/admin/"
 OPEN_DELIVERY = {"/i/{image_id}", "/info/{image_id}", "/embed/{image_id}"}
 
 
+# Pages anyone may open; they hold no tenant data.
+PUBLIC_PAGES = {
+    "/",
+    "/design",
+    "/design/toast",
+    "/favicon.ico",
+    "/signup",
+    "/verify",
+    "/login",
+    "/forgot-password",
+    "/reset-password",
+    "/invitations/accept",
+    "/auth/callback",
+    "/api/v1/auth/session",
+}
+# A client role with no permission at all (roles are rows: custom ones are possible).
+NO_PERMISSIONS = "viewer"
+
+
 @dataclass
 class World:
     a: Account
     b: Account
     b_key: str
     ids: dict[str, str]
+    # C, a member of A's team whose role grants nothing.
+    c: Account
+    c_in_team: dict[str, str]
 
 
 @pytest.fixture
@@ -56,6 +83,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     await platform.start_worker(concurrency=2, dequeue_timeout=0.1)
     a = await sign_up(client, platform, "tenant-a@example.com")
     b = await sign_up(client, platform, "tenant-b@example.com")
+    c = await sign_up(client, platform, "tenant-c@example.com")
     team = (
         await client.post("/api/v1/clients", json={"name": "A team"}, headers=a.headers)
     ).json()["id"]
@@ -111,6 +139,12 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     ).json()["id"]
     async with platform.db.sessionmaker() as session:
         template = await session.scalar(select(WorkflowTemplate.id))
+    async with platform.db.transaction() as session:
+        session.add(Role(name=NO_PERMISSIONS, scope="client", description="Sees nothing"))
+        await session.flush()
+        session.add(
+            Membership(client_id=uuid.UUID(team), user_id=uuid.UUID(c.user_id), role=NO_PERMISSIONS)
+        )
     return World(
         a=a,
         b=b,
@@ -130,6 +164,8 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "request_id": request_id,
             "template_id": str(template),
         },
+        c=c,
+        c_in_team={**c.headers, "X-Client-Id": team},
     )
 
 
@@ -248,4 +284,109 @@ async def test_anonymous_callers_are_refused(
         response = await call(client, method, fill(template, world.ids), {})
         if response.status_code != (404 if template in OPEN_DELIVERY else 401):
             failures.append(f"{method} {template} anonymous: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+def routes() -> list[APIRoute]:
+    """Every route the app mounts (``studioflow.app.MOUNTS``: all roles)."""
+    return [r for mount in MOUNTS for r in mount.router.routes if isinstance(r, APIRoute)]
+
+
+def pages(app: FastAPI) -> list[str]:
+    """Every page route (its router renders errors as HTML pages) that is not public."""
+    found = []
+    for route in routes():
+        if not any(d.call is html_errors for d in route.dependant.dependencies):
+            continue
+        if "GET" in route.methods and route.path not in PUBLIC_PAGES:
+            found.append(route.path)
+    return found
+
+
+def permission_of(route: APIRoute) -> str | None:
+    """The permission a route's guard names (API or page), if any."""
+
+    def walk(dependant):  # type: ignore[no-untyped-def]
+        for dependency in dependant.dependencies:
+            call = dependency.call
+            if isinstance(call, Authenticator | Page) and call.permission:
+                yield call.permission
+            yield from walk(dependency)
+
+    return next(walk(route.dependant), None)
+
+
+async def browse_as(client: httpx.AsyncClient, account: Account, client_id: str | None) -> None:
+    """Sign in the way a browser does (cookies), with ``client_id`` as the active client."""
+    client.cookies.clear()
+    response = await client.post(
+        "/api/v1/auth/login", json={"identifier": account.email, "password": account.password}
+    )
+    assert response.status_code == 200, response.text
+    if client_id:
+        client.cookies.set("client_id", client_id)
+
+
+async def test_the_walk_covers_the_pages(app: FastAPI) -> None:
+    found = pages(app)
+    assert len(found) >= 15
+    assert "/clients/{client_id}/activity" in found and "/studio/executions/{execution_id}" in found
+
+
+async def test_pages_of_other_clients_objects_answer_404(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    await browse_as(client, world.b, None)
+    failures = []
+    for template in pages(app):
+        if "{" not in template:
+            continue
+        response = await client.get(fill(template, world.ids), headers={"Accept": "text/html"})
+        if response.status_code != 404 or "text/html" not in response.headers["content-type"]:
+            failures.append(f"GET {template} as B: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_pages_ask_anonymous_visitors_to_sign_in(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    client.cookies.clear()
+    failures = []
+    for template in pages(app):
+        response = await client.get(fill(template, world.ids), follow_redirects=False)
+        location = response.headers.get("location", "")
+        if response.status_code != 303 or not location.startswith("/api/v1/auth/session?next="):
+            failures.append(f"GET {template} anonymous: {response.status_code} {location}")
+    assert not failures, "\n".join(failures)
+
+
+async def test_a_role_without_the_permission_is_refused_everywhere(
+    client: httpx.AsyncClient, app: FastAPI, world: World
+) -> None:
+    """C belongs to A's team with a role that grants nothing: every API route and page that
+    names a permission answers 403, whatever the ids."""
+    guarded = [
+        route
+        for route in routes()
+        if (permission := permission_of(route)) and permission != "platform:admin"
+    ]
+    assert len(guarded) >= 30
+    failures = []
+    for route in guarded:
+        path = fill(route.path, {**world.ids, "client_id": world.ids["client_id"]})
+        for method in sorted(route.methods - {"HEAD"}):
+            if route.include_in_schema:
+                response = await call(client, method, path, world.c_in_team)
+                expected_type = "application/problem+json"
+            else:
+                await browse_as(client, world.c, world.ids["client_id"])
+                response = await client.get(path, headers={"Accept": "text/html"})
+                client.cookies.clear()
+                expected_type = "text/html"
+            if response.status_code != 403 or expected_type not in response.headers.get(
+                "content-type", ""
+            ):
+                failures.append(
+                    f"{method} {route.path} ({permission_of(route)}): {response.status_code}"
+                )
     assert not failures, "\n".join(failures)

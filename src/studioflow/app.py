@@ -34,6 +34,7 @@ from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
 from studioflow.web import account_pages, docs, media_pages, pages, studio_pages
+from studioflow.web.auth import SignInRequired, sign_in_required
 from studioflow.web.templating import STATIC_DIR, render_error_page
 
 # Paths whose bodies may be as large as an upload; everything else gets max_request_bytes.
@@ -130,6 +131,7 @@ def create_app(
     app.state.role = role.value
 
     install_error_handlers(app, html_error_page=render_error_page)
+    app.add_exception_handler(SignInRequired, sign_in_required)
     for mount in MOUNTS:
         if role in mount.roles:
             app.include_router(mount.router)

@@ -33,6 +33,7 @@ from studioflow.models import (
     AuthSession,
     Client,
     Membership,
+    OAuthIdentity,
     OneTimeCode,
     RefreshToken,
     User,
@@ -511,6 +512,11 @@ async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[Aut
         )
         .order_by(AuthSession.last_used_at.desc())
     )
+    return list(rows.all())
+
+
+async def linked_identities(session: AsyncSession, user_id: uuid.UUID) -> list[OAuthIdentity]:
+    rows = await session.scalars(select(OAuthIdentity).where(OAuthIdentity.user_id == user_id))
     return list(rows.all())
 
 

@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = structlog.get_logger("studioflow.errors")
 # Seconds a client is asked to wait when the database is busy or away.
 RETRY_AFTER_UNAVAILABLE = 2
-HtmlErrorPage = Callable[[Request, int], Response]
+# Renders the HTML page of an error (status, detail) for people on pages.
+HtmlErrorPage = Callable[[Request, int, str | None], Response]
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://studioflow.dev/problems/"
@@ -167,8 +168,18 @@ def _clean_validation_errors(exc: RequestValidationError) -> list[dict[str, Any]
     ]
 
 
+def _html_page(request: Request) -> HtmlErrorPage | None:
+    """The HTML renderer when the request is for a page (its router marks it so)."""
+    html: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
+    if html is not None and getattr(request.state, "html_errors", False):
+        return html
+    return None
+
+
 async def app_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
+    if (html := _html_page(request)) is not None:
+        return html(request, exc.status, exc.detail)
     return problem(
         exc.status,
         code=exc.instance_code,
@@ -198,7 +209,7 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     # HTML pages for people; problem+json for programs (and every /api path).
     html: HtmlErrorPage | None = getattr(request.app.state, "html_error_page", None)
     if exc.status_code == 404 and html is not None and wants_html(request):
-        return html(request, 404)
+        return html(request, 404, None)
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem(
         exc.status_code,

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from studioflow.clients import service as clients
 from studioflow.identity import api_keys
 from studioflow.identity import service as identity
-from studioflow.identity.auth import Principal, platform_of
+from studioflow.identity.auth import platform_of
 from studioflow.identity.permissions import CLIENT_ROLES
-from studioflow.models import Client, OAuthIdentity
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
-from studioflow.web.context import base_context
-from studioflow.web.session import page_principal, sign_in_redirect
+from studioflow.web.auth import ClientPage, OptionalPage, Page, PageView, html_errors
 from studioflow.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
+AnyPage = Annotated[PageView, Depends(Page())]
+MaybeSignedIn = Annotated[PageView | None, Depends(OptionalPage())]
+MembersPage = Annotated[PageView, Depends(ClientPage("members:read"))]
+ActivityPage = Annotated[PageView, Depends(ClientPage("activity:read"))]
 
 
 def _oauth_providers(request: Request) -> list[tuple[str, str]]:
@@ -39,8 +40,8 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/signup", response_class=HTMLResponse)
-async def signup(request: Request, session: SessionDep) -> Response:
-    if await page_principal(request, session):
+async def signup(request: Request, page: MaybeSignedIn) -> Response:
+    if page is not None:
         return RedirectResponse("/account", status_code=303)
     return render(request, "auth/signup.html", {"providers": _oauth_providers(request)})
 
@@ -52,9 +53,9 @@ async def verify(request: Request, email: str = "") -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login(
-    request: Request, session: SessionDep, next: str = "", link: str = "", oauth: str = ""
+    request: Request, page: MaybeSignedIn, next: str = "", link: str = "", oauth: str = ""
 ) -> Response:
-    if await page_principal(request, session):
+    if page is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
     return render(
         request,
@@ -79,76 +80,30 @@ async def reset(request: Request, token: str = "") -> Response:
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    context = await base_context(principal, session)
+async def account(request: Request, session: SessionDep, page: AnyPage) -> Response:
+    principal, context = page.principal, page.context
     context["sessions"] = await identity.active_sessions(session, principal.user_id)
     context["keys"] = (
         await api_keys.list_keys(session, principal) if principal.can("api_keys:manage") else []
     )
     context["grantable"] = sorted(principal.permissions - {"platform:admin"})
     context["providers"] = _oauth_providers(request)
-    context["identities"] = list(
-        (
-            await session.scalars(
-                select(OAuthIdentity).where(OAuthIdentity.user_id == principal.user_id)
-            )
-        ).all()
-    )
+    context["identities"] = await identity.linked_identities(session, principal.user_id)
     return render(request, "account/account.html", context)
 
 
 @router.get("/clients", response_class=HTMLResponse)
-async def client_list(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    return render(request, "clients/list.html", await base_context(principal, session))
-
-
-async def _client_page(
-    request: Request, session: SessionDep, client_id: uuid.UUID
-) -> Principal | Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    if principal.client_id != client_id:
-        # The page of another client the user belongs to: switch to it for this request.
-        from studioflow.identity.auth import membership_in, role_permissions
-
-        membership = await membership_in(session, principal.user_id, client_id)
-        if membership is None:
-            return render(
-                request,
-                "errors/error.html",
-                {
-                    "status": 404,
-                    "title": "Page not found",
-                    "message": "We could not find that page.",
-                },
-                status_code=404,
-            )
-        principal = Principal(
-            user=principal.user,
-            client_id=client_id,
-            role=membership.role,
-            permissions=await role_permissions(session, membership.role),
-            method=principal.method,
-            session_id=principal.session_id,
-        )
-    return principal
+async def client_list(request: Request, page: AnyPage) -> Response:
+    return render(request, "clients/list.html", page.context)
 
 
 @router.get("/clients/{client_id}/members", response_class=HTMLResponse)
-async def members(request: Request, session: SessionDep, client_id: uuid.UUID) -> Response:
-    principal = await _client_page(request, session, client_id)
-    if isinstance(principal, Response):
-        return principal
-    context = await base_context(principal, session)
+async def members(
+    request: Request, session: SessionDep, page: MembersPage, client_id: uuid.UUID
+) -> Response:
+    principal, context = page.principal, page.context
     context.update(
-        client=await session.get(Client, client_id),
+        client=await clients.get_client(session, principal),
         members=await clients.members(session, principal),
         invitations=await clients.pending_invitations(session, principal)
         if principal.can("members:manage")
@@ -162,29 +117,18 @@ async def members(request: Request, session: SessionDep, client_id: uuid.UUID) -
 
 @router.get("/clients/{client_id}/activity", response_class=HTMLResponse)
 async def activity(
-    request: Request, session: SessionDep, client_id: uuid.UUID, cursor: str | None = None
+    request: Request,
+    session: SessionDep,
+    page: ActivityPage,
+    client_id: uuid.UUID,
+    cursor: str | None = None,
 ) -> Response:
-    principal = await _client_page(request, session, client_id)
-    if isinstance(principal, Response):
-        return principal
-    context = await base_context(principal, session)
-    if not principal.can("activity:read"):
-        return render(
-            request,
-            "errors/error.html",
-            {
-                **context,
-                "status": 403,
-                "title": "Owners only",
-                "message": "Only owners see the activity of a client.",
-            },
-            status_code=403,
-        )
+    principal, context = page.principal, page.context
     events, next_cursor = await clients.activity(
         session, principal, PageParams(limit=50, cursor=cursor)
     )
     context.update(
-        client=await session.get(Client, client_id),
+        client=await clients.get_client(session, principal),
         events=events,
         next_cursor=next_cursor,
         page_client_id=str(client_id),
@@ -198,9 +142,8 @@ async def activity(
 
 
 @router.get("/invitations/accept", response_class=HTMLResponse)
-async def accept(request: Request, session: SessionDep, token: str = "") -> Response:
-    principal = await page_principal(request, session)
+async def accept(request: Request, page: MaybeSignedIn, token: str = "") -> Response:
     context: dict[str, Any] = {"token": token}
-    if principal is not None:
-        context.update(await base_context(principal, session))
+    if page is not None:
+        context.update(page.context)
     return render(request, "clients/accept.html", context)

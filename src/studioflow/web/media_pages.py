@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioflow.billing.plans import plan_of
 from studioflow.media import analytics, service, urls
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import NotFound
 from studioflow.platform.pagination import PageParams
-from studioflow.web.context import base_context
-from studioflow.web.session import page_principal, sign_in_redirect
+from studioflow.web.auth import Page, PageView, html_errors
 from studioflow.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
+ImagesPage = Annotated[PageView, Depends(Page("images:read"))]
+CreditsPage = Annotated[PageView, Depends(Page("billing:read"))]
 
 
 def bar_chart(per_day: list[dict[str, Any]]) -> dict[str, Any]:
@@ -39,12 +39,13 @@ def bar_chart(per_day: list[dict[str, Any]]) -> dict[str, Any]:
 
 @router.get("/images", response_class=HTMLResponse)
 async def gallery(
-    request: Request, session: SessionDep, album: uuid.UUID | None = None, cursor: str | None = None
+    request: Request,
+    session: SessionDep,
+    page: ImagesPage,
+    album: uuid.UUID | None = None,
+    cursor: str | None = None,
 ) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    context = await base_context(principal, session)
+    principal, context = page.principal, page.context
     plan = await plan_of(session, principal.client_id)
     images, next_cursor = await service.list_images(
         session, principal, PageParams(limit=48, cursor=cursor), album_id=album
@@ -69,20 +70,11 @@ async def gallery(
 
 
 @router.get("/images/{image_id}", response_class=HTMLResponse)
-async def detail(request: Request, session: SessionDep, image_id: uuid.UUID) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    try:
-        image = await service.get_image(session, principal, image_id)
-    except NotFound:
-        return render(
-            request,
-            "errors/error.html",
-            {"status": 404, "title": "Page not found", "message": "We could not find that image."},
-            status_code=404,
-        )
-    context = await base_context(principal, session)
+async def detail(
+    request: Request, session: SessionDep, page: ImagesPage, image_id: uuid.UUID
+) -> Response:
+    principal, context = page.principal, page.context
+    image = await service.get_image(session, principal, image_id)
     platform = request.app.state.platform
     url = urls.link(platform, image)
     stats = await analytics.image_stats(session, image, days=30)
@@ -109,11 +101,8 @@ async def detail(request: Request, session: SessionDep, image_id: uuid.UUID) -> 
 
 
 @router.get("/albums", response_class=HTMLResponse)
-async def albums(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    context = await base_context(principal, session)
+async def albums(request: Request, session: SessionDep, page: ImagesPage) -> Response:
+    principal, context = page.principal, page.context
     context.update(
         albums=await service.list_albums(session, principal),
         can_write=principal.can("images:write"),
@@ -122,13 +111,10 @@ async def albums(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/credits", response_class=HTMLResponse)
-async def credits_page(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
+async def credits_page(request: Request, session: SessionDep, page: CreditsPage) -> Response:
     from studioflow.billing import credits
 
-    context = await base_context(principal, session)
+    principal, context = page.principal, page.context
     balance, events = await credits.summary(
         request.app.state.platform.db, session, principal.client_id
     )

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from studioflow.clients.service import my_clients
-from studioflow.platform.db import SessionDep
-from studioflow.web.session import page_principal
+from studioflow.web.auth import OptionalPage, PageView, html_errors
 from studioflow.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: SessionDep) -> HTMLResponse:
+async def home(
+    request: Request, page: Annotated[PageView | None, Depends(OptionalPage())]
+) -> HTMLResponse:
     settings = request.app.state.platform.settings
-    principal = await page_principal(request, session)
-    memberships = await my_clients(session, principal.user_id) if principal else []
     return render(
         request,
         "home.html",
         {
-            "principal": principal,
-            "memberships": memberships,
+            "principal": page.principal if page else None,
+            "memberships": page.context["memberships"] if page else [],
             "mode": "embedded" if settings.embedded_queue else "at scale",
             "database": request.app.state.platform.db.dialect,
             "storage": request.app.state.platform.storage.kind,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -15,15 +16,15 @@ from studioflow.media import service as media
 from studioflow.media.urls import signed_url
 from studioflow.models import ExecutionStatus, WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import NotFound
 from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions, pdf, service
 from studioflow.studio.providers import aspect_ratios_of
-from studioflow.web.context import base_context
-from studioflow.web.session import page_principal, sign_in_redirect
-from studioflow.web.templating import render, render_error_page
+from studioflow.web.auth import Page, PageView, html_errors
+from studioflow.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
+WorkflowsPage = Annotated[PageView, Depends(Page("workflows:read"))]
+AdminPage = Annotated[PageView, Depends(Page(admin=True))]
 STATUSES = tuple(ExecutionStatus)
 
 BADGES = {
@@ -41,11 +42,8 @@ def _relative(request: Request, image_id: uuid.UUID, size: str | None = None) ->
 
 
 @router.get("/studio", response_class=HTMLResponse)
-async def workflows_page(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    context = await base_context(principal, session)
+async def workflows_page(request: Request, session: SessionDep, page: WorkflowsPage) -> Response:
+    principal, context = page.principal, page.context
     recent, _ = await executions.list_executions(session, principal, PageParams(limit=5))
     context.update(
         workflows=await service.list_workflows(request.app.state.platform.db, session, principal),
@@ -57,15 +55,11 @@ async def workflows_page(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/studio/workflows/{workflow_id}", response_class=HTMLResponse)
-async def workflow_page(request: Request, session: SessionDep, workflow_id: uuid.UUID) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    try:
-        workflow, template = await service.get_workflow(session, principal, workflow_id)
-    except NotFound:
-        return render_error_page(request, 404)
-    context = await base_context(principal, session)
+async def workflow_page(
+    request: Request, session: SessionDep, page: WorkflowsPage, workflow_id: uuid.UUID
+) -> Response:
+    principal, context = page.principal, page.context
+    workflow, template = await service.get_workflow(session, principal, workflow_id)
     images, _ = await media.list_images(session, principal, PageParams(limit=24))
     config = {**template.default_config, **workflow.config_overrides}
     settings = request.app.state.platform.settings
@@ -87,15 +81,13 @@ async def workflow_page(request: Request, session: SessionDep, workflow_id: uuid
 async def history_page(
     request: Request,
     session: SessionDep,
+    page: WorkflowsPage,
     status: str | None = None,
     workflow: uuid.UUID | None = None,
     cursor: str | None = None,
 ) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
+    principal, context = page.principal, page.context
     status = status if status in STATUSES else None  # an unknown one filters nothing
-    context = await base_context(principal, session)
     rows, next_cursor = await executions.list_executions(
         session,
         principal,
@@ -117,16 +109,10 @@ async def history_page(
 
 @router.get("/studio/executions/{execution_id}", response_class=HTMLResponse)
 async def execution_page(
-    request: Request, session: SessionDep, execution_id: uuid.UUID
+    request: Request, session: SessionDep, page: WorkflowsPage, execution_id: uuid.UUID
 ) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    try:
-        execution = await executions.get_execution(session, principal, execution_id)
-    except NotFound:
-        return render_error_page(request, 404)
-    context = await base_context(principal, session)
+    principal, context = page.principal, page.context
+    execution = await executions.get_execution(session, principal, execution_id)
     items = await executions.batch_results(session, execution.id)
     finished = execution.completed + execution.failed + execution.cancelled
     context.update(
@@ -149,23 +135,21 @@ async def execution_page(
 
 @router.get("/studio/executions/{execution_id}/pdf")
 async def execution_pdf(
-    request: Request, session: SessionDep, execution_id: uuid.UUID, paper: str = "A4"
+    request: Request,
+    session: SessionDep,
+    page: WorkflowsPage,
+    execution_id: uuid.UUID,
+    paper: str = "A4",
 ) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    try:
-        document, _ = await pdf.export(
-            request.app.state.platform,
-            session,
-            principal,
-            [execution_id],
-            jobs=False,
-            paper="Letter" if paper == "Letter" else "A4",
-            title=f"Execution of {datetime.now(UTC):%Y-%m-%d}",
-        )
-    except NotFound:
-        return render_error_page(request, 404)
+    document, _ = await pdf.export(
+        request.app.state.platform,
+        session,
+        page.principal,
+        [execution_id],
+        jobs=False,
+        paper="Letter" if paper == "Letter" else "A4",
+        title=f"Execution of {datetime.now(UTC):%Y-%m-%d}",
+    )
     return Response(
         document,
         media_type="application/pdf",
@@ -174,11 +158,8 @@ async def execution_pdf(
 
 
 @router.get("/studio/requests", response_class=HTMLResponse)
-async def requests_page(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    context = await base_context(principal, session)
+async def requests_page(request: Request, session: SessionDep, page: WorkflowsPage) -> Response:
+    principal, context = page.principal, page.context
     rows = await session.scalars(
         select(WorkflowRequest)
         .where(WorkflowRequest.client_id == principal.client_id)
@@ -190,13 +171,8 @@ async def requests_page(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/admin/studio", response_class=HTMLResponse)
-async def admin_studio_page(request: Request, session: SessionDep) -> Response:
-    principal = await page_principal(request, session)
-    if principal is None:
-        return sign_in_redirect(request)
-    if not principal.is_platform_admin:
-        return render_error_page(request, 404)
-    context = await base_context(principal, session)
+async def admin_studio_page(request: Request, session: SessionDep, page: AdminPage) -> Response:
+    context = page.context
     templates = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
     pending = await session.scalars(
         select(WorkflowRequest)

@@ -63,13 +63,16 @@ def render(
 
 
 _ERROR_TEXT = {
+    403: ("Not allowed", "Your role in this workspace does not let you see this page."),
     404: ("Page not found", "We could not find that page. It may have moved or never existed."),
     500: ("Something went wrong", "An error on our side stopped this page. Try again shortly."),
 }
 
 
-def render_error_page(request: Request, status: int) -> HTMLResponse:
-    title, message = _ERROR_TEXT.get(status, ("Error", "The request could not be completed."))
+def render_error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+    title, message = _ERROR_TEXT.get(status, ("Error", detail or "The request failed."))
+    if status not in (403, 404, 500) and detail:
+        message = detail  # a refusal that says why (a bad cursor, a quota)
     return render(
         request,
         "errors/error.html",
