@@ -77,9 +77,10 @@ async def main(root, concurrent):
     settings = Settings(data_dir=Path(root), secret_key="m" * 40, rate_limit_per_ip="100000/minute")
     platform = build_platform(settings)
     await upgrade(platform.db.engine)
+    password_hash = await platform.passwords.hash("bench passphrase 1")
     async with platform.db.transaction() as session:
         await seed_reference_data(session)
-        await create_admin(session, email="bench@example.com", password="bench passphrase 1")
+        await create_admin(session, email="bench@example.com", password_hash=password_hash)
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=600) as client:
         token = (await client.post("/api/v1/auth/login", json={"identifier": "bench@example.com", "password": "bench passphrase 1"})).json()["access_token"]

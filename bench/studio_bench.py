@@ -58,9 +58,10 @@ BENCH_WORKER = [sys.executable, "-m", "bench.studio_worker"]
 
 async def _prepare(platform: Platform, provider: str, grant: int) -> uuid.UUID:
     await upgrade(platform.db.engine)
+    password_hash = await platform.passwords.hash(PASSWORD)
     async with platform.db.transaction() as session:
         await seed_reference_data(session)
-        user = await create_admin(session, email="bench@example.com", password=PASSWORD)
+        user = await create_admin(session, email="bench@example.com", password_hash=password_hash)
         await session.execute(update(WorkflowTemplate).values(provider=provider))
         # The bench is one client hammering the API: the enterprise plan's hourly limit.
         await session.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,11 @@ from studioflow.platform.http import (
     IpRateLimitMiddleware,
     SecurityHeadersMiddleware,
 )
-from studioflow.platform.observability import RequestContextMiddleware, configure_logging
+from studioflow.platform.observability import (
+    RequestContextMiddleware,
+    configure_logging,
+    watch_loop_lag,
+)
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
@@ -103,9 +108,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_worker:
             await the_platform.start_worker()
+        lag = asyncio.create_task(watch_loop_lag(the_platform.metrics), name="loop-lag")
         try:
             yield
         finally:
+            lag.cancel()
             if settings.embedded_queue:
                 # The in-memory buffers die with the process: write them out first.
                 with contextlib.suppress(Exception):

@@ -77,6 +77,13 @@ def inspect_image(
                         f"The image has {pixels:,} pixels; at most {max_pixels:,}.",
                     )
                 image.seek(0)
+                if sniffed == "jpeg":
+                    # Decode at 1/8 scale: every byte of the compressed data is still read
+                    # and checked (a truncated or corrupt file fails the same way), but the
+                    # frame is 64x smaller. A full 24 MP frame is ~96 MB, and Pillow holds the
+                    # GIL while it allocates it: ~100 ms in which the event loop could not run
+                    # (bench/README.md, "Load").
+                    image.draft(image.mode, (max(1, width // 8), max(1, height // 8)))
                 image.load()  # decode once: truncated or corrupt files fail here
                 orientation = int(image.getexif().get(0x0112, 1) or 1)
                 has_alpha = (

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import UploadFile
 from sqlalchemy import func, select
@@ -47,7 +47,7 @@ from studioflow.platform.runtime import Platform
 
 CHUNK = 1024 * 1024
 # Decoding is CPU and memory heavy: a bounded number at once per process.
-_processing = PerLoop(lambda: asyncio.Semaphore(max(2, (os.cpu_count() or 2))))
+_processing = PerLoop(lambda: asyncio.Semaphore(max(1, (os.cpu_count() or 2) - 1)))
 
 
 class StorageQuotaExceeded(QuotaExceeded):
@@ -80,8 +80,14 @@ def image_keys(client_id: uuid.UUID, image_id: uuid.UUID, fmt: str) -> tuple[str
 
 
 async def _spool(platform: Platform, upload: UploadFile, limit: int) -> tuple[Path, str, int]:
-    """Copy the upload to our own temporary file, hashing as it goes."""
+    """Copy the upload to our own temporary file, hashing as it goes, in a worker thread: the
+    request body is whole in Starlette's spooled file by now, and copying and hashing
+    megabytes in the event loop's thread held every other request back."""
     staging = platform.settings.data_dir / "tmp"
+    return await asyncio.to_thread(_copy_and_hash, upload.file, staging, limit)
+
+
+def _copy_and_hash(source: BinaryIO, staging: Path, limit: int) -> tuple[Path, str, int]:
     staging.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=staging, prefix="upload-", delete=False)  # noqa: SIM115
     path = Path(handle.name)
@@ -89,7 +95,8 @@ async def _spool(platform: Platform, upload: UploadFile, limit: int) -> tuple[Pa
     size = 0
     try:
         with handle:
-            while chunk := await upload.read(CHUNK):
+            source.seek(0)
+            while chunk := source.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(
@@ -98,7 +105,7 @@ async def _spool(platform: Platform, upload: UploadFile, limit: int) -> tuple[Pa
                 digest.update(chunk)
                 handle.write(chunk)
     except BaseException:
-        path.unlink(missing_ok=True)  # noqa: ASYNC240 - our own temp file
+        path.unlink(missing_ok=True)
         raise
     return path, digest.hexdigest(), size
 

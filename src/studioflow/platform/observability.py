@@ -7,6 +7,7 @@ renderer sees them, so a careless ``log.info("x", password=...)`` still leaks no
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
@@ -142,6 +143,35 @@ class Metrics:
             ["provider", "kind"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "studioflow_event_loop_lag_seconds",
+            "How late the event loop ran a timer: the time it was busy with something else "
+            "(every request of the process waited as long).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.loop_lag_max = Gauge(
+            "studioflow_event_loop_lag_max_seconds",
+            "The longest event loop stall since the process started.",
+            registry=self.registry,
+        )
+
+
+LOOP_LAG_INTERVAL = 0.005
+
+
+async def watch_loop_lag(metrics: Metrics, *, interval: float = LOOP_LAG_INTERVAL) -> None:
+    """Measure how late a short sleep wakes up, forever: a stall of the event loop (a blocking
+    call, a heavy computation in the loop's thread) shows up as lag. Cancel to stop."""
+    worst = 0.0
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(interval)
+        lag = max(0.0, time.perf_counter() - started - interval)
+        metrics.loop_lag.observe(lag)
+        if lag > worst:
+            worst = lag
+            metrics.loop_lag_max.set(worst)
 
 
 class RequestContextMiddleware:

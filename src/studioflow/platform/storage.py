@@ -8,6 +8,7 @@ local folder they point at this app's ``/files/…`` route with an HMAC signatur
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -76,7 +77,11 @@ class Storage:
         validate_key(key)
         # The local file system keeps no attributes; readers derive the type from the key.
         attributes = {"Content-Type": content_type} if content_type and self.kind == "s3" else None
-        if isinstance(data, bytes | Path):
+        if isinstance(data, Path) and self.kind == "local":
+            # Local files through obstore's blocking call in a worker thread: its async call
+            # read the source in the event loop's thread (bench/README.md, "Load").
+            await asyncio.to_thread(obstore.put, self.store, key, data, attributes=attributes)
+        elif isinstance(data, bytes | Path):
             await obstore.put_async(self.store, key, data, attributes=attributes)
         else:
             # Multipart upload (S3) or staged file (local): visible only once complete, and

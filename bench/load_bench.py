@@ -1,0 +1,313 @@
+"""What a user feels while others work: the embedded server (`studioflow serve`, as `make run`
+starts it) in its own process, clients in this one.
+
+- `reads_under_uploads`: p99 latency of `GET /api/v1/images` and of a cached thumbnail, idle
+  and then while 4 clients upload 24 MP JPEGs back to back. The ratio loaded/idle is the
+  figure (goal <= 3): uploads must not hold the database or the event loop.
+- `stall_under_sign_ins`: the server's worst event-loop stall (its own
+  `studioflow_event_loop_lag_max_seconds`, from /metrics) idle and while 4 clients sign in
+  again and again (goal <= 20 ms): argon2 must not run on the loop.
+
+`STUDIOFLOW_BENCH_SERVER_SRC=/path/to/other/src` serves another checkout's code (same venv),
+for before/after figures; that code needs no loop-lag metric for the first bench, and the
+second reports the stall as seen from a client's ticker instead when the metric is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image, ImageFilter
+
+UPLOADERS = 4
+SIGNERS = 4
+SAMPLES = 300
+PASSWORD = "a load bench passphrase"
+SECRET = "bench-secret-" + "y" * 40
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _photo_jpeg(width: int = 6000, height: int = 4000) -> bytes:
+    """A 24 MP JPEG that compresses like a photo (smooth areas and texture), ~5 MB."""
+    small = Image.effect_noise((width // 40, height // 40), 60).convert("RGB")
+    image = small.resize((width, height), Image.Resampling.BICUBIC)
+    grain = Image.effect_noise((width, height), 12).convert("RGB")
+    image = Image.blend(image.filter(ImageFilter.GaussianBlur(2)), grain, 0.15)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def _distinct(jpeg: bytes, n: int) -> bytes:
+    """The same photo with a comment segment after SOI: other bytes (no dedup), same work."""
+    comment = f"bench upload {n}".encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIOFLOW_")}
+    env.update(
+        {
+            "STUDIOFLOW_DATA_DIR": str(data_dir),
+            "STUDIOFLOW_SECRET_KEY": SECRET,
+            "STUDIOFLOW_LOG_LEVEL": "warning",
+            "STUDIOFLOW_RATE_LIMIT_PER_IP": "1000000/minute",
+            # Sign-ins are limited per address (30 per 15 minutes): the bench's clients each
+            # name another one in X-Forwarded-For, which the server believes from loopback.
+            "STUDIOFLOW_TRUSTED_PROXIES": "127.0.0.1",
+        }
+    )
+    other = os.environ.get("STUDIOFLOW_BENCH_SERVER_SRC")
+    if other:
+        env["PYTHONPATH"] = other
+    return env
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def _start(self) -> None:
+        env = _env(self.data_dir)
+        cli = [sys.executable, "-m", "studioflow"]
+        subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*cli, "admin", "create", "--email", "load@example.com", "--password", PASSWORD],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        self.process = subprocess.Popen(
+            [*cli, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def __aenter__(self) -> Server:
+        await asyncio.to_thread(self._start)
+        async with httpx.AsyncClient(base_url=self.url) as client:
+            for _ in range(200):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/health")).status_code == 200:
+                        return self
+                await asyncio.sleep(0.1)
+        raise RuntimeError("the server did not come up")
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+_addresses = iter(range(1, 10**9))
+
+
+async def _sign_in(client: httpx.AsyncClient) -> dict[str, str]:
+    n = next(_addresses)
+    login = await client.post(
+        "/api/v1/auth/login",
+        json={"identifier": "load@example.com", "password": PASSWORD},
+        # A documentation-range address per sign-in (never contacted; a header only).
+        headers={"X-Forwarded-For": f"198.51.{n // 250 % 250}.{n % 250 + 1}"},
+    )
+    login.raise_for_status()
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+async def _latencies(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> list[float]:
+    found = []
+    for _ in range(SAMPLES):
+        started = time.perf_counter()
+        response = await client.get(path, headers=headers)
+        found.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: {response.status_code} {response.text[:200]}")
+        await asyncio.sleep(0.005)
+    return found
+
+
+async def reads_under_uploads() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with Server(Path(tmp)) as server:
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+                headers = await _sign_in(client)
+                # The bench uploads far beyond the free plan's day: raise its limits.
+                plan = await client.patch(
+                    "/api/v1/admin/plans/free",
+                    json={
+                        "uploads_per_day": 1_000_000,
+                        "storage_bytes": 10**12,
+                        "api_requests_per_hour": 10**9,
+                    },
+                    headers=headers,
+                )
+                plan.raise_for_status()
+                small = io.BytesIO()
+                Image.new("RGB", (800, 600), (200, 80, 40)).save(small, "PNG")
+                first = await client.post(
+                    "/upload", files={"file": ("a.png", small.getvalue())}, headers=headers
+                )
+                image = first.json()["image"]["id"]
+                thumb = f"/i/{image}?size=thumb"
+                (await client.get(thumb)).raise_for_status()  # rendered once, cached
+                idle_list = await _latencies(client, "/api/v1/images", headers)
+                idle_thumb = await _latencies(client, thumb, {})
+
+                # The uploaders run in a process of their own (bench/load_uploader.py).
+                token = headers["Authorization"].removeprefix("Bearer ")
+                loader = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bench.load_uploader",
+                    server.url,
+                    token,
+                    str(UPLOADERS),
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                assert loader.stdout is not None
+                await loader.stdout.readline()  # "ready"
+                await asyncio.sleep(2)  # the uploads are under way
+                lag_before = await _lag_buckets(client)
+                started = time.perf_counter()
+                loaded_list = await _latencies(client, "/api/v1/images", headers)
+                loaded_thumb = await _latencies(client, thumb, {})
+                window = time.perf_counter() - started
+                lag_after = await _lag_buckets(client)
+                loader.terminate()
+                counts = json.loads((await loader.stdout.readline()) or b"{}")
+                await loader.wait()
+    uploaded = counts.pop("201", 0)
+    result = {
+        "idle_list_p99_ms": _p(idle_list, 0.99) * 1000,
+        "loaded_list_p99_ms": _p(loaded_list, 0.99) * 1000,
+        "idle_thumb_p99_ms": _p(idle_thumb, 0.99) * 1000,
+        "loaded_thumb_p99_ms": _p(loaded_thumb, 0.99) * 1000,
+        "idle_list_p50_ms": statistics.median(idle_list) * 1000,
+        "loaded_list_p50_ms": statistics.median(loaded_list) * 1000,
+        "uploads": uploaded,
+        "uploads_per_s": uploaded / window if window else 0.0,
+        "upload_failures": sum(counts.values()),
+        **{f"failed_{status}": float(n) for status, n in counts.items()},
+    }
+    if lag_before is not None and lag_after is not None:
+        result["loop_stall_at_most_ms"] = _worst_between(lag_before, lag_after) * 1000
+    result["list_ratio"] = result["loaded_list_p99_ms"] / result["idle_list_p99_ms"]
+    result["thumb_ratio"] = result["loaded_thumb_p99_ms"] / result["idle_thumb_p99_ms"]
+    return result
+
+
+async def _lag_buckets(client: httpx.AsyncClient) -> dict[float, float] | None:
+    """The server's loop-lag histogram: cumulative counts by upper bound (None: no metric)."""
+    text = (await client.get("/metrics")).text
+    found = {
+        float(bound): float(count)
+        for bound, count in re.findall(
+            r'^studioflow_event_loop_lag_seconds_bucket\{le="([0-9.e+-]+)"\} ([0-9.e+-]+)$',
+            text,
+            re.M,
+        )
+    }
+    return found or None
+
+
+def _worst_between(before: dict[float, float], after: dict[float, float]) -> float:
+    """The smallest bucket bound that holds every stall observed between two scrapes."""
+    total = max(after.values()) - max(before.values())
+    for bound in sorted(after):
+        if after[bound] - before.get(bound, 0.0) >= total:
+            return bound
+    return float("inf")
+
+
+async def _client_ticks(client: httpx.AsyncClient, seconds: float) -> float:
+    """The worst time a cheap request (/health) took: a stall of the server's loop delays it."""
+    worst = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        await client.get("/health")
+        worst = max(worst, time.perf_counter() - started)
+        await asyncio.sleep(0.01)
+    return worst
+
+
+async def stall_under_sign_ins(seconds: float = 8.0) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with (
+            Server(Path(tmp)) as server,
+            httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+        ):
+            await _sign_in(client)  # warm
+            await asyncio.sleep(1)
+            start = await _lag_buckets(client)
+            idle_health = await _client_ticks(client, 3)
+            idle = await _lag_buckets(client)
+            stop = asyncio.Event()
+            sign_ins = 0
+
+            async def signer() -> None:
+                nonlocal sign_ins
+                async with httpx.AsyncClient(base_url=server.url, timeout=60) as own:
+                    while not stop.is_set():
+                        await _sign_in(own)
+                        sign_ins += 1
+
+            tasks = [asyncio.create_task(signer()) for _ in range(SIGNERS)]
+            loaded_health = await _client_ticks(client, seconds)
+            stop.set()
+            await asyncio.gather(*tasks)
+            loaded = await _lag_buckets(client)
+    result: dict[str, Any] = {
+        "sign_ins_per_s": sign_ins / seconds,
+        "idle_health_worst_ms": idle_health * 1000,
+        "loaded_health_worst_ms": loaded_health * 1000,
+    }
+    if start is not None and idle is not None and loaded is not None:
+        # Bucket bounds: the worst stall was at most this long.
+        result["idle_loop_stall_at_most_ms"] = _worst_between(start, idle) * 1000
+        result["loaded_loop_stall_at_most_ms"] = _worst_between(idle, loaded) * 1000
+    return result
+
+
+async def run() -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for name, bench in (
+        ("reads_under_uploads", reads_under_uploads),
+        ("stall_under_sign_ins", stall_under_sign_ins),
+    ):
+        results[name] = await bench()
+        print(name, {k: round(v, 3) for k, v in results[name].items()})
+    return results

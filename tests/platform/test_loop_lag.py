@@ -1,0 +1,29 @@
+"""The event loop watcher sees a stall: a blocking call in the loop's thread shows as lag."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from studioflow.platform.observability import Metrics, watch_loop_lag
+
+
+async def test_a_blocking_call_shows_up_as_lag() -> None:
+    metrics = Metrics()
+    watcher = asyncio.create_task(watch_loop_lag(metrics, interval=0.001))
+    try:
+        await asyncio.sleep(0.02)  # a few quiet ticks
+        time.sleep(0.2)
+        await asyncio.sleep(0.02)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    worst = metrics.registry.get_sample_value("studioflow_event_loop_lag_max_seconds")
+    assert worst is not None and worst >= 0.15
+    slow = metrics.registry.get_sample_value(
+        "studioflow_event_loop_lag_seconds_bucket", {"le": "0.1"}
+    )
+    total = metrics.registry.get_sample_value("studioflow_event_loop_lag_seconds_count")
+    assert slow is not None and total is not None and total > slow  # one tick was > 0.1 s
