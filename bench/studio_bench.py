@@ -85,7 +85,7 @@ async def _token(client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def _submit_all(client: httpx.AsyncClient, headers: dict[str, str], n: int) -> float:
-    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[0]["id"]
+    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()["items"][0]["id"]
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(n):
         queue.put_nowait(i)
@@ -419,9 +419,9 @@ async def limiter_accuracy(
                     transport=transport, base_url="http://bench"
                 ) as client:
                     headers = await _token(client)
-                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[0][
-                        "id"
-                    ]
+                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[
+                        "items"
+                    ][0]["id"]
                     for batch in range(3):  # more demand than the limit, from three executions
                         await client.post(
                             f"/api/v1/workflows/{workflow}/execute",
@@ -472,9 +472,9 @@ async def worker_memory(database_url: str, redis_url: str, *, items: int = 500) 
                     headers = await _token(client)
                     await asyncio.sleep(2)
                     idle = _peak_rss_mb(worker.pid)
-                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[0][
-                        "id"
-                    ]
+                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[
+                        "items"
+                    ][0]["id"]
                     started = time.perf_counter()
                     response = await client.post(
                         f"/api/v1/workflows/{workflow}/execute",

@@ -113,7 +113,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     album = (await client.post("/api/v1/albums", json={"title": "A's"}, headers=a.headers)).json()[
         "id"
     ]
-    workflow = (await client.get("/api/v1/workflows", headers=a.headers)).json()[0]["id"]
+    workflow = (await client.get("/api/v1/workflows", headers=a.headers)).json()["items"][0]["id"]
     async with platform.db.sessionmaker() as session:
         a_session = await session.scalar(
             select(AuthSession.id).where(AuthSession.user_id == uuid.UUID(a.user_id))

@@ -53,7 +53,7 @@ def in_team(account: Account, team: str) -> dict[str, str]:
 
 
 async def test_clients_and_switching(client: httpx.AsyncClient, owner: Account, team: str) -> None:
-    mine = (await client.get("/api/v1/clients", headers=owner.headers)).json()
+    mine = (await client.get("/api/v1/clients", headers=owner.headers)).json()["items"]
     assert [c["personal"] for c in mine] == [True, False]
     me = (await client.get("/api/v1/auth/me", headers=in_team(owner, team))).json()
     assert me["active_client_id"] == team
@@ -287,7 +287,7 @@ async def test_admins_edit_plans_and_move_clients(
             password_hash=await platform.passwords.hash("a long admin passphrase"),
         )
     admin = await sign_in(client, "boss@example.com", "a long admin passphrase")
-    plans = (await client.get("/api/v1/admin/plans", headers=admin.headers)).json()
+    plans = (await client.get("/api/v1/admin/plans", headers=admin.headers)).json()["items"]
     assert [p["name"] for p in plans] == ["free", "pro", "enterprise"]
     changed = await client.patch(
         "/api/v1/admin/plans/free", json={"uploads_per_day": 7}, headers=admin.headers
@@ -312,3 +312,30 @@ async def test_admins_edit_plans_and_move_clients(
             "/api/v1/admin/plans/free", json={"uploads_per_day": 1}, headers=owner.headers
         )
     ).status_code == 403
+
+
+async def test_lists_page_with_a_cursor(client: httpx.AsyncClient, owner: Account) -> None:
+    """Lists answer {items, next_cursor}: keyset pages in their order, none repeated, and a
+    cursor that is not ours is a 422."""
+    for name in ("Charlie team", "Alpha team", "Bravo team"):
+        response = await client.post("/api/v1/clients", json={"name": name}, headers=owner.headers)
+        assert response.status_code == 201
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = await client.get("/api/v1/clients", params=query, headers=owner.headers)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        seen += [item["name"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 2 and len(seen) == 4 and len(set(seen)) == 4
+    assert seen[1:] == ["Alpha team", "Bravo team", "Charlie team"]  # personal first, then names
+    bad = await client.get(
+        "/api/v1/clients", params={"cursor": "bm90LW91cnM"}, headers=owner.headers
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "validation_error"

@@ -42,7 +42,7 @@ async def test_created_once_stored_as_hash_and_usable(
     body = created.json()
     secret = body["api_key"]
     assert api_key_is_well_formed(secret) and body["prefix"] == secret[:11]
-    listed = (await client.get("/api/v1/api-keys", headers=account.headers)).json()
+    listed = (await client.get("/api/v1/api-keys", headers=account.headers)).json()["items"]
     assert len(listed) == 1 and "api_key" not in listed[0]
     async with platform.db.sessionmaker() as session:
         stored = await session.scalar(select(ApiKey))
@@ -55,10 +55,10 @@ async def test_created_once_stored_as_hash_and_usable(
     assert me.status_code == 200 and me.json()["auth_method"] == "api_key"
     assert me.json()["active_client_id"] == account.client_id
     # Uses are buffered (authentication only reads) and written by a job every minute.
-    before = (await client.get("/api/v1/api-keys", headers=account.headers)).json()[0]
+    before = (await client.get("/api/v1/api-keys", headers=account.headers)).json()["items"][0]
     assert before["requests_count"] == 0
     assert await api_keys.flush_uses(platform) == 1
-    again = (await client.get("/api/v1/api-keys", headers=account.headers)).json()[0]
+    again = (await client.get("/api/v1/api-keys", headers=account.headers)).json()["items"][0]
     assert again["requests_count"] == 1 and again["last_used_at"] is not None
     assert await api_keys.flush_uses(platform) == 0  # written once
 

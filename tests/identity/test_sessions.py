@@ -295,7 +295,7 @@ async def test_sessions_can_be_listed_and_revoked(
     client: httpx.AsyncClient, account: Account
 ) -> None:
     other = await sign_in(client, "tokens")
-    listed = (await client.get("/api/v1/account/sessions", headers=account.headers)).json()
+    listed = (await client.get("/api/v1/account/sessions", headers=account.headers)).json()["items"]
     assert len(listed) == 2 and sum(s["current"] for s in listed) == 1
     target = next(s for s in listed if not s["current"])
     assert (

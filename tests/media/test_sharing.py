@@ -30,7 +30,7 @@ async def test_albums(client: httpx.AsyncClient, owner: Account) -> None:
         await client.post("/api/v1/albums", json={"title": "Trips"}, headers=owner.headers)
     ).json()
     image = await put(client, owner, album_id=album["id"])
-    listed = (await client.get("/api/v1/albums", headers=owner.headers)).json()
+    listed = (await client.get("/api/v1/albums", headers=owner.headers)).json()["items"]
     assert listed == [
         {"id": album["id"], "title": "Trips", "images": 1, "created_at": album["created_at"]}
     ]

@@ -37,7 +37,9 @@ class Studio:
 
     async def workflow_id(self, account: Account | None = None) -> str:
         who = account or self.owner
-        workflows = (await self.client.get("/api/v1/workflows", headers=who.headers)).json()
+        workflows = (await self.client.get("/api/v1/workflows", headers=who.headers)).json()[
+            "items"
+        ]
         return str(workflows[0]["id"])
 
     async def execute(
@@ -75,7 +77,8 @@ class Studio:
             f"/api/v1/executions/{execution_id}/batch-results", headers=who.headers
         )
         assert response.status_code == 200, response.text
-        items: list[dict[str, Any]] = response.json()
+        items: list[dict[str, Any]] = response.json()["items"]
+        assert response.json()["next_cursor"] is None  # every item on one page of 50
         return items
 
     async def balance(self, account: Account | None = None) -> int:

@@ -68,7 +68,9 @@ async def test_templates_assignment_and_requests(studio: Studio) -> None:
     assert twice.status_code == 409
     mine = (await studio.client.get("/api/v1/workflow-requests", headers=studio.headers)).json()
     assert mine["items"][0]["status"] == "approved" and mine["items"][0]["admin_note"] == "Done"
-    workflows = (await studio.client.get("/api/v1/workflows", headers=studio.headers)).json()
+    workflows = (await studio.client.get("/api/v1/workflows", headers=studio.headers)).json()[
+        "items"
+    ]
     posters = next(w for w in workflows if w["name"] == "Posters")
     assert posters["price_credits"] == 2 and posters["config"] == {"aspect_ratio": "2:3"}
     # Price changes apply to new executions only.
@@ -79,7 +81,7 @@ async def test_templates_assignment_and_requests(studio: Studio) -> None:
     )
     listed = (
         await studio.client.get("/api/v1/admin/workflow-templates", headers=admin.headers)
-    ).json()
+    ).json()["items"]
     assert next(t for t in listed if t["name"] == "Posters")["price_credits"] == 3
     # Non-admins see none of it.
     for path in ("/api/v1/admin/workflow-templates", "/api/v1/admin/workflow-requests"):
@@ -90,7 +92,7 @@ async def test_assign_a_template_with_overrides(studio: Studio) -> None:
     admin = await admin_of(studio)
     template = (
         await studio.client.get("/api/v1/admin/workflow-templates", headers=admin.headers)
-    ).json()[0]
+    ).json()["items"][0]
     other = await sign_up(studio.client, studio.platform, "assigned@example.com")
     assigned = await studio.client.post(
         f"/api/v1/admin/clients/{other.client_id}/workflows",
@@ -98,7 +100,9 @@ async def test_assign_a_template_with_overrides(studio: Studio) -> None:
         headers=admin.headers,
     )
     assert assigned.status_code == 201, assigned.text
-    workflows = (await studio.client.get("/api/v1/workflows", headers=other.headers)).json()
+    workflows = (await studio.client.get("/api/v1/workflows", headers=other.headers)).json()[
+        "items"
+    ]
     assert workflows[0]["config"] == {"aspect_ratio": "16:9"}
 
 

@@ -63,7 +63,7 @@ def test_generate_waits_and_downloads(tmp_path: Path, settings: Settings) -> Non
         key = httpx.post(f"{base}/api/v1/api-keys", json={"key_name": "gen"}, headers=auth).json()[
             "api_key"
         ]
-        workflow = httpx.get(f"{base}/api/v1/workflows", headers=auth).json()[0]["id"]
+        workflow = httpx.get(f"{base}/api/v1/workflows", headers=auth).json()["items"][0]["id"]
         prompts = tmp_path / "prompts.txt"
         prompts.write_text("# my batch\na teapot\n\na kite over dunes\n", encoding="utf-8")
         out = tmp_path / "results"

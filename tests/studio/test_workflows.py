@@ -16,12 +16,12 @@ async def test_new_clients_get_the_auto_assigned_workflow(
     client: httpx.AsyncClient, platform: Platform
 ) -> None:
     owner = await sign_up(client, platform, "studio@example.com")
-    workflows = (await client.get("/api/v1/workflows", headers=owner.headers)).json()
+    workflows = (await client.get("/api/v1/workflows", headers=owner.headers)).json()["items"]
     assert [w["name"] for w in workflows] == [NANO_BANANA]
     nano = workflows[0]
     assert nano["provider"] == "placeholder" and nano["placeholder"] is True
     assert nano["price_credits"] == 1 and nano["model"] == "gemini-2.5-flash-image"
-    again = (await client.get("/api/v1/workflows", headers=owner.headers)).json()
+    again = (await client.get("/api/v1/workflows", headers=owner.headers)).json()["items"]
     assert [w["id"] for w in again] == [nano["id"]]  # assigned once
     one = await client.get(f"/api/v1/workflows/{nano['id']}", headers=owner.headers)
     assert one.status_code == 200 and one.json()["config"] == {"aspect_ratio": "1:1"}

@@ -18,7 +18,9 @@ from studioflow.platform.pagination import (
     Page,
     PageParams,
     build_page,
+    keyset_page,
     page_params,
+    paginate_by,
     paginate_newest_first,
 )
 
@@ -144,13 +146,17 @@ def plan_out(plan: Plan) -> PlanOut:
     return PlanOut.model_validate(plan, from_attributes=True)
 
 
-@router.get("/plans", response_model=list[PlanOut])
-async def admin_plans(principal: PlatformAdmin, session: SessionDep) -> list[PlanOut]:
-    """The plans and their limits."""
-    return [
-        plan_out(p)
-        for p in (await session.scalars(select(Plan).order_by(Plan.storage_bytes))).all()
-    ]
+@router.get("/plans", response_model=Page[PlanOut])
+async def admin_plans(
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[PlanOut]:
+    """The plans and their limits, smallest first."""
+    order = [Plan.storage_bytes, Plan.id]
+    rows = list((await session.scalars(paginate_by(select(Plan), order, params))).all())
+    plans, cursor = keyset_page(rows, params, key=lambda p: (p.storage_bytes, p.id))
+    return Page(items=[plan_out(p) for p in plans], next_cursor=cursor)
 
 
 @router.patch("/plans/{name}", response_model=PlanOut)

@@ -61,10 +61,15 @@ def invitation_out(invitation: Invitation) -> InvitationOut:
     )
 
 
-@router.get("/api/v1/clients", response_model=list[ClientOut])
-async def list_clients(principal: UserOnly, session: SessionDep) -> list[ClientOut]:
-    """The clients you belong to, with your role in each."""
-    return [client_out(c, role) for c, role in await service.my_clients(session, principal.user_id)]
+@router.get("/api/v1/clients", response_model=Page[ClientOut])
+async def list_clients(
+    principal: UserOnly,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[ClientOut]:
+    """The clients you belong to, with your role in each (your personal one first)."""
+    rows, cursor = await service.page_of_my_clients(session, principal.user_id, params)
+    return Page(items=[client_out(c, role) for c, role in rows], next_cursor=cursor)
 
 
 @router.post("/api/v1/clients", status_code=201, response_model=ClientOut)
@@ -240,9 +245,9 @@ async def accept_invitation(
     return AcceptedOut(client_id=membership.client_id, role=membership.role)
 
 
-@router.get("/api/v1/roles", response_model=list[str])
-async def list_roles(principal: UserOnly) -> list[str]:
-    """The roles a member of a client can have."""
+@router.get("/api/v1/roles", response_model=Page[str])
+async def list_roles(principal: UserOnly) -> Page[str]:
+    """The roles a member of a client can have (a short catalogue: always one page)."""
     from studioflow.identity.permissions import CLIENT_ROLES
 
-    return sorted(CLIENT_ROLES)
+    return Page(items=sorted(CLIENT_ROLES), next_cursor=None)

@@ -19,7 +19,13 @@ from studioflow.identity.tokens import random_token, sha256
 from studioflow.models import ApiKey, AuditEvent, Client, Invitation, Membership, User
 from studioflow.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from studioflow.platform.mail import build_message
-from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
+from studioflow.platform.pagination import (
+    PageParams,
+    build_page,
+    keyset_page,
+    paginate_by,
+    paginate_newest_first,
+)
 from studioflow.platform.runtime import Platform
 from studioflow.platform.tasks import send_mail_later
 
@@ -38,6 +44,22 @@ async def my_clients(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Cl
         .order_by(Client.personal_owner_id.is_(None), Client.name)
     )
     return [(client, role) for client, role in rows]
+
+
+async def page_of_my_clients(
+    session: AsyncSession, user_id: uuid.UUID, params: PageParams
+) -> tuple[list[tuple[Client, str]], str | None]:
+    statement = (
+        select(Client, Membership.role)
+        .join(Membership, Membership.client_id == Client.id)
+        .where(Membership.user_id == user_id)
+    )
+    order = [Client.personal_owner_id.is_(None), Client.name, Client.id]
+    rows = list((await session.execute(paginate_by(statement, order, params))).all())
+    page, cursor = keyset_page(
+        rows, params, key=lambda row: (row[0].personal_owner_id is None, row[0].name, row[0].id)
+    )
+    return [(client, role) for client, role in page], cursor
 
 
 async def create_client(

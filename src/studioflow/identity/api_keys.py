@@ -15,6 +15,7 @@ from studioflow.identity.context import Context
 from studioflow.identity.tokens import api_key_display_prefix, new_api_key, sha256
 from studioflow.models import ApiKey
 from studioflow.platform.errors import Forbidden, NotFound, Unprocessable
+from studioflow.platform.pagination import PageParams, keyset_page, paginate_by
 from studioflow.platform.streams import EventStream
 
 USES_BATCH = 5_000
@@ -85,6 +86,19 @@ async def list_keys(session: AsyncSession, principal: Principal) -> list[ApiKey]
         statement = statement.where(ApiKey.user_id == principal.user_id)
     rows = await session.scalars(statement.order_by(ApiKey.created_at.desc()))
     return list(rows.all())
+
+
+async def page_of_keys(
+    session: AsyncSession, principal: Principal, params: PageParams
+) -> tuple[list[ApiKey], str | None]:
+    statement = select(ApiKey).where(ApiKey.client_id == principal.client_id)
+    if not principal.can("members:manage"):
+        statement = statement.where(ApiKey.user_id == principal.user_id)
+    order = [ApiKey.created_at, ApiKey.id]
+    rows = list(
+        (await session.scalars(paginate_by(statement, order, params, descending=True))).all()
+    )
+    return keyset_page(rows, params, key=lambda key: (key.created_at, key.id))
 
 
 async def revoke_key(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 from urllib.parse import quote
 
 import httpx
 import structlog
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +52,7 @@ from studioflow.identity.service import SignIn
 from studioflow.models import ApiKey, Client, Membership, User
 from studioflow.platform.db import ReadSessionDep, SessionDep, WriteSessionDep
 from studioflow.platform.errors import AppError, BadRequest, NotFound
+from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["authentication"])
 log = structlog.get_logger("studioflow.identity")
@@ -314,10 +316,15 @@ async def put_account(body: ProfileUpdate, principal: UserOnly, session: Session
     return user_out(user)
 
 
-@router.get("/api/v1/account/sessions", response_model=list[SessionOut], tags=["account"])
-async def list_sessions(principal: UserOnly, session: SessionDep) -> list[SessionOut]:
-    """Your active sessions."""
-    return [
+@router.get("/api/v1/account/sessions", response_model=Page[SessionOut], tags=["account"])
+async def list_sessions(
+    principal: UserOnly,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[SessionOut]:
+    """Your active sessions, most recently used first."""
+    rows, cursor = await identity.page_of_sessions(session, principal.user_id, params)
+    items = [
         SessionOut(
             id=s.id,
             created_at=s.created_at,
@@ -328,8 +335,9 @@ async def list_sessions(principal: UserOnly, session: SessionDep) -> list[Sessio
             user_agent=s.user_agent,
             current=s.id == principal.session_id,
         )
-        for s in await identity.active_sessions(session, principal.user_id)
+        for s in rows
     ]
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.delete("/api/v1/account/sessions/{session_id}", status_code=204, tags=["account"])
@@ -441,10 +449,15 @@ def key_out(key: ApiKey) -> ApiKeyOut:
     )
 
 
-@router.get("/api/v1/api-keys", response_model=list[ApiKeyOut], tags=["api keys"])
-async def list_api_keys(session: SessionDep, principal: ManageKeys) -> list[ApiKeyOut]:
-    """API keys of the active client (yours; all of them for owners)."""
-    return [key_out(k) for k in await api_keys.list_keys(session, principal)]
+@router.get("/api/v1/api-keys", response_model=Page[ApiKeyOut], tags=["api keys"])
+async def list_api_keys(
+    session: SessionDep,
+    principal: ManageKeys,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[ApiKeyOut]:
+    """API keys of the active client (yours; all of them for owners), newest first."""
+    keys, cursor = await api_keys.page_of_keys(session, principal, params)
+    return Page(items=[key_out(k) for k in keys], next_cursor=cursor)
 
 
 @router.post("/api/v1/api-keys", status_code=201, response_model=ApiKeyCreated, tags=["api keys"])

@@ -48,6 +48,7 @@ from studioflow.platform.errors import (
     Unprocessable,
 )
 from studioflow.platform.mail import build_message
+from studioflow.platform.pagination import PageParams, keyset_page, paginate_by
 from studioflow.platform.runtime import Platform
 from studioflow.platform.tasks import send_mail_later
 
@@ -513,6 +514,21 @@ async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[Aut
         .order_by(AuthSession.last_used_at.desc())
     )
     return list(rows.all())
+
+
+async def page_of_sessions(
+    session: AsyncSession, user_id: uuid.UUID, params: PageParams
+) -> tuple[list[AuthSession], str | None]:
+    statement = select(AuthSession).where(
+        AuthSession.user_id == user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > _now(),
+    )
+    order = [AuthSession.last_used_at, AuthSession.id]
+    rows = list(
+        (await session.scalars(paginate_by(statement, order, params, descending=True))).all()
+    )
+    return keyset_page(rows, params, key=lambda s: (s.last_used_at, s.id))
 
 
 async def linked_identities(session: AsyncSession, user_id: uuid.UUID) -> list[OAuthIdentity]:

@@ -210,13 +210,20 @@ async def quota(request: Request, session: SessionDep, principal: ImagesRead) ->
     )
 
 
-@router.get("/api/v1/albums", response_model=list[AlbumOut])
-async def list_albums(session: SessionDep, principal: ImagesRead) -> list[AlbumOut]:
-    """The active client's albums with their image counts."""
-    return [
-        AlbumOut(id=a.id, title=a.title, images=n, created_at=a.created_at)
-        for a, n in await service.list_albums(session, principal)
-    ]
+@router.get("/api/v1/albums", response_model=Page[AlbumOut])
+async def list_albums(
+    session: SessionDep,
+    principal: ImagesRead,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[AlbumOut]:
+    """The active client's albums by title, with their image counts."""
+    rows, cursor = await service.page_of_albums(session, principal, params)
+    return Page(
+        items=[
+            AlbumOut(id=a.id, title=a.title, images=n, created_at=a.created_at) for a, n in rows
+        ],
+        next_cursor=cursor,
+    )
 
 
 @router.post("/api/v1/albums", status_code=201, response_model=AlbumOut)

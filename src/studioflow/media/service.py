@@ -42,7 +42,13 @@ from studioflow.platform.errors import (
     UnsupportedMediaType,
 )
 from studioflow.platform.loops import PerLoop
-from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
+from studioflow.platform.pagination import (
+    PageParams,
+    build_page,
+    keyset_page,
+    paginate_by,
+    paginate_newest_first,
+)
 from studioflow.platform.runtime import Platform
 
 CHUNK = 1024 * 1024
@@ -525,19 +531,31 @@ async def delete_image(
 
 
 async def list_albums(session: AsyncSession, principal: Principal) -> list[tuple[Album, int]]:
+    return (await page_of_albums(session, principal, None))[0]
+
+
+async def page_of_albums(
+    session: AsyncSession, principal: Principal, params: PageParams | None
+) -> tuple[list[tuple[Album, int]], str | None]:
     counts = (
         select(Image.album_id, func.count().label("n"))
         .where(Image.client_id == principal.client_id)
         .group_by(Image.album_id)
         .subquery()
     )
-    rows = await session.execute(
+    statement = (
         select(Album, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.album_id == Album.id)
         .where(Album.client_id == principal.client_id)
-        .order_by(Album.title)
     )
-    return [(album, int(n)) for album, n in rows]
+    if params is None:
+        rows = await session.execute(statement.order_by(Album.title, Album.id))
+        return [(album, int(n)) for album, n in rows], None
+    found = list(
+        (await session.execute(paginate_by(statement, [Album.title, Album.id], params))).all()
+    )
+    page, cursor = keyset_page(found, params, key=lambda row: (row[0].title, row[0].id))
+    return [(album, int(n)) for album, n in page], cursor
 
 
 async def create_album(session: AsyncSession, principal: Principal, title: str) -> Album:

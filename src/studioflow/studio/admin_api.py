@@ -22,7 +22,9 @@ from studioflow.platform.pagination import (
     Page,
     PageParams,
     build_page,
+    keyset_page,
     page_params,
+    paginate_by,
     paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
@@ -117,11 +119,18 @@ async def _template_out(session: Any, template: WorkflowTemplate) -> TemplateOut
     )
 
 
-@router.get("/api/v1/admin/workflow-templates", response_model=list[TemplateOut])
-async def list_templates(principal: PlatformAdmin, session: SessionDep) -> list[TemplateOut]:
-    """Every workflow template."""
-    rows = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
-    return [await _template_out(session, t) for t in rows.all()]
+@router.get("/api/v1/admin/workflow-templates", response_model=Page[TemplateOut])
+async def list_templates(
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[TemplateOut]:
+    """Every workflow template, by name."""
+    order = [WorkflowTemplate.name, WorkflowTemplate.id]
+    statement = paginate_by(select(WorkflowTemplate), order, params)
+    rows = list((await session.scalars(statement)).all())
+    templates, cursor = keyset_page(rows, params, key=lambda t: (t.name, t.id))
+    return Page(items=[await _template_out(session, t) for t in templates], next_cursor=cursor)
 
 
 @router.post("/api/v1/admin/workflow-templates", response_model=TemplateOut, status_code=201)

@@ -69,13 +69,18 @@ def workflow_out(workflow: Workflow, template: WorkflowTemplate) -> WorkflowOut:
     )
 
 
-@router.get("/api/v1/workflows", response_model=list[WorkflowOut])
+@router.get("/api/v1/workflows", response_model=Page[WorkflowOut])
 async def list_workflows(
-    request: Request, session: SessionDep, principal: WorkflowReader
-) -> list[WorkflowOut]:
-    """The workflows assigned to the active client."""
-    pairs = await service.list_workflows(platform_of(request).db, session, principal)
-    return [workflow_out(w, t) for w, t in pairs]
+    request: Request,
+    session: SessionDep,
+    principal: WorkflowReader,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[WorkflowOut]:
+    """The workflows assigned to the active client, by name."""
+    pairs, cursor = await service.page_of_workflows(
+        platform_of(request).db, session, principal, params
+    )
+    return Page(items=[workflow_out(w, t) for w, t in pairs], next_cursor=cursor)
 
 
 @router.get("/api/v1/workflows/{workflow_id}", response_model=WorkflowOut)
@@ -165,18 +170,26 @@ async def get_execution(
     return execution_out(await executions.get_execution(session, principal, execution_id))
 
 
-@router.get("/api/v1/executions/{execution_id}/batch-results", response_model=list[BatchResultOut])
+@router.get("/api/v1/executions/{execution_id}/batch-results", response_model=Page[BatchResultOut])
 async def batch_results(
-    execution_id: uuid.UUID, request: Request, session: SessionDep, principal: WorkflowReader
-) -> list[BatchResultOut]:
-    """Every item: prompt, state, attempts, error, and a signed URL of its image when done."""
+    execution_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: WorkflowReader,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[BatchResultOut]:
+    """Every item in order: prompt, state, attempts, error, and a signed URL of its image
+    when done."""
     platform = platform_of(request)
     await executions.get_execution(session, principal, execution_id)
-    items = await executions.batch_results(session, execution_id)
-    return [
-        batch_result_out(item, signed_url(platform, item.image_id) if item.image_id else None)
-        for item in items
-    ]
+    items, cursor = await executions.page_of_results(session, execution_id, params)
+    return Page(
+        items=[
+            batch_result_out(item, signed_url(platform, item.image_id) if item.image_id else None)
+            for item in items
+        ],
+        next_cursor=cursor,
+    )
 
 
 @router.get(

@@ -34,7 +34,13 @@ from studioflow.models import (
 from studioflow.models.base import uuid7
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.events import EventBus
-from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
+from studioflow.platform.pagination import (
+    PageParams,
+    build_page,
+    keyset_page,
+    paginate_by,
+    paginate_newest_first,
+)
 from studioflow.platform.runtime import Platform
 from studioflow.studio import live, statements
 from studioflow.studio.prompts import Item
@@ -222,6 +228,15 @@ async def list_executions(
     statement = paginate_newest_first(query, WorkflowExecution.id, params)
     rows = list((await session.scalars(statement)).all())
     return build_page(rows, params, key=lambda execution: execution.id)
+
+
+async def page_of_results(
+    session: AsyncSession, execution_id: uuid.UUID, params: PageParams
+) -> tuple[list[BatchResult], str | None]:
+    """A page of an execution's items in their order (``index``)."""
+    statement = select(BatchResult).where(BatchResult.execution_id == execution_id)
+    rows = list((await session.scalars(paginate_by(statement, [BatchResult.index], params))).all())
+    return keyset_page(rows, params, key=lambda item: (item.index,))
 
 
 async def batch_results(session: AsyncSession, execution_id: uuid.UUID) -> list[BatchResult]:

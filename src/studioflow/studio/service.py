@@ -12,6 +12,7 @@ from studioflow.identity.auth import Principal
 from studioflow.models import Workflow, WorkflowTemplate
 from studioflow.platform.db import Database
 from studioflow.platform.errors import NotFound
+from studioflow.platform.pagination import PageParams, keyset_page, paginate_by
 
 
 async def assign_auto_templates(session: AsyncSession, client_id: uuid.UUID) -> None:
@@ -44,13 +45,20 @@ async def assign_auto_templates(session: AsyncSession, client_id: uuid.UUID) -> 
 async def list_workflows(
     db: Database, session: AsyncSession, principal: Principal
 ) -> list[tuple[Workflow, WorkflowTemplate]]:
-    """The client's workflows. Auto-assigned templates it lacks (a new client, a new
+    """The client's workflows by name. Auto-assigned templates it lacks (a new client, a new
     template) are assigned first, in a short unit of work that also answers."""
+    return (await page_of_workflows(db, session, principal, None))[0]
+
+
+async def page_of_workflows(
+    db: Database, session: AsyncSession, principal: Principal, params: PageParams | None
+) -> tuple[list[tuple[Workflow, WorkflowTemplate]], str | None]:
+    """A page of :func:`list_workflows` (all of them without ``params``)."""
     if await _missing_auto_templates(session, principal.client_id):
         async with db.writer_for(session) as writer:
             await assign_auto_templates(writer, principal.client_id)
-            return await _workflows(writer, principal.client_id)
-    return await _workflows(session, principal.client_id)
+            return await _workflows(writer, principal.client_id, params)
+    return await _workflows(session, principal.client_id, params)
 
 
 async def _missing_auto_templates(session: AsyncSession, client_id: uuid.UUID) -> bool:
@@ -70,15 +78,20 @@ async def _missing_auto_templates(session: AsyncSession, client_id: uuid.UUID) -
 
 
 async def _workflows(
-    session: AsyncSession, client_id: uuid.UUID
-) -> list[tuple[Workflow, WorkflowTemplate]]:
-    rows = await session.execute(
+    session: AsyncSession, client_id: uuid.UUID, params: PageParams | None
+) -> tuple[list[tuple[Workflow, WorkflowTemplate]], str | None]:
+    statement = (
         select(Workflow, WorkflowTemplate)
         .join(WorkflowTemplate, WorkflowTemplate.id == Workflow.template_id)
         .where(Workflow.client_id == client_id, Workflow.is_active.is_(True))
-        .order_by(Workflow.name)
     )
-    return [(w, t) for w, t in rows]
+    if params is None:
+        rows = await session.execute(statement.order_by(Workflow.name, Workflow.id))
+        return [(w, t) for w, t in rows], None
+    order = [Workflow.name, Workflow.id]
+    found = list((await session.execute(paginate_by(statement, order, params))).all())
+    page, cursor = keyset_page(found, params, key=lambda row: (row[0].name, row[0].id))
+    return [(w, t) for w, t in page], cursor
 
 
 # Built once: every execute reads it (see statements.py for why).
