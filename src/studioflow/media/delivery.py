@@ -21,13 +21,13 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
 from studioflow.media import analytics, service, urls
 from studioflow.media.auth import ImagesRead
 from studioflow.media.inspect import ImageRejected
+from studioflow.media.repository import ImageRepository
 from studioflow.media.schemas import InfoOut, StatsOut
 from studioflow.media.sniff import MIME
 from studioflow.media.urls import Transform, signature_ok, transform_signature, validate_transform
@@ -65,16 +65,10 @@ def negotiate(accept: str, source_format: str) -> str:
 
 async def _load(platform: Platform, image_id: uuid.UUID) -> tuple[Image, Client, Plan]:
     async with platform.db.read() as session:
-        row = (
-            await session.execute(
-                select(Image, Client)
-                .join(Client, Client.id == Image.client_id)
-                .where(Image.id == image_id)
-            )
-        ).first()
-        if row is None:
+        found = await ImageRepository(session).for_delivery(image_id)
+        if found is None:
             raise NotFound(_NOT_FOUND)
-        image, client = row
+        image, client = found
         plan = await plan_of(session, client.id)
     if image.expires_at is not None and image.expires_at <= datetime.now(UTC):
         raise NotFound(_NOT_FOUND)

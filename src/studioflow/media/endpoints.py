@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
@@ -238,13 +237,7 @@ async def rename_album(
     album_id: uuid.UUID, body: AlbumUpdate, session: SessionDep, principal: ImagesWrite
 ) -> AlbumOut:
     """Rename an album."""
-    album = await service.get_album(session, principal, album_id)
-    if body.title is not None:
-        album.title = body.title
-    await session.flush()
-    count = next(
-        (n for a, n in await service.list_albums(session, principal) if a.id == album.id), 0
-    )
+    album, count = await service.rename_album(session, principal, album_id, body.title)
     return AlbumOut(id=album.id, title=album.title, images=count, created_at=album.created_at)
 
 
@@ -253,8 +246,7 @@ async def delete_album(
     album_id: uuid.UUID, session: SessionDep, principal: ImagesWrite
 ) -> Response:
     """Delete an album; its images stay, outside any album."""
-    album = await service.get_album(session, principal, album_id)
-    await session.delete(album)
+    await service.delete_album(session, principal, album_id)
     return Response(status_code=204)
 
 
@@ -306,12 +298,4 @@ class KnownOut(BaseModel):
 @router.post("/api/v1/images/known", response_model=KnownOut)
 async def known_hashes(body: KnownIn, session: SessionDep, principal: ImagesRead) -> KnownOut:
     """Which of these SHA-256 hashes the active client has already uploaded (for resuming)."""
-    if len(body.hashes) > 1000:
-        raise Unprocessable("At most 1000 hashes per request.")
-    wanted = [h.lower() for h in body.hashes if len(h) == 64]
-    rows = await session.execute(
-        select(Image.content_hash, Image.id).where(
-            Image.client_id == principal.client_id, Image.content_hash.in_(wanted)
-        )
-    )
-    return KnownOut(known={content_hash: image_id for content_hash, image_id in rows})
+    return KnownOut(known=await service.known_hashes(session, principal, body.hashes))

@@ -19,19 +19,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from fastapi import UploadFile
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import Principal
 from studioflow.identity.lifecycle import client_prefix
 from studioflow.media.inspect import ImageFacts, ImageRejected, inspect_image
+from studioflow.media.repository import AlbumRepository, ImageRepository
 from studioflow.media.sniff import EXTENSION, sniff
 from studioflow.media.strip import public_copy
-from studioflow.models import Album, Client, Image, ImageVariant, Plan
-from studioflow.models.base import table_of, uuid7
+from studioflow.models import Album, Client, Image, Plan
+from studioflow.models.base import uuid7
 from studioflow.platform.db import after_commit, on_rollback
 from studioflow.platform.errors import (
     AppError,
@@ -44,10 +42,6 @@ from studioflow.platform.errors import (
 from studioflow.platform.loops import PerLoop
 from studioflow.platform.pagination import (
     PageParams,
-    build_page,
-    keyset_page,
-    paginate_by,
-    paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
 
@@ -196,7 +190,7 @@ async def _prepare_upload(
         fmt = sniff(head)
         if fmt is None:
             raise UnsupportedMediaType("Upload a JPEG, PNG, GIF, WebP, AVIF or BMP image.")
-        existing = await _by_hash(read, client_id, content_hash)
+        existing = await ImageRepository(read).by_hash(client_id, content_hash)
         if existing is not None:
             return existing
         try:
@@ -284,16 +278,6 @@ async def discard_prepared(platform: Platform, prepared: PreparedImage) -> None:
     await _delete_objects(platform, [prepared.original_key, prepared.public_key])
 
 
-# Built once: it runs for every generated image and upload. The same bytes are one image per
-# client, so a second insert of them changes nothing.
-INSERT_IMAGE = {
-    dialect: insert(table_of(Image))
-    .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
-    .returning(table_of(Image).c.id)
-    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
-
-
 async def record_generated(
     platform: Platform,
     session: AsyncSession,
@@ -366,10 +350,11 @@ async def _record(
         "public_key": prepared.public_key,
     }
     # One prebuilt statement whether or not the bytes are new (ON CONFLICT DO NOTHING).
-    inserted = (await session.execute(INSERT_IMAGE[platform.db.dialect], values)).scalar()
+    images = ImageRepository(session)
+    inserted = await images.insert(platform.db.dialect, values)
     if inserted is not None:
-        return uuid.UUID(str(inserted)), False
-    existing = await _by_hash(session, prepared.client_id, prepared.content_hash)
+        return inserted, False
+    existing = await images.by_hash(prepared.client_id, prepared.content_hash)
     if existing is None:  # pragma: no cover - the conflict row cannot vanish in our transaction
         raise LookupError("conflicting image not found")
 
@@ -400,49 +385,22 @@ def _default_public(client: Client | None) -> bool:
     return bool(client.settings.get("images_public_by_default", True))
 
 
-async def _by_hash(session: AsyncSession, client_id: uuid.UUID, content_hash: str) -> Image | None:
-    image: Image | None = await session.scalar(
-        select(Image).where(Image.client_id == client_id, Image.content_hash == content_hash)
-    )
-    return image
-
-
 def _start_of_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 async def storage_used(session: AsyncSession, client_id: uuid.UUID) -> int:
-    images = await session.scalar(
-        select(func.coalesce(func.sum(Image.bytes + Image.public_bytes), 0)).where(
-            Image.client_id == client_id
-        )
-    )
-    variants = await session.scalar(
-        select(func.coalesce(func.sum(ImageVariant.bytes), 0))
-        .join(Image, Image.id == ImageVariant.image_id)
-        .where(Image.client_id == client_id)
-    )
-    return int(images or 0) + int(variants or 0)
+    return await ImageRepository(session).storage_used(client_id)
 
 
 async def uploads_today(session: AsyncSession, client_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Image)
-        .where(
-            Image.client_id == client_id,
-            Image.source == "upload",
-            Image.created_at >= _start_of_day(datetime.now(UTC)),
-        )
-    )
-    return int(count or 0)
+    return await ImageRepository(session).uploads_since(client_id, _start_of_day(datetime.now(UTC)))
 
 
 async def _check_quotas(
     session: AsyncSession, client_id: uuid.UUID, plan: Plan, *, new_bytes: int
 ) -> None:
-    # Row lock on the client (PostgreSQL); SQLite's BEGIN IMMEDIATE already serialises writers.
-    await session.execute(select(Client.id).where(Client.id == client_id).with_for_update())
+    await ImageRepository(session).lock_client(client_id)
     if await uploads_today(session, client_id) >= plan.uploads_per_day:
         tomorrow = _start_of_day(datetime.now(UTC)) + timedelta(days=1)
         raise QuotaExceeded(
@@ -462,9 +420,7 @@ async def _check_quotas(
 
 
 async def get_image(session: AsyncSession, principal: Principal, image_id: uuid.UUID) -> Image:
-    image: Image | None = await session.scalar(
-        select(Image).where(Image.id == image_id, Image.client_id == principal.client_id)
-    )
+    image = await ImageRepository(session).get_readable(principal, image_id)
     if image is None:
         raise NotFound("No such image.")
     return image
@@ -480,17 +436,24 @@ async def list_images(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> tuple[list[Image], str | None]:
-    statement = select(Image).where(Image.client_id == principal.client_id)
-    if album_id is not None:
-        statement = statement.where(Image.album_id == album_id)
-    if public is not None:
-        statement = statement.where(Image.is_public == public)
-    if created_after is not None:
-        statement = statement.where(Image.created_at >= created_after)
-    if created_before is not None:
-        statement = statement.where(Image.created_at < created_before)
-    rows = list((await session.scalars(paginate_newest_first(statement, Image.id, params))).all())
-    return build_page(rows, params, key=lambda image: image.id)
+    return await ImageRepository(session).page(
+        principal,
+        params,
+        album_id=album_id,
+        public=public,
+        created_after=created_after,
+        created_before=created_before,
+    )
+
+
+async def known_hashes(
+    session: AsyncSession, principal: Principal, hashes: list[str]
+) -> dict[str, uuid.UUID]:
+    """Which of these SHA-256 hashes the active client has uploaded (the CLI resumes by it)."""
+    if len(hashes) > 1000:
+        raise Unprocessable("At most 1000 hashes per request.")
+    wanted = [h.lower() for h in hashes if len(h) == 64]
+    return await ImageRepository(session).known(principal, wanted)
 
 
 async def update_image(
@@ -512,17 +475,11 @@ async def update_image(
 async def delete_image(
     platform: Platform, session: AsyncSession, principal: Principal, image_id: uuid.UUID
 ) -> None:
+    images = ImageRepository(session)
     image = await get_image(session, principal, image_id)
-    variant_keys = list(
-        (
-            await session.scalars(
-                select(ImageVariant.storage_key).where(ImageVariant.image_id == image.id)
-            )
-        ).all()
-    )
-    keys = [image.original_key, image.public_key, *variant_keys]
-    await session.delete(image)
-    await session.flush()
+    keys = [image.original_key, image.public_key, *await images.variant_keys(image.id)]
+    await images.delete(image)
+    await images.flush()
 
     async def remove() -> None:
         await _delete_objects(platform, keys)
@@ -537,41 +494,38 @@ async def list_albums(session: AsyncSession, principal: Principal) -> list[tuple
 async def page_of_albums(
     session: AsyncSession, principal: Principal, params: PageParams | None
 ) -> tuple[list[tuple[Album, int]], str | None]:
-    counts = (
-        select(Image.album_id, func.count().label("n"))
-        .where(Image.client_id == principal.client_id)
-        .group_by(Image.album_id)
-        .subquery()
-    )
-    statement = (
-        select(Album, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.album_id == Album.id)
-        .where(Album.client_id == principal.client_id)
-    )
-    if params is None:
-        rows = await session.execute(statement.order_by(Album.title, Album.id))
-        return [(album, int(n)) for album, n in rows], None
-    found = list(
-        (await session.execute(paginate_by(statement, [Album.title, Album.id], params))).all()
-    )
-    page, cursor = keyset_page(found, params, key=lambda row: (row[0].title, row[0].id))
-    return [(album, int(n)) for album, n in page], cursor
+    return await AlbumRepository(session).with_counts(principal, params)
 
 
 async def create_album(session: AsyncSession, principal: Principal, title: str) -> Album:
-    album = Album(client_id=principal.client_id, title=title)
-    session.add(album)
-    await session.flush()
+    albums = AlbumRepository(session)
+    album = albums.add(Album(client_id=principal.client_id, title=title))
+    await albums.flush()
     return album
 
 
 async def get_album(session: AsyncSession, principal: Principal, album_id: uuid.UUID) -> Album:
-    album: Album | None = await session.scalar(
-        select(Album).where(Album.id == album_id, Album.client_id == principal.client_id)
-    )
+    album = await AlbumRepository(session).get_readable(principal, album_id)
     if album is None:
         raise NotFound("No such album.")
     return album
+
+
+async def rename_album(
+    session: AsyncSession, principal: Principal, album_id: uuid.UUID, title: str | None
+) -> tuple[Album, int]:
+    album = await get_album(session, principal, album_id)
+    if title is not None:
+        album.title = title
+    await session.flush()
+    count = next((n for a, n in await list_albums(session, principal) if a.id == album.id), 0)
+    return album, count
+
+
+async def delete_album(session: AsyncSession, principal: Principal, album_id: uuid.UUID) -> None:
+    """Its images stay, outside any album."""
+    albums = AlbumRepository(session)
+    await albums.delete(await get_album(session, principal, album_id))
 
 
 __all__ = ["AppError", "ImageRejected", "Uploaded", "upload_images"]

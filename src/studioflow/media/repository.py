@@ -1,0 +1,155 @@
+"""Every query of the media feature: images, their variants, albums.
+
+Tenant scoping is ``readable(scope)`` (the principal's client) or ``of_client(client_id)``
+(system work: quotas, generated results); see ``platform/repository.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from studioflow.models import Album, Client, Image, ImageSource, ImageVariant
+from studioflow.models.base import table_of
+from studioflow.platform.pagination import PageParams
+from studioflow.platform.repository import ClientScoped, Scope
+
+# Built once: it runs for every generated image and upload. The same bytes are one image per
+# client, so a second insert of them changes nothing.
+_INSERT_IMAGE = {
+    dialect: insert(table_of(Image))
+    .on_conflict_do_nothing(index_elements=["client_id", "content_hash"])
+    .returning(table_of(Image).c.id)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
+class ImageRepository(ClientScoped[Image]):
+    model = Image
+
+    async def by_hash(self, client_id: uuid.UUID, content_hash: str) -> Image | None:
+        return await self.one_or_none(
+            self.of_client(client_id).where(Image.content_hash == content_hash)
+        )
+
+    async def known(self, scope: Scope, hashes: list[str]) -> dict[str, uuid.UUID]:
+        """Which of these SHA-256 hashes the client has, and as which image."""
+        rows = await self.session.execute(
+            select(Image.content_hash, Image.id)
+            .where(Image.client_id == scope.client_id)
+            .where(Image.content_hash.in_(hashes))
+        )
+        return {content_hash: image_id for content_hash, image_id in rows}
+
+    async def insert(self, dialect: str, values: dict[str, Any]) -> uuid.UUID | None:
+        """Insert an image row; None when the client has these bytes already."""
+        inserted = (await self.session.execute(_INSERT_IMAGE[dialect], values)).scalar()
+        return uuid.UUID(str(inserted)) if inserted is not None else None
+
+    async def page(
+        self,
+        scope: Scope,
+        params: PageParams,
+        *,
+        album_id: uuid.UUID | None = None,
+        public: bool | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> tuple[list[Image], str | None]:
+        statement = self.readable(scope)
+        if album_id is not None:
+            statement = statement.where(Image.album_id == album_id)
+        if public is not None:
+            statement = statement.where(Image.is_public == public)
+        if created_after is not None:
+            statement = statement.where(Image.created_at >= created_after)
+        if created_before is not None:
+            statement = statement.where(Image.created_at < created_before)
+        return await self.newest_first(statement, params)
+
+    async def for_delivery(self, image_id: uuid.UUID) -> tuple[Image, Client] | None:
+        """An image and its client by id alone, for the view role: a delivery URL carries the
+        id, and visibility (public, or a valid signature) decides who sees it, not a
+        principal."""
+        row = (
+            await self.session.execute(
+                select(Image, Client)
+                .join(Client, Client.id == Image.client_id)
+                .where(Image.id == image_id)
+            )
+        ).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def storage_used(self, client_id: uuid.UUID) -> int:
+        """Bytes a client stores: originals, public copies and cached variants."""
+        images = await self.session.scalar(
+            select(func.coalesce(func.sum(Image.bytes + Image.public_bytes), 0)).where(
+                Image.client_id == client_id
+            )
+        )
+        variants = await self.session.scalar(
+            select(func.coalesce(func.sum(ImageVariant.bytes), 0))
+            .join(Image, Image.id == ImageVariant.image_id)
+            .where(Image.client_id == client_id)
+        )
+        return int(images or 0) + int(variants or 0)
+
+    async def uploads_since(self, client_id: uuid.UUID, since: datetime) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Image)
+            .where(
+                Image.client_id == client_id,
+                Image.source == ImageSource.upload,
+                Image.created_at >= since,
+            )
+        )
+        return int(count or 0)
+
+    async def lock_client(self, client_id: uuid.UUID) -> None:
+        """The client's row lock (PostgreSQL), so racing uploads are counted one by one;
+        SQLite's one writer at a time does the same by itself."""
+        await self.session.execute(
+            select(Client.id).where(Client.id == client_id).with_for_update()
+        )
+
+    async def variant_keys(self, image_id: uuid.UUID) -> list[str]:
+        rows = await self.session.scalars(
+            select(ImageVariant.storage_key).where(ImageVariant.image_id == image_id)
+        )
+        return list(rows.all())
+
+
+class AlbumRepository(ClientScoped[Album]):
+    model = Album
+
+    def _with_counts(self, scope: Scope) -> Any:  # Select of (Album, count)
+        counts = (
+            select(Image.album_id, func.count().label("n"))
+            .where(Image.client_id == scope.client_id)
+            .group_by(Image.album_id)
+            .subquery()
+        )
+        return (
+            select(Album, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.album_id == Album.id)
+            .where(Album.client_id == scope.client_id)
+        )
+
+    async def with_counts(
+        self, scope: Scope, params: PageParams | None
+    ) -> tuple[list[tuple[Album, int]], str | None]:
+        """The client's albums by title with their image counts (all, without ``params``)."""
+        statement = self._with_counts(scope)
+        if params is None:
+            rows = await self.session.execute(statement.order_by(Album.title, Album.id))
+            return [(album, int(n)) for album, n in rows], None
+        page, cursor = await self.page_by(
+            statement, [Album.title, Album.id], params, key=lambda row: (row[0].title, row[0].id)
+        )
+        return [(album, int(n)) for album, n in page], cursor

@@ -1,0 +1,101 @@
+"""Repositories: every query of a feature in one module, tenant scoping in one method.
+
+A feature's ``repository.py`` subclasses :class:`Repository` for each table it owns. Rows of
+a client (``client_id``) come through :meth:`ClientScoped.readable`, which is the only place
+that filters by the tenant, so no query can forget it; ``tests/test_layers.py`` fails on a
+``client_id`` comparison anywhere else. Services call repositories; endpoints and pages call
+services. A repository takes the session it is given (a read session or a unit of work) and
+only ever flushes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.platform.pagination import (
+    PageParams,
+    build_page,
+    keyset_page,
+    paginate_by,
+    paginate_newest_first,
+)
+
+M = TypeVar("M")
+
+
+class Scope(Protocol):
+    """Who reads: a principal (``identity.auth.Principal``) or anything with its ids."""
+
+    @property
+    def client_id(self) -> uuid.UUID: ...
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+
+class Repository(Generic[M]):
+    model: ClassVar[type[Any]]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def one_or_none(self, statement: Select[Any]) -> M | None:
+        found: M | None = await self.session.scalar(statement)
+        return found
+
+    async def all(self, statement: Select[Any]) -> list[M]:
+        return list((await self.session.scalars(statement)).all())
+
+    async def newest_first(
+        self, statement: Select[Any], params: PageParams
+    ) -> tuple[list[M], str | None]:
+        """A page over the model's time-ordered ids, newest first."""
+        rows = await self.all(paginate_newest_first(statement, self.model.id, params))
+        return build_page(rows, params, key=lambda row: row.id)
+
+    async def page_by(
+        self,
+        statement: Select[Any],
+        order: Sequence[Any],
+        params: PageParams,
+        key: Callable[[Any], Sequence[Any]],
+        *,
+        descending: bool = False,
+    ) -> tuple[list[Any], str | None]:
+        """A keyset page of rows (of any shape) in ``order``; ``key`` gives a row's values."""
+        statement = paginate_by(statement, order, params, descending=descending)
+        rows = list((await self.session.execute(statement)).all())
+        return keyset_page(rows, params, key=key)
+
+    def add(self, row: M) -> M:
+        self.session.add(row)
+        return row
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def delete(self, row: M) -> None:
+        await self.session.delete(row)
+
+
+class ClientScoped(Repository[M]):
+    """A table whose rows belong to a client (a ``client_id`` column)."""
+
+    def of_client(self, client_id: uuid.UUID) -> Select[Any]:
+        """Every row of a client, for the system's own work (jobs, quotas, exports), where
+        there is a client but no principal."""
+        return select(self.model).where(self.model.client_id == client_id)
+
+    def readable(self, scope: Scope) -> Select[Any]:
+        """What ``scope`` may read: its active client's rows."""
+        return self.of_client(scope.client_id)
+
+    async def get_readable(self, scope: Scope, row_id: uuid.UUID) -> M | None:
+        """One row by id, or None when it does not exist *or belongs to another client*
+        (answered alike: 404)."""
+        return await self.one_or_none(self.readable(scope).where(self.model.id == row_id))
