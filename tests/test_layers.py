@@ -45,10 +45,6 @@ TENANT_FILTERS_LEFT = {
     "studioflow.identity.lifecycle",
     "studioflow.identity.service",
     "studioflow.platform.idempotency",
-    "studioflow.studio.admin_api",
-    "studioflow.studio.executions",
-    "studioflow.studio.service",
-    "studioflow.web.studio_pages",
 }
 SQL_IN_HTTP_LEFT = {
     "studioflow.admin.endpoints",
@@ -57,7 +53,6 @@ SQL_IN_HTTP_LEFT = {
     "studioflow.studio.admin_api",
     "studioflow.studio.endpoints",
     "studioflow.studio.settings_api",
-    "studioflow.web.studio_pages",
 }
 
 

@@ -46,6 +46,12 @@ class ImageRepository(ClientScoped[Image]):
         )
         return {content_hash: image_id for content_hash, image_id in rows}
 
+    async def ids(self, scope: Scope, image_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(Image.id).where(Image.client_id == scope.client_id, Image.id.in_(image_ids))
+        )
+        return list(rows.all())
+
     async def insert(self, dialect: str, values: dict[str, Any]) -> uuid.UUID | None:
         """Insert an image row; None when the client has these bytes already."""
         inserted = (await self.session.execute(_INSERT_IMAGE[dialect], values)).scalar()

@@ -456,6 +456,14 @@ async def known_hashes(
     return await ImageRepository(session).known(principal, wanted)
 
 
+async def owned_image_ids(
+    session: AsyncSession, principal: Principal, image_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these images are the active client's."""
+    images = ImageRepository(session)
+    return set(await images.ids(principal, image_ids))
+
+
 async def update_image(
     session: AsyncSession, principal: Principal, image_id: uuid.UUID, changes: dict[str, Any]
 ) -> Image:

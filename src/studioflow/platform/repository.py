@@ -60,7 +60,7 @@ class Repository(Generic[M]):
 
     async def page_by(
         self,
-        statement: Select[Any],
+        statement: Any,  # a Select of any row shape
         order: Sequence[Any],
         params: PageParams,
         key: Callable[[Any], Sequence[Any]],

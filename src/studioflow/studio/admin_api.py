@@ -28,6 +28,7 @@ from studioflow.platform.pagination import (
     paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
+from studioflow.studio import service
 from studioflow.studio.auth import WorkflowReader
 from studioflow.studio.providers import PROVIDER_NAMES
 
@@ -182,31 +183,6 @@ class AssignedOut(BaseModel):
     name: str
 
 
-async def assign_workflow(
-    session: Any,
-    client_id: uuid.UUID,
-    template: WorkflowTemplate,
-    name: str | None,
-    overrides: dict[str, Any],
-) -> Workflow:
-    existing = await session.scalar(
-        select(Workflow).where(Workflow.client_id == client_id, Workflow.template_id == template.id)
-    )
-    if existing is not None:
-        existing.is_active = True
-        existing.config_overrides = overrides or existing.config_overrides
-        return existing  # type: ignore[no-any-return]
-    workflow = Workflow(
-        client_id=client_id,
-        template_id=template.id,
-        name=name or template.name,
-        config_overrides=overrides,
-    )
-    session.add(workflow)
-    await session.flush()
-    return workflow
-
-
 @router.post(
     "/api/v1/admin/clients/{client_id}/workflows", response_model=AssignedOut, status_code=201
 )
@@ -220,7 +196,9 @@ async def assign_to_client(
     if template is None:
         raise NotFound("No such template.")
     _check_provider(template.provider, body.config_overrides)
-    workflow = await assign_workflow(session, client_id, template, body.name, body.config_overrides)
+    workflow = await service.assign_workflow(
+        session, client_id, template, body.name, body.config_overrides
+    )
     return AssignedOut(
         id=workflow.id, client_id=client_id, template_id=template.id, name=workflow.name
     )
@@ -278,11 +256,7 @@ async def list_requests(
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[WorkflowRequestOut]:
     """The active client's workflow requests, newest first."""
-    statement = select(WorkflowRequest).where(WorkflowRequest.client_id == principal.client_id)
-    rows = list(
-        (await session.scalars(paginate_newest_first(statement, WorkflowRequest.id, params))).all()
-    )
-    items, cursor = build_page(rows, params, key=lambda r: r.id)
+    items, cursor = await service.page_of_requests(session, principal, params)
     return Page(items=[request_out(r) for r in items], next_cursor=cursor)
 
 
@@ -336,7 +310,7 @@ async def review_request(
         template = await session.get(WorkflowTemplate, body.template_id)
         if template is None:
             raise NotFound("No such template.")
-        await assign_workflow(session, row.client_id, template, None, {})
+        await service.assign_workflow(session, row.client_id, template, None, {})
         row.template_id = template.id
     row.status = RequestStatus.approved if body.decision == "approve" else RequestStatus.declined
     row.admin_note = body.note

@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.billing import credits
 from studioflow.identity.auth import Principal
+from studioflow.media import service as media
 from studioflow.models import (
     ACTIVE_EXECUTION,
     FINISHED_EXECUTION,
     OPEN_ITEM,
     BatchResult,
     Client,
-    Image,
     ItemStatus,
     Workflow,
     WorkflowExecution,
@@ -36,15 +36,14 @@ from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.events import EventBus
 from studioflow.platform.pagination import (
     PageParams,
-    build_page,
     keyset_page,
     paginate_by,
-    paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
 from studioflow.studio import live, statements
 from studioflow.studio.prompts import Item
 from studioflow.studio.providers import aspect_ratios_of
+from studioflow.studio.repository import ExecutionRepository
 from studioflow.studio.service import get_workflow
 
 ACTIVE = ACTIVE_EXECUTION
@@ -182,13 +181,9 @@ async def _check_references(
         )
     if not unique:
         return []
-    found = set(
-        (
-            await session.scalars(
-                select(Image.id).where(Image.id.in_(unique), Image.client_id == principal.client_id)
-            )
-        ).all()
-    )
+    # The media feature answers which are the client's: another client's image is
+    # answered exactly like one that does not exist.
+    found = await media.owned_image_ids(session, principal, unique)
     missing = [str(i) for i in unique if i not in found]
     if missing:
         # Another client's image is answered exactly like one that does not exist.
@@ -203,8 +198,8 @@ async def _check_references(
 async def get_execution(
     session: AsyncSession, principal: Principal, execution_id: uuid.UUID
 ) -> WorkflowExecution:
-    execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
-    if execution is None or execution.client_id != principal.client_id:
+    execution = await ExecutionRepository(session).get_fresh(principal, execution_id)
+    if execution is None:
         raise NotFound("No such execution.")
     return execution
 
@@ -218,16 +213,9 @@ async def list_executions(
     workflow_id: uuid.UUID | None = None,
     kind: str | None = None,
 ) -> tuple[list[WorkflowExecution], str | None]:
-    query = select(WorkflowExecution).where(WorkflowExecution.client_id == principal.client_id)
-    if status:
-        query = query.where(WorkflowExecution.status == status)
-    if workflow_id:
-        query = query.where(WorkflowExecution.workflow_id == workflow_id)
-    if kind:
-        query = query.where(WorkflowExecution.kind == kind)
-    statement = paginate_newest_first(query, WorkflowExecution.id, params)
-    rows = list((await session.scalars(statement)).all())
-    return build_page(rows, params, key=lambda execution: execution.id)
+    return await ExecutionRepository(session).page(
+        principal, params, status=status, workflow_id=workflow_id, kind=kind
+    )
 
 
 async def page_of_results(

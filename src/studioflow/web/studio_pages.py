@@ -9,12 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from studioflow.billing import credits
 from studioflow.media import service as media
 from studioflow.media.urls import signed_url
-from studioflow.models import ExecutionStatus, WorkflowRequest, WorkflowTemplate
+from studioflow.models import ExecutionStatus
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions, pdf, service
@@ -160,25 +159,13 @@ async def execution_pdf(
 @router.get("/studio/requests", response_class=HTMLResponse)
 async def requests_page(request: Request, session: SessionDep, page: WorkflowsPage) -> Response:
     principal, context = page.principal, page.context
-    rows = await session.scalars(
-        select(WorkflowRequest)
-        .where(WorkflowRequest.client_id == principal.client_id)
-        .order_by(WorkflowRequest.id.desc())
-        .limit(100)
-    )
-    context.update(requests=list(rows.all()))
+    context.update(requests=await service.latest_requests(session, principal))
     return render(request, "studio/requests.html", context)
 
 
 @router.get("/admin/studio", response_class=HTMLResponse)
 async def admin_studio_page(request: Request, session: SessionDep, page: AdminPage) -> Response:
     context = page.context
-    templates = await session.scalars(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
-    pending = await session.scalars(
-        select(WorkflowRequest)
-        .where(WorkflowRequest.status == "pending")
-        .order_by(WorkflowRequest.id)
-        .limit(100)
-    )
-    context.update(templates=list(templates.all()), pending=list(pending.all()))
+    templates, pending = await service.review_queue(session)
+    context.update(templates=templates, pending=pending)
     return render(request, "studio/admin.html", context)
