@@ -37,7 +37,6 @@ SQL_BUILDERS = {"select", "update", "delete", "insert"}
 # Not yet on repositories (each is moved, then removed from here).
 TENANT_FILTERS_LEFT = {
     "studioflow.admin.endpoints",
-    "studioflow.billing.credits",
     "studioflow.clients.service",
     "studioflow.identity.api_keys",
     "studioflow.identity.auth",
@@ -48,7 +47,6 @@ TENANT_FILTERS_LEFT = {
 }
 SQL_IN_HTTP_LEFT = {
     "studioflow.admin.endpoints",
-    "studioflow.billing.endpoints",
     "studioflow.identity.endpoints",
     "studioflow.studio.admin_api",
     "studioflow.studio.endpoints",

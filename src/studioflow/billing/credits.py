@@ -12,13 +12,13 @@ import contextlib
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import Client, CreditAccount, CreditEvent
-from studioflow.models.base import table_of, uuid7
+from studioflow.billing.repository import CreditRepository
+from studioflow.models import CreditAccount, CreditEvent
+from studioflow.models.base import uuid7
 from studioflow.platform.db import Database
 from studioflow.platform.errors import InsufficientCredits, NotFound
 
@@ -27,10 +27,11 @@ SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
 
 async def ensure_account(session: AsyncSession, client_id: uuid.UUID) -> CreditAccount:
     """The client's account; created on first use, with the sign-up credits for a personal one."""
-    account = await session.get(CreditAccount, client_id)
+    credits = CreditRepository(session)
+    account = await credits.account(client_id)
     if account is not None:
         return account
-    client = await session.get(Client, client_id)
+    client = await credits.client(client_id)
     if client is None:
         raise NotFound("No such client.")
     try:
@@ -39,7 +40,7 @@ async def ensure_account(session: AsyncSession, client_id: uuid.UUID) -> CreditA
             session.add(account)
             await session.flush()
     except IntegrityError:  # created by a concurrent request
-        existing = await session.get(CreditAccount, client_id, populate_existing=True)
+        existing = await credits.account(client_id, fresh=True)
         assert existing is not None
         return existing
     if client.personal_owner_id is not None:
@@ -63,10 +64,9 @@ async def apply(
     ``fresh`` says the key was just made up (it holds a new id), so there is no earlier event
     to look for: the unique constraint still stands guard.
     """
+    credits = CreditRepository(session)
     if not fresh:
-        existing = await session.scalar(
-            select(CreditEvent).where(CreditEvent.idempotency_key == key)
-        )
+        existing = await credits.event(key)
         if existing is not None:
             return existing
     try:
@@ -83,7 +83,7 @@ async def apply(
         if fresh:
             raise  # no savepoint to fall back on (and a fresh key cannot have raced)
         # The same key landed concurrently: the savepoint undid our update; theirs stands.
-        raced = await session.scalar(select(CreditEvent).where(CreditEvent.idempotency_key == key))
+        raced = await credits.event(key)
         if raced is None:
             raise
         return raced
@@ -94,20 +94,6 @@ async def apply(
     if loaded is not None:
         session.expire(loaded)
     return event
-
-
-# Built once (Core, see studio/statements.py): every execute and every refund runs them.
-_ACCOUNTS = table_of(CreditAccount)
-_CHANGE_BALANCE = (
-    _ACCOUNTS.update()
-    .where(
-        _ACCOUNTS.c.client_id == bindparam("p_client"),
-        _ACCOUNTS.c.balance + bindparam("p_delta") >= 0,
-    )
-    .values(balance=_ACCOUNTS.c.balance + bindparam("p_delta"))
-    .returning(_ACCOUNTS.c.balance)
-)
-_RECORD_EVENT = table_of(CreditEvent).insert()
 
 
 async def _apply_once(
@@ -127,14 +113,10 @@ async def _apply_once(
     async with contextlib.AsyncExitStack() as stack:
         if not fresh:
             await stack.enter_async_context(session.begin_nested())
-        balance = (
-            await session.execute(_CHANGE_BALANCE, {"p_client": client_id, "p_delta": delta})
-        ).scalar()
+        credits = CreditRepository(session)
+        balance = await credits.change_balance(client_id, delta)
         if balance is None:
-            exists = await session.scalar(
-                select(CreditAccount.client_id).where(CreditAccount.client_id == client_id)
-            )
-            if exists is None:
+            if not await credits.has_account(client_id):
                 return None
             raise InsufficientCredits(
                 f"This needs {-delta} credits; the balance is lower.", extra={"needed": -delta}
@@ -150,7 +132,7 @@ async def _apply_once(
             "actor_user_id": actor_user_id,
             "created_at": datetime.now(UTC),
         }
-        await session.execute(_RECORD_EVENT, values)
+        await credits.record(values)
     return CreditEvent(**values)
 
 
@@ -164,11 +146,9 @@ async def summary(
     """The balance and the newest ledger entries. A client's first look opens its account
     (with the sign-up credits of a personal client) in a short unit of work of its own, and
     answers from it (a read session's snapshot would not see it yet)."""
-    value = await session.scalar(
-        select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
-    )
+    value = await CreditRepository(session).balance(client_id)
     if value is not None:
-        return int(value), (await ledger(session, client_id, limit=limit) if limit else [])
+        return value, (await ledger(session, client_id, limit=limit) if limit else [])
     async with db.writer_for(session) as writer:
         account = await ensure_account(writer, client_id)
         await writer.refresh(account)
@@ -178,19 +158,12 @@ async def summary(
 async def ledger(
     session: AsyncSession, client_id: uuid.UUID, *, limit: int = 100
 ) -> list[CreditEvent]:
-    rows = await session.scalars(
-        select(CreditEvent)
-        .where(CreditEvent.client_id == client_id)
-        .order_by(CreditEvent.id.desc())
-        .limit(limit)
-    )
-    return list(rows.all())
+    return await CreditRepository(session).newest(client_id, limit=limit)
 
 
 async def ledger_sum(session: AsyncSession, client_id: uuid.UUID) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(CreditEvent.delta), 0)).where(
-            CreditEvent.client_id == client_id
-        )
-    )
-    return int(total or 0)
+    return await CreditRepository(session).total(client_id)
+
+
+async def client_exists(session: AsyncSession, client_id: uuid.UUID) -> bool:
+    return await CreditRepository(session).client(client_id) is not None

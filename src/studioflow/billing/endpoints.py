@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from studioflow.billing import credits
 from studioflow.billing.auth import BillingReader
 from studioflow.identity.auth import PlatformAdmin, platform_of
-from studioflow.models import Client
 from studioflow.platform.db import Database, SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable
 
@@ -77,7 +76,7 @@ async def grant_credits(
     """Grant (or take back) credits; with Idempotency-Key a retried request changes nothing."""
     if body.amount == 0:
         raise Unprocessable("amount must not be zero.")
-    if await session.get(Client, client_id) is None:
+    if not await credits.client_exists(session, client_id):
         raise NotFound("No such client.")
     key = f"admin:{client_id}:{idempotency_key}" if idempotency_key else f"admin:{uuid.uuid4()}"
     await credits.apply(

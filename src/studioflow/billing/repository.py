@@ -1,0 +1,77 @@
+"""Queries of billing: credit accounts and their ledger (see platform/repository.py).
+
+The balance changes through one prebuilt conditional UPDATE and its ledger row; both are
+here, and ``credits.py`` holds the rules (idempotency keys, savepoints, 402).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+
+from studioflow.models import Client, CreditAccount, CreditEvent
+from studioflow.models.base import table_of
+from studioflow.platform.repository import ClientScoped
+
+_ACCOUNTS = table_of(CreditAccount)
+# Built once (Core): every execute and every refund runs them.
+_CHANGE_BALANCE = (
+    _ACCOUNTS.update()
+    .where(
+        _ACCOUNTS.c.client_id == bindparam("p_client"),
+        _ACCOUNTS.c.balance + bindparam("p_delta") >= 0,
+    )
+    .values(balance=_ACCOUNTS.c.balance + bindparam("p_delta"))
+    .returning(_ACCOUNTS.c.balance)
+)
+_RECORD_EVENT = table_of(CreditEvent).insert()
+
+
+class CreditRepository(ClientScoped[CreditEvent]):
+    model = CreditEvent
+
+    async def account(self, client_id: uuid.UUID, *, fresh: bool = False) -> CreditAccount | None:
+        return await self.session.get(CreditAccount, client_id, populate_existing=fresh)
+
+    async def client(self, client_id: uuid.UUID) -> Client | None:
+        return await self.session.get(Client, client_id)
+
+    async def has_account(self, client_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(CreditAccount.client_id).where(CreditAccount.client_id == client_id)
+        )
+        return found is not None
+
+    async def balance(self, client_id: uuid.UUID) -> int | None:
+        value = await self.session.scalar(
+            select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
+        )
+        return int(value) if value is not None else None
+
+    async def event(self, key: str) -> CreditEvent | None:
+        return await self.one_or_none(select(CreditEvent).where(CreditEvent.idempotency_key == key))
+
+    async def change_balance(self, client_id: uuid.UUID, delta: int) -> int | None:
+        """The new balance, or None when the account is missing or would go below zero."""
+        value = (
+            await self.session.execute(_CHANGE_BALANCE, {"p_client": client_id, "p_delta": delta})
+        ).scalar()
+        return int(value) if value is not None else None
+
+    async def record(self, values: dict[str, Any]) -> None:
+        await self.session.execute(_RECORD_EVENT, values)
+
+    async def newest(self, client_id: uuid.UUID, *, limit: int) -> list[CreditEvent]:
+        return await self.all(
+            self.of_client(client_id).order_by(CreditEvent.id.desc()).limit(limit)
+        )
+
+    async def total(self, client_id: uuid.UUID) -> int:
+        value = await self.session.scalar(
+            select(func.coalesce(func.sum(CreditEvent.delta), 0)).where(
+                CreditEvent.client_id == client_id
+            )
+        )
+        return int(value or 0)
