@@ -36,7 +36,6 @@ SQL_BUILDERS = {"select", "update", "delete", "insert"}
 
 # Not yet on repositories (each is moved, then removed from here).
 TENANT_FILTERS_LEFT = {
-    "studioflow.admin.endpoints",
     "studioflow.clients.service",
     "studioflow.identity.api_keys",
     "studioflow.identity.auth",
@@ -46,7 +45,6 @@ TENANT_FILTERS_LEFT = {
     "studioflow.platform.idempotency",
 }
 SQL_IN_HTTP_LEFT = {
-    "studioflow.admin.endpoints",
     "studioflow.identity.endpoints",
     "studioflow.studio.admin_api",
     "studioflow.studio.endpoints",

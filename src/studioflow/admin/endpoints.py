@@ -8,20 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
+from studioflow.admin import service
 from studioflow.identity.auth import PlatformAdmin
-from studioflow.models import Client, Membership, Plan, User
+from studioflow.models import Plan
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import (
     Page,
     PageParams,
-    build_page,
-    keyset_page,
     page_params,
-    paginate_by,
-    paginate_newest_first,
 )
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -55,8 +50,7 @@ async def admin_users(
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[AdminUser]:
     """Every account, newest first."""
-    rows = list((await session.scalars(paginate_newest_first(select(User), User.id, params))).all())
-    users, cursor = build_page(rows, params, key=lambda u: u.id)
+    users, cursor = await service.users(session, params)
     return Page(
         items=[
             AdminUser(
@@ -83,20 +77,7 @@ async def admin_clients(
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[AdminClient]:
     """Every client with its member count, newest first."""
-    counts = (
-        select(Membership.client_id, func.count().label("members"))
-        .group_by(Membership.client_id)
-        .subquery()
-    )
-    statement = paginate_newest_first(
-        select(Client, func.coalesce(counts.c.members, 0)).outerjoin(
-            counts, counts.c.client_id == Client.id
-        ),
-        Client.id,
-        params,
-    )
-    rows = list((await session.execute(statement)).all())
-    page, cursor = build_page(rows, params, key=lambda row: row[0].id)
+    page, cursor = await service.clients(session, params)
     return Page(
         items=[
             AdminClient(
@@ -153,9 +134,7 @@ async def admin_plans(
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[PlanOut]:
     """The plans and their limits, smallest first."""
-    order = [Plan.storage_bytes, Plan.id]
-    rows = list((await session.scalars(paginate_by(select(Plan), order, params))).all())
-    plans, cursor = keyset_page(rows, params, key=lambda p: (p.storage_bytes, p.id))
+    plans, cursor = await service.plans(session, params)
     return Page(items=[plan_out(p) for p in plans], next_cursor=cursor)
 
 
@@ -164,13 +143,7 @@ async def admin_update_plan(
     name: str, body: PlanUpdate, principal: PlatformAdmin, session: SessionDep
 ) -> PlanOut:
     """Change a plan's limits (they apply to its clients at once)."""
-    plan = await session.scalar(select(Plan).where(Plan.name == name))
-    if plan is None:
-        raise NotFound("No such plan.")
-    for field, value in body.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(plan, field, value)
-    await session.flush()
+    plan = await service.update_plan(session, name, body.model_dump(exclude_unset=True))
     return plan_out(plan)
 
 
@@ -179,21 +152,12 @@ async def admin_set_client_plan(
     client_id: uuid.UUID, body: ClientPlanIn, principal: PlatformAdmin, session: SessionDep
 ) -> AdminClient:
     """Move a client to another plan."""
-    client = await session.get(Client, client_id)
-    if client is None:
-        raise NotFound("No such client.")
-    if await session.scalar(select(Plan.id).where(Plan.name == body.plan)) is None:
-        raise Unprocessable(f"No plan named {body.plan!r}.")
-    client.plan = body.plan
-    await session.flush()
-    members = await session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.client_id == client.id)
-    )
+    client, members = await service.move_client(session, client_id, body.plan)
     return AdminClient(
         id=client.id,
         name=client.name,
         plan=client.plan,
         personal=client.personal_owner_id is not None,
-        members=int(members or 0),
+        members=members,
         created_at=client.created_at,
     )

@@ -1,0 +1,55 @@
+"""What platform admins do across tenants: list users and clients, edit plans, move a
+client to another plan. Callers have been authorised as platform admins."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.admin.repository import AdminRepository
+from studioflow.models import Client, Plan, User
+from studioflow.platform.errors import NotFound, Unprocessable
+from studioflow.platform.pagination import PageParams
+
+
+async def users(session: AsyncSession, params: PageParams) -> tuple[list[User], str | None]:
+    return await AdminRepository(session).users(params)
+
+
+async def clients(
+    session: AsyncSession, params: PageParams
+) -> tuple[list[tuple[Client, int]], str | None]:
+    return await AdminRepository(session).clients(params)
+
+
+async def plans(session: AsyncSession, params: PageParams) -> tuple[list[Plan], str | None]:
+    return await AdminRepository(session).plans(params)
+
+
+async def update_plan(session: AsyncSession, name: str, changes: dict[str, Any]) -> Plan:
+    """Change a plan's limits; they apply to its clients at once."""
+    plan = await AdminRepository(session).plan(name)
+    if plan is None:
+        raise NotFound("No such plan.")
+    for field, value in changes.items():
+        if value is not None:
+            setattr(plan, field, value)
+    await session.flush()
+    return plan
+
+
+async def move_client(
+    session: AsyncSession, client_id: uuid.UUID, plan_name: str
+) -> tuple[Client, int]:
+    """Move a client to another plan: the client and its member count."""
+    admin = AdminRepository(session)
+    client = await admin.client(client_id)
+    if client is None:
+        raise NotFound("No such client.")
+    if await admin.plan(plan_name) is None:
+        raise Unprocessable(f"No plan named {plan_name!r}.")
+    client.plan = plan_name
+    await session.flush()
+    return client, await admin.members_of(client.id)
