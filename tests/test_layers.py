@@ -39,15 +39,12 @@ TENANT_FILTERS_LEFT = {
     "studioflow.clients.service",
     "studioflow.identity.api_keys",
     "studioflow.identity.auth",
-    "studioflow.identity.endpoints",
     "studioflow.identity.lifecycle",
     "studioflow.identity.service",
     "studioflow.platform.idempotency",
 }
 SQL_IN_HTTP_LEFT = {
-    "studioflow.identity.endpoints",
     "studioflow.studio.admin_api",
-    "studioflow.studio.endpoints",
     "studioflow.studio.settings_api",
 }
 

@@ -11,7 +11,6 @@ import httpx
 import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
@@ -49,7 +48,7 @@ from studioflow.identity.schemas import (
     VerifyEmailIn,
 )
 from studioflow.identity.service import SignIn
-from studioflow.models import ApiKey, Client, Membership, User
+from studioflow.models import ApiKey, User
 from studioflow.platform.db import ReadSessionDep, SessionDep, WriteSessionDep
 from studioflow.platform.errors import AppError, BadRequest, NotFound
 from studioflow.platform.pagination import Page, PageParams, page_params
@@ -209,17 +208,11 @@ async def logout_all(principal: UserOnly, request: Request, session: SessionDep)
 @router.get("/api/v1/auth/me", response_model=MeOut)
 async def me(principal: Authenticated, session: SessionDep) -> MeOut:
     """The signed-in user, their clients and roles, and their permissions in the active client."""
-    rows = await session.execute(
-        select(Membership, Client)
-        .join(Client, Client.id == Membership.client_id)
-        .where(Membership.user_id == principal.user_id)
-        .order_by(Client.personal_owner_id.is_(None), Client.name)
-    )
     memberships = [
         MembershipOut(
-            client_id=c.id, name=c.name, role=m.role, personal=c.personal_owner_id is not None
+            client_id=c.id, name=c.name, role=role, personal=c.personal_owner_id is not None
         )
-        for m, c in rows
+        for c, role in await identity.memberships_of(session, principal.user_id)
     ]
     return MeOut(
         user=user_out(principal.user),

@@ -516,6 +516,17 @@ async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[Aut
     return list(rows.all())
 
 
+async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Client, str]]:
+    """The user's clients and role in each, the personal one first, then by name."""
+    rows = await session.execute(
+        select(Client, Membership.role)
+        .join(Membership, Membership.client_id == Client.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Client.personal_owner_id.is_(None), Client.name)
+    )
+    return [(client, role) for client, role in rows]
+
+
 async def page_of_sessions(
     session: AsyncSession, user_id: uuid.UUID, params: PageParams
 ) -> tuple[list[AuthSession], str | None]:

@@ -8,12 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from studioflow.identity.auth import Principal, platform_of
 from studioflow.media.urls import signed_url
 from studioflow.models import (
-    BatchResult,
     ExecutionStatus,
     Workflow,
     WorkflowExecution,
@@ -298,8 +296,7 @@ async def _default_workflow(request: Request, session: Any, principal: Principal
 
 
 async def _job_out(request: Request, session: Any, execution: WorkflowExecution) -> JobOut:
-    item = await session.scalar(select(BatchResult).where(BatchResult.execution_id == execution.id))
-    assert item is not None
+    (item,) = await executions.batch_results(session, execution.id)
     return JobOut(
         id=execution.id,
         status=execution.status,
