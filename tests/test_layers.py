@@ -44,7 +44,6 @@ TENANT_FILTERS_LEFT = {
     "studioflow.platform.idempotency",
 }
 SQL_IN_HTTP_LEFT = {
-    "studioflow.studio.admin_api",
     "studioflow.studio.settings_api",
 }
 

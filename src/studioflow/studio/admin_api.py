@@ -6,29 +6,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from studioflow.identity.auth import PlatformAdmin, resolve_principal
-from studioflow.models import Client, RequestStatus, Workflow, WorkflowRequest, WorkflowTemplate
+from studioflow.models import WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import AppError, Conflict, NotFound, Unprocessable
+from studioflow.platform.errors import AppError, Unprocessable
 from studioflow.platform.pagination import (
     Page,
     PageParams,
-    build_page,
-    keyset_page,
     page_params,
-    paginate_by,
-    paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
-from studioflow.studio import service
+from studioflow.studio import admin, service
 from studioflow.studio.auth import WorkflowReader
 from studioflow.studio.providers import PROVIDER_NAMES
 
@@ -98,12 +93,7 @@ def _check_provider(provider: str | None, config: dict[str, Any] | None) -> None
         raise Unprocessable("That aspect ratio is not offered.", code="invalid_aspect_ratio")
 
 
-async def _template_out(session: Any, template: WorkflowTemplate) -> TemplateOut:
-    from sqlalchemy import func
-
-    count = await session.scalar(
-        select(func.count()).select_from(Workflow).where(Workflow.template_id == template.id)
-    )
+def _template_out(template: WorkflowTemplate, count: int) -> TemplateOut:
     return TemplateOut(
         id=template.id,
         name=template.name,
@@ -116,7 +106,7 @@ async def _template_out(session: Any, template: WorkflowTemplate) -> TemplateOut
         provider_cost_micro_usd=template.provider_cost_micro_usd,
         auto_assign=template.auto_assign,
         is_active=template.is_active,
-        workflows=int(count or 0),
+        workflows=count,
     )
 
 
@@ -127,11 +117,8 @@ async def list_templates(
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[TemplateOut]:
     """Every workflow template, by name."""
-    order = [WorkflowTemplate.name, WorkflowTemplate.id]
-    statement = paginate_by(select(WorkflowTemplate), order, params)
-    rows = list((await session.scalars(statement)).all())
-    templates, cursor = keyset_page(rows, params, key=lambda t: (t.name, t.id))
-    return Page(items=[await _template_out(session, t) for t in templates], next_cursor=cursor)
+    rows, cursor = await admin.templates(session, params)
+    return Page(items=[_template_out(t, n) for t, n in rows], next_cursor=cursor)
 
 
 @router.post("/api/v1/admin/workflow-templates", response_model=TemplateOut, status_code=201)
@@ -140,12 +127,8 @@ async def create_template(
 ) -> TemplateOut:
     """A new template; with ``auto_assign`` every client gets it on its next visit."""
     _check_provider(body.provider, body.default_config)
-    if await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == body.name)):
-        raise Conflict("A template has that name.")
-    template = WorkflowTemplate(**body.model_dump())
-    session.add(template)
-    await session.flush()
-    return await _template_out(session, template)
+    template = await admin.create_template(session, body.model_dump())
+    return _template_out(template, 0)
 
 
 @router.patch("/api/v1/admin/workflow-templates/{template_id}", response_model=TemplateOut)
@@ -153,19 +136,14 @@ async def update_template(
     template_id: uuid.UUID, body: TemplatePatch, principal: PlatformAdmin, session: SessionDep
 ) -> TemplateOut:
     """Change a template; running executions keep the price and provider they started with."""
-    template = await session.get(WorkflowTemplate, template_id)
-    if template is None:
-        raise NotFound("No such template.")
+    template = await admin.template(session, template_id)
     changes = body.model_dump(exclude_unset=True)
     _check_provider(
         changes.get("provider", template.provider),
         changes.get("default_config", template.default_config),
     )
-    for name, value in changes.items():
-        if value is not None:
-            setattr(template, name, value)
-    await session.flush()
-    return await _template_out(session, template)
+    template = await admin.update_template(session, template, changes)
+    return _template_out(template, await admin.usage(session, template))
 
 
 class AssignIn(BaseModel):
@@ -190,14 +168,10 @@ async def assign_to_client(
     client_id: uuid.UUID, body: AssignIn, principal: PlatformAdmin, session: SessionDep
 ) -> AssignedOut:
     """Give a client a workflow made from a template (with its own config overrides)."""
-    if await session.get(Client, client_id) is None:
-        raise NotFound("No such client.")
-    template = await session.get(WorkflowTemplate, body.template_id)
-    if template is None:
-        raise NotFound("No such template.")
+    template = await admin.template(session, body.template_id)
     _check_provider(template.provider, body.config_overrides)
-    workflow = await service.assign_workflow(
-        session, client_id, template, body.name, body.config_overrides
+    workflow, template = await admin.assign(
+        session, client_id, body.template_id, body.name, body.config_overrides
     )
     return AssignedOut(
         id=workflow.id, client_id=client_id, template_id=template.id, name=workflow.name
@@ -265,14 +239,9 @@ async def create_request(
     body: WorkflowRequestIn, principal: WorkflowReader, session: SessionDep
 ) -> WorkflowRequestOut:
     """Ask the platform for a new workflow; an admin approves or declines it."""
-    row = WorkflowRequest(
-        client_id=principal.client_id,
-        requested_by=principal.user_id,
-        title=body.title.strip(),
-        description=body.description.strip(),
+    row = await service.create_request(
+        session, principal, title=body.title.strip(), description=body.description.strip()
     )
-    session.add(row)
-    await session.flush()
     return request_out(row)
 
 
@@ -284,13 +253,7 @@ async def admin_requests(
     status: Annotated[str | None, Query(pattern="^(pending|approved|declined)$")] = None,
 ) -> Page[WorkflowRequestOut]:
     """Every client's requests, newest first; ``?status=pending`` for the review queue."""
-    statement = select(WorkflowRequest)
-    if status:
-        statement = statement.where(WorkflowRequest.status == status)
-    rows = list(
-        (await session.scalars(paginate_newest_first(statement, WorkflowRequest.id, params))).all()
-    )
-    items, cursor = build_page(rows, params, key=lambda r: r.id)
+    items, cursor = await admin.requests(session, params, status)
     return Page(items=[request_out(r) for r in items], next_cursor=cursor)
 
 
@@ -301,22 +264,14 @@ async def review_request(
     request_id: uuid.UUID, body: ReviewIn, principal: PlatformAdmin, session: SessionDep
 ) -> WorkflowRequestOut:
     """Approve (optionally assigning a template's workflow to the client) or decline."""
-    row = await session.get(WorkflowRequest, request_id)
-    if row is None:
-        raise NotFound("No such workflow request.")
-    if row.status != "pending":
-        raise Conflict(f"This request was already {row.status}.")
-    if body.decision == "approve" and body.template_id is not None:
-        template = await session.get(WorkflowTemplate, body.template_id)
-        if template is None:
-            raise NotFound("No such template.")
-        await service.assign_workflow(session, row.client_id, template, None, {})
-        row.template_id = template.id
-    row.status = RequestStatus.approved if body.decision == "approve" else RequestStatus.declined
-    row.admin_note = body.note
-    row.reviewed_by = principal.user_id
-    row.reviewed_at = datetime.now(UTC)
-    await session.flush()
+    row = await admin.review(
+        session,
+        request_id,
+        approve=body.decision == "approve",
+        note=body.note,
+        template_id=body.template_id,
+        reviewer=principal.user_id,
+    )
     return request_out(row)
 
 

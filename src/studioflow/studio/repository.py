@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from studioflow.models import (
+    Client,
     RequestStatus,
     Workflow,
     WorkflowExecution,
@@ -150,6 +151,19 @@ class RequestRepository(ClientScoped[WorkflowRequest]):
     async def page(self, scope: Scope, params: PageParams) -> tuple[list[Any], str | None]:
         return await self.newest_first(self.readable(scope), params)
 
+    async def get(self, request_id: uuid.UUID) -> WorkflowRequest | None:
+        """Any client's request by id (platform admins)."""
+        return await self.session.get(WorkflowRequest, request_id)
+
+    async def every_client(
+        self, params: PageParams, *, status: str | None = None
+    ) -> tuple[list[WorkflowRequest], str | None]:
+        """Every client's requests, newest first (platform admins)."""
+        statement = select(WorkflowRequest)
+        if status:
+            statement = statement.where(WorkflowRequest.status == status)
+        return await self.newest_first(statement, params)
+
     async def pending(self, *, limit: int = 100) -> list[WorkflowRequest]:
         """Every client's requests waiting for review, oldest first (platform admins)."""
         return await self.all(
@@ -165,3 +179,27 @@ class TemplateRepository(Repository[WorkflowTemplate]):
 
     async def by_name(self) -> list[WorkflowTemplate]:
         return await self.all(select(WorkflowTemplate).order_by(WorkflowTemplate.name))
+
+    async def page(self, params: PageParams) -> tuple[list[WorkflowTemplate], str | None]:
+        rows, cursor = await self.page_by(
+            select(WorkflowTemplate),
+            [WorkflowTemplate.name, WorkflowTemplate.id],
+            params,
+            key=lambda row: (row[0].name, row[0].id),
+        )
+        return [row[0] for row in rows], cursor
+
+    async def get(self, template_id: uuid.UUID) -> WorkflowTemplate | None:
+        return await self.session.get(WorkflowTemplate, template_id)
+
+    async def named(self, name: str) -> WorkflowTemplate | None:
+        return await self.one_or_none(select(WorkflowTemplate).where(WorkflowTemplate.name == name))
+
+    async def usage(self, template_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            select(func.count()).select_from(Workflow).where(Workflow.template_id == template_id)
+        )
+        return int(count or 0)
+
+    async def client_exists(self, client_id: uuid.UUID) -> bool:
+        return await self.session.get(Client, client_id) is not None

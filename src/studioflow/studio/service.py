@@ -94,3 +94,20 @@ async def review_queue(
 ) -> tuple[list[WorkflowTemplate], list[WorkflowRequest]]:
     """For platform admins: every template, and the requests waiting for review."""
     return await TemplateRepository(session).by_name(), await RequestRepository(session).pending()
+
+
+async def create_request(
+    session: AsyncSession, principal: Principal, *, title: str, description: str
+) -> WorkflowRequest:
+    """A client asks the platform for a new workflow; an admin approves or declines it."""
+    requests = RequestRepository(session)
+    row = requests.add(
+        WorkflowRequest(
+            client_id=principal.client_id,
+            requested_by=principal.user_id,
+            title=title,
+            description=description,
+        )
+    )
+    await requests.flush()
+    return row
