@@ -43,9 +43,7 @@ TENANT_FILTERS_LEFT = {
     "studioflow.identity.service",
     "studioflow.platform.idempotency",
 }
-SQL_IN_HTTP_LEFT = {
-    "studioflow.studio.settings_api",
-}
+SQL_IN_HTTP_LEFT: set[str] = set()
 
 
 def modules() -> list[Path]:

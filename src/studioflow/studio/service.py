@@ -7,11 +7,16 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioflow.clients import service as clients
+from studioflow.identity import audit
 from studioflow.identity.auth import Principal
-from studioflow.models import Workflow, WorkflowRequest, WorkflowTemplate
+from studioflow.identity.context import Context
+from studioflow.models import Client, Workflow, WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import Database
 from studioflow.platform.errors import NotFound
 from studioflow.platform.pagination import PageParams
+from studioflow.platform.security import encrypt_secret
+from studioflow.studio.providers import KEY_PURPOSE
 from studioflow.studio.repository import (
     RequestRepository,
     TemplateRepository,
@@ -111,3 +116,38 @@ async def create_request(
     )
     await requests.flush()
     return row
+
+
+async def set_provider_keys(
+    secret: str,
+    session: AsyncSession,
+    principal: Principal,
+    keys: dict[str, str | None],
+    context: Context,
+) -> Client:
+    """Store a client's provider keys (None removes one) AES-GCM encrypted, each under a key
+    derived for its provider, with a hint of its last four characters; audited."""
+    client = await clients.get_client(session, principal)
+    values = dict(client.settings)
+    sealed = dict(values.get("provider_keys") or {})
+    hints = dict(values.get("provider_key_hints") or {})
+    for name, key in keys.items():
+        if key is None:
+            sealed.pop(name, None)
+            hints.pop(name, None)
+        else:
+            key = key.strip()
+            sealed[name] = encrypt_secret(secret, KEY_PURPOSE.format(name), key)
+            hints[name] = "…" + key[-4:]
+        await audit.by_principal(
+            session,
+            "client.provider_key_removed" if key is None else "client.provider_key_set",
+            principal,
+            context,
+            client_id=client.id,
+            provider=name,
+        )
+    values["provider_keys"], values["provider_key_hints"] = sealed, hints
+    client.settings = values  # a new dict, so the JSON column is marked changed
+    await session.flush()
+    return client

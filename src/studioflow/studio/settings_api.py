@@ -13,14 +13,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from studioflow.clients import service as clients
-from studioflow.identity import audit
 from studioflow.identity.auth import Principal, platform_of
 from studioflow.identity.context import context_of
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import Unprocessable
-from studioflow.platform.security import encrypt_secret
+from studioflow.studio import service
 from studioflow.studio.auth import SettingsReader, SettingsUpdater
-from studioflow.studio.providers import KEY_PURPOSE
 
 router = APIRouter(tags=["settings"])
 KEYED_PROVIDERS = ("gemini", "openai")
@@ -106,27 +104,7 @@ async def put_settings(
             context=context,
         )
     if body.provider_keys:
-        secret = platform_of(request).settings.secret
-        values = dict(client.settings)
-        sealed = dict(values.get("provider_keys") or {})
-        hints = dict(values.get("provider_key_hints") or {})
-        for name, key in body.provider_keys.items():
-            if key is None:
-                sealed.pop(name, None)
-                hints.pop(name, None)
-            else:
-                key = key.strip()
-                sealed[name] = encrypt_secret(secret, KEY_PURPOSE.format(name), key)
-                hints[name] = "…" + key[-4:]
-            await audit.by_principal(
-                session,
-                "client.provider_key_removed" if key is None else "client.provider_key_set",
-                principal,
-                context,
-                client_id=client.id,
-                provider=name,
-            )
-        values["provider_keys"], values["provider_key_hints"] = sealed, hints
-        client.settings = values  # a new dict, so the JSON column is marked changed
-        await session.flush()
+        client = await service.set_provider_keys(
+            platform_of(request).settings.secret, session, principal, body.provider_keys, context
+        )
     return settings_out(request, principal, client.settings)
