@@ -36,7 +36,6 @@ SQL_BUILDERS = {"select", "update", "delete", "insert"}
 
 # Not yet on repositories (each is moved, then removed from here).
 TENANT_FILTERS_LEFT = {
-    "studioflow.clients.service",
     "studioflow.identity.api_keys",
     "studioflow.identity.auth",
     "studioflow.identity.lifecycle",

@@ -7,24 +7,25 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioflow.clients.repository import (
+    ActivityRepository,
+    ClientRepository,
+    InvitationRepository,
+    MembershipRepository,
+)
 from studioflow.identity import audit
 from studioflow.identity.auth import Principal, UserInfo
 from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.permissions import CLIENT_ROLES, OWNER
 from studioflow.identity.tokens import random_token, sha256
-from studioflow.models import ApiKey, AuditEvent, Client, Invitation, Membership, User
+from studioflow.models import AuditEvent, Client, Invitation, Membership, User
 from studioflow.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from studioflow.platform.mail import build_message
 from studioflow.platform.pagination import (
     PageParams,
-    build_page,
-    keyset_page,
-    paginate_by,
-    paginate_newest_first,
 )
 from studioflow.platform.runtime import Platform
 from studioflow.platform.tasks import send_mail_later
@@ -37,29 +38,13 @@ def _now() -> datetime:
 
 
 async def my_clients(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Client, str]]:
-    rows = await session.execute(
-        select(Client, Membership.role)
-        .join(Membership, Membership.client_id == Client.id)
-        .where(Membership.user_id == user_id)
-        .order_by(Client.personal_owner_id.is_(None), Client.name)
-    )
-    return [(client, role) for client, role in rows]
+    return await MembershipRepository(session).clients_of(user_id)
 
 
 async def page_of_my_clients(
     session: AsyncSession, user_id: uuid.UUID, params: PageParams
 ) -> tuple[list[tuple[Client, str]], str | None]:
-    statement = (
-        select(Client, Membership.role)
-        .join(Membership, Membership.client_id == Client.id)
-        .where(Membership.user_id == user_id)
-    )
-    order = [Client.personal_owner_id.is_(None), Client.name, Client.id]
-    rows = list((await session.execute(paginate_by(statement, order, params))).all())
-    page, cursor = keyset_page(
-        rows, params, key=lambda row: (row[0].personal_owner_id is None, row[0].name, row[0].id)
-    )
-    return [(client, role) for client, role in page], cursor
+    return await MembershipRepository(session).page_of_clients(user_id, params)
 
 
 async def create_client(
@@ -82,7 +67,7 @@ async def create_client(
 
 
 async def get_client(session: AsyncSession, principal: Principal) -> Client:
-    client = await session.get(Client, principal.client_id)
+    client = await ClientRepository(session).get(principal.client_id)
     if client is None:  # pragma: no cover - the principal's membership proves it exists
         raise NotFound("No such client.")
     return client
@@ -145,25 +130,11 @@ async def update_settings(
 
 
 async def members(session: AsyncSession, principal: Principal) -> list[tuple[Membership, User]]:
-    rows = await session.execute(
-        select(Membership, User)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.client_id == principal.client_id)
-        .order_by(Membership.created_at)
-    )
-    return [(m, u) for m, u in rows]
+    return await MembershipRepository(session).with_users(principal)
 
 
 async def pending_invitations(session: AsyncSession, principal: Principal) -> list[Invitation]:
-    rows = await session.scalars(
-        select(Invitation).where(
-            Invitation.client_id == principal.client_id,
-            Invitation.accepted_at.is_(None),
-            Invitation.revoked_at.is_(None),
-            Invitation.expires_at > _now(),
-        )
-    )
-    return list(rows.all())
+    return await InvitationRepository(session).pending(principal, _now())
 
 
 def _check_role(role: str) -> str:
@@ -192,11 +163,7 @@ async def invite(
         address = normalise_email(email)
     except InvalidEmail as error:
         raise Unprocessable(f"Enter a valid email address ({error}).") from None
-    already = await session.scalar(
-        select(Membership.id)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.client_id == client.id, User.email_canonical == canonical_email(address))
-    )
+    already = await MembershipRepository(session).by_address(client.id, canonical_email(address))
     if already is not None:
         raise Conflict("This person is already a member.", code="already_member")
     token = random_token(32)
@@ -234,11 +201,7 @@ async def invite(
 async def revoke_invitation(
     session: AsyncSession, principal: Principal, invitation_id: uuid.UUID
 ) -> None:
-    invitation = await session.scalar(
-        select(Invitation).where(
-            Invitation.id == invitation_id, Invitation.client_id == principal.client_id
-        )
-    )
+    invitation = await InvitationRepository(session).get_readable(principal, invitation_id)
     if invitation is None:
         raise NotFound("No such invitation.")
     if invitation.revoked_at is None and invitation.accepted_at is None:
@@ -249,9 +212,7 @@ async def accept_invitation(
     session: AsyncSession, user: User | UserInfo, *, token: str, context: Context
 ) -> Membership:
     invalid = BadRequest("This invitation is invalid, used or expired.", code="invalid_token")
-    invitation = await session.scalar(
-        select(Invitation).where(Invitation.token_hash == sha256(token)).with_for_update()
-    )
+    invitation = await InvitationRepository(session).by_token_hash(sha256(token))
     if (
         invitation is None
         or invitation.accepted_at is not None
@@ -262,11 +223,7 @@ async def accept_invitation(
     # Bound to the invited address: a forwarded link does not let someone else in.
     if canonical_email(invitation.email) != user.email_canonical:
         raise Forbidden("This invitation was sent to another email address.", code="wrong_account")
-    existing = await session.scalar(
-        select(Membership).where(
-            Membership.client_id == invitation.client_id, Membership.user_id == user.id
-        )
-    )
+    existing = await MembershipRepository(session).of_user(invitation.client_id, user.id)
     invitation.accepted_at = _now()
     if existing is not None:
         return existing
@@ -287,23 +244,14 @@ async def accept_invitation(
 async def _membership(
     session: AsyncSession, client_id: uuid.UUID, user_id: uuid.UUID
 ) -> Membership:
-    membership = await session.scalar(
-        select(Membership)
-        .where(Membership.client_id == client_id, Membership.user_id == user_id)
-        .with_for_update()
-    )
+    membership = await MembershipRepository(session).of_user(client_id, user_id, lock=True)
     if membership is None:
         raise NotFound("No such member.")
     return membership
 
 
 async def _owners(session: AsyncSession, client_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Membership)
-        .where(Membership.client_id == client_id, Membership.role == OWNER)
-    )
-    return int(count or 0)
+    return await MembershipRepository(session).count_role(client_id, OWNER)
 
 
 async def change_role(
@@ -346,18 +294,11 @@ async def remove_member(
         raise Conflict(
             "The last owner cannot leave. Make someone else an owner first.", code="last_owner"
         )
-    await session.delete(membership)
+    memberships = MembershipRepository(session)
+    await memberships.delete(membership)
     # Their keys in this client would fail anyway (a key needs its creator's membership);
     # revoking them makes that visible in the key list too.
-    await session.execute(
-        update(ApiKey)
-        .where(
-            ApiKey.client_id == principal.client_id,
-            ApiKey.user_id == user_id,
-            ApiKey.revoked_at.is_(None),
-        )
-        .values(revoked_at=_now())
-    )
+    await memberships.revoke_keys_of(principal.client_id, user_id, _now())
     await audit.by_principal(
         session,
         "member.left" if leaving else "member.removed",
@@ -371,8 +312,4 @@ async def remove_member(
 async def activity(
     session: AsyncSession, principal: Principal, params: PageParams
 ) -> tuple[list[AuditEvent], str | None]:
-    statement = paginate_newest_first(
-        select(AuditEvent).where(AuditEvent.client_id == principal.client_id), AuditEvent.id, params
-    )
-    rows = list((await session.scalars(statement)).all())
-    return build_page(rows, params, key=lambda e: e.id)
+    return await ActivityRepository(session).page(principal, params)
