@@ -6,16 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.auth import Principal
 from studioflow.identity.context import Context
+from studioflow.identity.repository import ApiKeyRepository
 from studioflow.identity.tokens import api_key_display_prefix, new_api_key, sha256
 from studioflow.models import ApiKey
 from studioflow.platform.errors import Forbidden, NotFound, Unprocessable
-from studioflow.platform.pagination import PageParams, keyset_page, paginate_by
+from studioflow.platform.pagination import PageParams
 from studioflow.platform.streams import EventStream
 
 USES_BATCH = 5_000
@@ -81,32 +82,23 @@ async def create_key(
 
 
 async def list_keys(session: AsyncSession, principal: Principal) -> list[ApiKey]:
-    statement = select(ApiKey).where(ApiKey.client_id == principal.client_id)
-    if not principal.can("members:manage"):
-        statement = statement.where(ApiKey.user_id == principal.user_id)
-    rows = await session.scalars(statement.order_by(ApiKey.created_at.desc()))
-    return list(rows.all())
+    return await ApiKeyRepository(session).listed(
+        principal, everyone=principal.can("members:manage")
+    )
 
 
 async def page_of_keys(
     session: AsyncSession, principal: Principal, params: PageParams
 ) -> tuple[list[ApiKey], str | None]:
-    statement = select(ApiKey).where(ApiKey.client_id == principal.client_id)
-    if not principal.can("members:manage"):
-        statement = statement.where(ApiKey.user_id == principal.user_id)
-    order = [ApiKey.created_at, ApiKey.id]
-    rows = list(
-        (await session.scalars(paginate_by(statement, order, params, descending=True))).all()
+    return await ApiKeyRepository(session).page(
+        principal, params, everyone=principal.can("members:manage")
     )
-    return keyset_page(rows, params, key=lambda key: (key.created_at, key.id))
 
 
 async def revoke_key(
     session: AsyncSession, principal: Principal, key_id: uuid.UUID, *, context: Context
 ) -> None:
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.client_id == principal.client_id)
-    )
+    key = await ApiKeyRepository(session).get_readable(principal, key_id)
     if key is None or (key.user_id != principal.user_id and not principal.can("members:manage")):
         raise NotFound("No such API key.")
     if key.revoked_at is None:

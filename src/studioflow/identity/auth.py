@@ -14,13 +14,14 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import cookies
+from studioflow.identity.repository import MemberRepository
 from studioflow.identity.tokens import (
     AccessTokens,
     InvalidToken,
@@ -30,16 +31,13 @@ from studioflow.identity.tokens import (
 from studioflow.models import (
     ApiKey,
     AuthSession,
-    Client,
     Membership,
     Permission,
-    Plan,
     PlatformRole,
     Role,
     RolePermission,
     User,
 )
-from studioflow.models.base import table_of
 from studioflow.platform.db import ReadSessionDep
 from studioflow.platform.errors import (
     Forbidden,
@@ -156,10 +154,7 @@ async def role_permissions(session: AsyncSession, role: str) -> frozenset[str]:
 async def membership_in(
     session: AsyncSession, user_id: uuid.UUID, client_id: uuid.UUID
 ) -> Membership | None:
-    membership: Membership | None = await session.scalar(
-        select(Membership).where(Membership.user_id == user_id, Membership.client_id == client_id)
-    )
-    return membership
+    return await MemberRepository(session).of(user_id, client_id)
 
 
 @dataclass(frozen=True)
@@ -170,33 +165,6 @@ class Access:
     api_requests_per_hour: int | None
 
 
-def _access_statement(*, personal: bool) -> Select[Any]:
-    """The member's client, role, permissions (with those of ``p_extra_role``, for platform
-    admins) and the client's hourly API limit: one query, built once, as it runs on every
-    authenticated request (see studio/statements.py for why prebuilt)."""
-    m, c, plan, role = table_of(Membership), table_of(Client), table_of(Plan), table_of(Role)
-    grant, permission = table_of(RolePermission), table_of(Permission)
-    joined = (
-        m.join(c, c.c.id == m.c.client_id)
-        .outerjoin(plan, plan.c.name == c.c.plan)
-        .outerjoin(role, role.c.name.in_([m.c.role, bindparam("p_extra_role")]))
-        .outerjoin(grant, grant.c.role_id == role.c.id)
-        .outerjoin(permission, permission.c.id == grant.c.permission_id)
-    )
-    which = (
-        c.c.personal_owner_id == bindparam("p_user")
-        if personal
-        else m.c.client_id == bindparam("p_client")
-    )
-    return (
-        select(m.c.client_id, m.c.role, plan.c.api_requests_per_hour, permission.c.name)
-        .select_from(joined)
-        .where(m.c.user_id == bindparam("p_user"), which)
-    )
-
-
-_ACCESS_IN = _access_statement(personal=False)
-_PERSONAL_ACCESS = _access_statement(personal=True)
 _SESSION_AND_USER = (
     select(AuthSession, User)
     .join(User, User.id == AuthSession.user_id)
@@ -213,9 +181,7 @@ async def access_in(
 ) -> Access | None:
     """The member's access in ``client_id`` (None: their personal client), or None if they
     are not a member. ``extra_role`` adds that role's permissions (platform admins)."""
-    params = {"p_user": user_id, "p_client": client_id, "p_extra_role": extra_role or ""}
-    statement = _PERSONAL_ACCESS if client_id is None else _ACCESS_IN
-    rows = (await session.execute(statement, params)).all()
+    rows = await MemberRepository(session).access_rows(user_id, client_id, extra_role or "")
     if not rows:
         return None
     return Access(

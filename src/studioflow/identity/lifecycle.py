@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from studioflow.identity import audit
 from studioflow.identity.auth import UserInfo
-from studioflow.models import ApiKey, AuditEvent, AuthSession, Client, Membership, User
+from studioflow.identity.repository import MemberRepository
+from studioflow.models import ApiKey, AuditEvent, AuthSession, Client, User
 from studioflow.platform.db import after_commit
 from studioflow.platform.runtime import Platform
 
@@ -52,11 +52,7 @@ async def _personal_client(session: AsyncSession, user_id: uuid.UUID) -> Client 
 
 async def collect_data(session: AsyncSession, user: User | UserInfo) -> dict[str, Any]:
     """Everything we hold about the user, as JSON-ready structures (no secrets or hashes)."""
-    memberships = await session.execute(
-        select(Membership, Client)
-        .join(Client, Client.id == Membership.client_id)
-        .where(Membership.user_id == user.id)
-    )
+    memberships = await MemberRepository(session).with_clients(user.id)
     sessions = await session.scalars(select(AuthSession).where(AuthSession.user_id == user.id))
     keys = await session.scalars(select(ApiKey).where(ApiKey.user_id == user.id))
     events = await session.scalars(
@@ -176,20 +172,7 @@ async def delete_account(platform: Platform, session: AsyncSession, user_id: uui
     if personal is not None:
         prefixes.append(client_prefix(personal.id))
     # Team clients the user alone belongs to would be orphans: they go too.
-    others = aliased(Membership)
-    alone = await session.scalars(
-        select(Membership.client_id)
-        .join(Client, Client.id == Membership.client_id)
-        .where(Membership.user_id == user.id, Client.personal_owner_id.is_(None))
-        .where(
-            select(func.count())
-            .select_from(others)
-            .where(others.client_id == Client.id)
-            .scalar_subquery()
-            == 1
-        )
-    )
-    orphan_ids = list(alone.all())
+    orphan_ids = await MemberRepository(session).teams_alone_in(user.id)
     prefixes += [client_prefix(client_id) for client_id in orphan_ids]
     await session.execute(
         update(AuditEvent)

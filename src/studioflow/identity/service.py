@@ -20,6 +20,7 @@ from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.passwords import WeakPassword, check_password
 from studioflow.identity.permissions import OWNER
+from studioflow.identity.repository import MemberRepository, UsageRepository
 from studioflow.identity.tokens import (
     AccessTokens,
     code_hash,
@@ -518,13 +519,7 @@ async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[Aut
 
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Client, str]]:
     """The user's clients and role in each, the personal one first, then by name."""
-    rows = await session.execute(
-        select(Client, Membership.role)
-        .join(Membership, Membership.client_id == Client.id)
-        .where(Membership.user_id == user_id)
-        .order_by(Client.personal_owner_id.is_(None), Client.name)
-    )
-    return [(client, role) for client, role in rows]
+    return await MemberRepository(session).clients_of(user_id)
 
 
 async def page_of_sessions(
@@ -741,32 +736,12 @@ async def request_deletion(
     """Schedule deletion after the grace period; refused while the user is the only owner
     of a client that has other members (they must hand it over first)."""
     user = await _user(session, user_id)
-    shared_owned = await session.scalars(
-        select(Membership.client_id)
-        .join(Client, Client.id == Membership.client_id)
-        .where(
-            Membership.user_id == user.id,
-            Membership.role == OWNER,
-            Client.personal_owner_id.is_(None),
+    if await MemberRepository(session).teams_owned_alone_with_others(user.id, OWNER):
+        raise Conflict(
+            "You are the only owner of a team with other members. Make someone else "
+            "an owner first.",
+            code="last_owner",
         )
-    )
-    for client_id in shared_owned.all():
-        owners = await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.client_id == client_id, Membership.role == OWNER)
-        )
-        others = await session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(Membership.client_id == client_id, Membership.user_id != user.id)
-        )
-        if owners == 1 and others:
-            raise Conflict(
-                "You are the only owner of a team with other members. Make someone else "
-                "an owner first.",
-                code="last_owner",
-            )
     now = _now()
     user.delete_requested_at = now
     user.delete_after = now + DELETION_GRACE
@@ -823,37 +798,11 @@ def deletion_pending(user: User) -> bool:
 
 async def usage_figures(session: AsyncSession, client_id: uuid.UUID) -> dict[str, Any]:
     """Profile statistics of a client, read straight from the studio and credit tables."""
-    from studioflow.models import (
-        BatchResult,
-        CreditAccount,
-        ExecutionStatus,
-        ItemStatus,
-        WorkflowExecution,
-    )
+    from studioflow.models import ExecutionStatus, ItemStatus
 
-    by_status = dict(
-        (
-            await session.execute(
-                select(WorkflowExecution.status, func.count())
-                .where(WorkflowExecution.client_id == client_id)
-                .group_by(WorkflowExecution.status)
-            )
-        ).all()
-    )
-    items = dict(
-        (
-            await session.execute(
-                select(BatchResult.status, func.count())
-                .where(BatchResult.client_id == client_id)
-                .group_by(BatchResult.status)
-            )
-        ).all()
-    )
+    by_status, items, balance = await UsageRepository(session).figures(client_id)
     done = int(items.get(ItemStatus.completed, 0))
     failed = int(items.get(ItemStatus.failed, 0))
-    balance = await session.scalar(
-        select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
-    )
     return {
         "executions": int(sum(by_status.values())),
         "executions_completed": int(by_status.get(ExecutionStatus.completed, 0)),
@@ -861,5 +810,5 @@ async def usage_figures(session: AsyncSession, client_id: uuid.UUID) -> dict[str
         "images_generated": done,
         "items_failed": failed,
         "success_rate": round(done / (done + failed), 4) if done + failed else None,
-        "credit_balance": int(balance or 0),
+        "credit_balance": balance,
     }

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import IdempotencyRecord
 from studioflow.platform.errors import Conflict
+from studioflow.platform.repository import IdempotencyRepository
 
 KEEP = timedelta(hours=24)
 
@@ -36,13 +37,8 @@ def body_hash(body: Any) -> str:
 async def lookup(
     session: AsyncSession, client_id: uuid.UUID, scope: str, key: str, request_hash: str
 ) -> Replay | None:
-    record = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.client_id == client_id,
-            IdempotencyRecord.scope == scope,
-            IdempotencyRecord.key == key,
-            IdempotencyRecord.created_at > datetime.now(UTC) - KEEP,
-        )
+    record = await IdempotencyRepository(session).answer(
+        client_id, scope, key, since=datetime.now(UTC) - KEEP
     )
     if record is None:
         return None
@@ -65,13 +61,7 @@ async def remember(
     response: dict[str, Any],
 ) -> None:
     # An expired record of the same key makes way for the new one.
-    await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.client_id == client_id,
-            IdempotencyRecord.scope == scope,
-            IdempotencyRecord.key == key,
-        )
-    )
+    await IdempotencyRepository(session).forget(client_id, scope, key)
     session.add(
         IdempotencyRecord(
             client_id=client_id,

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioflow.models import IdempotencyRecord
 from studioflow.platform.pagination import (
     PageParams,
     build_page,
@@ -99,3 +101,30 @@ class ClientScoped(Repository[M]):
         """One row by id, or None when it does not exist *or belongs to another client*
         (answered alike: 404)."""
         return await self.one_or_none(self.readable(scope).where(self.model.id == row_id))
+
+
+class IdempotencyRepository(ClientScoped[IdempotencyRecord]):
+    """The first answers kept for ``Idempotency-Key`` (``platform/idempotency.py``): the
+    platform's own table, so its repository lives beside the base classes."""
+
+    model = IdempotencyRecord
+
+    async def answer(
+        self, client_id: uuid.UUID, scope: str, key: str, *, since: datetime
+    ) -> IdempotencyRecord | None:
+        return await self.one_or_none(
+            self.of_client(client_id).where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.created_at > since,
+            )
+        )
+
+    async def forget(self, client_id: uuid.UUID, scope: str, key: str) -> None:
+        await self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.client_id == client_id,
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+            )
+        )

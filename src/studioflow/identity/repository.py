@@ -1,0 +1,196 @@
+"""Queries of identity: API keys, the member's access in a client, and the memberships an
+account's life (deletion, export) needs (see platform/repository.py).
+
+One departure: :class:`UsageRepository` reads the studio's and billing's tables for the
+profile figures (``/api/v1/user/profile``), because identity sits below both in the import
+order and cannot call their services (CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
+
+from studioflow.models import (
+    ApiKey,
+    BatchResult,
+    Client,
+    CreditAccount,
+    Membership,
+    Permission,
+    Plan,
+    Role,
+    RolePermission,
+    WorkflowExecution,
+)
+from studioflow.models.base import table_of
+from studioflow.platform.pagination import PageParams
+from studioflow.platform.repository import ClientScoped, Repository, Scope
+
+
+def _access_statement(*, personal: bool) -> Any:
+    """The member's client, role, permissions (with those of ``p_extra_role``, for platform
+    admins) and the client's hourly API limit: one query, built once, as it runs on every
+    authenticated request."""
+    m, c, plan, role = table_of(Membership), table_of(Client), table_of(Plan), table_of(Role)
+    grant, permission = table_of(RolePermission), table_of(Permission)
+    joined = (
+        m.join(c, c.c.id == m.c.client_id)
+        .outerjoin(plan, plan.c.name == c.c.plan)
+        .outerjoin(role, role.c.name.in_([m.c.role, bindparam("p_extra_role")]))
+        .outerjoin(grant, grant.c.role_id == role.c.id)
+        .outerjoin(permission, permission.c.id == grant.c.permission_id)
+    )
+    which = (
+        c.c.personal_owner_id == bindparam("p_user")
+        if personal
+        else m.c.client_id == bindparam("p_client")
+    )
+    return (
+        select(m.c.client_id, m.c.role, plan.c.api_requests_per_hour, permission.c.name)
+        .select_from(joined)
+        .where(m.c.user_id == bindparam("p_user"), which)
+    )
+
+
+_ACCESS_IN = _access_statement(personal=False)
+_PERSONAL_ACCESS = _access_statement(personal=True)
+
+
+class MemberRepository(Repository[Membership]):
+    model = Membership
+
+    async def access_rows(
+        self, user_id: uuid.UUID, client_id: uuid.UUID | None, extra_role: str
+    ) -> list[Any]:
+        """(client_id, role, api_requests_per_hour, permission) rows of the member's access
+        in ``client_id`` (None: their personal client); none when not a member."""
+        params = {"p_user": user_id, "p_client": client_id, "p_extra_role": extra_role}
+        statement = _PERSONAL_ACCESS if client_id is None else _ACCESS_IN
+        return list((await self.session.execute(statement, params)).all())
+
+    async def of(self, user_id: uuid.UUID, client_id: uuid.UUID) -> Membership | None:
+        return await self.one_or_none(
+            select(Membership).where(
+                Membership.user_id == user_id, Membership.client_id == client_id
+            )
+        )
+
+    async def clients_of(self, user_id: uuid.UUID) -> list[tuple[Client, str]]:
+        """The user's clients and role in each, the personal one first, then by name."""
+        rows = await self.session.execute(
+            select(Client, Membership.role)
+            .join(Membership, Membership.client_id == Client.id)
+            .where(Membership.user_id == user_id)
+            .order_by(Client.personal_owner_id.is_(None), Client.name)
+        )
+        return [(client, role) for client, role in rows]
+
+    async def teams_owned_alone_with_others(self, user_id: uuid.UUID, owner: str) -> bool:
+        """Whether the user is the only owner of a team client that has other members."""
+        shared_owned = await self.session.scalars(
+            select(Membership.client_id)
+            .join(Client, Client.id == Membership.client_id)
+            .where(
+                Membership.user_id == user_id,
+                Membership.role == owner,
+                Client.personal_owner_id.is_(None),
+            )
+        )
+        for client_id in shared_owned.all():
+            owners = await self.session.scalar(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.client_id == client_id, Membership.role == owner)
+            )
+            others = await self.session.scalar(
+                select(func.count())
+                .select_from(Membership)
+                .where(Membership.client_id == client_id, Membership.user_id != user_id)
+            )
+            if owners == 1 and others:
+                return True
+        return False
+
+    async def teams_alone_in(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Team clients the user is the only member of (they would be orphans)."""
+        others = aliased(Membership)
+        alone = await self.session.scalars(
+            select(Membership.client_id)
+            .join(Client, Client.id == Membership.client_id)
+            .where(Membership.user_id == user_id, Client.personal_owner_id.is_(None))
+            .where(
+                select(func.count())
+                .select_from(others)
+                .where(others.client_id == Client.id)
+                .scalar_subquery()
+                == 1
+            )
+        )
+        return list(alone.all())
+
+    async def with_clients(self, user_id: uuid.UUID) -> list[tuple[Membership, Client]]:
+        rows = await self.session.execute(
+            select(Membership, Client)
+            .join(Client, Client.id == Membership.client_id)
+            .where(Membership.user_id == user_id)
+        )
+        return [(m, c) for m, c in rows]
+
+
+class ApiKeyRepository(ClientScoped[ApiKey]):
+    model = ApiKey
+
+    def _visible(self, scope: Scope, *, everyone: bool) -> Any:
+        statement = self.readable(scope)
+        return statement if everyone else statement.where(ApiKey.user_id == scope.user_id)
+
+    async def listed(self, scope: Scope, *, everyone: bool) -> list[ApiKey]:
+        """The client's keys (everyone's for owners, else the caller's), newest first."""
+        return await self.all(
+            self._visible(scope, everyone=everyone).order_by(ApiKey.created_at.desc())
+        )
+
+    async def page(
+        self, scope: Scope, params: PageParams, *, everyone: bool
+    ) -> tuple[list[ApiKey], str | None]:
+        rows, cursor = await self.page_by(
+            self._visible(scope, everyone=everyone),
+            [ApiKey.created_at, ApiKey.id],
+            params,
+            key=lambda row: (row[0].created_at, row[0].id),
+            descending=True,
+        )
+        return [row[0] for row in rows], cursor
+
+
+class UsageRepository(Repository[WorkflowExecution]):
+    model = WorkflowExecution
+
+    async def figures(self, client_id: uuid.UUID) -> tuple[dict[Any, int], dict[Any, int], int]:
+        """Executions by status, items by status, and the credit balance of a client."""
+        by_status = dict(
+            (
+                await self.session.execute(
+                    select(WorkflowExecution.status, func.count())
+                    .where(WorkflowExecution.client_id == client_id)
+                    .group_by(WorkflowExecution.status)
+                )
+            ).all()
+        )
+        items = dict(
+            (
+                await self.session.execute(
+                    select(BatchResult.status, func.count())
+                    .where(BatchResult.client_id == client_id)
+                    .group_by(BatchResult.status)
+                )
+            ).all()
+        )
+        balance = await self.session.scalar(
+            select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
+        )
+        return by_status, items, int(balance or 0)
