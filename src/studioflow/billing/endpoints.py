@@ -19,6 +19,8 @@ router = APIRouter(tags=["credits"])
 
 
 class CreditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     delta: int
     reason: str
     reference: str | None
@@ -43,16 +45,7 @@ async def _credits_out(db: Database, session: SessionDep, client_id: uuid.UUID) 
     balance, events = await credits.summary(db, session, client_id)
     return CreditsOut(
         balance=balance,
-        events=[
-            CreditEventOut(
-                delta=e.delta,
-                reason=e.reason,
-                reference=e.reference,
-                balance_after=e.balance_after,
-                created_at=e.created_at,
-            )
-            for e in events
-        ],
+        events=[CreditEventOut.model_validate(e) for e in events],
     )
 
 

@@ -52,13 +52,7 @@ def client_out(client: Client, role: str) -> ClientOut:
 
 
 def invitation_out(invitation: Invitation) -> InvitationOut:
-    return InvitationOut(
-        id=invitation.id,
-        email=invitation.email,
-        role=invitation.role,
-        expires_at=invitation.expires_at,
-        created_at=invitation.created_at,
-    )
+    return InvitationOut.model_validate(invitation)
 
 
 @router.get("/api/v1/clients", response_model=Page[ClientOut])
@@ -216,20 +210,7 @@ async def client_activity(
     """The client's security timeline, newest first."""
     events, cursor = await service.activity(session, principal, params)
     return Page(
-        items=[
-            ActivityOut(
-                id=e.id,
-                event=e.event,
-                actor=e.actor_label,
-                actor_user_id=e.actor_user_id,
-                api_key_id=e.api_key_id,
-                ip=e.ip,
-                user_agent=e.user_agent,
-                data=e.data,
-                created_at=e.created_at,
-            )
-            for e in events
-        ],
+        items=[ActivityOut.model_validate(e) for e in events],
         next_cursor=cursor,
     )
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 RoleName = Annotated[str, StringConstraints(max_length=40)]
@@ -47,6 +47,8 @@ class MemberOut(BaseModel):
 
 
 class InvitationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     email: str
     role: str
@@ -57,6 +59,8 @@ class InvitationOut(BaseModel):
 class MembersOut(BaseModel):
     items: list[MemberOut]
     invitations: list[InvitationOut]
+    # Members of a team are one page; the field keeps the shape of every list.
+    next_cursor: str | None = None
 
 
 class InviteIn(Strict):
@@ -78,9 +82,11 @@ class AcceptedOut(BaseModel):
 
 
 class ActivityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     event: str
-    actor: str | None
+    actor: str | None = Field(validation_alias=AliasChoices("actor", "actor_label"))
     actor_user_id: uuid.UUID | None
     api_key_id: uuid.UUID | None
     ip: str | None

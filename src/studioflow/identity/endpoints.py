@@ -60,17 +60,7 @@ ACCEPTED = StatusOut(status="accepted")
 
 
 def user_out(user: User | UserInfo) -> UserOut:
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        username=user.username,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        platform_role=user.platform_role,
-        email_verified=user.email_verified_at is not None,
-        created_at=user.created_at,
-        delete_after=user.delete_after,
-    )
+    return UserOut.model_validate(user)
 
 
 def signed_in(request: Request, response: Response, result: SignIn) -> LoginOut:
@@ -427,19 +417,7 @@ async def patch_profile(
 
 
 def key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        key_name=key.name,
-        prefix=key.prefix,
-        client_id=key.client_id,
-        scopes=list(key.scopes),
-        rate_limit_per_hour=key.rate_limit_per_hour,
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        revoked_at=key.revoked_at,
-        last_used_at=key.last_used_at,
-        requests_count=key.requests_count,
-    )
+    return ApiKeyOut.model_validate(key)
 
 
 @router.get("/api/v1/api-keys", response_model=Page[ApiKeyOut], tags=["api keys"])

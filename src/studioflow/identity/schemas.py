@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -61,6 +61,8 @@ class ResetIn(Strict):
 
 
 class UserOut(BaseModel):
+    """A user row or a principal's snapshot, read by attribute (``UserOut.model_validate``)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -69,9 +71,15 @@ class UserOut(BaseModel):
     first_name: str | None
     last_name: str | None
     platform_role: str
-    email_verified: bool
+    # Not sent: the time itself is the user's business; ``email_verified`` says enough.
+    email_verified_at: datetime | None = Field(default=None, exclude=True)
     created_at: datetime
     delete_after: datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class LoginOut(BaseModel):
@@ -130,8 +138,10 @@ class ApiKeyCreate(Strict):
 
 
 class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
     id: uuid.UUID
-    key_name: str
+    key_name: str = Field(validation_alias=AliasChoices("key_name", "name"))
     prefix: str
     client_id: uuid.UUID
     scopes: list[str]

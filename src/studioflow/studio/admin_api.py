@@ -189,6 +189,8 @@ class WorkflowRequestIn(BaseModel):
 
 
 class WorkflowRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     client_id: uuid.UUID
     title: str
@@ -210,17 +212,7 @@ class ReviewIn(BaseModel):
 
 
 def request_out(row: WorkflowRequest) -> WorkflowRequestOut:
-    return WorkflowRequestOut(
-        id=row.id,
-        client_id=row.client_id,
-        title=row.title,
-        description=row.description,
-        status=row.status,
-        admin_note=row.admin_note,
-        template_id=row.template_id,
-        created_at=row.created_at,
-        reviewed_at=row.reviewed_at,
-    )
+    return WorkflowRequestOut.model_validate(row)
 
 
 @router.get("/api/v1/workflow-requests", response_model=Page[WorkflowRequestOut])
