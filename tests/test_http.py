@@ -314,3 +314,27 @@ def test_no_two_routers_claim_the_same_request() -> None:
             and other.path_regex.match(sample)
         ]
     assert clashes == []
+
+
+async def test_openapi_documents_every_error_answer_as_problem_json(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each operation lists the error answers it can give as problem+json: 422 and 503
+    everywhere, 401/403/404 where a guard is named, 429 on the API."""
+    document = (await client.get("/openapi.json")).json()
+    assert document["components"]["schemas"]["Problem"]["required"][-1] == "code"
+    missing = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            answers = operation["responses"]
+            for status, entry in answers.items():
+                if status.startswith(("4", "5")) and "application/problem+json" not in entry.get(
+                    "content", {}
+                ):
+                    missing.append(f"{method.upper()} {path} {status}: not problem+json")
+            for status in ("422", "503"):
+                if status not in answers:
+                    missing.append(f"{method.upper()} {path}: no {status}")
+    me = document["paths"]["/api/v1/auth/me"]["get"]["responses"]
+    assert {"401", "403", "404", "429"} <= set(me)
+    assert not missing, "\n".join(missing[:20])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 import studioflow.tasks  # noqa: F401  (registers every task with the queue)
@@ -22,6 +23,7 @@ from studioflow.identity import endpoints as identity_endpoints
 from studioflow.media import analytics
 from studioflow.media import delivery as media_delivery
 from studioflow.media import endpoints as media_endpoints
+from studioflow.openapi import document_errors
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
 from studioflow.platform.http import (
@@ -142,6 +144,15 @@ def create_app(
     for mount in MOUNTS:
         if role in mount.roles:
             app.include_router(mount.router)
+    mounted = [
+        route
+        for mount in MOUNTS
+        if role in mount.roles
+        for route in mount.router.routes
+        if isinstance(route, APIRoute)
+    ]
+    # The documented "extending OpenAPI" hook: every operation lists its error answers.
+    app.openapi = lambda: document_errors(app, mounted)  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if role in _API:
         app.mount(admin_api.MONITOR_PATH, admin_api.queue_monitor(the_platform))
