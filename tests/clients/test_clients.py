@@ -339,3 +339,25 @@ async def test_lists_page_with_a_cursor(client: httpx.AsyncClient, owner: Accoun
         "/api/v1/clients", params={"cursor": "bm90LW91cnM"}, headers=owner.headers
     )
     assert bad.status_code == 422 and bad.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("path", "values"),
+    [
+        ("/api/v1/clients", ["not a bool", 1, "not-a-uuid"]),  # wrong type per column
+        ("/api/v1/clients", [True, "Team"]),  # too few values
+        ("/api/v1/api-keys", ["2026-01-01T00:00:00", "01a2310a-6021-7877-abd9-ee4bfb000000"]),
+    ],
+)
+async def test_forged_cursors_are_422(
+    client: httpx.AsyncClient, owner: Account, path: str, values: list[object]
+) -> None:
+    """A cursor is ours or nothing: other shapes, types, or a time without an offset are a
+    validation error, never a server error."""
+    import base64
+    import json
+
+    cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    answer = await client.get(path, params={"cursor": cursor}, headers=owner.headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "validation_error"

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import literal, tuple_
+from sqlalchemy import Boolean, DateTime, Integer, String, Uuid, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from studioflow.platform.errors import Unprocessable
@@ -115,15 +115,22 @@ def _decode_keyset(cursor: str, order: Sequence[Any]) -> list[Any]:
 
 
 def _typed(value: Any, column: Any) -> Any:
-    """A cursor's JSON value as the column's Python type (UUIDs and times travel as text)."""
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return value
-    if value is None or isinstance(value, python_type):
-        return value
-    if python_type is uuid.UUID:
+    """A cursor's JSON value as the column's Python value (UUIDs and times travel as text).
+    Anything else than the column holds is a ValueError (a forged cursor: 422)."""
+    if value is None:
+        return None
+    sql_type = column.type
+    stored = getattr(sql_type, "impl", sql_type)  # a TypeDecorator (UTCDateTime) by its store
+    if isinstance(stored, Uuid):
         return uuid.UUID(str(value))
-    if python_type is datetime:
-        return datetime.fromisoformat(str(value))
-    raise ValueError(f"a {type(value).__name__} for a {python_type.__name__} column")
+    if isinstance(stored, DateTime):
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            raise ValueError("a time without a UTC offset")
+        return moment
+    for kind, python in ((Boolean, bool), (Integer, int), (String, str)):
+        if isinstance(stored, kind):
+            if type(value) is not python:
+                raise ValueError(f"a {type(value).__name__} for a {python.__name__} column")
+            return value
+    raise ValueError(f"no cursor over a {type(sql_type).__name__} column")

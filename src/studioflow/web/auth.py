@@ -76,10 +76,11 @@ async def page_principal(
             request, response, session, allow_api_key=False, client_override=wanted
         )
     except NotFound:
-        if strict or wanted is None:
-            if strict:
-                raise
+        if strict:
+            raise
+        if wanted is None:
             return None
+        # A stale or foreign client cookie: the personal client instead.
         try:
             return await resolve_principal(request, response, session, allow_api_key=False)
         except (NotAuthenticated, NotFound):
@@ -124,8 +125,7 @@ class ClientPage(Page):
         try:
             principal = await page_principal(request, session, client=client_id, strict=True)
         except NotFound:
-            if await page_principal(request, session) is None:
-                raise SignInRequired("Sign in to see this page.") from None
+            # Only a signed-in user gets this far (the token is checked before the client).
             raise NotFound("We could not find that page.") from None
         return await self.view(request, session, principal)
 
