@@ -204,6 +204,14 @@ async def test_worker_in_a_separate_process(settings: Settings, platform: Platfo
         stderr=subprocess.PIPE,
     )
     try:
+        # Wait for the worker to announce itself: its first upkeep sweeps the active list, and
+        # saq sweeps (and retries) a job it finds there that another worker has just dequeued
+        # but not yet marked active: a start-up race of saq's, not ours, that re-runs the job.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not (await platform.queue.saq.info())["workers"]:
+            assert loop.time() < deadline, "the worker did not start"
+            await asyncio.sleep(0.1)
         message = build_message(
             sender=settings.mail_from, to="grace@example.com", subject="Remote", text="Done there"
         )
