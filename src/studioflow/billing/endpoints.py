@@ -3,42 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from studioflow.billing import credits
 from studioflow.billing.auth import BillingReader
+from studioflow.billing.schemas import CreditEventOut, CreditsOut, GrantIn
 from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.platform.db import Database, SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable
 
 router = APIRouter(tags=["credits"])
-
-
-class CreditEventOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    delta: int
-    reason: str
-    reference: str | None
-    balance_after: int
-    created_at: datetime
-
-
-class CreditsOut(BaseModel):
-    balance: int
-    events: list[CreditEventOut]
-
-
-class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: int = Field(description="Credits to add (negative to take back; never below zero).")
-    reason: str = Field(default="admin_grant", min_length=1, max_length=40)
-    reference: str | None = Field(default=None, max_length=200)
 
 
 async def _credits_out(db: Database, session: SessionDep, client_id: uuid.UUID) -> CreditsOut:

@@ -39,16 +39,7 @@ router = APIRouter(tags=["clients"])
 
 
 def client_out(client: Client, role: str) -> ClientOut:
-    return ClientOut(
-        id=client.id,
-        name=client.name,
-        personal=client.personal_owner_id is not None,
-        plan=client.plan,
-        role=role,
-        created_at=client.created_at,
-        images_public_by_default=bool(client.settings.get("images_public_by_default", True)),
-        allowed_referrers=list(client.settings.get("allowed_referrers", [])),
-    )
+    return ClientOut.for_member(client, role)
 
 
 def invitation_out(invitation: Invitation) -> InvitationOut:

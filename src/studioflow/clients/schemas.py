@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 RoleName = Annotated[str, StringConstraints(max_length=40)]
@@ -28,14 +28,36 @@ class ClientUpdate(Strict):
 
 
 class ClientOut(BaseModel):
+    """A client row as its member sees it: ``role`` is the member's, the rest the row's."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     name: str
-    personal: bool
     plan: str
-    role: str
+    role: str = ""
     created_at: datetime
-    images_public_by_default: bool = True
-    allowed_referrers: list[str] = []
+    personal_owner_id: uuid.UUID | None = Field(exclude=True)
+    settings: dict[str, Any] = Field(exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def personal(self) -> bool:
+        return self.personal_owner_id is not None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def images_public_by_default(self) -> bool:
+        return bool(self.settings.get("images_public_by_default", True))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def allowed_referrers(self) -> list[str]:
+        return list(self.settings.get("allowed_referrers", []))
+
+    @classmethod
+    def for_member(cls, client: object, role: str) -> ClientOut:
+        return cls.model_validate(client).model_copy(update={"role": role})
 
 
 class MemberOut(BaseModel):

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
-from pydantic import BaseModel, ConfigDict
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
@@ -20,9 +19,13 @@ from studioflow.media.schemas import (
     ImageMetadata,
     ImageRead,
     ImageUpdate,
+    KnownIn,
+    KnownOut,
     QuotaOut,
     SeedImage,
     SeedUploadOut,
+    TransformIn,
+    TransformOut,
 )
 from studioflow.media.urls import transform_url, validate_transform
 from studioflow.models import Image
@@ -250,21 +253,6 @@ async def delete_album(
     return Response(status_code=204)
 
 
-class TransformIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    width: int | None = None
-    height: int | None = None
-    fit: str | None = None
-    quality: int | None = None
-    format: str | None = None
-
-
-class TransformOut(BaseModel):
-    url: str
-    expires_at: datetime | None
-
-
 @router.post("/api/v1/images/{image_id}/transform-url", response_model=TransformOut)
 async def transform_link(
     image_id: uuid.UUID,
@@ -283,16 +271,6 @@ async def transform_link(
         url=transform_url(platform_of(request), image.id, transform),
         expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
     )
-
-
-class KnownIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    hashes: list[str]
-
-
-class KnownOut(BaseModel):
-    known: dict[str, uuid.UUID]
 
 
 @router.post("/api/v1/images/known", response_model=KnownOut)

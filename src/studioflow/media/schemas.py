@@ -131,3 +131,28 @@ class StatsOut(BaseModel):
     browsers: list[NamedCount]
     countries: list[NamedCount]
     days: int
+
+
+class TransformIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    width: int | None = None
+    height: int | None = None
+    fit: str | None = None
+    quality: int | None = None
+    format: str | None = None
+
+
+class TransformOut(BaseModel):
+    url: str
+    expires_at: datetime | None
+
+
+class KnownIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hashes: list[str]
+
+
+class KnownOut(BaseModel):
+    known: dict[str, uuid.UUID]

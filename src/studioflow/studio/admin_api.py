@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from studioflow.identity.auth import PlatformAdmin, resolve_principal
@@ -26,55 +24,21 @@ from studioflow.platform.runtime import Platform
 from studioflow.studio import admin, service
 from studioflow.studio.auth import WorkflowReader
 from studioflow.studio.providers import PROVIDER_NAMES
+from studioflow.studio.schemas import (
+    AssignedOut,
+    AssignIn,
+    ReviewIn,
+    TemplateIn,
+    TemplateOut,
+    TemplatePatch,
+    WorkflowRequestIn,
+    WorkflowRequestOut,
+)
 
 router = APIRouter(tags=["studio"])
 
 
 # --- templates ---------------------------------------------------------------------------
-
-
-class TemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=120)
-    description: str = Field(default="", max_length=1000)
-    kind: Literal["image_batch"] = "image_batch"
-    provider: str
-    model: str = Field(min_length=1, max_length=100)
-    default_config: dict[str, Any] = Field(default_factory=dict)
-    price_credits: int = Field(default=1, ge=0, le=10_000)
-    provider_cost_micro_usd: int = Field(default=0, ge=0, le=100_000_000)
-    auto_assign: bool = False
-    is_active: bool = True
-
-
-class TemplatePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str | None = Field(default=None, min_length=1, max_length=120)
-    description: str | None = Field(default=None, max_length=1000)
-    provider: str | None = None
-    model: str | None = Field(default=None, min_length=1, max_length=100)
-    default_config: dict[str, Any] | None = None
-    price_credits: int | None = Field(default=None, ge=0, le=10_000)
-    provider_cost_micro_usd: int | None = Field(default=None, ge=0, le=100_000_000)
-    auto_assign: bool | None = None
-    is_active: bool | None = None
-
-
-class TemplateOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    description: str
-    kind: str
-    provider: str
-    model: str
-    default_config: dict[str, Any]
-    price_credits: int
-    provider_cost_micro_usd: int
-    auto_assign: bool
-    is_active: bool
-    workflows: int
 
 
 def _check_provider(provider: str | None, config: dict[str, Any] | None) -> None:
@@ -94,20 +58,7 @@ def _check_provider(provider: str | None, config: dict[str, Any] | None) -> None
 
 
 def _template_out(template: WorkflowTemplate, count: int) -> TemplateOut:
-    return TemplateOut(
-        id=template.id,
-        name=template.name,
-        description=template.description,
-        kind=template.kind,
-        provider=template.provider,
-        model=template.model,
-        default_config=template.default_config,
-        price_credits=template.price_credits,
-        provider_cost_micro_usd=template.provider_cost_micro_usd,
-        auto_assign=template.auto_assign,
-        is_active=template.is_active,
-        workflows=count,
-    )
+    return TemplateOut.with_usage(template, count)
 
 
 @router.get("/api/v1/admin/workflow-templates", response_model=Page[TemplateOut])
@@ -146,21 +97,6 @@ async def update_template(
     return _template_out(template, await admin.usage(session, template))
 
 
-class AssignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    template_id: uuid.UUID
-    name: str | None = Field(default=None, max_length=120)
-    config_overrides: dict[str, Any] = Field(default_factory=dict)
-
-
-class AssignedOut(BaseModel):
-    id: uuid.UUID
-    client_id: uuid.UUID
-    template_id: uuid.UUID
-    name: str
-
-
 @router.post(
     "/api/v1/admin/clients/{client_id}/workflows", response_model=AssignedOut, status_code=201
 )
@@ -179,36 +115,6 @@ async def assign_to_client(
 
 
 # --- workflow requests -------------------------------------------------------------------
-
-
-class WorkflowRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=10, max_length=5000)
-
-
-class WorkflowRequestOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    client_id: uuid.UUID
-    title: str
-    description: str
-    status: str
-    admin_note: str | None
-    template_id: uuid.UUID | None
-    created_at: datetime
-    reviewed_at: datetime | None
-
-
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decision: Literal["approve", "decline"]
-    note: str | None = Field(default=None, max_length=2000)
-    # On approval: the template to assign to the client (optional).
-    template_id: uuid.UUID | None = None
 
 
 def request_out(row: WorkflowRequest) -> WorkflowRequestOut:

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
 
 from studioflow.identity.auth import Principal, platform_of
 from studioflow.media.urls import signed_url
@@ -32,6 +31,7 @@ from studioflow.studio.schemas import (
     JobIn,
     JobOut,
     PdfExportIn,
+    WorkflowOut,
     batch_result_out,
     execution_out,
 )
@@ -41,30 +41,8 @@ router = APIRouter(tags=["studio"])
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 
-class WorkflowOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    description: str
-    kind: str
-    provider: str
-    model: str
-    config: dict[str, Any]
-    price_credits: int
-    placeholder: bool
-
-
 def workflow_out(workflow: Workflow, template: WorkflowTemplate) -> WorkflowOut:
-    return WorkflowOut(
-        id=workflow.id,
-        name=workflow.name,
-        description=template.description,
-        kind=template.kind,
-        provider=template.provider,
-        model=template.model,
-        config={**template.default_config, **workflow.config_overrides},
-        price_credits=template.price_credits,
-        placeholder=template.provider == "placeholder",
-    )
+    return WorkflowOut.of(workflow, template)
 
 
 @router.get("/api/v1/workflows", response_model=Page[WorkflowOut])

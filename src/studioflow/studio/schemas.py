@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from studioflow.models import BatchResult, WorkflowExecution
+from studioflow.models import BatchResult, Workflow, WorkflowExecution, WorkflowTemplate
 
 
 class ExecuteConfig(BaseModel):
@@ -59,74 +59,80 @@ class Cost(BaseModel):
 
 
 class ExecutionOut(BaseModel):
+    """An execution read straight from its row; the counters become the nested summaries."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     workflow_id: uuid.UUID | None
     kind: str
     status: str
     provider: str
     model: str
-    placeholder: bool
     config: dict[str, Any]
-    progress: Progress
-    output_data: OutputData
     credits_reserved: int
     credits_refunded: int
-    cost: Cost
     error: str | None
     error_code: str | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
-    duration_seconds: float | None
+    # Read from the row, answered only through the summaries below.
+    total: int = Field(exclude=True)
+    completed: int = Field(exclude=True)
+    failed: int = Field(exclude=True)
+    cancelled: int = Field(exclude=True)
+    cost_micro_usd: int = Field(exclude=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def placeholder(self) -> bool:
+        return self.provider == "placeholder"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def progress(self) -> Progress:
+        return Progress(
+            total=self.total, completed=self.completed, failed=self.failed, cancelled=self.cancelled
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def output_data(self) -> OutputData:
+        return OutputData(
+            successful=self.completed, failed=self.failed + self.cancelled, total=self.total
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cost(self) -> Cost:
+        return Cost(
+            credits=self.credits_reserved - self.credits_refunded,
+            # Integer cents, rounded half up, from integer micro-dollars.
+            provider=Money(amount=(self.cost_micro_usd + 5_000) // 10_000),
+            provider_micro_usd=self.cost_micro_usd,
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return round((self.completed_at - self.started_at).total_seconds(), 3)
 
 
 def execution_out(execution: WorkflowExecution) -> ExecutionOut:
-    duration = None
-    if execution.started_at and execution.completed_at:
-        duration = round((execution.completed_at - execution.started_at).total_seconds(), 3)
-    return ExecutionOut(
-        id=execution.id,
-        workflow_id=execution.workflow_id,
-        kind=execution.kind,
-        status=execution.status,
-        provider=execution.provider,
-        model=execution.model,
-        placeholder=execution.provider == "placeholder",
-        config=execution.config,
-        progress=Progress(
-            total=execution.total,
-            completed=execution.completed,
-            failed=execution.failed,
-            cancelled=execution.cancelled,
-        ),
-        output_data=OutputData(
-            successful=execution.completed,
-            failed=execution.failed + execution.cancelled,
-            total=execution.total,
-        ),
-        credits_reserved=execution.credits_reserved,
-        credits_refunded=execution.credits_refunded,
-        cost=Cost(
-            credits=execution.credits_reserved - execution.credits_refunded,
-            # Integer cents, rounded half up, from integer micro-dollars.
-            provider=Money(amount=(execution.cost_micro_usd + 5_000) // 10_000),
-            provider_micro_usd=execution.cost_micro_usd,
-        ),
-        error=execution.error,
-        error_code=execution.error_code,
-        created_at=execution.created_at,
-        started_at=execution.started_at,
-        completed_at=execution.completed_at,
-        duration_seconds=duration,
-    )
+    return ExecutionOut.model_validate(execution)
 
 
 class BatchResultOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     index: int
     prompt: str
     aspect_ratio: str
     status: str
-    result_url: str | None
+    result_url: str | None = None
     image_id: uuid.UUID | None
     error: str | None
     error_code: str | None
@@ -137,20 +143,8 @@ class BatchResultOut(BaseModel):
 
 
 def batch_result_out(item: BatchResult, result_url: str | None) -> BatchResultOut:
-    return BatchResultOut(
-        index=item.index,
-        prompt=item.prompt,
-        aspect_ratio=item.aspect_ratio,
-        status=item.status,
-        result_url=result_url,
-        image_id=item.image_id,
-        error=item.error,
-        error_code=item.error_code,
-        attempts=item.attempts,
-        provider_request_id=item.provider_request_id,
-        cost_micro_usd=item.cost_micro_usd,
-        completed_at=item.completed_at,
-    )
+    """The stored item plus its signed URL, which only the caller can mint."""
+    return BatchResultOut.model_validate(item).model_copy(update={"result_url": result_url})
 
 
 class JobIn(BaseModel):
@@ -186,3 +180,153 @@ class PdfExportIn(BaseModel):
     job_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     paper: Literal["A4", "Letter"] = "A4"
     title: str = Field(default="Studioflow results", max_length=200)
+
+
+class TemplateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=1000)
+    kind: Literal["image_batch"] = "image_batch"
+    provider: str
+    model: str = Field(min_length=1, max_length=100)
+    default_config: dict[str, Any] = Field(default_factory=dict)
+    price_credits: int = Field(default=1, ge=0, le=10_000)
+    provider_cost_micro_usd: int = Field(default=0, ge=0, le=100_000_000)
+    auto_assign: bool = False
+    is_active: bool = True
+
+
+class TemplatePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=1000)
+    provider: str | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=100)
+    default_config: dict[str, Any] | None = None
+    price_credits: int | None = Field(default=None, ge=0, le=10_000)
+    provider_cost_micro_usd: int | None = Field(default=None, ge=0, le=100_000_000)
+    auto_assign: bool | None = None
+    is_active: bool | None = None
+
+
+class TemplateOut(BaseModel):
+    """A template row; ``workflows`` (how many clients' workflows use it) is counted beside."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    provider: str
+    model: str
+    default_config: dict[str, Any]
+    price_credits: int
+    provider_cost_micro_usd: int
+    auto_assign: bool
+    is_active: bool
+    workflows: int = 0
+
+    @classmethod
+    def with_usage(cls, template: object, workflows: int) -> TemplateOut:
+        return cls.model_validate(template).model_copy(update={"workflows": int(workflows)})
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: uuid.UUID
+    name: str | None = Field(default=None, max_length=120)
+    config_overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+class AssignedOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    template_id: uuid.UUID
+    name: str
+
+
+class WorkflowRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=10, max_length=5000)
+
+
+class WorkflowRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    client_id: uuid.UUID
+    title: str
+    description: str
+    status: str
+    admin_note: str | None
+    template_id: uuid.UUID | None
+    created_at: datetime
+    reviewed_at: datetime | None
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "decline"]
+    note: str | None = Field(default=None, max_length=2000)
+    # On approval: the template to assign to the client (optional).
+    template_id: uuid.UUID | None = None
+
+
+class WorkflowOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    kind: str
+    provider: str
+    model: str
+    config: dict[str, Any]
+    price_credits: int
+    placeholder: bool
+
+    @classmethod
+    def of(cls, workflow: Workflow, template: WorkflowTemplate) -> WorkflowOut:
+        """A client's workflow is its template with the client's overrides on top."""
+        return cls(
+            id=workflow.id,
+            name=workflow.name,
+            description=template.description,
+            kind=template.kind,
+            provider=template.provider,
+            model=template.model,
+            config={**template.default_config, **workflow.config_overrides},
+            price_credits=template.price_credits,
+            placeholder=template.provider == "placeholder",
+        )
+
+
+class ProviderKeyState(BaseModel):
+    configured: bool
+    hint: str | None = None  # "…wxyz"
+    platform_default: bool  # the platform has its own key for this provider
+
+
+class SettingsOut(BaseModel):
+    client_id: str
+    images_public_by_default: bool
+    allowed_referrers: list[str]
+    provider_keys: dict[str, ProviderKeyState]
+
+
+class SettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    images_public_by_default: bool | None = None
+    allowed_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(
+        default=None, max_length=100
+    )
+    # A key sets it, null removes it; providers left out stay as they are.
+    provider_keys: dict[str, Annotated[str, Field(min_length=8, max_length=400)] | None] = Field(
+        default_factory=dict
+    )

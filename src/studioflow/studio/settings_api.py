@@ -7,10 +7,9 @@ show its last four characters, so people can tell which key it is.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
 
 from studioflow.clients import service as clients
 from studioflow.identity.auth import Principal, platform_of
@@ -19,35 +18,10 @@ from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import Unprocessable
 from studioflow.studio import service
 from studioflow.studio.auth import SettingsReader, SettingsUpdater
+from studioflow.studio.schemas import ProviderKeyState, SettingsIn, SettingsOut
 
 router = APIRouter(tags=["settings"])
 KEYED_PROVIDERS = ("gemini", "openai")
-
-
-class ProviderKeyState(BaseModel):
-    configured: bool
-    hint: str | None = None  # "…wxyz"
-    platform_default: bool  # the platform has its own key for this provider
-
-
-class SettingsOut(BaseModel):
-    client_id: str
-    images_public_by_default: bool
-    allowed_referrers: list[str]
-    provider_keys: dict[str, ProviderKeyState]
-
-
-class SettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    images_public_by_default: bool | None = None
-    allowed_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(
-        default=None, max_length=100
-    )
-    # A key sets it, null removes it; providers left out stay as they are.
-    provider_keys: dict[str, Annotated[str, Field(min_length=8, max_length=400)] | None] = Field(
-        default_factory=dict
-    )
 
 
 def settings_out(request: Request, principal: Principal, values: dict[str, Any]) -> SettingsOut:

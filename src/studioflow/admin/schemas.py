@@ -1,0 +1,80 @@
+"""Request and response models of the admin API (API.md, "Admin")."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+
+class AdminUser(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    username: str | None
+    platform_role: str
+    email_verified_at: datetime | None = Field(exclude=True)
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    delete_after: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class AdminClient(BaseModel):
+    """A client row; ``members`` is counted beside it (``with_members``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    plan: str
+    personal_owner_id: uuid.UUID | None = Field(exclude=True)
+    members: int = 0
+    created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def personal(self) -> bool:
+        return self.personal_owner_id is not None
+
+    @classmethod
+    def with_members(cls, client: object, members: int) -> AdminClient:
+        return cls.model_validate(client).model_copy(update={"members": int(members)})
+
+
+class PlanOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    uploads_per_day: int
+    api_requests_per_hour: int
+    storage_bytes: int
+    bandwidth_bytes_month: int
+    monthly_credits: int
+    max_upload_bytes: int
+    max_pixels: int
+
+
+class PlanUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uploads_per_day: int | None = Field(default=None, ge=0)
+    api_requests_per_hour: int | None = Field(default=None, ge=0)
+    storage_bytes: int | None = Field(default=None, ge=0)
+    bandwidth_bytes_month: int | None = Field(default=None, ge=0)
+    monthly_credits: int | None = Field(default=None, ge=0)
+    max_upload_bytes: int | None = Field(default=None, ge=1024)
+    max_pixels: int | None = Field(default=None, ge=1)
+
+
+class ClientPlanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(max_length=40)

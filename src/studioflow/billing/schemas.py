@@ -1,0 +1,30 @@
+"""Request and response models of the credits API (API.md, "Credits")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CreditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    delta: int
+    reason: str
+    reference: str | None
+    balance_after: int
+    created_at: datetime
+
+
+class CreditsOut(BaseModel):
+    balance: int
+    events: list[CreditEventOut]
+
+
+class GrantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(description="Credits to add (negative to take back; never below zero).")
+    reason: str = Field(default="admin_grant", min_length=1, max_length=40)
+    reference: str | None = Field(default=None, max_length=200)
