@@ -2,11 +2,13 @@
 
 FastAPI documents what a route returns on success (and a 422 in its own JSON shape). Every
 route here can also answer, by construction: 422 for a bad path, query or body; 503 when the
-database is busy or away; 429 on /api and upload paths (per-address and per-plan limits);
+database is busy or away; 429 on /api and upload paths and wherever an API key is taken
+(per-address, per-key and per-plan limits); 400 when it takes a body that cannot be parsed;
 401 and 403 when it names a guard (``Authenticator``); 404 when it has path parameters or
 acts in a client named by ``X-Client-Id``. Those are added to each operation here, derived
-from the route itself, so a new route is documented without repeating it. Codes specific to
-one route (402, 409, 413, 415) are declared on the route with ``responses=``.
+from the route itself, so a new route is documented without repeating it. Answers only one
+route gives (400, 402, 409, 413, 415, or 401 where no guard is named) are declared on it
+with ``responses=answers({...})`` (``platform/errors.py``), each with its codes.
 """
 
 from __future__ import annotations
@@ -39,14 +41,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 _TEXT = {
+    "400": "The body could not be read as its content type says (`bad_request`).",
     "401": "Not signed in, or the token or API key is not valid (`not_authenticated`, "
     "`token_expired`, `invalid_api_key`).",
     "403": "Signed in without the permission this needs (`forbidden`), with an API key where "
     "only a user may act (`api_key_not_allowed`), or without the CSRF header (`csrf_failed`).",
     "404": "No such object in the active client: another client's answers alike (`not_found`).",
     "422": "The path, query or body is not valid (`validation_error`, with `errors`).",
-    "429": "Too many requests from this address (`rate_limited`) or over the plan's hourly "
-    "API requests (`quota_exceeded`); see `Retry-After`.",
+    "429": "Too many requests from this address or API key (`rate_limited`), or over the "
+    "plan's hourly API requests (`quota_exceeded`); see `Retry-After`.",
     "503": "The database is busy or unreachable (`service_unavailable`); see `Retry-After`.",
 }
 
@@ -62,12 +65,15 @@ def _guarded(route: APIRoute) -> bool:
 
 def _statuses(route: APIRoute) -> set[str]:
     statuses = {"422", "503"}
-    if route.path.startswith(("/api/", "/upload")):
-        statuses.add("429")
-    if _guarded(route):
+    guarded = _guarded(route)
+    if route.path.startswith(("/api/", "/upload")) or guarded:
+        statuses.add("429")  # the address's limit, or the API key's hourly one
+    if guarded:
         statuses |= {"401", "403", "404"}
     if "{" in route.path:
         statuses.add("404")
+    if route.body_field is not None:
+        statuses.add("400")
     return statuses
 
 

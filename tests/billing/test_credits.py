@@ -100,6 +100,27 @@ async def test_insufficient_credits_is_402(
             f"/api/v1/admin/clients/{owner.client_id}/credits", json=grant, headers=owner.headers
         )
     ).status_code == 403
+    # Amounts past what the column holds are refused up front, and a balance stops at its
+    # ceiling with a clear answer on both backends (PostgreSQL overflowed into a 500).
+    huge = await client.post(
+        f"/api/v1/admin/clients/{owner.client_id}/credits",
+        json={"amount": -122971454360629886976},
+        headers=admin.headers,
+    )
+    assert huge.status_code == 422 and huge.json()["code"] == "validation_error"
+    statuses = [
+        (
+            await client.post(
+                f"/api/v1/admin/clients/{owner.client_id}/credits",
+                json={"amount": 1_000_000_000},
+                headers=admin.headers,
+            )
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 422]
+    balance = (await client.get("/api/v1/credits", headers=owner.headers)).json()["balance"]
+    assert balance == 2_000_000_013
     await check_invariant(platform, uuid.UUID(owner.client_id))
 
 

@@ -125,6 +125,12 @@ async def test_api_key_upload_and_records(
     assert (
         await client.patch(f"/api/v1/images/{first}", json={"bytes": 1}, headers=owner.headers)
     ).status_code == 422
+    # A flag has no "unset" state: null is refused as invalid, not stored (it was a 409).
+    for flag in ("is_public", "keep_metadata"):
+        nulled = await client.patch(
+            f"/api/v1/images/{first}", json={flag: None}, headers=owner.headers
+        )
+        assert nulled.status_code == 422 and nulled.json()["code"] == "validation_error"
     private = (await client.get("/api/v1/images?public=false", headers=owner.headers)).json()[
         "items"
     ]

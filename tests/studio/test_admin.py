@@ -41,6 +41,22 @@ async def test_templates_assignment_and_requests(studio: Studio) -> None:
         headers=admin.headers,
     )
     assert bad.status_code == 422 and bad.json()["code"] == "unknown_provider"
+    # Renaming onto another template's name is a clear conflict, and changes nothing.
+    other = await studio.client.post(
+        "/api/v1/admin/workflow-templates",
+        json={"name": "Flyers", "provider": "placeholder", "model": "flyer-1"},
+        headers=admin.headers,
+    )
+    clash = await studio.client.patch(
+        f"/api/v1/admin/workflow-templates/{other.json()['id']}",
+        json={"name": "Posters", "price_credits": 9},
+        headers=admin.headers,
+    )
+    assert clash.status_code == 409 and "has that name" in clash.json()["detail"]
+    listed = (
+        await studio.client.get("/api/v1/admin/workflow-templates", headers=admin.headers)
+    ).json()["items"]
+    assert {t["name"]: t["price_credits"] for t in listed}["Flyers"] == 1
     # A client asks; the admin approves with the template: the client now has it.
     asked = await studio.client.post(
         "/api/v1/workflow-requests",

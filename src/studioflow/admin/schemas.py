@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from studioflow.models.base import BIGINT_MAX, INT_MAX
+
 
 class AdminUser(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -65,13 +67,13 @@ class PlanOut(BaseModel):
 class PlanUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    uploads_per_day: int | None = Field(default=None, ge=0)
-    api_requests_per_hour: int | None = Field(default=None, ge=0)
-    storage_bytes: int | None = Field(default=None, ge=0)
-    bandwidth_bytes_month: int | None = Field(default=None, ge=0)
-    monthly_credits: int | None = Field(default=None, ge=0)
-    max_upload_bytes: int | None = Field(default=None, ge=1024)
-    max_pixels: int | None = Field(default=None, ge=1)
+    uploads_per_day: int | None = Field(default=None, ge=0, le=INT_MAX)
+    api_requests_per_hour: int | None = Field(default=None, ge=0, le=INT_MAX)
+    storage_bytes: int | None = Field(default=None, ge=0, le=BIGINT_MAX)
+    bandwidth_bytes_month: int | None = Field(default=None, ge=0, le=BIGINT_MAX)
+    monthly_credits: int | None = Field(default=None, ge=0, le=INT_MAX)
+    max_upload_bytes: int | None = Field(default=None, ge=1024, le=BIGINT_MAX)
+    max_pixels: int | None = Field(default=None, ge=1, le=BIGINT_MAX)
 
 
 class ClientPlanIn(BaseModel):

@@ -20,7 +20,7 @@ from studioflow.billing.repository import CreditRepository
 from studioflow.models import CreditAccount, CreditEvent
 from studioflow.models.base import uuid7
 from studioflow.platform.db import Database
-from studioflow.platform.errors import InsufficientCredits, NotFound
+from studioflow.platform.errors import InsufficientCredits, NotFound, Unprocessable
 
 SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
 
@@ -118,6 +118,11 @@ async def _apply_once(
         if balance is None:
             if not await credits.has_account(client_id):
                 return None
+            if delta > 0:
+                raise Unprocessable(
+                    "The balance would pass the most credits an account holds.",
+                    code="balance_limit",
+                )
             raise InsufficientCredits(
                 f"This needs {-delta} credits; the balance is lower.", extra={"needed": -delta}
             )

@@ -12,7 +12,7 @@ from studioflow.billing.auth import BillingReader
 from studioflow.billing.schemas import CreditEventOut, CreditsOut, GrantIn
 from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.platform.db import Database, SessionDep
-from studioflow.platform.errors import NotFound, Unprocessable
+from studioflow.platform.errors import NotFound, Unprocessable, answers
 
 router = APIRouter(tags=["credits"])
 
@@ -33,7 +33,14 @@ async def get_credits(
     return await _credits_out(platform_of(request).db, session, principal.client_id)
 
 
-@router.post("/api/v1/admin/clients/{client_id}/credits", response_model=CreditsOut, tags=["admin"])
+@router.post(
+    "/api/v1/admin/clients/{client_id}/credits",
+    response_model=CreditsOut,
+    tags=["admin"],
+    responses=answers(
+        {402: "Taking back more than the balance holds (`insufficient_credits`): never below zero."}
+    ),
+)
 async def grant_credits(
     request: Request,
     client_id: uuid.UUID,

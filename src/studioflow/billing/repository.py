@@ -9,19 +9,24 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import BigInteger, bindparam, cast, func, select
 
 from studioflow.models import Client, CreditAccount, CreditEvent
-from studioflow.models.base import table_of
+from studioflow.models.base import INT_MAX, table_of
 from studioflow.platform.repository import ClientScoped
 
 _ACCOUNTS = table_of(CreditAccount)
 # Built once (Core): every execute and every refund runs them.
+# Summed as BigInteger: on PostgreSQL an Integer sum past the ceiling fails before the
+# comparison with it could refuse the change.
+_NEXT_BALANCE = cast(_ACCOUNTS.c.balance, BigInteger) + bindparam("p_delta", type_=BigInteger)
 _CHANGE_BALANCE = (
     _ACCOUNTS.update()
     .where(
         _ACCOUNTS.c.client_id == bindparam("p_client"),
-        _ACCOUNTS.c.balance + bindparam("p_delta") >= 0,
+        _NEXT_BALANCE >= 0,
+        # The column's ceiling: a clear refusal on both backends instead of an overflow.
+        _NEXT_BALANCE <= INT_MAX,
     )
     .values(balance=_ACCOUNTS.c.balance + bindparam("p_delta"))
     .returning(_ACCOUNTS.c.balance)

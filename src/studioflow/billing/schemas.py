@@ -6,6 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# A balance is an Integer column: one grant stays far below what it holds.
+MAX_GRANT = 1_000_000_000
+
 
 class CreditEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -25,6 +28,10 @@ class CreditsOut(BaseModel):
 class GrantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount: int = Field(description="Credits to add (negative to take back; never below zero).")
+    amount: int = Field(
+        ge=-MAX_GRANT,
+        le=MAX_GRANT,
+        description="Credits to add (negative to take back; never below zero).",
+    )
     reason: str = Field(default="admin_grant", min_length=1, max_length=40)
     reference: str | None = Field(default=None, max_length=200)

@@ -33,6 +33,7 @@ from studioflow.identity.auth import UserOnly, platform_of
 from studioflow.identity.context import context_of
 from studioflow.models import Client, Invitation
 from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["clients"])
@@ -124,7 +125,19 @@ async def list_members(
     return MembersOut(items=items, invitations=invitations)
 
 
-@router.post("/api/v1/clients/{client_id}/members", status_code=201, response_model=InvitationOut)
+@router.post(
+    "/api/v1/clients/{client_id}/members",
+    status_code=201,
+    response_model=InvitationOut,
+    responses=answers(
+        {
+            409: (
+                "Already a member (`already_member`), or a personal workspace takes no "
+                "members (`personal_client`)."
+            )
+        }
+    ),
+)
 async def invite_member(
     client_id: uuid.UUID,
     body: InviteIn,
@@ -153,7 +166,11 @@ async def revoke_invitation(
     return Response(status_code=204)
 
 
-@router.patch("/api/v1/clients/{client_id}/members/{user_id}", response_model=MemberOut)
+@router.patch(
+    "/api/v1/clients/{client_id}/members/{user_id}",
+    response_model=MemberOut,
+    responses=answers({409: "The workspace would have no owner left (`last_owner`)."}),
+)
 async def change_role(
     client_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -178,7 +195,18 @@ async def change_role(
     raise AssertionError("membership vanished")  # pragma: no cover
 
 
-@router.delete("/api/v1/clients/{client_id}/members/{user_id}", status_code=204)
+@router.delete(
+    "/api/v1/clients/{client_id}/members/{user_id}",
+    status_code=204,
+    responses=answers(
+        {
+            409: (
+                "The workspace would have no owner left (`last_owner`), or it is "
+                "someone's personal workspace (`personal_client`)."
+            )
+        }
+    ),
+)
 async def remove_member(
     client_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -206,7 +234,11 @@ async def client_activity(
     )
 
 
-@router.post("/api/v1/invitations/accept", response_model=AcceptedOut)
+@router.post(
+    "/api/v1/invitations/accept",
+    response_model=AcceptedOut,
+    responses=answers({400: "The invitation is invalid, used or expired (`invalid_token`)."}),
+)
 async def accept_invitation(
     body: AcceptIn, principal: UserOnly, request: Request, session: SessionDep
 ) -> AcceptedOut:

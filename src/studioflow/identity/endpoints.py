@@ -50,7 +50,7 @@ from studioflow.identity.schemas import (
 from studioflow.identity.service import SignIn
 from studioflow.models import ApiKey, User
 from studioflow.platform.db import ReadSessionDep, SessionDep, WriteSessionDep
-from studioflow.platform.errors import AppError, BadRequest, NotFound
+from studioflow.platform.errors import AppError, BadRequest, NotFound, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["authentication"])
@@ -84,7 +84,10 @@ def signed_in(request: Request, response: Response, result: SignIn) -> LoginOut:
 
 
 @router.post(
-    "/api/v1/auth/register", status_code=status.HTTP_202_ACCEPTED, response_model=StatusOut
+    "/api/v1/auth/register",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=StatusOut,
+    responses=answers({409: "An account has this username (`username_taken`)."}),
 )
 async def register(body: RegisterIn, request: Request, session: SessionDep) -> StatusOut:
     """Create an account and email a 6-digit code (same answer whether or not the email exists)."""
@@ -101,7 +104,11 @@ async def register(body: RegisterIn, request: Request, session: SessionDep) -> S
     return PENDING
 
 
-@router.post("/api/v1/auth/verify-email", response_model=UserOut)
+@router.post(
+    "/api/v1/auth/verify-email",
+    response_model=UserOut,
+    responses=answers({400: "The code is wrong or has expired (`invalid_code`)."}),
+)
 async def verify_email(body: VerifyEmailIn, request: Request, session: SessionDep) -> UserOut:
     """Confirm the email address with the emailed code."""
     user = await identity.verify_email(
@@ -121,7 +128,16 @@ async def resend_code(body: EmailIn, request: Request, session: SessionDep) -> S
     return ACCEPTED
 
 
-@router.post("/api/v1/auth/login", response_model=LoginOut)
+@router.post(
+    "/api/v1/auth/login",
+    response_model=LoginOut,
+    responses=answers(
+        {
+            401: "Wrong email, username or password (`invalid_credentials`).",
+            403: "The email address is not verified yet (`email_not_verified`).",
+        }
+    ),
+)
 async def login(
     body: LoginIn,
     request: Request,
@@ -141,7 +157,19 @@ async def login(
     return signed_in(request, response, result)
 
 
-@router.post("/api/v1/auth/refresh", response_model=LoginOut)
+@router.post(
+    "/api/v1/auth/refresh",
+    response_model=LoginOut,
+    responses=answers(
+        {
+            401: (
+                "The refresh token is not valid or has expired (`not_authenticated`), "
+                "or was already used, which signs out that session family "
+                "(`refresh_token_reused`)."
+            )
+        }
+    ),
+)
 async def refresh(
     request: Request, response: Response, session: SessionDep, body: RefreshIn | None = None
 ) -> LoginOut:
@@ -225,7 +253,11 @@ async def magic_link(body: EmailIn, request: Request, session: SessionDep) -> St
     return ACCEPTED
 
 
-@router.post("/api/v1/auth/magic-link/consume", response_model=LoginOut)
+@router.post(
+    "/api/v1/auth/magic-link/consume",
+    response_model=LoginOut,
+    responses=answers({400: "The link is invalid, used or expired (`invalid_token`)."}),
+)
 async def consume_magic_link(
     body: TokenIn, request: Request, response: Response, session: SessionDep
 ) -> LoginOut:
@@ -263,7 +295,11 @@ async def forgot_password(body: EmailIn, request: Request, session: SessionDep) 
     return ACCEPTED
 
 
-@router.post("/api/v1/auth/password/reset", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/api/v1/auth/password/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=answers({400: "The link is invalid, used or expired (`invalid_token`)."}),
+)
 async def reset_password(body: ResetIn, request: Request, session: SessionDep) -> Response:
     """Set a new password; every session and API key of the user is revoked."""
     await identity.reset_password(
@@ -285,7 +321,12 @@ async def get_account(principal: UserOnly) -> UserOut:
     return user_out(principal.user)
 
 
-@router.put("/api/v1/account", response_model=UserOut, tags=["account"])
+@router.put(
+    "/api/v1/account",
+    response_model=UserOut,
+    tags=["account"],
+    responses=answers({409: "Another account has this username (`username_taken`)."}),
+)
 async def put_account(body: ProfileUpdate, principal: UserOnly, session: SessionDep) -> UserOut:
     """Change your profile (username, first and last name)."""
     user = await identity.update_profile(
@@ -332,7 +373,12 @@ async def revoke_session(
     return Response(status_code=204)
 
 
-@router.post("/api/v1/account/delete-request", response_model=DeletionOut, tags=["account"])
+@router.post(
+    "/api/v1/account/delete-request",
+    response_model=DeletionOut,
+    tags=["account"],
+    responses=answers({409: "The last owner of a team workspace cannot leave it (`last_owner`)."}),
+)
 async def delete_request(principal: UserOnly, request: Request, session: SessionDep) -> DeletionOut:
     """Schedule your account's deletion after a 7-day grace period."""
     when = await identity.request_deletion(session, principal.user_id, context=context_of(request))
@@ -397,7 +443,12 @@ async def get_profile(
     return await _profile(principal, request, session)
 
 
-@router.patch("/api/v1/user/profile", response_model=ProfileOut, tags=["account"])
+@router.patch(
+    "/api/v1/user/profile",
+    response_model=ProfileOut,
+    tags=["account"],
+    responses=answers({409: "Another account has this username (`username_taken`)."}),
+)
 async def patch_profile(
     body: ProfileUpdate, principal: UserOnly, request: Request, session: SessionDep
 ) -> ProfileOut:
@@ -537,6 +588,9 @@ async def _signed_in_user(request: Request, session: AsyncSession) -> UserInfo |
     return principal.user
 
 
+_NOT_CONFIGURED = answers({404: "This sign-in provider is not configured here (`not_found`)."})
+
+
 def _register_provider(provider: str, label: str) -> None:
     async def begin(request: Request) -> Response:
         return await _oauth_start(provider, request)
@@ -564,6 +618,7 @@ def _register_provider(provider: str, label: str) -> None:
         name=f"oauth_{provider}",
         response_class=RedirectResponse,
         status_code=302,
+        responses=_NOT_CONFIGURED,
     )
     router.add_api_route(
         f"/api/v1/auth/{provider}/callback",
@@ -572,6 +627,7 @@ def _register_provider(provider: str, label: str) -> None:
         name=f"oauth_{provider}_callback",
         response_class=RedirectResponse,
         status_code=303,
+        responses=_NOT_CONFIGURED,
     )
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+from studioflow.models.base import INT_MAX
+
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # The length cap is checked by the password policy with a clear message; this only stops
@@ -133,7 +135,7 @@ class ApiKeyCreate(Strict):
     scopes: list[Annotated[str, StringConstraints(max_length=60)]] | None = Field(
         default=None, max_length=50
     )
-    rate_limit_per_hour: int | None = Field(default=None, ge=1)
+    rate_limit_per_hour: int | None = Field(default=None, ge=1, le=INT_MAX)
     expires_at: datetime | None = None
 
 

@@ -47,6 +47,7 @@ from studioflow.platform.errors import (
     QuotaExceeded,
     RateLimited,
     Unprocessable,
+    answers,
 )
 from studioflow.platform.runtime import Platform
 
@@ -117,8 +118,38 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size)
 
 
-@router.head("/i/{image_id}", operation_id="head_image_file")
-@router.get("/i/{image_id}", operation_id="get_image_file")
+@router.head(
+    "/i/{image_id}",
+    operation_id="head_image_file",
+    responses=answers(
+        {
+            403: (
+                "The signature is missing, wrong or expired (`invalid_signature`), or "
+                "the referrer is not allowed (`hotlink_blocked`)."
+            ),
+            429: (
+                "The plan's monthly bandwidth is used up (`quota_exceeded`), or too many "
+                "new sizes are being rendered at once (`rate_limited`); see `Retry-After`."
+            ),
+        }
+    ),
+)
+@router.get(
+    "/i/{image_id}",
+    operation_id="get_image_file",
+    responses=answers(
+        {
+            403: (
+                "The signature is missing, wrong or expired (`invalid_signature`), or "
+                "the referrer is not allowed (`hotlink_blocked`)."
+            ),
+            429: (
+                "The plan's monthly bandwidth is used up (`quota_exceeded`), or too many "
+                "new sizes are being rendered at once (`rate_limited`); see `Retry-After`."
+            ),
+        }
+    ),
+)
 async def deliver(
     image_id: uuid.UUID,
     request: Request,

@@ -30,7 +30,7 @@ from studioflow.media.schemas import (
 from studioflow.media.urls import transform_url, validate_transform
 from studioflow.models import Image
 from studioflow.platform.db import ReadSessionDep, SessionDep
-from studioflow.platform.errors import Unprocessable
+from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 upload_router = APIRouter(tags=["images"])
@@ -70,7 +70,17 @@ def image_read(request: Request, image: Image, *, duplicate: bool = False) -> Im
     )
 
 
-@upload_router.post("/upload", status_code=201, response_model=SeedUploadOut)
+@upload_router.post(
+    "/upload",
+    status_code=201,
+    response_model=SeedUploadOut,
+    responses=answers(
+        {
+            413: "The file is larger than the plan allows (`payload_too_large`).",
+            415: "Not an image type Studioflow takes (`unsupported_media_type`).",
+        }
+    ),
+)
 async def upload(
     request: Request,
     read: ReadSessionDep,
@@ -108,7 +118,17 @@ async def upload(
     )
 
 
-@upload_router.post("/api/v1/images", status_code=201, response_model=list[ImageRead])
+@upload_router.post(
+    "/api/v1/images",
+    status_code=201,
+    response_model=list[ImageRead],
+    responses=answers(
+        {
+            413: "A file is larger than the plan allows (`payload_too_large`).",
+            415: ("A file is not an image type Studioflow takes (`unsupported_media_type`)."),
+        }
+    ),
+)
 async def upload_many(
     request: Request,
     read: ReadSessionDep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class ImageMetadata(BaseModel):
@@ -66,6 +66,14 @@ class ImageUpdate(BaseModel):
     album_id: uuid.UUID | None = None
     expires_at: datetime | None = None
     keep_metadata: bool | None = None
+
+    @field_validator("is_public", "keep_metadata")
+    @classmethod
+    def _true_or_false(cls, value: bool | None) -> bool:
+        # Left out means unchanged; null would clear a flag that has no "unset" state.
+        if value is None:
+            raise ValueError("must be true or false (leave it out to keep it)")
+        return value
 
 
 class QuotaOut(BaseModel):

@@ -15,6 +15,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, Uuid
 
 # Stable constraint names let Alembic alter and drop them on both SQLite and PostgreSQL.
+# What an Integer and a BigInteger column hold on PostgreSQL (SQLite's are wider): request
+# models bound their numbers by these, so a huge value is a 422, never an overflow.
+INT_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -126,6 +126,13 @@ class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+def answers(documented: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: the problem answers only it gives, each with its codes.
+
+    ``studioflow.openapi`` adds the problem+json body and the answers every route shares."""
+    return {status: {"description": text} for status, text in documented.items()}
+
+
 def problem(
     status: int,
     *,

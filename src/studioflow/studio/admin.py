@@ -50,6 +50,13 @@ async def update_template(
     session: AsyncSession, template: WorkflowTemplate, changes: dict[str, Any]
 ) -> WorkflowTemplate:
     """Running executions keep the price and provider they started with."""
+    new_name = changes.get("name")
+    if (
+        new_name is not None
+        and new_name != template.name
+        and await TemplateRepository(session).named(new_name) is not None
+    ):
+        raise Conflict("A template has that name.")
     for name, value in changes.items():
         if value is not None:
             setattr(template, name, value)

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from studioflow.identity.auth import PlatformAdmin, resolve_principal
 from studioflow.models import WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import AppError, Unprocessable
+from studioflow.platform.errors import AppError, Unprocessable, answers
 from studioflow.platform.pagination import (
     Page,
     PageParams,
@@ -72,7 +72,12 @@ async def list_templates(
     return Page(items=[_template_out(t, n) for t, n in rows], next_cursor=cursor)
 
 
-@router.post("/api/v1/admin/workflow-templates", response_model=TemplateOut, status_code=201)
+@router.post(
+    "/api/v1/admin/workflow-templates",
+    response_model=TemplateOut,
+    status_code=201,
+    responses=answers({409: "A template has that name (`conflict`)."}),
+)
 async def create_template(
     body: TemplateIn, principal: PlatformAdmin, session: SessionDep
 ) -> TemplateOut:
@@ -82,7 +87,11 @@ async def create_template(
     return _template_out(template, 0)
 
 
-@router.patch("/api/v1/admin/workflow-templates/{template_id}", response_model=TemplateOut)
+@router.patch(
+    "/api/v1/admin/workflow-templates/{template_id}",
+    response_model=TemplateOut,
+    responses=answers({409: "Another template has that name (`conflict`)."}),
+)
 async def update_template(
     template_id: uuid.UUID, body: TemplatePatch, principal: PlatformAdmin, session: SessionDep
 ) -> TemplateOut:
@@ -156,7 +165,9 @@ async def admin_requests(
 
 
 @router.post(
-    "/api/v1/admin/workflow-requests/{request_id}/review", response_model=WorkflowRequestOut
+    "/api/v1/admin/workflow-requests/{request_id}/review",
+    response_model=WorkflowRequestOut,
+    responses=answers({409: "The request was already reviewed (`conflict`)."}),
 )
 async def review_request(
     request_id: uuid.UUID, body: ReviewIn, principal: PlatformAdmin, session: SessionDep

@@ -18,7 +18,7 @@ from studioflow.models import (
 )
 from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import NotFound, Unprocessable
+from studioflow.platform.errors import NotFound, Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 from studioflow.studio import executions, pdf, service, streaming
 from studioflow.studio.auth import Executor, WorkflowReader
@@ -67,7 +67,17 @@ async def get_workflow(
     return workflow_out(*await service.get_workflow(session, principal, workflow_id))
 
 
-@router.post("/api/v1/workflows/{workflow_id}/execute", status_code=202, response_model=ExecuteOut)
+@router.post(
+    "/api/v1/workflows/{workflow_id}/execute",
+    status_code=202,
+    response_model=ExecuteOut,
+    responses=answers(
+        {
+            402: "Not enough credits for the batch (`insufficient_credits`).",
+            409: ("This Idempotency-Key was used with another body (`idempotency_key_reused`)."),
+        }
+    ),
+)
 async def execute(
     workflow_id: uuid.UUID,
     body: ExecuteIn,
@@ -297,7 +307,17 @@ async def _job_out(request: Request, session: Any, execution: WorkflowExecution)
     )
 
 
-@router.post("/api/v1/jobs", status_code=202, response_model=JobOut)
+@router.post(
+    "/api/v1/jobs",
+    status_code=202,
+    response_model=JobOut,
+    responses=answers(
+        {
+            402: "Not enough credits (`insufficient_credits`).",
+            409: ("This Idempotency-Key was used with another body (`idempotency_key_reused`)."),
+        }
+    ),
+)
 async def create_job(
     body: JobIn,
     request: Request,
