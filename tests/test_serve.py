@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ def environment(settings: Settings) -> dict[str, str]:
             "STUDIOFLOW_STORAGE_URL": settings.storage_url,
             "STUDIOFLOW_SECRET_KEY": settings.secret,
             "STUDIOFLOW_QUEUE_NAME": settings.queue_name,
+            # Limits and counters of this test only: a shared prefix let one test's sign-in
+            # attempts lock out another's.
+            "STUDIOFLOW_REDIS_PREFIX": settings.redis_prefix,
         }
     )
     if settings.redis_url:
@@ -42,43 +46,48 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def server(settings: Settings, *args: str) -> Iterator[str]:
+def server(settings: Settings, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "studioflow", "serve", "--port", str(port), *args],
-        env=environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"server exited early:\n{process.stdout.read() if process.stdout else ''}"
-                )
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server did not answer /health within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
+    # The log goes to a file, not a pipe: a busy server would block on a full pipe nobody reads.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "studioflow", "serve", "--port", str(port), *args],
+            env={**environment(settings), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def output() -> str:
+            log.seek(0)
+            return log.read()
+
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("server did not stop on SIGTERM within 20 s")
-    # Uvicorn shuts down cleanly, then exits by the signal it was sent (-15) or with 0.
-    output = process.stdout.read() if process.stdout else ""
-    assert process.returncode in (0, -signal.SIGTERM), output
-    assert "Application shutdown complete" in output
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    pytest.fail(f"server exited early:\n{output()}")
+                try:
+                    if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail("server did not answer /health within 60 s")
+                time.sleep(0.2)
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                pytest.fail("server did not stop on SIGTERM within 20 s")
+        # Uvicorn shuts down cleanly, then exits by the signal it was sent (-15) or with 0.
+        text = output()
+        assert process.returncode in (0, -signal.SIGTERM), text
+        assert "Application shutdown complete" in text
 
 
 def test_serves_the_platform(settings: Settings) -> None:

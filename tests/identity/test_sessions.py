@@ -342,3 +342,14 @@ async def test_user_profile_with_storage_used(
             "/api/v1/user/profile", json={"platform_role": "admin"}, headers=account.headers
         )
     ).status_code == 422
+    # Text no database can store alike (PostgreSQL refused a NUL with a 500) is a 422 on both
+    # backends, at the request model; a lone surrogate too, and in a nested value.
+    for bad in ('{"first_name": "Ada\\u0000"}', '{"last_name": "\\ud988x"}'):
+        refused = await client.patch(
+            "/api/v1/user/profile",
+            content=bad,  # JSON escapes as a client sends them; httpx would not encode these
+            headers={**account.headers, "Content-Type": "application/json"},
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "validation_error"
+    profile = (await client.get("/api/v1/user/profile", headers=account.headers)).json()
+    assert profile["user"]["first_name"] != "Ada\u0000"

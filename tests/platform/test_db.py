@@ -197,6 +197,38 @@ async def test_an_unreachable_database_answers_503(tmp_path: Path) -> None:
         await database.dispose()
 
 
+async def test_a_value_the_column_cannot_hold_is_a_422_not_a_500(db: Database) -> None:
+    """PostgreSQL's data exceptions (SQLSTATE class 22: out of range, NUL in text) are the
+    caller's value; any other database error stays a 500."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's integers and text take these values")
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.platform = SimpleNamespace(db=db)
+
+    @app.get("/range")
+    async def out_of_range(session: SessionDep) -> dict[str, int]:
+        value = await session.scalar(text("SELECT CAST(:v AS integer)"), {"v": 2**40})
+        return {"value": int(value or 0)}
+
+    @app.get("/nul")
+    async def nul(session: SessionDep) -> dict[str, str]:
+        return {"value": str(await session.scalar(text("SELECT CAST(:v AS text)"), {"v": "a\x00"}))}
+
+    @app.get("/broken")
+    async def broken(session: SessionDep) -> dict[str, int]:
+        await session.execute(text("SELEC 1"))
+        return {}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        for path in ("/range", "/nul"):
+            answer = await http.get(path)
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["code"] == "invalid_value"
+        assert (await http.get("/broken")).status_code == 500
+
+
 async def test_upgrade_is_idempotent(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'twice.db'}")
     try:

@@ -191,6 +191,7 @@ async def test_worker_in_a_separate_process(settings: Settings, platform: Platfo
         "STUDIOFLOW_DATABASE_URL": settings.database_url,
         "STUDIOFLOW_REDIS_URL": settings.redis_url,
         "STUDIOFLOW_QUEUE_NAME": settings.queue_name,
+        "STUDIOFLOW_REDIS_PREFIX": settings.redis_prefix,
         "STUDIOFLOW_SECRET_KEY": settings.secret,
         "STUDIOFLOW_STORAGE_URL": settings.storage_url,
         "STUDIOFLOW_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from studioflow.models.base import BIGINT_MAX, INT_MAX
+from studioflow.platform.schemas import Input
 
 
 class AdminUser(BaseModel):
@@ -64,9 +65,7 @@ class PlanOut(BaseModel):
     max_pixels: int
 
 
-class PlanUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PlanUpdate(Input):
     uploads_per_day: int | None = Field(default=None, ge=0, le=INT_MAX)
     api_requests_per_hour: int | None = Field(default=None, ge=0, le=INT_MAX)
     storage_bytes: int | None = Field(default=None, ge=0, le=BIGINT_MAX)
@@ -76,7 +75,5 @@ class PlanUpdate(BaseModel):
     max_pixels: int | None = Field(default=None, ge=1, le=BIGINT_MAX)
 
 
-class ClientPlanIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClientPlanIn(Input):
     plan: str = Field(max_length=40)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from studioflow.platform.db import Database, SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable, answers
 
 router = APIRouter(tags=["credits"])
+LEDGER_KEY_LENGTH = 200  # CreditEvent.idempotency_key
 
 
 async def _credits_out(db: Database, session: SessionDep, client_id: uuid.UUID) -> CreditsOut:
@@ -55,6 +57,10 @@ async def grant_credits(
     if not await credits.client_exists(session, client_id):
         raise NotFound("No such client.")
     key = f"admin:{client_id}:{idempotency_key}" if idempotency_key else f"admin:{uuid.uuid4()}"
+    if len(key) > LEDGER_KEY_LENGTH:
+        # The caller may send 200 characters; the ledger's column holds 200 with the prefix.
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        key = f"admin:{client_id}:sha256:{digest}"
     await credits.apply(
         session,
         client_id,

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from studioflow.platform.schemas import Input
+
 # A balance is an Integer column: one grant stays far below what it holds.
 MAX_GRANT = 1_000_000_000
 
@@ -25,9 +27,7 @@ class CreditsOut(BaseModel):
     events: list[CreditEventOut]
 
 
-class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GrantIn(Input):
     amount: int = Field(
         ge=-MAX_GRANT,
         le=MAX_GRANT,

@@ -8,12 +8,14 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
+from studioflow.platform.schemas import Input
+
 ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 RoleName = Annotated[str, StringConstraints(max_length=40)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(Input):
+    """A request body of the clients API (``Input``: unknown fields refused)."""
 
 
 class ClientCreate(Strict):

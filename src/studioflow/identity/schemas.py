@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from studioflow.models.base import INT_MAX
+from studioflow.platform.schemas import Input
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -18,9 +19,8 @@ Password = Annotated[str, StringConstraints(max_length=4096)]
 EmailText = Annotated[str, StringConstraints(max_length=320)]
 
 
-class Strict(BaseModel):
-    # Unknown fields are refused: no mass assignment of platform_role, is_active, ...
-    model_config = ConfigDict(extra="forbid")
+class Strict(Input):
+    """Unknown fields are refused (``Input``): no mass assignment of platform_role, is_active."""
 
 
 class RegisterIn(Strict):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from studioflow.platform.schemas import Input
 
 
 class ImageMetadata(BaseModel):
@@ -58,9 +60,7 @@ class ImageRead(BaseModel):
     duplicate: bool = False
 
 
-class ImageUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ImageUpdate(Input):
     title: str | None = Field(default=None, max_length=200)
     is_public: bool | None = None
     album_id: uuid.UUID | None = None
@@ -88,15 +88,11 @@ class QuotaOut(BaseModel):
     api_request_limit: int
 
 
-class AlbumIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AlbumIn(Input):
     title: str = Field(min_length=1, max_length=200)
 
 
-class AlbumUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AlbumUpdate(Input):
     title: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -141,9 +137,7 @@ class StatsOut(BaseModel):
     days: int
 
 
-class TransformIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TransformIn(Input):
     width: int | None = None
     height: int | None = None
     fit: str | None = None
@@ -156,9 +150,7 @@ class TransformOut(BaseModel):
     expires_at: datetime | None
 
 
-class KnownIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KnownIn(Input):
     hashes: list[str]
 
 

@@ -13,7 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -244,6 +244,22 @@ async def integrity_error_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    # SQLSTATE class 22 is "data exception": a value the column cannot hold (out of range,
+    # too long, a NUL in text) that got past validation. The caller's value, not our fault:
+    # a 422. Anything else the database raised is ours: the 500 it was before.
+    sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+    if sqlstate.startswith("22"):
+        log.warning("db.data_error", sqlstate=sqlstate, path=request.url.path)
+        return problem(
+            422,
+            code="invalid_value",
+            detail="A value is out of range or not storable as given.",
+            request_id=_request_id(request),
+        )
+    raise exc  # to the request middleware, which logs it with the request id and answers 500
+
+
 async def unavailable_handler(request: Request, exc: Exception) -> Response:
     # The database is busy past the writer timeout (the write pool or SQLite's lock), or it
     # does not answer: nothing the client did wrong, and worth a retry shortly.
@@ -262,6 +278,7 @@ def install_error_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | Non
     app.state.html_error_page = html_error_page
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(IntegrityError, integrity_error_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
     for unavailable in (PoolTimeout, OperationalError, InterfaceError, ConnectionRefusedError):
         app.add_exception_handler(unavailable, unavailable_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -16,6 +16,7 @@ from studioflow.models import (
     WorkflowExecution,
     WorkflowTemplate,
 )
+from studioflow.models.base import INT_MAX
 from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable, answers
@@ -189,7 +190,7 @@ async def execution_events(
     session: SessionDep,
     principal: WorkflowReader,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT_MAX)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: ``progress``, ``item``, then one of ``completed``, ``failed``,
     ``cancelled``. Ids increase by one; reconnect with ``Last-Event-ID`` (or ``?after=``) to
@@ -201,6 +202,8 @@ async def execution_events(
             last = max(0, int(last_event_id))
         except ValueError:
             raise Unprocessable("Last-Event-ID must be a number.") from None
+        if last > INT_MAX:
+            raise Unprocessable("Last-Event-ID is past any event id.")
     return StreamingResponse(
         streaming.execution_events(platform_of(request), request, execution_id, last),
         media_type="text/event-stream",

@@ -9,17 +9,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from studioflow.models import BatchResult, Workflow, WorkflowExecution, WorkflowTemplate
+from studioflow.platform.schemas import Input
 
 
-class ExecuteConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExecuteConfig(Input):
     aspect_ratio: str | None = Field(default=None, max_length=10)
 
 
-class ExecuteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ExecuteIn(Input):
     # Lengths are checked by the batch parser (clear codes); the body size limit bounds them.
     prompts: list[str] | None = None
     prompts_text: str | None = None
@@ -147,9 +144,7 @@ def batch_result_out(item: BatchResult, result_url: str | None) -> BatchResultOu
     return BatchResultOut.model_validate(item).model_copy(update={"result_url": result_url})
 
 
-class JobIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class JobIn(Input):
     prompt: str = Field(min_length=1)
     workflow_id: uuid.UUID | None = None
     aspect_ratio: str | None = Field(default=None, max_length=10)
@@ -173,18 +168,14 @@ class JobOut(BaseModel):
     completed_at: datetime | None
 
 
-class PdfExportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PdfExportIn(Input):
     execution_id: uuid.UUID | None = None
     job_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     paper: Literal["A4", "Letter"] = "A4"
     title: str = Field(default="Studioflow results", max_length=200)
 
 
-class TemplateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TemplateIn(Input):
     name: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=1000)
     kind: Literal["image_batch"] = "image_batch"
@@ -197,9 +188,7 @@ class TemplateIn(BaseModel):
     is_active: bool = True
 
 
-class TemplatePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TemplatePatch(Input):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=1000)
     provider: str | None = None
@@ -234,9 +223,7 @@ class TemplateOut(BaseModel):
         return cls.model_validate(template).model_copy(update={"workflows": int(workflows)})
 
 
-class AssignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AssignIn(Input):
     template_id: uuid.UUID
     name: str | None = Field(default=None, max_length=120)
     config_overrides: dict[str, Any] = Field(default_factory=dict)
@@ -249,9 +236,7 @@ class AssignedOut(BaseModel):
     name: str
 
 
-class WorkflowRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WorkflowRequestIn(Input):
     title: str = Field(min_length=3, max_length=200)
     description: str = Field(min_length=10, max_length=5000)
 
@@ -270,9 +255,7 @@ class WorkflowRequestOut(BaseModel):
     reviewed_at: datetime | None
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReviewIn(Input):
     decision: Literal["approve", "decline"]
     note: str | None = Field(default=None, max_length=2000)
     # On approval: the template to assign to the client (optional).
@@ -319,9 +302,7 @@ class SettingsOut(BaseModel):
     provider_keys: dict[str, ProviderKeyState]
 
 
-class SettingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SettingsIn(Input):
     images_public_by_default: bool | None = None
     allowed_referrers: list[Annotated[str, Field(max_length=253)]] | None = Field(
         default=None, max_length=100
