@@ -1,13 +1,25 @@
-"""Factories: valid objects with sensible defaults, overridable per test, flushed not committed."""
+"""Factories: valid objects with sensible defaults, overridable per test.
+
+``create_user`` flushes into the caller's session. ``create_account`` makes what a finished
+sign-up leaves (a verified user with a personal workspace) straight in the database, then
+signs in through the API: for tests whose subject is not sign-up itself, which saves the
+register → mail job → outbox → verify round trip (the sign-up tests keep ``sign_up``).
+"""
 
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioflow.identity.emails import canonical_email, normalise_email
+from studioflow.identity.service import create_personal_client
 from studioflow.models import User
+from studioflow.platform.runtime import Platform
+from tests.identity.helpers import PASSWORD, Account, sign_in
 
 _sequence = itertools.count(1)
 
@@ -25,3 +37,27 @@ async def create_user(session: AsyncSession, **overrides: Any) -> User:
     session.add(user)
     await session.flush()
     return user
+
+
+async def create_account(
+    client: httpx.AsyncClient,
+    platform: Platform,
+    address: str,
+    password: str = PASSWORD,
+    **profile: Any,
+) -> Account:
+    """A verified account with its personal workspace, signed in (Bearer tokens)."""
+    email = normalise_email(address)
+    password_hash = await platform.passwords.hash(password)
+    async with platform.db.transaction() as session:
+        user = User(
+            email=email,
+            email_canonical=canonical_email(email),
+            password_hash=password_hash,
+            email_verified_at=datetime.now(UTC),
+            **profile,
+        )
+        session.add(user)
+        await session.flush()
+        await create_personal_client(session, user)
+    return await sign_in(client, email, password)

@@ -22,7 +22,8 @@ from studioflow.identity.auth import Authenticator
 from studioflow.models import AuthSession, Membership, Role, WorkflowTemplate
 from studioflow.platform.runtime import Platform
 from studioflow.web.auth import Page, html_errors
-from tests.identity.helpers import Account, sign_up, wait_for_mail
+from tests.factories import create_account
+from tests.identity.helpers import Account, wait_for_mail
 from tests.media import images
 
 # Endpoints anyone may call (signing up and in); they hold no tenant data.
@@ -81,9 +82,9 @@ class World:
 @pytest.fixture
 async def world(client: httpx.AsyncClient, platform: Platform) -> World:
     await platform.start_worker(concurrency=2, dequeue_timeout=0.1)
-    a = await sign_up(client, platform, "tenant-a@example.com")
-    b = await sign_up(client, platform, "tenant-b@example.com")
-    c = await sign_up(client, platform, "tenant-c@example.com")
+    a = await create_account(client, platform, "tenant-a@example.com")
+    b = await create_account(client, platform, "tenant-b@example.com")
+    c = await create_account(client, platform, "tenant-c@example.com")
     team = (
         await client.post("/api/v1/clients", json={"name": "A team"}, headers=a.headers)
     ).json()["id"]

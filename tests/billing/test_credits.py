@@ -15,12 +15,13 @@ from studioflow.models import CreditAccount
 from studioflow.platform.errors import InsufficientCredits
 from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
-from tests.identity.helpers import Account, sign_in, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account, sign_in
 
 
 @pytest.fixture
 async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
-    return await sign_up(client, platform, "credits@example.com")
+    return await create_account(client, platform, "credits@example.com")
 
 
 async def check_invariant(platform: Platform, client_id: uuid.UUID) -> None:

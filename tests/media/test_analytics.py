@@ -12,7 +12,8 @@ from sqlalchemy import func, select, update
 from studioflow.media import analytics
 from studioflow.models import Image, ImageView, UsageDaily
 from studioflow.platform.runtime import Platform
-from tests.identity.helpers import Account, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account
 from tests.media import images
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
@@ -23,7 +24,7 @@ BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 @pytest.fixture
 async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
     platform.settings = platform.settings.model_copy(update={"country_header": "CF-IPCountry"})
-    return await sign_up(client, platform, "stats@example.com")
+    return await create_account(client, platform, "stats@example.com")
 
 
 async def count_views(platform: Platform) -> int:
@@ -86,7 +87,7 @@ async def test_stats_are_for_the_owner_only(
         headers=owner.headers,
     )
     image_id = upload.json()["image"]["id"]
-    other = await sign_up(client, platform, "curious@example.com")
+    other = await create_account(client, platform, "curious@example.com")
     assert (await client.get(f"/stats/{image_id}", headers=other.headers)).status_code == 404
     assert (await client.get(f"/stats/{image_id}")).status_code == 401
 

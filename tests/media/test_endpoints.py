@@ -12,13 +12,14 @@ from sqlalchemy import func, select, update
 
 from studioflow.models import Image, ImageVariant, Plan
 from studioflow.platform.runtime import Platform
-from tests.identity.helpers import Account, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account
 from tests.media import images
 
 
 @pytest.fixture
 async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
-    return await sign_up(client, platform, "photos@example.com")
+    return await create_account(client, platform, "photos@example.com")
 
 
 async def upload(
@@ -277,7 +278,7 @@ async def test_other_clients_images_are_404(
     client: httpx.AsyncClient, platform: Platform, owner: Account
 ) -> None:
     image_id = (await upload(client, owner, images.encode("PNG"))).json()["image"]["id"]
-    other = await sign_up(client, platform, "snoop@example.com")
+    other = await create_account(client, platform, "snoop@example.com")
     for method in ("GET", "PATCH", "DELETE"):
         response = await client.request(
             method,

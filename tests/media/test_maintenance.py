@@ -13,13 +13,14 @@ from studioflow.media import fsck
 from studioflow.media.tasks import purge_expired
 from studioflow.models import Image
 from studioflow.platform.runtime import Platform
-from tests.identity.helpers import Account, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account
 from tests.media import images
 
 
 @pytest.fixture
 async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
-    return await sign_up(client, platform, "keeper@example.com")
+    return await create_account(client, platform, "keeper@example.com")
 
 
 async def put(client: httpx.AsyncClient, owner: Account, size: tuple[int, int]) -> str:

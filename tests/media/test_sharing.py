@@ -7,13 +7,14 @@ import pytest
 
 from studioflow.media.delivery import referrer_allowed
 from studioflow.platform.runtime import Platform
-from tests.identity.helpers import Account, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account
 from tests.media import images
 
 
 @pytest.fixture
 async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
-    return await sign_up(client, platform, "sharer@example.com")
+    return await create_account(client, platform, "sharer@example.com")
 
 
 async def put(client: httpx.AsyncClient, owner: Account, **form: str) -> dict:  # type: ignore[type-arg]

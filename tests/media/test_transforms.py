@@ -10,13 +10,14 @@ from PIL import Image as PILImage
 
 from studioflow.media.variants import VariantSpec, _decode_box, render
 from studioflow.platform.runtime import Platform
-from tests.identity.helpers import Account, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account
 from tests.media import images
 
 
 @pytest.fixture
 async def owner(client: httpx.AsyncClient, platform: Platform) -> Account:
-    return await sign_up(client, platform, "transform@example.com")
+    return await create_account(client, platform, "transform@example.com")
 
 
 async def put(client: httpx.AsyncClient, owner: Account, data: bytes, **form: str) -> str:

@@ -19,9 +19,10 @@ from studioflow.models import CreditEvent, WorkflowTemplate
 from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
 from tests.conftest import free_port, subprocess_env
+from tests.factories import create_account
 from tests.fakes.image_apis import FakeImageAPIs
 from tests.fakes.oauth_server import ServerThread
-from tests.identity.helpers import Account, sign_up
+from tests.identity.helpers import Account
 
 
 @dataclass
@@ -128,7 +129,7 @@ async def studio_app(committed: tuple[Settings, Platform]) -> AsyncIterator[Stud
         # Sign-up mail needs a worker for a moment (in this process; at scale it shares the
         # Redis queue, so it stops before the test's own worker processes start).
         await platform.start_worker(concurrency=4, dequeue_timeout=0.05)
-        owner = await sign_up(client, platform, "maker@example.com")
+        owner = await create_account(client, platform, "maker@example.com")
         await platform.stop_worker()
         yield Studio(settings=settings, platform=platform, client=client, owner=owner)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from studioflow.demo import create_admin
-from tests.identity.helpers import Account, sign_in, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import Account, sign_in
 from tests.studio.conftest import Studio
 
 
@@ -109,7 +110,7 @@ async def test_assign_a_template_with_overrides(studio: Studio) -> None:
     template = (
         await studio.client.get("/api/v1/admin/workflow-templates", headers=admin.headers)
     ).json()["items"][0]
-    other = await sign_up(studio.client, studio.platform, "assigned@example.com")
+    other = await create_account(studio.client, studio.platform, "assigned@example.com")
     assigned = await studio.client.post(
         f"/api/v1/admin/clients/{other.client_id}/workflows",
         json={"template_id": template["id"], "config_overrides": {"aspect_ratio": "16:9"}},

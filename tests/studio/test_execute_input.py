@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from studioflow.models import WorkflowExecution
-from tests.identity.helpers import sign_up
+from tests.factories import create_account
 from tests.media import images
 from tests.studio.conftest import Studio
 
@@ -50,7 +50,7 @@ async def test_bad_input_is_refused_clearly(
 
 
 async def test_another_clients_reference_image_is_unknown(studio: Studio) -> None:
-    other = await sign_up(studio.client, studio.platform, "other-maker@example.com")
+    other = await create_account(studio.client, studio.platform, "other-maker@example.com")
     theirs = (
         await studio.client.post(
             "/upload",
@@ -142,7 +142,7 @@ async def test_idempotency_key_replays_the_first_answer(studio: Studio) -> None:
     changed = await studio.client.post(url, json={"prompts": ["b"]}, headers=headers)
     assert changed.status_code == 409 and changed.json()["code"] == "idempotency_key_reused"
     # The key belongs to the client: another client may use the same string.
-    other = await sign_up(studio.client, studio.platform, "idem@example.com")
+    other = await create_account(studio.client, studio.platform, "idem@example.com")
     theirs = await studio.client.post(
         f"/api/v1/workflows/{await studio.workflow_id(other)}/execute",
         json={"prompts": ["a"]},

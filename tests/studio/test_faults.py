@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from studioflow.models import BatchResult, CreditEvent, Image
+from tests.factories import create_account
 from tests.fakes.image_apis import GEMINI_KEY, OPENAI_KEY, FakeImageAPIs
 from tests.studio.conftest import Studio, use_provider
 
@@ -188,7 +189,6 @@ async def test_one_clients_big_batch_does_not_hold_back_anothers_single_item(
 ) -> None:
     """One execution slot, half-second slices: the big batch takes turns, the small one runs
     in the next turn instead of after the whole batch."""
-    from tests.identity.helpers import sign_up
 
     studio = studio_app
     fake, url = fake_apis
@@ -203,7 +203,7 @@ async def test_one_clients_big_batch_does_not_hold_back_anothers_single_item(
     await studio.grant(37)
     await studio.platform.start_worker(concurrency=2, dequeue_timeout=0.05)
     try:
-        other = await sign_up(studio.client, studio.platform, "small-client@example.com")
+        other = await create_account(studio.client, studio.platform, "small-client@example.com")
         big = await studio.execute([f"big {n}" for n in range(40)])
         while len(fake.calls) < 2:  # the big batch is running
             await asyncio.sleep(0.02)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.identity.helpers import PASSWORD, Account, sign_up
+from tests.factories import create_account
+from tests.identity.helpers import PASSWORD, Account
 from tests.studio.conftest import Studio
 from tests.studio.test_admin import admin_of
 
@@ -35,7 +36,7 @@ async def test_pages_render_and_stay_in_their_tenant(studio: Studio) -> None:
     document = await studio.client.get(f"/studio/executions/{execution_id}/pdf?paper=Letter")
     assert document.status_code == 200 and document.content.startswith(b"%PDF-")
     assert (await studio.client.get("/admin/studio")).status_code == 404
-    other: Account = await sign_up(studio.client, studio.platform, "pages-other@example.com")
+    other: Account = await create_account(studio.client, studio.platform, "pages-other@example.com")
     await browse_as(studio, other.email)
     for path in (
         f"/studio/workflows/{workflow}",

@@ -6,7 +6,7 @@ import re
 import zlib
 
 from studioflow.studio import pdf
-from tests.identity.helpers import sign_up
+from tests.factories import create_account
 from tests.studio.conftest import Studio
 
 
@@ -64,7 +64,7 @@ async def test_export_jobs_and_refuse_foreign_ones(studio: Studio) -> None:
         "/api/v1/pdf/export", json={"job_ids": jobs}, headers=studio.headers
     )
     assert response.status_code == 200 and response.content.count(b"/Subtype /Image") == 2
-    other = await sign_up(studio.client, studio.platform, "pdf-other@example.com")
+    other = await create_account(studio.client, studio.platform, "pdf-other@example.com")
     foreign = await studio.client.post(
         "/api/v1/pdf/export", json={"job_ids": jobs}, headers=other.headers
     )

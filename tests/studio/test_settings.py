@@ -6,8 +6,8 @@ import json
 import uuid
 
 from studioflow.models import Client
+from tests.factories import create_account
 from tests.fakes.image_apis import GEMINI_KEY, FakeImageAPIs
-from tests.identity.helpers import sign_up
 from tests.studio.conftest import Studio, use_provider
 
 
@@ -65,7 +65,7 @@ async def test_collaborators_cannot_change_keys(studio: Studio) -> None:
     team = (
         await studio.client.post("/api/v1/clients", json={"name": "Team"}, headers=studio.headers)
     ).json()["id"]
-    helper = await sign_up(studio.client, studio.platform, "helper@example.com")
+    helper = await create_account(studio.client, studio.platform, "helper@example.com")
     invite = await studio.client.post(
         f"/api/v1/clients/{team}/members",
         json={"email": "helper@example.com", "role": "collaborator"},

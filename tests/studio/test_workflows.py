@@ -7,7 +7,7 @@ import pytest
 
 from studioflow.platform.runtime import Platform
 from studioflow.studio.templates import NANO_BANANA
-from tests.identity.helpers import sign_up
+from tests.factories import create_account
 
 pytestmark = pytest.mark.usefixtures("mail_worker")
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("mail_worker")
 async def test_new_clients_get_the_auto_assigned_workflow(
     client: httpx.AsyncClient, platform: Platform
 ) -> None:
-    owner = await sign_up(client, platform, "studio@example.com")
+    owner = await create_account(client, platform, "studio@example.com")
     workflows = (await client.get("/api/v1/workflows", headers=owner.headers)).json()["items"]
     assert [w["name"] for w in workflows] == [NANO_BANANA]
     nano = workflows[0]
@@ -25,7 +25,7 @@ async def test_new_clients_get_the_auto_assigned_workflow(
     assert [w["id"] for w in again] == [nano["id"]]  # assigned once
     one = await client.get(f"/api/v1/workflows/{nano['id']}", headers=owner.headers)
     assert one.status_code == 200 and one.json()["config"] == {"aspect_ratio": "1:1"}
-    other = await sign_up(client, platform, "studio-other@example.com")
+    other = await create_account(client, platform, "studio-other@example.com")
     assert (
         await client.get(f"/api/v1/workflows/{nano['id']}", headers=other.headers)
     ).status_code == 404
