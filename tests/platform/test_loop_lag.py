@@ -27,3 +27,16 @@ async def test_a_blocking_call_shows_up_as_lag() -> None:
     )
     total = metrics.registry.get_sample_value("studioflow_event_loop_lag_seconds_count")
     assert slow is not None and total is not None and total > slow  # one tick was > 0.1 s
+
+
+async def test_bulk_cpu_work_runs_at_a_lower_priority() -> None:
+    """Decoding and hashing uploads yields the cores to the event loop (Linux thread nice)."""
+    import os
+    import threading
+
+    from studioflow.platform.loops import BACKGROUND_NICE, in_background
+
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    theirs = await in_background(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert theirs == min(19, ours + BACKGROUND_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # ours untouched

@@ -39,7 +39,7 @@ from studioflow.platform.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from studioflow.platform.loops import PerLoop
+from studioflow.platform.loops import PerLoop, in_background
 from studioflow.platform.pagination import (
     PageParams,
 )
@@ -84,7 +84,7 @@ async def _spool(platform: Platform, upload: UploadFile, limit: int) -> tuple[Pa
     request body is whole in Starlette's spooled file by now, and copying and hashing
     megabytes in the event loop's thread held every other request back."""
     staging = platform.settings.data_dir / "tmp"
-    return await asyncio.to_thread(_copy_and_hash, upload.file, staging, limit)
+    return await in_background(_copy_and_hash, upload.file, staging, limit)
 
 
 def _copy_and_hash(source: BinaryIO, staging: Path, limit: int) -> tuple[Path, str, int]:
@@ -240,7 +240,7 @@ async def _prepare(
     stored: list[str] = []
     try:
         async with _processing.get():
-            facts, public = await asyncio.to_thread(_check, source, fmt, max_pixels)
+            facts, public = await in_background(_check, source, fmt, max_pixels)
         image_id = uuid7()
         original_key, public_key = image_keys(client_id, image_id, fmt)
         await platform.storage.put(original_key, source, content_type=facts.mime_type)
