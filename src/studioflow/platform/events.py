@@ -40,6 +40,13 @@ class Subscription:
             self.dropped += 1
         self._queue.put_nowait(message)
 
+    def drain(self) -> list[dict[str, Any]]:
+        """What has arrived so far, without waiting."""
+        messages = []
+        while not self._queue.empty():
+            messages.append(self._queue.get_nowait())
+        return messages
+
     async def get(self, timeout: float | None = None) -> dict[str, Any] | None:
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)

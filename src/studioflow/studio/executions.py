@@ -424,7 +424,9 @@ async def cancel_execution(
         )
     await session.refresh(execution)
     runner_alive = execution.runner_until is not None and execution.runner_until > now
-    # Running items belong to their runner, which sees the cancel within a second; with no
+    if runner_alive:
+        live.announce_cancel(session, platform.events, execution_id)
+    # Running items belong to their runner, told at once (above); with no
     # live runner nobody else will finish them, so they are cancelled here too.
     states = (ItemStatus.pending,) if runner_alive else OPEN_ITEM
     open_items = await session.scalars(

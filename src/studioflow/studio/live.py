@@ -27,6 +27,21 @@ def channel(execution_id: uuid.UUID | str) -> str:
     return f"execution:{execution_id}"
 
 
+def control_channel(execution_id: uuid.UUID | str) -> str:
+    """Where the runner of an execution listens for ``cancel`` (not stored, not for clients)."""
+    return f"execution-control:{execution_id}"
+
+
+def announce_cancel(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> None:
+    """Tell the live runner, once the cancel is committed, to abort its items now; it also
+    reads the status every few seconds, so a message lost on the way only costs time."""
+
+    async def publish() -> None:
+        await bus.publish(control_channel(execution_id), {"event": "cancel"})
+
+    after_commit(session, publish)
+
+
 async def emit(
     session: AsyncSession,
     bus: EventBus,

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.service import discard_prepared, prepare_generated, record_generated
 from studioflow.models import OPEN_ITEM, BatchResult, Image, WorkflowExecution
+from studioflow.platform.events import Subscription
 from studioflow.platform.runtime import Platform
 from studioflow.studio import executions, live, statements
 from studioflow.studio.limiter import ProviderLimiter, limiter_for
@@ -44,7 +45,11 @@ log = structlog.get_logger("studioflow.studio")
 BACKOFF_CAP = 120.0
 # Providers whose keys live in client settings (others need no settings read).
 KEYED_PROVIDERS = frozenset({"gemini", "openai"})
+# How often the slice loop looks at its control messages (no database work), and how often
+# it reads the status anyway, in case a cancel message was lost (published before the runner
+# subscribed, or Redis blinked).
 CANCEL_POLL = 0.5
+CANCEL_FALLBACK_POLL = 5.0
 
 
 def backoff(attempt: int, hint: float | None, *, base_seconds: float = 2.0) -> float:
@@ -150,7 +155,8 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
         work.running[asyncio.create_task(_run_item(work, item), name=f"item-{item.id}")] = item.id
     renewer = asyncio.create_task(_renew(work), name=f"lease-{execution_id}")
     try:
-        outcome = await _work(work)
+        async with platform.events.subscribe(live.control_channel(execution_id)) as control:
+            outcome = await _work(work, control)
     finally:
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -188,13 +194,15 @@ async def _renew(work: Slice) -> None:
             return
 
 
-async def _work(work: Slice) -> str:
+async def _work(work: Slice, control: Subscription) -> str:
     settings = work.platform.settings
     deadline = time.monotonic() + settings.studio_slice_seconds
     cancelled = False
     last_poll = time.monotonic()  # the claim just read the status
     while True:
-        if time.monotonic() - last_poll >= CANCEL_POLL:
+        if any(message.get("event") == "cancel" for message in control.drain()):
+            cancelled = True
+        elif time.monotonic() - last_poll >= CANCEL_FALLBACK_POLL:
             last_poll = time.monotonic()
             cancelled = await _is_cancelled(work)
         if cancelled or work.fatal is not None or work.lost_lease:
