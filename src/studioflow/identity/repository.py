@@ -1,5 +1,6 @@
-"""Queries of identity: API keys, the member's access in a client, and the memberships an
-account's life (deletion, export) needs (see platform/repository.py).
+"""Queries of identity: accounts, codes, sessions and single-use links, API keys, the
+member's access in a client, and the memberships an account's life (deletion, export) needs
+(see platform/repository.py).
 
 One departure: :class:`UsageRepository` reads the studio's and billing's tables for the
 profile figures (``/api/v1/user/profile``), because identity sits below both in the import
@@ -9,21 +10,29 @@ order and cannot call their services (CONTRIBUTING.md).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import aliased
 
+from studioflow.identity.emails import canonical_email
 from studioflow.models import (
+    ActionToken,
     ApiKey,
+    AuthSession,
     BatchResult,
     Client,
     CreditAccount,
     Membership,
+    OAuthIdentity,
+    OneTimeCode,
     Permission,
     Plan,
+    RefreshToken,
     Role,
     RolePermission,
+    User,
     WorkflowExecution,
 )
 from studioflow.models.base import table_of
@@ -194,3 +203,166 @@ class UsageRepository(Repository[WorkflowExecution]):
             select(CreditAccount.balance).where(CreditAccount.client_id == client_id)
         )
         return by_status, items, int(balance or 0)
+
+
+class UserRepository(Repository[User]):
+    """Accounts, looked up the ways sign-in and sign-up name them."""
+
+    model = User
+
+    async def by_email(self, email: str) -> User | None:
+        return await self.one_or_none(
+            select(User).where(User.email_canonical == canonical_email(email))
+        )
+
+    async def by_username(self, username: str) -> User | None:
+        return await self.one_or_none(
+            select(User).where(func.lower(User.username) == username.lower())
+        )
+
+    async def username_taken(self, username: str, *, other_than: uuid.UUID | None = None) -> bool:
+        statement = select(User.id).where(func.lower(User.username) == username.lower())
+        if other_than is not None:
+            statement = statement.where(User.id != other_than)
+        return await self.session.scalar(statement) is not None
+
+    async def fresh(self, user_id: uuid.UUID) -> User | None:
+        """The row as it is now in this unit of work (principals carry a snapshot)."""
+        return await self.session.get(User, user_id, populate_existing=True)
+
+    async def identities(self, user_id: uuid.UUID) -> list[OAuthIdentity]:
+        return list(
+            (
+                await self.session.scalars(
+                    select(OAuthIdentity).where(OAuthIdentity.user_id == user_id)
+                )
+            ).all()
+        )
+
+
+class CodeRepository(Repository[OneTimeCode]):
+    """One-time codes (email verification): only the newest unused one counts."""
+
+    model = OneTimeCode
+
+    async def retire(self, user_id: uuid.UUID, purpose: str, now: datetime) -> None:
+        await self.session.execute(
+            update(OneTimeCode)
+            .where(
+                OneTimeCode.user_id == user_id,
+                OneTimeCode.purpose == purpose,
+                OneTimeCode.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
+    async def newest_unused(self, user_id: uuid.UUID, purpose: str) -> OneTimeCode | None:
+        """Locked for the check (``FOR UPDATE`` on PostgreSQL): attempts are counted once."""
+        return await self.one_or_none(
+            select(OneTimeCode)
+            .where(
+                OneTimeCode.user_id == user_id,
+                OneTimeCode.purpose == purpose,
+                OneTimeCode.used_at.is_(None),
+            )
+            .order_by(OneTimeCode.created_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+
+
+class SessionRepository(Repository[AuthSession]):
+    """Sign-in sessions and their refresh tokens (a user's own; no client involved)."""
+
+    model = AuthSession
+
+    def _active(self, user_id: uuid.UUID, now: datetime) -> Any:
+        return select(AuthSession).where(
+            AuthSession.user_id == user_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+
+    async def by_refresh_token(
+        self, token_hash: str
+    ) -> tuple[RefreshToken, AuthSession, User] | None:
+        row = (
+            await self.session.execute(
+                select(RefreshToken, AuthSession, User)
+                .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+                .join(User, User.id == AuthSession.user_id)
+                .where(RefreshToken.token_hash == token_hash)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    async def owned(self, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(AuthSession.id).where(
+                AuthSession.id == session_id, AuthSession.user_id == user_id
+            )
+        )
+        return found is not None
+
+    async def revoke(self, session_id: uuid.UUID, *, reason: str, now: datetime) -> None:
+        await self.session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+
+    async def revoke_all(self, user_id: uuid.UUID, *, reason: str, now: datetime) -> None:
+        await self.session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+
+    async def active(self, user_id: uuid.UUID, now: datetime) -> list[AuthSession]:
+        return await self.all(self._active(user_id, now).order_by(AuthSession.last_used_at.desc()))
+
+    async def page_active(
+        self, user_id: uuid.UUID, params: PageParams, now: datetime
+    ) -> tuple[list[AuthSession], str | None]:
+        rows, cursor = await self.page_by(
+            self._active(user_id, now),
+            [AuthSession.last_used_at, AuthSession.id],
+            params,
+            key=lambda row: (row[0].last_used_at, row[0].id),
+            descending=True,
+        )
+        return [row[0] for row in rows], cursor
+
+    async def revoke_api_keys_of(self, user_id: uuid.UUID, now: datetime) -> None:
+        """Every key the user made, in every client: a password reset ends them all."""
+        await self.session.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+
+
+class ActionTokenRepository(Repository[ActionToken]):
+    """Single-use links (magic sign-in, password reset)."""
+
+    model = ActionToken
+
+    async def with_user(self, token_hash: str, purpose: str) -> tuple[ActionToken, User] | None:
+        row = (
+            await self.session.execute(
+                select(ActionToken, User)
+                .join(User, User.id == ActionToken.user_id)
+                .where(ActionToken.token_hash == token_hash, ActionToken.purpose == purpose)
+                .with_for_update()
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def spend(self, token_id: uuid.UUID, now: datetime) -> bool:
+        """Mark it used if nobody did: of two racing uses of one link, exactly one wins."""
+        result = await self.session.execute(
+            update(ActionToken)
+            .where(ActionToken.id == token_id, ActionToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)

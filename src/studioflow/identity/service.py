@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
@@ -20,7 +19,14 @@ from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
 from studioflow.identity.passwords import WeakPassword, check_password
 from studioflow.identity.permissions import OWNER
-from studioflow.identity.repository import MemberRepository, UsageRepository
+from studioflow.identity.repository import (
+    ActionTokenRepository,
+    CodeRepository,
+    MemberRepository,
+    SessionRepository,
+    UsageRepository,
+    UserRepository,
+)
 from studioflow.identity.tokens import (
     AccessTokens,
     code_hash,
@@ -30,7 +36,6 @@ from studioflow.identity.tokens import (
 )
 from studioflow.models import (
     ActionToken,
-    ApiKey,
     AuthSession,
     Client,
     Membership,
@@ -49,7 +54,7 @@ from studioflow.platform.errors import (
     Unprocessable,
 )
 from studioflow.platform.mail import build_message
-from studioflow.platform.pagination import PageParams, keyset_page, paginate_by
+from studioflow.platform.pagination import PageParams
 from studioflow.platform.runtime import Platform
 from studioflow.platform.tasks import send_mail_later
 
@@ -140,10 +145,7 @@ def _valid_password(password: str, *, email: str | None, username: str | None) -
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    user: User | None = await session.scalar(
-        select(User).where(User.email_canonical == canonical_email(email))
-    )
-    return user
+    return await UserRepository(session).by_email(email)
 
 
 async def _user_by_identifier(session: AsyncSession, identifier: str) -> User | None:
@@ -153,10 +155,7 @@ async def _user_by_identifier(session: AsyncSession, identifier: str) -> User | 
             return await user_by_email(session, normalise_email(text))
         except InvalidEmail:
             return None
-    user: User | None = await session.scalar(
-        select(User).where(func.lower(User.username) == text.lower())
-    )
-    return user
+    return await UserRepository(session).by_username(text)
 
 
 # Registration and email verification ------------------------------------------------------
@@ -195,12 +194,8 @@ async def register(
         elif await _may_send(platform, "resend", str(existing.id), RESEND_INTERVAL):
             await _send_code(platform, session, existing)
         return
-    if username is not None:
-        taken = await session.scalar(
-            select(User.id).where(func.lower(User.username) == username.lower())
-        )
-        if taken is not None:
-            raise Conflict("This username is taken.", code="username_taken")
+    if username is not None and await UserRepository(session).username_taken(username):
+        raise Conflict("This username is taken.", code="username_taken")
     user = User(
         email=address,
         email_canonical=canonical_email(address),
@@ -233,15 +228,7 @@ async def create_personal_client(session: AsyncSession, user: User) -> Client:
 
 async def _send_code(platform: Platform, session: AsyncSession, user: User) -> None:
     # A new code replaces the old ones: only the latest can be used.
-    await session.execute(
-        update(OneTimeCode)
-        .where(
-            OneTimeCode.user_id == user.id,
-            OneTimeCode.purpose == VERIFY_EMAIL,
-            OneTimeCode.used_at.is_(None),
-        )
-        .values(used_at=_now())
-    )
+    await CodeRepository(session).retire(user.id, VERIFY_EMAIL, _now())
     code = six_digit_code()
     session.add(
         OneTimeCode(
@@ -291,17 +278,7 @@ async def verify_email(
     user = await user_by_email(session, address)
     if user is None:
         raise invalid
-    record = await session.scalar(
-        select(OneTimeCode)
-        .where(
-            OneTimeCode.user_id == user.id,
-            OneTimeCode.purpose == VERIFY_EMAIL,
-            OneTimeCode.used_at.is_(None),
-        )
-        .order_by(OneTimeCode.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
+    record = await CodeRepository(session).newest_unused(user.id, VERIFY_EMAIL)
     if record is None or record.expires_at <= _now() or record.attempts >= CODE_MAX_ATTEMPTS:
         raise invalid
     expected = code_hash(platform.settings.secret, VERIFY_EMAIL, user.id, code.strip())
@@ -432,14 +409,7 @@ async def refresh(
     if not token:
         raise NotAuthenticated("No refresh token.")
     now = _now()
-    row = (
-        await session.execute(
-            select(RefreshToken, AuthSession, User)
-            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-            .join(User, User.id == AuthSession.user_id)
-            .where(RefreshToken.token_hash == sha256(token))
-        )
-    ).first()
+    row = await SessionRepository(session).by_refresh_token(sha256(token))
     if row is None:
         raise NotAuthenticated("This refresh token is not valid.")
     record, auth_session, user = row
@@ -478,43 +448,23 @@ async def refresh(
 
 
 async def revoke_session(session: AsyncSession, session_id: uuid.UUID, *, reason: str) -> None:
-    await session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=_now(), revoked_reason=reason)
-    )
+    await SessionRepository(session).revoke(session_id, reason=reason, now=_now())
 
 
 async def revoke_user_session(
     session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, reason: str = "revoked"
 ) -> None:
-    found = await session.scalar(
-        select(AuthSession.id).where(AuthSession.id == session_id, AuthSession.user_id == user_id)
-    )
-    if found is None:
+    if not await SessionRepository(session).owned(user_id, session_id):
         raise NotFound("No such session.")
     await revoke_session(session, session_id, reason=reason)
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: uuid.UUID, *, reason: str) -> None:
-    await session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=_now(), revoked_reason=reason)
-    )
+    await SessionRepository(session).revoke_all(user_id, reason=reason, now=_now())
 
 
 async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:
-    rows = await session.scalars(
-        select(AuthSession)
-        .where(
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > _now(),
-        )
-        .order_by(AuthSession.last_used_at.desc())
-    )
-    return list(rows.all())
+    return await SessionRepository(session).active(user_id, _now())
 
 
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[Client, str]]:
@@ -525,21 +475,11 @@ async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[tupl
 async def page_of_sessions(
     session: AsyncSession, user_id: uuid.UUID, params: PageParams
 ) -> tuple[list[AuthSession], str | None]:
-    statement = select(AuthSession).where(
-        AuthSession.user_id == user_id,
-        AuthSession.revoked_at.is_(None),
-        AuthSession.expires_at > _now(),
-    )
-    order = [AuthSession.last_used_at, AuthSession.id]
-    rows = list(
-        (await session.scalars(paginate_by(statement, order, params, descending=True))).all()
-    )
-    return keyset_page(rows, params, key=lambda s: (s.last_used_at, s.id))
+    return await SessionRepository(session).page_active(user_id, params, _now())
 
 
 async def linked_identities(session: AsyncSession, user_id: uuid.UUID) -> list[OAuthIdentity]:
-    rows = await session.scalars(select(OAuthIdentity).where(OAuthIdentity.user_id == user_id))
-    return list(rows.all())
+    return await UserRepository(session).identities(user_id)
 
 
 # Magic links and password reset ----------------------------------------------------------
@@ -609,11 +549,7 @@ async def reset_password(
     if user.email_verified_at is None:
         user.email_verified_at = _now()
     await revoke_all_sessions(session, user.id, reason="password_reset")
-    await session.execute(
-        update(ApiKey)
-        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=_now())
-    )
+    await SessionRepository(session).revoke_api_keys_of(user.id, _now())
     await _clear_lock(platform, user)
     await audit.by_user(
         session,
@@ -651,14 +587,7 @@ async def _peek_action_token(
     )
     if not token or len(token) > 200:
         raise invalid
-    row = (
-        await session.execute(
-            select(ActionToken, User)
-            .join(User, User.id == ActionToken.user_id)
-            .where(ActionToken.token_hash == sha256(token), ActionToken.purpose == purpose)
-            .with_for_update()
-        )
-    ).first()
+    row = await ActionTokenRepository(session).with_user(sha256(token), purpose)
     if row is None:
         raise invalid
     record, user = row
@@ -671,13 +600,7 @@ async def _consume_action_token(
     session: AsyncSession, token: str, purpose: str
 ) -> tuple[ActionToken, User]:
     record, user = await _peek_action_token(session, token, purpose)
-    # Conditional update: of two racing uses of one link, exactly one wins.
-    result = await session.execute(
-        update(ActionToken)
-        .where(ActionToken.id == record.id, ActionToken.used_at.is_(None))
-        .values(used_at=_now())
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await ActionTokenRepository(session).spend(record.id, _now()):
         raise BadRequest(
             "This link is invalid, used or expired. Ask for a new one.", code="invalid_token"
         )
@@ -696,7 +619,7 @@ async def _clear_lock(platform: Platform, user: User) -> None:
 
 async def _user(session: AsyncSession, user_id: uuid.UUID) -> User:
     """The user's row in this unit of work (principals carry a read-only snapshot)."""
-    user = await session.get(User, user_id, populate_existing=True)
+    user = await UserRepository(session).fresh(user_id)
     if user is None:  # pragma: no cover - the principal was just authenticated
         raise NotAuthenticated("This account no longer exists.")
     return user
@@ -713,14 +636,11 @@ async def update_profile(
 ) -> User:
     user = await _user(session, user_id)
     if "username" in fields and username != user.username:
-        if username is not None:
-            taken = await session.scalar(
-                select(User.id).where(
-                    func.lower(User.username) == username.lower(), User.id != user.id
-                )
-            )
-            if taken is not None:
-                raise Conflict("This username is taken.", code="username_taken")
+        taken = username is not None and await UserRepository(session).username_taken(
+            username, other_than=user.id
+        )
+        if taken:
+            raise Conflict("This username is taken.", code="username_taken")
         user.username = username
     if "first_name" in fields:
         user.first_name = first_name
