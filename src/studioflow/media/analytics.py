@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from sqlalchemy import delete, func, insert, literal_column, select, update
 from ua_parser import parse as parse_ua
 
+from studioflow.media.repository import ViewRepository
 from studioflow.models import Image, ImageDaily, ImageView, UsageDaily
 from studioflow.platform.security import derive_key
 
@@ -114,17 +114,14 @@ async def flush(platform: Any, *, limit: int = 50_000) -> int:
         for row in rows:
             per_image[row["image_id"]] = per_image.get(row["image_id"], 0) + 1
         async with platform.db.transaction() as session:
-            existing = set(
-                (await session.scalars(select(Image.id).where(Image.id.in_(list(per_image))))).all()
-            )
+            views = ViewRepository(session)
+            existing = await views.existing_images(list(per_image))
             keep = [r for r in rows if r["image_id"] in existing]  # images deleted meanwhile
             if keep:
-                await session.execute(insert(ImageView), keep)
+                await views.record(keep)
             for image_id, count in per_image.items():
                 if image_id in existing:
-                    await session.execute(
-                        update(Image).where(Image.id == image_id).values(views=Image.views + count)
-                    )
+                    await views.count_views(image_id, count)
         # Acknowledged only after the commit: a crash in between replays the batch, never loses it.
         await platform.views.acknowledge(token)
         written += len(events)
@@ -137,78 +134,31 @@ async def rollup(platform: Any, *, days: int = 2) -> None:
         days=days - 1
     )
     dialect = platform.db.dialect
-    day = utc_day(ImageView.viewed_at, dialect)
     async with platform.db.transaction() as session:
-        per_image = (
-            await session.execute(
-                select(
-                    ImageView.image_id,
-                    day.label("day"),
-                    func.count().label("views"),
-                    func.count(func.distinct(ImageView.visitor)).label("unique"),
-                    func.coalesce(func.sum(ImageView.bytes), 0).label("bytes"),
-                )
-                .where(ImageView.viewed_at >= since)
-                .group_by(ImageView.image_id, day)
+        views = ViewRepository(session)
+        images = [
+            ImageDaily(
+                image_id=image_id, day=_as_date(d), views=n, unique_viewers=unique, bytes=sent
             )
-        ).all()
-        await session.execute(delete(ImageDaily).where(ImageDaily.day >= since.date()))
-        for image_id, d, views, unique, sent in per_image:
-            session.add(
-                ImageDaily(
-                    image_id=image_id,
-                    day=_as_date(d),
-                    views=views,
-                    unique_viewers=unique,
-                    bytes=sent,
-                )
-            )
-        per_client = (
-            await session.execute(
-                select(
-                    ImageView.client_id,
-                    day.label("day"),
-                    func.count().label("views"),
-                    func.coalesce(func.sum(ImageView.bytes), 0).label("bytes"),
-                )
-                .where(ImageView.viewed_at >= since)
-                .group_by(ImageView.client_id, day)
-            )
-        ).all()
-        uploads = (
-            await session.execute(
-                select(
-                    Image.client_id, utc_day(Image.created_at, dialect).label("day"), func.count()
-                )
-                .where(Image.created_at >= since)
-                .group_by(Image.client_id, utc_day(Image.created_at, dialect))
-            )
-        ).all()
+            for image_id, d, n, unique, sent in await views.per_image_day(since, dialect)
+        ]
         usage: dict[tuple[uuid.UUID, date], dict[str, int]] = {}
-        for client_id, d, views, sent in per_client:
+        for client_id, d, n, sent in await views.per_client_day(since, dialect):
             usage.setdefault((client_id, _as_date(d)), {"uploads": 0})
-            usage[(client_id, _as_date(d))].update(views=views, bandwidth_bytes=sent)
-        for client_id, d, count in uploads:
+            usage[(client_id, _as_date(d))].update(views=n, bandwidth_bytes=sent)
+        for client_id, d, count in await views.uploads_per_client_day(since, dialect):
             usage.setdefault((client_id, _as_date(d)), {"uploads": 0})["uploads"] = count
-        await session.execute(delete(UsageDaily).where(UsageDaily.day >= since.date()))
-        for (client_id, d), values in usage.items():
-            session.add(
-                UsageDaily(
-                    client_id=client_id,
-                    day=d,
-                    uploads=values.get("uploads", 0),
-                    views=values.get("views", 0),
-                    bandwidth_bytes=values.get("bandwidth_bytes", 0),
-                )
+        clients = [
+            UsageDaily(
+                client_id=client_id,
+                day=d,
+                uploads=values.get("uploads", 0),
+                views=values.get("views", 0),
+                bandwidth_bytes=values.get("bandwidth_bytes", 0),
             )
-
-
-def utc_day(column: Any, dialect: str) -> Any:
-    """The UTC calendar day of a timestamp column, the same way on both databases."""
-    if dialect == "postgresql":
-        # A literal, not a bind parameter: GROUP BY must see the same expression as SELECT.
-        return func.date(func.timezone(literal_column("'UTC'"), column))
-    return func.date(column)  # SQLite stores ISO text with the offset; date() reads it
+            for (client_id, d), values in usage.items()
+        ]
+        await views.replace_daily(since.date(), images, clients)
 
 
 def _as_date(value: Any) -> date:
@@ -220,41 +170,19 @@ def _as_date(value: Any) -> date:
 async def prune(platform: Any, *, retention_days: int) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     async with platform.db.transaction() as session:
-        result = await session.execute(delete(ImageView).where(ImageView.viewed_at < cutoff))
-    return int(result.rowcount or 0)
+        return await ViewRepository(session).prune_before(cutoff)
 
 
 async def image_stats(session: Any, image: Image, *, days: int = 30) -> dict[str, Any]:
     since = datetime.now(UTC) - timedelta(days=days)
-    daily = (
-        await session.execute(
-            select(ImageDaily.day, ImageDaily.views, ImageDaily.unique_viewers, ImageDaily.bytes)
-            .where(ImageDaily.image_id == image.id, ImageDaily.day >= since.date())
-            .order_by(ImageDaily.day)
-        )
-    ).all()
+    views = ViewRepository(session)
+    daily = await views.daily_of(image.id, since.date())
 
     async def top(column: Any) -> list[dict[str, Any]]:
-        rows = (
-            await session.execute(
-                select(column, func.count())
-                .where(
-                    ImageView.image_id == image.id,
-                    ImageView.viewed_at >= since,
-                    column.is_not(None),
-                )
-                .group_by(column)
-                .order_by(func.count().desc())
-                .limit(10)
-            )
-        ).all()
+        rows = await views.top(image.id, since, column)
         return [{"name": name, "views": count} for name, count in rows]
 
-    unique = await session.scalar(
-        select(func.count(func.distinct(ImageView.visitor))).where(
-            ImageView.image_id == image.id, ImageView.viewed_at >= since
-        )
-    )
+    unique = await views.unique_viewers(image.id, since)
     return {
         "image_id": str(image.id),
         "views": image.views,

@@ -6,9 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
-from studioflow.models import Image, ImageVariant
+from studioflow.media.repository import ImageRepository
 from studioflow.platform.runtime import Platform
 
 # An upload stores its files before its row commits; younger orphans may be in flight.
@@ -29,14 +27,15 @@ async def check(platform: Platform, *, repair: bool = False) -> Report:
     known: set[str] = set()
     missing_rows: list[tuple[str, str]] = []
     async with platform.db.read() as session:
-        for image in (await session.scalars(select(Image))).all():
+        images = ImageRepository(session)
+        for image in await images.every():
             report.rows_checked += 1
             known.update({image.original_key, image.public_key})
             for key in (image.original_key, image.public_key):
                 if await platform.storage.head(key) is None:
                     missing_rows.append(("image", str(image.id)))
                     report.missing_objects.append(key)
-        for variant in (await session.scalars(select(ImageVariant))).all():
+        for variant in await images.every_variant():
             report.rows_checked += 1
             known.add(variant.storage_key)
             if await platform.storage.head(variant.storage_key) is None:
@@ -54,17 +53,18 @@ async def check(platform: Platform, *, repair: bool = False) -> Report:
                 report.repaired += 1
     if repair and missing_rows:
         async with platform.db.transaction() as session:
+            writer = ImageRepository(session)
             for kind, row_id in missing_rows:
                 if kind == "variant":
-                    broken_variant = await session.get(ImageVariant, uuid.UUID(row_id))
+                    broken_variant = await writer.variant(uuid.UUID(row_id))
                     if broken_variant is not None:
                         await session.delete(broken_variant)  # re-rendered on the next request
                         report.repaired += 1
                     continue
-                broken_image = await session.get(Image, uuid.UUID(row_id))
+                broken_image = await writer.by_id(uuid.UUID(row_id))
                 if broken_image is not None:
                     for key in (broken_image.original_key, broken_image.public_key):
                         await platform.storage.delete(key)
-                    await session.delete(broken_image)
+                    await writer.delete(broken_image)
                     report.repaired += 1
     return report

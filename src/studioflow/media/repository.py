@@ -1,4 +1,4 @@
-"""Every query of the media feature: images, their variants, albums.
+"""Every query of the media feature: images, their variants, albums, views and roll-ups.
 
 Tenant scoping is ``readable(scope)`` (the principal's client) or ``of_client(client_id)``
 (system work: quotas, generated results); see ``platform/repository.py``.
@@ -7,17 +7,26 @@ Tenant scoping is ``readable(scope)`` (the principal's client) or ``of_client(cl
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from studioflow.models import Album, Client, Image, ImageSource, ImageVariant
+from studioflow.models import (
+    Album,
+    Client,
+    Image,
+    ImageDaily,
+    ImageSource,
+    ImageVariant,
+    ImageView,
+    UsageDaily,
+)
 from studioflow.models.base import table_of
 from studioflow.platform.pagination import PageParams
-from studioflow.platform.repository import ClientScoped, Scope
+from studioflow.platform.repository import ClientScoped, Repository, Scope
 
 # Built once: it runs for every generated image and upload. The same bytes are one image per
 # client, so a second insert of them changes nothing.
@@ -124,6 +133,34 @@ class ImageRepository(ClientScoped[Image]):
             select(Client.id).where(Client.id == client_id).with_for_update()
         )
 
+    async def by_id(self, image_id: uuid.UUID) -> Image | None:
+        """An image by id, for the system's own work (the row it just wrote, fsck)."""
+        found: Image | None = await self.session.get(Image, image_id)
+        return found
+
+    async def every(self) -> list[Image]:
+        """Every image of every client: the storage check (``studioflow fsck``)."""
+        return await self.all(select(Image))
+
+    async def expired(self, now: datetime, *, limit: int) -> list[Image]:
+        """Images past their expiry, locked for the purge (``FOR UPDATE`` on PostgreSQL)."""
+        return await self.all(
+            select(Image).where(Image.expires_at <= now).limit(limit).with_for_update()
+        )
+
+    async def variant(self, variant_id: uuid.UUID) -> ImageVariant | None:
+        found: ImageVariant | None = await self.session.get(ImageVariant, variant_id)
+        return found
+
+    async def every_variant(self) -> list[ImageVariant]:
+        return list((await self.session.scalars(select(ImageVariant))).all())
+
+    async def cached_variant(self, image_id: uuid.UUID, spec: str) -> ImageVariant | None:
+        found: ImageVariant | None = await self.session.scalar(
+            select(ImageVariant).where(ImageVariant.image_id == image_id, ImageVariant.spec == spec)
+        )
+        return found
+
     async def variant_keys(self, image_id: uuid.UUID) -> list[str]:
         rows = await self.session.scalars(
             select(ImageVariant.storage_key).where(ImageVariant.image_id == image_id)
@@ -159,3 +196,130 @@ class AlbumRepository(ClientScoped[Album]):
             statement, [Album.title, Album.id], params, key=lambda row: (row[0].title, row[0].id)
         )
         return [(album, int(n)) for album, n in page], cursor
+
+
+def utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column, the same way on both databases."""
+    if dialect == "postgresql":
+        # A literal, not a bind parameter: GROUP BY must see the same expression as SELECT.
+        return func.date(func.timezone(literal_column("'UTC'"), column))
+    return func.date(column)  # SQLite stores ISO text with the offset; date() reads it
+
+
+class ViewRepository(Repository[ImageView]):
+    """Image views and their daily roll-ups (the analytics jobs and the stats answer)."""
+
+    model = ImageView
+
+    async def existing_images(self, image_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        rows = await self.session.scalars(select(Image.id).where(Image.id.in_(image_ids)))
+        return set(rows.all())
+
+    async def record(self, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(insert(ImageView), rows)
+
+    async def count_views(self, image_id: uuid.UUID, count: int) -> None:
+        await self.session.execute(
+            update(Image).where(Image.id == image_id).values(views=Image.views + count)
+        )
+
+    async def per_image_day(self, since: datetime, dialect: str) -> list[Any]:
+        day = utc_day(ImageView.viewed_at, dialect)
+        return list(
+            (
+                await self.session.execute(
+                    select(
+                        ImageView.image_id,
+                        day.label("day"),
+                        func.count().label("views"),
+                        func.count(func.distinct(ImageView.visitor)).label("unique"),
+                        func.coalesce(func.sum(ImageView.bytes), 0).label("bytes"),
+                    )
+                    .where(ImageView.viewed_at >= since)
+                    .group_by(ImageView.image_id, day)
+                )
+            ).all()
+        )
+
+    async def per_client_day(self, since: datetime, dialect: str) -> list[Any]:
+        day = utc_day(ImageView.viewed_at, dialect)
+        return list(
+            (
+                await self.session.execute(
+                    select(
+                        ImageView.client_id,
+                        day.label("day"),
+                        func.count().label("views"),
+                        func.coalesce(func.sum(ImageView.bytes), 0).label("bytes"),
+                    )
+                    .where(ImageView.viewed_at >= since)
+                    .group_by(ImageView.client_id, day)
+                )
+            ).all()
+        )
+
+    async def uploads_per_client_day(self, since: datetime, dialect: str) -> list[Any]:
+        day = utc_day(Image.created_at, dialect)
+        return list(
+            (
+                await self.session.execute(
+                    select(Image.client_id, day.label("day"), func.count())
+                    .where(Image.created_at >= since)
+                    .group_by(Image.client_id, day)
+                )
+            ).all()
+        )
+
+    async def replace_daily(
+        self, since: date, images: list[ImageDaily], clients: list[UsageDaily]
+    ) -> None:
+        """The roll-ups from ``since`` on, recomputed: the old rows go, the new ones come."""
+        await self.session.execute(delete(ImageDaily).where(ImageDaily.day >= since))
+        await self.session.execute(delete(UsageDaily).where(UsageDaily.day >= since))
+        self.session.add_all([*images, *clients])
+
+    async def prune_before(self, cutoff: datetime) -> int:
+        result = await self.session.execute(delete(ImageView).where(ImageView.viewed_at < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def daily_of(self, image_id: uuid.UUID, since: date) -> list[Any]:
+        return list(
+            (
+                await self.session.execute(
+                    select(
+                        ImageDaily.day,
+                        ImageDaily.views,
+                        ImageDaily.unique_viewers,
+                        ImageDaily.bytes,
+                    )
+                    .where(ImageDaily.image_id == image_id, ImageDaily.day >= since)
+                    .order_by(ImageDaily.day)
+                )
+            ).all()
+        )
+
+    async def top(self, image_id: uuid.UUID, since: datetime, column: Any) -> list[Any]:
+        """The ten most frequent values of ``column`` among an image's views since then."""
+        return list(
+            (
+                await self.session.execute(
+                    select(column, func.count())
+                    .where(
+                        ImageView.image_id == image_id,
+                        ImageView.viewed_at >= since,
+                        column.is_not(None),
+                    )
+                    .group_by(column)
+                    .order_by(func.count().desc())
+                    .limit(10)
+                )
+            ).all()
+        )
+
+    async def unique_viewers(self, image_id: uuid.UUID, since: datetime) -> int:
+        value = await self.session.scalar(
+            select(func.count(func.distinct(ImageView.visitor))).where(
+                ImageView.image_id == image_id, ImageView.viewed_at >= since
+            )
+        )
+        return int(value or 0)

@@ -170,7 +170,7 @@ async def upload_images(
             is_public=public,
             source="upload",
         )
-        image = await session.get(Image, image_id)
+        image = await ImageRepository(session).by_id(image_id)
         assert image is not None
         results.append(Uploaded(image=image, duplicate=duplicate))
     return results

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
 
 from studioflow.media import analytics
-from studioflow.models import Image, ImageVariant
+from studioflow.media.repository import ImageRepository
 from studioflow.platform.jobs import task
 
 if TYPE_CHECKING:
@@ -24,23 +23,13 @@ async def purge_expired(platform: Platform) -> int:
     removed = 0
     while True:
         async with platform.db.transaction() as session:
-            batch = list(
-                (
-                    await session.scalars(
-                        select(Image)
-                        .where(Image.expires_at <= datetime.now(UTC))
-                        .limit(200)
-                        .with_for_update()
-                    )
-                ).all()
-            )
+            images = ImageRepository(session)
+            batch = await images.expired(datetime.now(UTC), limit=200)
             keys: list[str] = []
             for image in batch:
-                variants = await session.scalars(
-                    select(ImageVariant.storage_key).where(ImageVariant.image_id == image.id)
-                )
-                keys += [image.original_key, image.public_key, *variants.all()]
-                await session.delete(image)
+                variants = await images.variant_keys(image.id)
+                keys += [image.original_key, image.public_key, *variants]
+                await images.delete(image)
         # Rows first, files after the commit: a crash in between leaves orphans that fsck finds.
         for key in keys:
             await platform.storage.delete(key)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from PIL import Image as PILImage
 from PIL import ImageOps
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from studioflow.media.inspect import ImageRejected
+from studioflow.media.repository import ImageRepository
 from studioflow.media.sniff import EXTENSION
 from studioflow.models import Image, ImageVariant
 from studioflow.platform.loops import PerLoop, in_background
@@ -165,9 +165,4 @@ async def get_variant(platform: Platform, image: Image, spec: VariantSpec) -> Im
 
 async def _cached(platform: Platform, image: Image, spec: VariantSpec) -> ImageVariant | None:
     async with platform.db.read() as session:
-        found: ImageVariant | None = await session.scalar(
-            select(ImageVariant).where(
-                ImageVariant.image_id == image.id, ImageVariant.spec == spec.key
-            )
-        )
-    return found
+        return await ImageRepository(session).cached_variant(image.id, spec.key)
