@@ -38,8 +38,12 @@ async def test_upload_two_files_and_open_stats(
     await page.get_by_role("link", name="sunset.jpg").click()
     await page.get_by_role("heading", name="Views, last 30 days").wait_for()
     assert await page.get_by_role("button", name="Copy Markdown").is_visible()
-    preview = page.locator("img.preview")
-    assert await preview.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The preview's size is rendered on its first request: wait for it to arrive and decode.
+    await page.wait_for_function(
+        "() => { const img = document.querySelector('img.preview');"
+        " return img !== null && img.complete && img.naturalWidth > 0; }",
+        timeout=20_000,
+    )
     # The preview request counts as a view once the buffer is flushed; the page says so meanwhile.
     assert await page.get_by_text("views in all").is_visible()
     assert page.console_errors == [], page.console_errors

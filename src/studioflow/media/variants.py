@@ -17,7 +17,7 @@ from studioflow.media.inspect import ImageRejected
 from studioflow.media.repository import ImageRepository
 from studioflow.media.sniff import EXTENSION
 from studioflow.models import Image, ImageVariant
-from studioflow.platform.loops import PerLoop, in_background
+from studioflow.platform.loops import PerLoop
 from studioflow.platform.runtime import Platform
 
 PRESETS = {"thumb": 320, "small": 640, "medium": 1280, "large": 2048}
@@ -140,7 +140,7 @@ async def get_variant(platform: Platform, image: Image, spec: VariantSpec) -> Im
         async with renders:
             source = await platform.storage.read(image.public_key)
             try:
-                data = await in_background(render, source, image.format, spec)
+                data = await asyncio.to_thread(render, source, image.format, spec)
             except (OSError, ValueError) as error:
                 raise ImageRejected("invalid_image", str(error)) from None
         key = (

@@ -35,10 +35,12 @@ class PerLoop(Generic[T]):
         return value
 
 
-# Bulk CPU work (decoding, re-encoding, hashing megabytes) runs on threads of their own with
-# a lower scheduling priority: on a busy machine the cores go first to the event loop and the
-# database threads, so a page or a cached image is answered while uploads are processed.
-# Pillow and hashlib release the GIL for the heavy part, so the loop is not held meanwhile.
+# Bulk CPU work nobody is waiting on interactively (checking uploads: hashing, decoding,
+# stripping megabytes) runs on threads of their own with a lower scheduling priority: on a busy
+# machine the cores go first to the event loop and the database threads, so a page or a
+# cached image is answered while uploads are processed. Pillow and hashlib release the GIL for
+# the heavy part, so the loop is not held meanwhile. A first render of an image size stays at
+# normal priority: a viewer is waiting for it (and a niced render starved under load).
 BACKGROUND_NICE = 10  # added to the process's own nice value, at most 19
 
 
