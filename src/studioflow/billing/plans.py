@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import Client, Plan
+from studioflow.billing.repository import PlanRepository
+from studioflow.models import Plan
 
 GB = 1024**3
 TB = 1024**4
@@ -44,7 +44,7 @@ DEFAULT_PLANS: dict[str, dict[str, int]] = {
 
 async def seed_plans(session: AsyncSession) -> None:
     """Insert the plans that are missing; never overwrite an admin's edits."""
-    existing = set((await session.scalars(select(Plan.name))).all())
+    existing = await PlanRepository(session).names()
     for name, limits in DEFAULT_PLANS.items():
         if name not in existing:
             session.add(Plan(name=name, **limits))
@@ -52,11 +52,7 @@ async def seed_plans(session: AsyncSession) -> None:
 
 
 async def plan_of(session: AsyncSession, client_id: object) -> Plan:
-    plan = await session.scalar(
-        select(Plan).join(Client, Client.plan == Plan.name).where(Client.id == client_id)
-    )
-    if plan is None:
-        plan = await session.scalar(select(Plan).where(Plan.name == "free"))
+    plan = await PlanRepository(session).of_client(client_id)
     if plan is None:  # pragma: no cover - seeded at every migration
         raise LookupError("no plans are defined; run `studioflow migrate`")
     return plan

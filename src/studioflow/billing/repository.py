@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, cast, func, select
 
-from studioflow.models import Client, CreditAccount, CreditEvent
+from studioflow.models import Client, CreditAccount, CreditEvent, Plan
 from studioflow.models.base import INT_MAX, table_of
-from studioflow.platform.repository import ClientScoped
+from studioflow.platform.repository import ClientScoped, Repository
 
 _ACCOUNTS = table_of(CreditAccount)
 # Built once (Core): every execute and every refund runs them.
@@ -80,3 +80,34 @@ class CreditRepository(ClientScoped[CreditEvent]):
             )
         )
         return int(value or 0)
+
+
+class PlanRepository(Repository[Plan]):
+    """Plans and which clients they give credits to."""
+
+    model = Plan
+
+    async def names(self) -> set[str]:
+        return set((await self.session.scalars(select(Plan.name))).all())
+
+    async def of_client(self, client_id: object) -> Plan | None:
+        """The client's plan; the free plan when the client names none that exists."""
+        plan = await self.one_or_none(
+            select(Plan).join(Client, Client.plan == Plan.name).where(Client.id == client_id)
+        )
+        return plan or await self.one_or_none(select(Plan).where(Plan.name == "free"))
+
+    async def paying_clients(
+        self, *, after: uuid.UUID | None, limit: int
+    ) -> list[tuple[uuid.UUID, int]]:
+        """Clients whose plan grants monthly credits, with the amount, by id after ``after``."""
+        statement = (
+            select(Client.id, Plan.monthly_credits)
+            .join(Plan, Plan.name == Client.plan)
+            .where(Plan.name != "free", Plan.monthly_credits > 0)
+            .order_by(Client.id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(Client.id > after)
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]

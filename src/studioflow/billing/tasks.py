@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
 
 from studioflow.billing import credits
-from studioflow.models import Client, CreditEvent, Plan
+from studioflow.billing.repository import CreditRepository, PlanRepository
 from studioflow.platform.jobs import task
 
 if TYPE_CHECKING:
@@ -31,21 +30,10 @@ async def grant_monthly_credits(platform: Platform, *, now: datetime | None = No
     after = None
     while True:
         async with platform.db.transaction() as session:
-            statement = (
-                select(Client.id, Plan.monthly_credits)
-                .join(Plan, Plan.name == Client.plan)
-                .where(Plan.name != "free", Plan.monthly_credits > 0)
-                .order_by(Client.id)
-                .limit(BATCH)
-            )
-            if after is not None:
-                statement = statement.where(Client.id > after)
-            rows = (await session.execute(statement)).all()
+            rows = await PlanRepository(session).paying_clients(after=after, limit=BATCH)
             for client_id, amount in rows:
                 key = f"monthly:{client_id}:{month}"
-                if await session.scalar(
-                    select(CreditEvent.id).where(CreditEvent.idempotency_key == key)
-                ):
+                if await CreditRepository(session).event(key) is not None:
                     continue
                 await credits.apply(
                     session,
