@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
@@ -129,19 +128,9 @@ async def flush_uses(platform: Any, *, limit: int = 100_000) -> int:
             count, last = per_key.get(key_id, (0, at))
             per_key[key_id] = (count + 1, max(last, at))
         async with platform.db.transaction() as session:
+            keys = ApiKeyRepository(session)
             for key_id, (count, last) in per_key.items():
-                await session.execute(
-                    update(ApiKey)
-                    .where(ApiKey.id == key_id)
-                    .values(
-                        requests_count=ApiKey.requests_count + count,
-                        last_used_at=case(
-                            (ApiKey.last_used_at.is_(None), last),
-                            (ApiKey.last_used_at < last, last),
-                            else_=ApiKey.last_used_at,
-                        ),
-                    )
-                )
+                await keys.count_uses(key_id, count, last)
         await stream.acknowledge(token)
         written += len(events)
     return written

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import AuditEvent, Client
+from studioflow.identity.repository import UserRepository
+from studioflow.models import AuditEvent
 
 
 async def record(
@@ -26,9 +26,7 @@ async def record(
     if client_id is None and actor_user_id is not None:
         # A user's own security events (sign-ins, resets, exports) belong to the timeline of
         # their personal client, where they can see them.
-        client_id = await session.scalar(
-            select(Client.id).where(Client.personal_owner_id == actor_user_id)
-        )
+        client_id = await UserRepository(session).personal_client_id(actor_user_id)
     entry = AuditEvent(
         event=event,
         client_id=client_id,

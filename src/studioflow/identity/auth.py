@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import cookies
-from studioflow.identity.repository import MemberRepository
+from studioflow.identity.repository import ApiKeyRepository, MemberRepository, SessionRepository
 from studioflow.identity.tokens import (
     AccessTokens,
     InvalidToken,
@@ -29,13 +28,8 @@ from studioflow.identity.tokens import (
     sha256,
 )
 from studioflow.models import (
-    ApiKey,
-    AuthSession,
     Membership,
-    Permission,
     PlatformRole,
-    Role,
-    RolePermission,
     User,
 )
 from studioflow.platform.db import ReadSessionDep
@@ -142,13 +136,7 @@ def _access_tokens(secret: str, issuer: str) -> AccessTokens:
 
 
 async def role_permissions(session: AsyncSession, role: str) -> frozenset[str]:
-    rows = await session.scalars(
-        select(Permission.name)
-        .join(RolePermission, RolePermission.permission_id == Permission.id)
-        .join(Role, Role.id == RolePermission.role_id)
-        .where(Role.name == role)
-    )
-    return frozenset(rows.all())
+    return await MemberRepository(session).role_permissions(role)
 
 
 async def membership_in(
@@ -163,13 +151,6 @@ class Access:
     role: str
     permissions: frozenset[str]
     api_requests_per_hour: int | None
-
-
-_SESSION_AND_USER = (
-    select(AuthSession, User)
-    .join(User, User.id == AuthSession.user_id)
-    .where(AuthSession.id == bindparam("p_session"), AuthSession.user_id == bindparam("p_user"))
-)
 
 
 async def access_in(
@@ -271,11 +252,7 @@ async def resolve_principal(
         raise NotAuthenticated(error.detail, code=error.code) from None
 
     now = datetime.now(UTC)
-    row = (
-        await session.execute(
-            _SESSION_AND_USER, {"p_session": claims.session_id, "p_user": claims.user_id}
-        )
-    ).first()
+    row = await SessionRepository(session).with_user(claims.session_id, claims.user_id)
     if row is None:
         raise NotAuthenticated("This session has ended. Sign in again.")
     auth_session, user = row
@@ -316,13 +293,7 @@ async def _from_api_key(
     if not api_key_is_well_formed(raw_key):
         raise NotAuthenticated("This API key is not valid.", code="invalid_api_key")
     now = datetime.now(UTC)
-    row = (
-        await session.execute(
-            select(ApiKey, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.key_hash == sha256(raw_key))
-        )
-    ).first()
+    row = await ApiKeyRepository(session).with_user(sha256(raw_key))
     if row is None:
         raise NotAuthenticated("This API key is not valid.", code="invalid_api_key")
     key, user = row

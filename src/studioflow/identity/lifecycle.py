@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.auth import UserInfo
-from studioflow.identity.repository import MemberRepository
-from studioflow.models import ApiKey, AuditEvent, AuthSession, Client, User
+from studioflow.identity.repository import LifecycleRepository, MemberRepository
+from studioflow.models import Client, User
 from studioflow.platform.db import after_commit
 from studioflow.platform.runtime import Platform
 
@@ -44,22 +43,16 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def _personal_client(session: AsyncSession, user_id: uuid.UUID) -> Client | None:
-    client: Client | None = await session.scalar(
-        select(Client).where(Client.personal_owner_id == user_id)
-    )
-    return client
+    return await LifecycleRepository(session).personal_client(user_id)
 
 
 async def collect_data(session: AsyncSession, user: User | UserInfo) -> dict[str, Any]:
     """Everything we hold about the user, as JSON-ready structures (no secrets or hashes)."""
     memberships = await MemberRepository(session).with_clients(user.id)
-    sessions = await session.scalars(select(AuthSession).where(AuthSession.user_id == user.id))
-    keys = await session.scalars(select(ApiKey).where(ApiKey.user_id == user.id))
-    events = await session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.actor_user_id == user.id)
-        .order_by(AuditEvent.created_at)
-    )
+    lifecycle = LifecycleRepository(session)
+    sessions = await lifecycle.sessions_of(user.id)
+    keys = await lifecycle.keys_of(user.id)
+    events = await lifecycle.doings_of(user.id)
     return {
         "account.json": {
             "id": str(user.id),
@@ -146,7 +139,7 @@ async def build_export(platform: Platform, session: AsyncSession, user: User | U
 async def export_to_link(platform: Platform, user_id: uuid.UUID) -> str | None:
     """Build the export, store it, and return a signed link valid for a day."""
     async with platform.db.transaction() as session:
-        user = await session.get(User, user_id)
+        user = await LifecycleRepository(session).user(user_id)
         if user is None:
             return None
         path = await build_export(platform, session, user)
@@ -162,7 +155,8 @@ async def export_to_link(platform: Platform, user_id: uuid.UUID) -> str | None:
 async def delete_account(platform: Platform, session: AsyncSession, user_id: uuid.UUID) -> bool:
     """Remove a user whose grace period is over: rows, stored files, and their name from the
     audit log (rows stay, pseudonymised). Idempotent: a second run finds nothing to do."""
-    user = await session.get(User, user_id, with_for_update=True)
+    lifecycle = LifecycleRepository(session)
+    user = await lifecycle.locked(user_id)
     now = datetime.now(UTC)
     if user is None or user.delete_after is None or user.delete_after > now:
         return False
@@ -174,13 +168,9 @@ async def delete_account(platform: Platform, session: AsyncSession, user_id: uui
     # Team clients the user alone belongs to would be orphans: they go too.
     orphan_ids = await MemberRepository(session).teams_alone_in(user.id)
     prefixes += [client_prefix(client_id) for client_id in orphan_ids]
-    await session.execute(
-        update(AuditEvent)
-        .where(AuditEvent.actor_user_id == user.id)
-        .values(actor_label=label, ip=None, user_agent=None)
-    )
+    await lifecycle.pseudonymise(user.id, label)
     if orphan_ids:
-        await session.execute(delete(Client).where(Client.id.in_(orphan_ids)))
+        await lifecycle.delete_clients(orphan_ids)
     if personal is not None:
         await session.delete(personal)
     await session.delete(user)
@@ -201,9 +191,4 @@ async def delete_account(platform: Platform, session: AsyncSession, user_id: uui
 
 
 async def due_for_deletion(session: AsyncSession, *, limit: int = 100) -> list[uuid.UUID]:
-    rows = await session.scalars(
-        select(User.id)
-        .where(User.delete_after.is_not(None), User.delete_after <= datetime.now(UTC))
-        .limit(limit)
-    )
-    return list(rows.all())
+    return await LifecycleRepository(session).due_for_deletion(datetime.now(UTC), limit=limit)

@@ -22,13 +22,13 @@ from typing import Any
 import authlib.deprecate  # noqa: F401  (sets its own warning filter; must come first)
 import httpx
 import jwt
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity import audit
 from studioflow.identity.auth import UserInfo
 from studioflow.identity.context import Context
 from studioflow.identity.emails import InvalidEmail, canonical_email, normalise_email
+from studioflow.identity.repository import UserRepository
 from studioflow.identity.service import (
     SignIn,
     create_personal_client,
@@ -265,13 +265,10 @@ async def complete(
 ) -> Outcome:
     """Sign in by the identity, link it to the signed-in user, or create a new account."""
     method = f"oauth_{identity.provider}"
-    existing = await session.scalar(
-        select(OAuthIdentity).where(
-            OAuthIdentity.provider == identity.provider, OAuthIdentity.subject == identity.subject
-        )
-    )
+    users = UserRepository(session)
+    existing = await users.by_identity(identity.provider, identity.subject)
     if existing is not None:
-        user = await session.get(User, existing.user_id)
+        user = await users.by_id(existing.user_id)
         if user is None or not user.is_active:
             raise OAuthFailed("the linked account is not active")
         return Outcome(

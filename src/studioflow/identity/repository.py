@@ -13,13 +13,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.orm import aliased
 
 from studioflow.identity.emails import canonical_email
 from studioflow.models import (
     ActionToken,
     ApiKey,
+    AuditEvent,
     AuthSession,
     BatchResult,
     Client,
@@ -71,6 +72,15 @@ _PERSONAL_ACCESS = _access_statement(personal=True)
 
 class MemberRepository(Repository[Membership]):
     model = Membership
+
+    async def role_permissions(self, role: str) -> frozenset[str]:
+        rows = await self.session.scalars(
+            select(Permission.name)
+            .join(RolePermission, RolePermission.permission_id == Permission.id)
+            .join(Role, Role.id == RolePermission.role_id)
+            .where(Role.name == role)
+        )
+        return frozenset(rows.all())
 
     async def access_rows(
         self, user_id: uuid.UUID, client_id: uuid.UUID | None, extra_role: str
@@ -153,6 +163,32 @@ class MemberRepository(Repository[Membership]):
 class ApiKeyRepository(ClientScoped[ApiKey]):
     model = ApiKey
 
+    async def count_uses(self, key_id: uuid.UUID, count: int, last: datetime) -> None:
+        """Add buffered uses to a key; ``last_used_at`` only moves forward."""
+        await self.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(
+                requests_count=ApiKey.requests_count + count,
+                last_used_at=case(
+                    (ApiKey.last_used_at.is_(None), last),
+                    (ApiKey.last_used_at < last, last),
+                    else_=ApiKey.last_used_at,
+                ),
+            )
+        )
+
+    async def with_user(self, key_hash: str) -> tuple[ApiKey, User] | None:
+        """The key with that hash and its creator, whatever client (authentication)."""
+        row = (
+            await self.session.execute(
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.key_hash == key_hash)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
     def _visible(self, scope: Scope, *, everyone: bool) -> Any:
         statement = self.readable(scope)
         return statement if everyone else statement.where(ApiKey.user_id == scope.user_id)
@@ -230,6 +266,23 @@ class UserRepository(Repository[User]):
         """The row as it is now in this unit of work (principals carry a snapshot)."""
         return await self.session.get(User, user_id, populate_existing=True)
 
+    async def by_identity(self, provider: str, subject: str) -> OAuthIdentity | None:
+        found: OAuthIdentity | None = await self.session.scalar(
+            select(OAuthIdentity).where(
+                OAuthIdentity.provider == provider, OAuthIdentity.subject == subject
+            )
+        )
+        return found
+
+    async def by_id(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def personal_client_id(self, user_id: uuid.UUID) -> uuid.UUID | None:
+        found: uuid.UUID | None = await self.session.scalar(
+            select(Client.id).where(Client.personal_owner_id == user_id)
+        )
+        return found
+
     async def identities(self, user_id: uuid.UUID) -> list[OAuthIdentity]:
         return list(
             (
@@ -271,10 +324,29 @@ class CodeRepository(Repository[OneTimeCode]):
         )
 
 
+# Built once: every request with a Bearer token or cookies reads it.
+_SESSION_AND_USER = (
+    select(AuthSession, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.id == bindparam("p_session"), AuthSession.user_id == bindparam("p_user"))
+)
+
+
 class SessionRepository(Repository[AuthSession]):
     """Sign-in sessions and their refresh tokens (a user's own; no client involved)."""
 
     model = AuthSession
+
+    async def with_user(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> tuple[AuthSession, User] | None:
+        """An access token's session and user (authentication's hot path)."""
+        row = (
+            await self.session.execute(
+                _SESSION_AND_USER, {"p_session": session_id, "p_user": user_id}
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
 
     def _active(self, user_id: uuid.UUID, now: datetime) -> Any:
         return select(AuthSession).where(
@@ -366,3 +438,57 @@ class ActionTokenRepository(Repository[ActionToken]):
             .values(used_at=now)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+
+class LifecycleRepository(Repository[User]):
+    """What an account's export and deletion read and remove (a user's own rows)."""
+
+    model = User
+
+    async def personal_client(self, user_id: uuid.UUID) -> Client | None:
+        found: Client | None = await self.session.scalar(
+            select(Client).where(Client.personal_owner_id == user_id)
+        )
+        return found
+
+    async def sessions_of(self, user_id: uuid.UUID) -> list[AuthSession]:
+        return list(
+            await self.session.scalars(select(AuthSession).where(AuthSession.user_id == user_id))
+        )
+
+    async def keys_of(self, user_id: uuid.UUID) -> list[ApiKey]:
+        return list(await self.session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)))
+
+    async def doings_of(self, user_id: uuid.UUID) -> list[AuditEvent]:
+        return list(
+            await self.session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.actor_user_id == user_id)
+                .order_by(AuditEvent.created_at)
+            )
+        )
+
+    async def locked(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id, with_for_update=True)
+
+    async def user(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def pseudonymise(self, user_id: uuid.UUID, label: str) -> None:
+        """The audit log keeps the rows of a deleted user, under a pseudonym, without IPs."""
+        await self.session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.actor_user_id == user_id)
+            .values(actor_label=label, ip=None, user_agent=None)
+        )
+
+    async def delete_clients(self, client_ids: list[uuid.UUID]) -> None:
+        await self.session.execute(delete(Client).where(Client.id.in_(client_ids)))
+
+    async def due_for_deletion(self, now: datetime, *, limit: int) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(User.id)
+            .where(User.delete_after.is_not(None), User.delete_after <= now)
+            .limit(limit)
+        )
+        return list(rows.all())
