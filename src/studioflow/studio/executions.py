@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.billing import credits
@@ -25,7 +24,6 @@ from studioflow.models import (
     FINISHED_EXECUTION,
     OPEN_ITEM,
     BatchResult,
-    Client,
     ItemStatus,
     Workflow,
     WorkflowExecution,
@@ -36,14 +34,12 @@ from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.events import EventBus
 from studioflow.platform.pagination import (
     PageParams,
-    keyset_page,
-    paginate_by,
 )
 from studioflow.platform.runtime import Platform
-from studioflow.studio import live, statements
+from studioflow.studio import live
 from studioflow.studio.prompts import Item
 from studioflow.studio.providers import aspect_ratios_of
-from studioflow.studio.repository import ExecutionRepository
+from studioflow.studio.repository import EngineRepository, ExecutionRepository
 from studioflow.studio.service import get_workflow
 
 ACTIVE = ACTIVE_EXECUTION
@@ -136,10 +132,9 @@ async def create_execution(
         "updated_at": now,
     }
     # Core inserts (statements.py): this runs for every execute.
-    await session.execute(statements.INSERT_EXECUTION, values)
     default_ratio = str(config.get("aspect_ratio") or "1:1")
-    await session.execute(
-        statements.INSERT_ITEMS,
+    await EngineRepository(session).insert(
+        values,
         [
             {
                 "id": uuid7(),
@@ -222,18 +217,11 @@ async def page_of_results(
     session: AsyncSession, execution_id: uuid.UUID, params: PageParams
 ) -> tuple[list[BatchResult], str | None]:
     """A page of an execution's items in their order (``index``)."""
-    statement = select(BatchResult).where(BatchResult.execution_id == execution_id)
-    rows = list((await session.scalars(paginate_by(statement, [BatchResult.index], params))).all())
-    return keyset_page(rows, params, key=lambda item: (item.index,))
+    return await EngineRepository(session).items_page(execution_id, params)
 
 
 async def batch_results(session: AsyncSession, execution_id: uuid.UUID) -> list[BatchResult]:
-    rows = await session.scalars(
-        select(BatchResult)
-        .where(BatchResult.execution_id == execution_id)
-        .order_by(BatchResult.index)
-    )
-    return list(rows.all())
+    return await EngineRepository(session).items(execution_id)
 
 
 # --- item transitions (runner and cancel) ------------------------------------------------
@@ -255,21 +243,20 @@ async def finish_item(
     """Move an item to ``completed``, ``failed`` or ``cancelled`` once; refund the last two."""
     now = datetime.now(UTC)
     cost = execution.item_cost_micro_usd if status == "completed" else 0
-    row = (
-        await session.execute(
-            statements.FINISH_ITEM[expected],
-            {
-                "p_item": item_id,
-                "p_status": status,
-                "p_error": error[:1000] if error else None,
-                "p_error_code": error_code,
-                "p_image": image_id,
-                "p_request": request_id,
-                "p_cost": cost,
-                "p_now": now,
-            },
-        )
-    ).first()
+    engine = EngineRepository(session)
+    row = await engine.finish_item(
+        expected,
+        {
+            "p_item": item_id,
+            "p_status": status,
+            "p_error": error[:1000] if error else None,
+            "p_error_code": error_code,
+            "p_image": image_id,
+            "p_request": request_id,
+            "p_cost": cost,
+            "p_now": now,
+        },
+    )
     if row is None:
         return False
     index, attempts = row[0], row[1]
@@ -286,12 +273,9 @@ async def finish_item(
             # key stands behind it.
             fresh=True,
         )
-    counts = (
-        await session.execute(
-            statements.COUNT_ITEM[status],
-            {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "p_now": now},
-        )
-    ).one()
+    counts = await engine.count_item(
+        status, {"p_execution": execution.id, "p_refund": refund, "p_cost": cost, "p_now": now}
+    )
     item_event: dict[str, Any] = {
         "index": index,
         "status": status,
@@ -319,25 +303,13 @@ async def finish_item(
 
 
 async def remaining_items(session: AsyncSession, execution_id: uuid.UUID) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(BatchResult)
-        .where(
-            BatchResult.execution_id == execution_id,
-            BatchResult.status.in_(OPEN_ITEM),
-        )
-    )
-    return int(count or 0)
+    return await EngineRepository(session).remaining(execution_id)
 
 
 async def settle(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> str | None:
     """Close an execution whose items are all done (one conditional UPDATE): completed if
     any item succeeded, else failed."""
-    row = (
-        await session.execute(
-            statements.SETTLE, {"p_execution": execution_id, "p_now": datetime.now(UTC)}
-        )
-    ).first()
+    row = await EngineRepository(session).settle(execution_id, datetime.now(UTC))
     if row is None:
         return None
     status, total, done, failed, cancelled, refunded, error, error_code = row
@@ -378,19 +350,10 @@ async def fail_execution(
     error_code: str,
 ) -> None:
     """Give up on everything not done yet (no usable provider key): fail and refund it all."""
-    await session.execute(
-        update(WorkflowExecution)
-        .where(WorkflowExecution.id == execution.id)
-        .values(error=error[:1000], error_code=error_code)
-    )
+    engine = EngineRepository(session)
+    await engine.set_error(execution.id, error[:1000], error_code)
     execution.error, execution.error_code = error[:1000], error_code
-    open_items = await session.scalars(
-        select(BatchResult.id).where(
-            BatchResult.execution_id == execution.id,
-            BatchResult.status.in_(OPEN_ITEM),
-        )
-    )
-    for item_id in open_items.all():
+    for item_id in await engine.open_item_ids(execution.id, OPEN_ITEM):
         await finish_item(
             session,
             bus,
@@ -410,12 +373,8 @@ async def cancel_execution(
     """Stop pending items now (refunded); a live runner aborts the running ones."""
     execution = await get_execution(session, principal, execution_id)
     now = datetime.now(UTC)
-    result = await session.execute(
-        update(WorkflowExecution)
-        .where(WorkflowExecution.id == execution_id, WorkflowExecution.status.in_(ACTIVE))
-        .values(status="cancelled", completed_at=now)
-    )
-    if not getattr(result, "rowcount", 0):
+    engine = EngineRepository(session)
+    if not await engine.mark_cancelled(execution_id, now):
         await session.refresh(execution)
         if execution.status == "cancelled":
             return execution  # cancelling twice is fine
@@ -429,12 +388,7 @@ async def cancel_execution(
     # Running items belong to their runner, told at once (above); with no
     # live runner nobody else will finish them, so they are cancelled here too.
     states = (ItemStatus.pending,) if runner_alive else OPEN_ITEM
-    open_items = await session.scalars(
-        select(BatchResult.id).where(
-            BatchResult.execution_id == execution_id, BatchResult.status.in_(states)
-        )
-    )
-    for item_id in open_items.all():
+    for item_id in await engine.open_item_ids(execution_id, states):
         await finish_item(
             session,
             platform.events,
@@ -454,17 +408,11 @@ async def cancel_execution(
 
 async def close_cancelled(session: AsyncSession, bus: EventBus, execution_id: uuid.UUID) -> None:
     """After a cancel: cancel (and refund) whatever is still open, then the final event."""
-    execution = await session.get(WorkflowExecution, execution_id, populate_existing=True)
+    engine = EngineRepository(session)
+    execution = await engine.fresh(execution_id)
     if execution is None or execution.status != "cancelled":
         return
-    open_items = await session.scalars(
-        select(BatchResult.id).where(
-            BatchResult.execution_id == execution_id,
-            BatchResult.status.in_(OPEN_ITEM),
-        )
-    )
-    ids = list(open_items.all())
-    for item_id in ids:
+    for item_id in await engine.open_item_ids(execution_id, OPEN_ITEM):
         await finish_item(
             session,
             bus,
@@ -475,23 +423,10 @@ async def close_cancelled(session: AsyncSession, bus: EventBus, execution_id: uu
             error="Cancelled while running.",
             error_code="cancelled",
         )
-    await session.execute(
-        update(WorkflowExecution)
-        .where(WorkflowExecution.id == execution_id)
-        .values(runner_id=None, runner_until=None)
-    )
+    await engine.release(execution_id)
     await session.refresh(execution)
     await live.emit(session, bus, execution_id, "cancelled", _summary(execution))
 
 
 async def client_settings(session: AsyncSession, client_id: uuid.UUID) -> dict[str, Any]:
-    client = await session.get(Client, client_id)
-    return dict(client.settings) if client is not None else {}
-
-
-def stale_runner() -> Any:
-    """SQL condition: nobody holds the execution (never did, or the lease ran out)."""
-    return or_(
-        WorkflowExecution.runner_until.is_(None),
-        WorkflowExecution.runner_until < datetime.now(UTC),
-    )
+    return await EngineRepository(session).client_settings(client_id)

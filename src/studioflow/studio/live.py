@@ -11,13 +11,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import FINISHED_EXECUTION, ExecutionEvent
+from studioflow.models import FINISHED_EXECUTION
 from studioflow.platform.db import after_commit, before_commit
 from studioflow.platform.events import EventBus
-from studioflow.studio import statements
+from studioflow.studio.repository import EngineRepository
 
 TERMINAL_EVENTS = frozenset(str(status) for status in FINISHED_EXECUTION)
 PENDING_KEY = "studioflow.execution_events"
@@ -71,9 +70,8 @@ async def emit_first(
 ) -> None:
     """Event 1 of an execution inserted in this transaction with ``event_seq=1``: nobody can
     emit for it before this commits, so its number is known without the counter UPDATE."""
-    await session.execute(
-        statements.INSERT_EVENTS,
-        {"execution_id": execution_id, "seq": 1, "type": event, "data": data},
+    await EngineRepository(session).insert_events(
+        {"execution_id": execution_id, "seq": 1, "type": event, "data": data}
     )
     message = {"id": 1, "event": event, "data": data}
 
@@ -90,19 +88,15 @@ async def _store(
     for execution_id, event, data in pending:
         by_execution.setdefault(execution_id, []).append((event, data))
     messages: list[tuple[uuid.UUID, dict[str, Any]]] = []
+    engine = EngineRepository(session)
     for execution_id, events in by_execution.items():
-        last = (
-            await session.execute(
-                statements.RESERVE_EVENT_SEQ,
-                {"p_execution": execution_id, "p_count": len(events)},
-            )
-        ).scalar_one()
-        first = int(last) - len(events) + 1
+        last = await engine.reserve_event_numbers(execution_id, len(events))
+        first = last - len(events) + 1
         rows = [
             {"execution_id": execution_id, "seq": first + n, "type": event, "data": data}
             for n, (event, data) in enumerate(events)
         ]
-        await session.execute(statements.INSERT_EVENTS, rows)
+        await engine.insert_events(rows)
         messages.extend(
             (execution_id, {"id": row["seq"], "event": row["type"], "data": row["data"]})
             for row in rows
@@ -118,10 +112,5 @@ async def _store(
 async def events_after(
     session: AsyncSession, execution_id: uuid.UUID, after: int, *, limit: int = 1000
 ) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(ExecutionEvent)
-        .where(ExecutionEvent.execution_id == execution_id, ExecutionEvent.seq > after)
-        .order_by(ExecutionEvent.seq)
-        .limit(limit)
-    )
-    return [{"id": e.seq, "event": e.type, "data": e.data} for e in rows.all()]
+    rows = await EngineRepository(session).events_after(execution_id, after, limit=limit)
+    return [{"id": e.seq, "event": e.type, "data": e.data} for e in rows]

@@ -1,19 +1,26 @@
-"""Queries of the studio: a client's workflows and executions (see platform/repository.py).
+"""Queries of the studio: a client's workflows and executions, and the execution engine's
+(see platform/repository.py).
 
-The per-item statements of the runner (``statements.py``) address an execution by its id
-under the runner's lease, not a principal: they stay prebuilt there.
+The engine's per-item statements are prebuilt once in ``statements.py`` and run from
+:class:`EngineRepository`; they address an execution by its id under the runner's lease.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from studioflow.models import (
+    ACTIVE_EXECUTION,
+    OPEN_ITEM,
+    BatchResult,
     Client,
+    ExecutionEvent,
+    Image,
     RequestStatus,
     Workflow,
     WorkflowExecution,
@@ -22,6 +29,9 @@ from studioflow.models import (
 )
 from studioflow.platform.pagination import PageParams
 from studioflow.platform.repository import ClientScoped, Repository, Scope
+from studioflow.studio import statements
+
+ACTIVE = ACTIVE_EXECUTION
 
 # Built once: every execute reads it.
 _WORKFLOW_OF_CLIENT = (
@@ -203,3 +213,258 @@ class TemplateRepository(Repository[WorkflowTemplate]):
 
     async def client_exists(self, client_id: uuid.UUID) -> bool:
         return await self.session.get(Client, client_id) is not None
+
+
+def _nobody_holds(now: datetime) -> Any:
+    """Nobody holds the execution (never did, or the lease ran out)."""
+    return or_(WorkflowExecution.runner_until.is_(None), WorkflowExecution.runner_until < now)
+
+
+class EngineRepository(Repository[WorkflowExecution]):
+    """The execution engine's statements: creating a batch, the runner's lease and items,
+    settling, cancelling, events, recovery. They address an execution by id (the runner
+    holds its lease; the caller has already read it through ``ExecutionRepository``), and the
+    per-item ones are prebuilt once in ``statements.py``: each runs for every item."""
+
+    model = WorkflowExecution
+
+    # Creating -----------------------------------------------------------------------------
+
+    async def insert(self, values: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        await self.session.execute(statements.INSERT_EXECUTION, values)
+        await self.session.execute(statements.INSERT_ITEMS, items)
+
+    async def client_settings(self, client_id: uuid.UUID) -> dict[str, Any]:
+        client = await self.session.get(Client, client_id)
+        return dict(client.settings) if client is not None else {}
+
+    async def reference_image(self, client_id: uuid.UUID, image_id: uuid.UUID) -> Image | None:
+        """A reference image of the execution's own client (deleted since: None)."""
+        return await self.session.scalar(
+            select(Image).where(Image.id == image_id, Image.client_id == client_id)
+        )
+
+    # Items --------------------------------------------------------------------------------
+
+    async def items(self, execution_id: uuid.UUID) -> list[BatchResult]:
+        rows = await self.session.scalars(
+            select(BatchResult)
+            .where(BatchResult.execution_id == execution_id)
+            .order_by(BatchResult.index)
+        )
+        return list(rows.all())
+
+    async def items_page(
+        self, execution_id: uuid.UUID, params: PageParams
+    ) -> tuple[list[BatchResult], str | None]:
+        rows, cursor = await self.page_by(
+            select(BatchResult).where(BatchResult.execution_id == execution_id),
+            [BatchResult.index],
+            params,
+            key=lambda row: (row[0].index,),
+        )
+        return [row[0] for row in rows], cursor
+
+    async def items_with_images(self, execution_id: uuid.UUID) -> list[tuple[BatchResult, Any]]:
+        rows = await self.session.execute(
+            select(BatchResult, Image)
+            .outerjoin(Image, Image.id == BatchResult.image_id)
+            .where(BatchResult.execution_id == execution_id)
+            .order_by(BatchResult.index)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def open_item_ids(
+        self, execution_id: uuid.UUID, states: tuple[str, ...]
+    ) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(BatchResult.id).where(
+                BatchResult.execution_id == execution_id, BatchResult.status.in_(states)
+            )
+        )
+        return list(rows.all())
+
+    async def remaining(self, execution_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(BatchResult)
+            .where(BatchResult.execution_id == execution_id, BatchResult.status.in_(OPEN_ITEM))
+        )
+        return int(count or 0)
+
+    async def finish_item(self, expected: tuple[str, ...], params: dict[str, Any]) -> Any:
+        """The item's ``(index, attempts)`` if it was in ``expected`` and is now finished."""
+        return (await self.session.execute(statements.FINISH_ITEM[expected], params)).first()
+
+    async def count_item(self, status: str, params: dict[str, Any]) -> Any:
+        """The execution's counters after one more item in ``status``."""
+        return (await self.session.execute(statements.COUNT_ITEM[status], params)).one()
+
+    async def retry_item(self, params: dict[str, Any]) -> bool:
+        moved = await self.session.execute(statements.RETRY_ITEM, params)
+        return bool(getattr(moved, "rowcount", 0))
+
+    async def back_to_pending(self, item_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(BatchResult)
+            .where(BatchResult.id == item_id, BatchResult.status == "processing")
+            .values(status="pending")
+        )
+
+    async def earliest_due(self, execution_id: uuid.UUID) -> datetime | None:
+        due: datetime | None = await self.session.scalar(
+            select(BatchResult.available_at)
+            .where(BatchResult.execution_id == execution_id, BatchResult.status == "pending")
+            .order_by(BatchResult.available_at)
+            .limit(1)
+        )
+        return due
+
+    # The runner's lease and claims ----------------------------------------------------------
+
+    async def lease(self, params: dict[str, Any]) -> Any:
+        """The execution's row as a mapping if this runner got its lease for the slice."""
+        return (await self.session.execute(statements.LEASE, params)).mappings().first()
+
+    async def requeue_in_flight(self, execution_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "p_now": now}
+        )
+
+    async def renew(self, execution_id: uuid.UUID, runner_id: str, until: datetime) -> bool:
+        result = await self.session.execute(
+            statements.RENEW, {"p_execution": execution_id, "p_runner": runner_id, "p_until": until}
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def status(self, execution_id: uuid.UUID) -> str | None:
+        value = await self.session.execute(statements.STATUS, {"p_execution": execution_id})
+        found = value.scalar()
+        return None if found is None else str(found)
+
+    async def claim(self, dialect: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Take up to ``p_room`` due items: pending → processing, one more attempt each."""
+        if dialect == "postgresql":
+            chosen = list((await self.session.scalars(statements.CHOOSE_DUE, params)).all())
+            if not chosen:
+                return []
+            taken = await self.session.execute(statements.TAKE_CHOSEN, {**params, "p_ids": chosen})
+            return [tuple(row) for row in taken.all()]
+        rows = await self.session.execute(statements.CLAIM_ONE_STATEMENT, params)
+        return [tuple(row) for row in rows.all()]
+
+    async def hand_on(self, execution_id: uuid.UUID, runner_id: str) -> int | None:
+        """Release this runner's lease and count the next slice; None if it had lost it."""
+        next_slice: int | None = (
+            await self.session.execute(
+                update(WorkflowExecution)
+                .where(
+                    WorkflowExecution.id == execution_id,
+                    WorkflowExecution.runner_id == runner_id,
+                )
+                .values(runner_id=None, runner_until=None, slice_no=WorkflowExecution.slice_no + 1)
+                .returning(WorkflowExecution.slice_no)
+            )
+        ).scalar_one_or_none()
+        return next_slice
+
+    # Closing -----------------------------------------------------------------------------
+
+    async def settle(self, execution_id: uuid.UUID, now: datetime) -> Any:
+        return (
+            await self.session.execute(
+                statements.SETTLE, {"p_execution": execution_id, "p_now": now}
+            )
+        ).first()
+
+    async def set_error(self, execution_id: uuid.UUID, error: str, error_code: str) -> None:
+        await self.session.execute(
+            update(WorkflowExecution)
+            .where(WorkflowExecution.id == execution_id)
+            .values(error=error, error_code=error_code)
+        )
+
+    async def mark_cancelled(self, execution_id: uuid.UUID, now: datetime) -> bool:
+        """Cancel it if it is still active; False if it had already ended."""
+        result = await self.session.execute(
+            update(WorkflowExecution)
+            .where(WorkflowExecution.id == execution_id, WorkflowExecution.status.in_(ACTIVE))
+            .values(status="cancelled", completed_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def release(self, execution_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(WorkflowExecution)
+            .where(WorkflowExecution.id == execution_id)
+            .values(runner_id=None, runner_until=None)
+        )
+
+    async def fresh(self, execution_id: uuid.UUID) -> WorkflowExecution | None:
+        return await self.session.get(WorkflowExecution, execution_id, populate_existing=True)
+
+    # Recovery ----------------------------------------------------------------------------
+
+    async def stale(self, stale_after: datetime, *, limit: int) -> list[tuple[Any, ...]]:
+        """Active executions nobody holds and nothing touched since ``stale_after``."""
+        rows = await self.session.execute(
+            select(WorkflowExecution.id, WorkflowExecution.slice_no, WorkflowExecution.status)
+            .where(
+                WorkflowExecution.status.in_(ACTIVE),
+                _nobody_holds(datetime.now(UTC)),
+                WorkflowExecution.updated_at < stale_after,
+            )
+            .limit(limit)
+        )
+        return [tuple(row) for row in rows.all()]
+
+    async def cancelled_with_open_items(self, *, limit: int) -> list[uuid.UUID]:
+        """Cancelled while their runner was dying: nobody else will close them."""
+        rows = await self.session.scalars(
+            select(WorkflowExecution.id)
+            .join(BatchResult, BatchResult.execution_id == WorkflowExecution.id)
+            .where(
+                WorkflowExecution.status == "cancelled",
+                _nobody_holds(datetime.now(UTC)),
+                BatchResult.status.in_(OPEN_ITEM),
+            )
+            .distinct()
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    # Events ------------------------------------------------------------------------------
+
+    async def insert_events(self, rows: list[dict[str, Any]] | dict[str, Any]) -> None:
+        await self.session.execute(statements.INSERT_EVENTS, rows)
+
+    async def reserve_event_numbers(self, execution_id: uuid.UUID, count: int) -> int:
+        """The last of ``count`` new event numbers of the execution (one UPDATE)."""
+        last = (
+            await self.session.execute(
+                statements.RESERVE_EVENT_SEQ, {"p_execution": execution_id, "p_count": count}
+            )
+        ).scalar_one()
+        return int(last)
+
+    async def events_after(
+        self, execution_id: uuid.UUID, after: int, *, limit: int
+    ) -> list[ExecutionEvent]:
+        rows = await self.session.scalars(
+            select(ExecutionEvent)
+            .where(ExecutionEvent.execution_id == execution_id, ExecutionEvent.seq > after)
+            .order_by(ExecutionEvent.seq)
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    async def prune_events(self, ended_before: datetime) -> int:
+        """Drop the events of executions that ended before then (the rows stay)."""
+        ended = select(WorkflowExecution.id).where(
+            WorkflowExecution.completed_at.is_not(None),
+            WorkflowExecution.completed_at < ended_before,
+        )
+        result = await self.session.execute(
+            delete(ExecutionEvent).where(ExecutionEvent.execution_id.in_(ended))
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

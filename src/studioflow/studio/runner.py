@@ -21,14 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
 
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.service import discard_prepared, prepare_generated, record_generated
-from studioflow.models import OPEN_ITEM, BatchResult, Image, WorkflowExecution
+from studioflow.models import WorkflowExecution
 from studioflow.platform.events import Subscription
 from studioflow.platform.runtime import Platform
-from studioflow.studio import executions, live, statements
+from studioflow.studio import executions, live
 from studioflow.studio.limiter import ProviderLimiter, limiter_for
 from studioflow.studio.providers import (
     FailureKind,
@@ -39,6 +38,7 @@ from studioflow.studio.providers import (
     build_provider,
 )
 from studioflow.studio.providers.base import Reference
+from studioflow.studio.repository import EngineRepository
 
 log = structlog.get_logger("studioflow.studio")
 
@@ -82,21 +82,15 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
     runner_id = uuid.uuid4().hex
     now = datetime.now(UTC)
     async with platform.db.transaction() as session:
-        leased = (
-            (
-                await session.execute(
-                    statements.LEASE,
-                    {
-                        "p_execution": execution_id,
-                        "p_slice": slice_no,
-                        "p_runner": runner_id,
-                        "p_until": now + timedelta(seconds=settings.studio_lease_seconds),
-                        "p_now": now,
-                    },
-                )
-            )
-            .mappings()
-            .first()
+        engine = EngineRepository(session)
+        leased = await engine.lease(
+            {
+                "p_execution": execution_id,
+                "p_slice": slice_no,
+                "p_runner": runner_id,
+                "p_until": now + timedelta(seconds=settings.studio_lease_seconds),
+                "p_now": now,
+            }
         )
         if leased is None:
             return "skipped"
@@ -114,9 +108,7 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
         else:
             # We hold the lease: anything still "processing" was in flight in a runner that
             # died. Back to pending; its attempt stays counted, it was never refunded.
-            await session.execute(
-                statements.REQUEUE_IN_FLIGHT, {"p_execution": execution_id, "p_now": now}
-            )
+            await engine.requeue_in_flight(execution_id, now)
         client_settings = (
             await executions.client_settings(session, execution.client_id)
             if execution.provider in KEYED_PROVIDERS
@@ -168,9 +160,10 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
 async def _reference_keys(session: Any, execution: WorkflowExecution) -> list[tuple[str, str]]:
     """Storage keys of the reference images (read after the transaction, not under its lock)."""
     keys = []
+    engine = EngineRepository(session)
     for image_id in execution.reference_image_ids:
-        image = await session.get(Image, uuid.UUID(image_id))
-        if image is None or image.client_id != execution.client_id:
+        image = await engine.reference_image(execution.client_id, uuid.UUID(image_id))
+        if image is None:
             continue  # deleted since: generate without it
         keys.append((image.public_key, image.mime_type))
     return keys
@@ -181,15 +174,10 @@ async def _renew(work: Slice) -> None:
     while True:
         await asyncio.sleep(lease / 3)
         async with work.platform.db.transaction() as session:
-            result = await session.execute(
-                statements.RENEW,
-                {
-                    "p_execution": work.execution.id,
-                    "p_runner": work.runner_id,
-                    "p_until": datetime.now(UTC) + timedelta(seconds=lease),
-                },
+            renewed = await EngineRepository(session).renew(
+                work.execution.id, work.runner_id, datetime.now(UTC) + timedelta(seconds=lease)
             )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not renewed:
             work.lost_lease = True  # finished, or taken over after we stalled: stop
             return
 
@@ -247,25 +235,11 @@ async def _work(work: Slice, control: Subscription) -> str:
 
 async def _hand_on(work: Slice, session: Any) -> str:
     """Release the lease and queue the next slice (when its earliest item is due)."""
-    next_slice = (
-        await session.execute(
-            update(WorkflowExecution)
-            .where(
-                WorkflowExecution.id == work.execution.id,
-                WorkflowExecution.runner_id == work.runner_id,
-            )
-            .values(runner_id=None, runner_until=None, slice_no=WorkflowExecution.slice_no + 1)
-            .returning(WorkflowExecution.slice_no)
-        )
-    ).scalar_one_or_none()
+    engine = EngineRepository(session)
+    next_slice = await engine.hand_on(work.execution.id, work.runner_id)
     if next_slice is None:
         return "lost_lease"
-    due = await session.scalar(
-        select(BatchResult.available_at)
-        .where(BatchResult.execution_id == work.execution.id, BatchResult.status == "pending")
-        .order_by(BatchResult.available_at)
-        .limit(1)
-    )
+    due = await engine.earliest_due(work.execution.id)
     scheduled = due.timestamp() if due is not None and due > datetime.now(UTC) else 0
     work.platform.queue.defer(
         session,
@@ -280,10 +254,8 @@ async def _hand_on(work: Slice, session: Any) -> str:
 
 async def _is_cancelled(work: Slice) -> bool:
     async with work.platform.db.read() as session:
-        status = (
-            await session.execute(statements.STATUS, {"p_execution": work.execution.id})
-        ).scalar()
-    return bool(status == "cancelled")
+        status = await EngineRepository(session).status(work.execution.id)
+    return status == "cancelled"
 
 
 async def _claim(work: Slice, room: int) -> list[Claimed]:
@@ -311,14 +283,7 @@ async def _claim_in(
         "p_now": datetime.now(UTC),
         "p_room": room,
     }
-    if platform.db.dialect == "postgresql":
-        chosen = list((await session.scalars(statements.CHOOSE_DUE, params)).all())
-        if not chosen:
-            return []
-        taken = await session.execute(statements.TAKE_CHOSEN, {**params, "p_ids": chosen})
-        rows = [tuple(row) for row in taken.all()]
-    else:
-        rows = (await session.execute(statements.CLAIM_ONE_STATEMENT, params)).all()
+    rows = await EngineRepository(session).claim(platform.db.dialect, params)
     items = sorted((Claimed(*row) for row in rows), key=lambda item: item.index)
     for item in items:
         await live.emit(
@@ -451,18 +416,17 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
     )
     retry_at = datetime.now(UTC) + timedelta(seconds=delay)
     async with work.platform.db.transaction() as session:
-        moved = await session.execute(
-            statements.RETRY_ITEM,
+        moved = await EngineRepository(session).retry_item(
             {
                 "p_item": item.id,
                 "p_at": retry_at,
                 "p_error": failure.message[:1000],
                 "p_error_code": failure.kind.value,
                 "p_request": failure.request_id,
-            },
+            }
         )
         work.maybe_more = True  # it will be due again
-        if moved.rowcount:  # type: ignore[attr-defined]
+        if moved:
             await live.emit(
                 session,
                 work.platform.events,
@@ -493,12 +457,9 @@ async def _abort(work: Slice, *, cancelled: bool) -> None:
         if cancelled:
             await executions.close_cancelled(session, work.platform.events, work.execution.id)
             return
+        engine = EngineRepository(session)
         for item_id in item_ids:
-            await session.execute(
-                update(BatchResult)
-                .where(BatchResult.id == item_id, BatchResult.status == "processing")
-                .values(status="pending")
-            )
+            await engine.back_to_pending(item_id)
 
 
 async def recover(platform: Platform) -> int:
@@ -509,30 +470,9 @@ async def recover(platform: Platform) -> int:
     """
     stale_after = datetime.now(UTC) - timedelta(seconds=platform.settings.studio_lease_seconds)
     async with platform.db.transaction() as session:
-        rows = (
-            await session.execute(
-                select(WorkflowExecution.id, WorkflowExecution.slice_no, WorkflowExecution.status)
-                .where(
-                    WorkflowExecution.status.in_(executions.ACTIVE),
-                    executions.stale_runner(),
-                    WorkflowExecution.updated_at < stale_after,
-                )
-                .limit(1000)
-            )
-        ).all()
-        orphans = (
-            await session.scalars(
-                select(WorkflowExecution.id)
-                .join(BatchResult, BatchResult.execution_id == WorkflowExecution.id)
-                .where(
-                    WorkflowExecution.status == "cancelled",
-                    executions.stale_runner(),
-                    BatchResult.status.in_(OPEN_ITEM),
-                )
-                .distinct()
-                .limit(1000)
-            )
-        ).all()
+        engine = EngineRepository(session)
+        rows = await engine.stale(stale_after, limit=1000)
+        orphans = await engine.cancelled_with_open_items(limit=1000)
         for execution_id in orphans:
             # Cancelled while its runner was dying: nobody else will close it.
             await executions.close_cancelled(session, platform.events, execution_id)

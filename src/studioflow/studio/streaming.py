@@ -18,15 +18,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from starlette.requests import Request
 from zipstream import ZipStream
 
 from studioflow.media.sniff import EXTENSION
 from studioflow.media.urls import signed_url
-from studioflow.models import BatchResult, Image, WorkflowExecution
 from studioflow.platform.runtime import Platform
 from studioflow.studio import live
+from studioflow.studio.repository import EngineRepository
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -46,9 +45,7 @@ async def execution_events(
         while True:
             async with platform.db.read() as session:
                 backlog = await live.events_after(session, execution_id, last)
-                status = await session.scalar(
-                    select(WorkflowExecution.status).where(WorkflowExecution.id == execution_id)
-                )
+                status = await EngineRepository(session).status(execution_id)
             for event in backlog:
                 yield sse_message(platform, event)
                 last = event["id"]
@@ -86,12 +83,7 @@ class ZipEntry:
 
 
 async def zip_entries(session: Any, execution_id: uuid.UUID) -> list[ZipEntry]:
-    rows = await session.execute(
-        select(BatchResult, Image)
-        .outerjoin(Image, Image.id == BatchResult.image_id)
-        .where(BatchResult.execution_id == execution_id)
-        .order_by(BatchResult.index)
-    )
+    rows = await EngineRepository(session).items_with_images(execution_id)
     entries = []
     for item, image in rows:
         name = None

@@ -7,12 +7,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
-
-from studioflow.models import ExecutionEvent, WorkflowExecution
 from studioflow.platform import idempotency
 from studioflow.platform.jobs import task
 from studioflow.studio import runner
+from studioflow.studio.repository import EngineRepository
 
 # Live events replay reconnecting clients; a month after an execution ended nobody will.
 EVENTS_KEPT = timedelta(days=30)
@@ -39,14 +37,9 @@ async def prune_old(platform: Platform, *, now: datetime | None = None) -> dict[
     older than their 24 hours. The executions and their items stay."""
     cutoff = (now or datetime.now(UTC)) - EVENTS_KEPT
     async with platform.db.transaction() as session:
-        ended = select(WorkflowExecution.id).where(
-            WorkflowExecution.completed_at.is_not(None), WorkflowExecution.completed_at < cutoff
-        )
-        events = await session.execute(
-            delete(ExecutionEvent).where(ExecutionEvent.execution_id.in_(ended))
-        )
+        events = await EngineRepository(session).prune_events(cutoff)
         answers = await idempotency.prune(session, now=now)
-    return {"events": int(getattr(events, "rowcount", 0) or 0), "idempotency": answers}
+    return {"events": events, "idempotency": answers}
 
 
 @task("studio.prune", cron="25 3 * * *", timeout=600, retries=2)

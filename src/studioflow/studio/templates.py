@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import WorkflowTemplate
+from studioflow.studio.repository import TemplateRepository
 
 NANO_BANANA = "Nano Banana — batch images"
 
@@ -30,7 +30,7 @@ def builtin_templates(*, gemini_configured: bool) -> list[dict[str, Any]]:
 
 async def seed_templates(session: AsyncSession, *, gemini_configured: bool = False) -> None:
     """Insert missing built-in templates; an existing row (maybe edited by an admin) stays."""
-    existing = {t.name: t for t in (await session.scalars(select(WorkflowTemplate))).all()}
+    existing = {t.name: t for t in await TemplateRepository(session).by_name()}
     for values in builtin_templates(gemini_configured=gemini_configured):
         row = existing.get(values["name"])
         if row is None:
