@@ -4,6 +4,8 @@
   ``repository.py``: a service or an endpoint that filters by hand may forget to.
 - Endpoints and pages contain no SQL and call no session methods: they parse, call a
   service, and shape the answer (the session is only passed on).
+- Services build and run no statements either: SQL lives in the repositories. Two modules
+  are the exception by design (``SQL_HOMES``).
 
 Modules still to move would be listed here (they only shrink); none is left.
 """
@@ -33,6 +35,10 @@ SESSION_CALLS = {
     "stream_scalars",
 }
 SQL_BUILDERS = {"select", "update", "delete", "insert"}
+
+# Where SQL may be written outside a repository.py, and why: the engine and its sessions,
+# and the execution engine's prebuilt per-item statements (run by studio's EngineRepository).
+SQL_HOMES = {"studioflow.platform.db", "studioflow.studio.statements"}
 
 # Modules not yet on repositories (each is moved, then removed from here): none left.
 TENANT_FILTERS_LEFT: set[str] = set()
@@ -123,6 +129,35 @@ def test_endpoints_and_pages_hold_no_sql() -> None:
     assert not done, f"moved to services: remove from SQL_IN_HTTP_LEFT: {sorted(done)}"
 
 
+def test_services_leave_sql_to_repositories() -> None:
+    offenders = {}
+    for path in modules():
+        if path.name == "repository.py" or _name(path) in SQL_HOMES:
+            continue
+        tree = ast.parse(path.read_text())
+        lines = [line for line in sql_in(tree) if _runs_a_statement(tree, line)]
+        if lines:
+            offenders[_name(path)] = lines
+    assert not offenders, f"SQL outside a repository.py: {offenders}"
+
+
+def _runs_a_statement(tree: ast.AST, line: int) -> bool:
+    """A builder import, or ``execute``/``scalar(s)`` on a session: what only a repository
+    does. Unit-of-work calls (``add``, ``flush``, ``delete`` of a loaded row) stay allowed."""
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) != line:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"execute", "scalar", "scalars", "stream", "stream_scalars"}
+        ):
+            return True
+    return False
+
+
 def test_the_checks_see_what_they_look_for() -> None:
     """The control: the detectors find a filter and a session call when there is one."""
     code = ast.parse(
@@ -132,3 +167,6 @@ def test_the_checks_see_what_they_look_for() -> None:
     )
     assert tenant_filters(code) == [3]
     assert sql_in(code) == [1, 3]
+    assert [line for line in sql_in(code) if _runs_a_statement(code, line)] == [1, 3]
+    unit_of_work = ast.parse("async def g(session, row):\n    session.add(row)\n")
+    assert [line for line in sql_in(unit_of_work) if _runs_a_statement(unit_of_work, line)] == []

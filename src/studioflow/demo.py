@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.identity.emails import canonical_email, normalise_email
-from studioflow.identity.service import create_personal_client
+from studioflow.identity.service import create_personal_client, has_users
 from studioflow.models import PlatformRole, User
 from studioflow.platform.db import Database
 from studioflow.platform.security import Passwords, random_password
@@ -51,7 +50,7 @@ async def create_admin(
 
 async def needs_demo(session: AsyncSession) -> bool:
     """A database with no users yet gets the demo administrator."""
-    return not await session.scalar(select(func.count()).select_from(User))
+    return not await has_users(session)
 
 
 async def seed_demo(

@@ -5,9 +5,9 @@ seeding only adds what is missing and never removes a grant someone made.
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from studioflow.identity.repository import CatalogueRepository
 from studioflow.models import Permission, Role, RolePermission
 
 PERMISSIONS: dict[str, str] = {
@@ -63,22 +63,21 @@ CLIENT_ROLES = frozenset(name for name, (scope, _, _) in ROLES.items() if scope 
 
 async def seed_roles(session: AsyncSession) -> None:
     """Insert the catalogue's missing roles, permissions and grants (idempotent)."""
-    existing_permissions = {p.name: p for p in (await session.scalars(select(Permission))).all()}
+    catalogue = CatalogueRepository(session)
+    existing_permissions = {p.name: p for p in await catalogue.permissions()}
     for name, description in PERMISSIONS.items():
         if name not in existing_permissions:
             permission = Permission(name=name, description=description)
             session.add(permission)
             existing_permissions[name] = permission
-    existing_roles = {r.name: r for r in (await session.scalars(select(Role))).all()}
+    existing_roles = {r.name: r for r in await catalogue.roles()}
     for name, (scope, description, _) in ROLES.items():
         if name not in existing_roles:
             role = Role(name=name, scope=scope, description=description)
             session.add(role)
             existing_roles[name] = role
     await session.flush()
-    grants = {
-        (g.role_id, g.permission_id) for g in (await session.scalars(select(RolePermission))).all()
-    }
+    grants = {(g.role_id, g.permission_id) for g in await catalogue.grants()}
     for name, (_, _, permissions) in ROLES.items():
         role = existing_roles[name]
         for permission_name in permissions:

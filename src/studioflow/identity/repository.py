@@ -70,6 +70,21 @@ _ACCESS_IN = _access_statement(personal=False)
 _PERSONAL_ACCESS = _access_statement(personal=True)
 
 
+class CatalogueRepository(Repository[Role]):
+    """The roles, permissions and grants seeded from ``identity/permissions.py``."""
+
+    model = Role
+
+    async def permissions(self) -> list[Permission]:
+        return list((await self.session.scalars(select(Permission))).all())
+
+    async def roles(self) -> list[Role]:
+        return list((await self.session.scalars(select(Role))).all())
+
+    async def grants(self) -> list[RolePermission]:
+        return list((await self.session.scalars(select(RolePermission))).all())
+
+
 class MemberRepository(Repository[Membership]):
     model = Membership
 
@@ -245,6 +260,9 @@ class UserRepository(Repository[User]):
     """Accounts, looked up the ways sign-in and sign-up name them."""
 
     model = User
+
+    async def any(self) -> bool:
+        return await self.session.scalar(select(User.id).limit(1)) is not None
 
     async def by_email(self, email: str) -> User | None:
         return await self.one_or_none(

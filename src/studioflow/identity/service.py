@@ -144,6 +144,10 @@ def _valid_password(password: str, *, email: str | None, username: str | None) -
         ) from None
 
 
+async def has_users(session: AsyncSession) -> bool:
+    return await UserRepository(session).any()
+
+
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await UserRepository(session).by_email(email)
 

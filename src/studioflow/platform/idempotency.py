@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import IdempotencyRecord
@@ -76,12 +75,7 @@ async def remember(
 
 
 async def prune(session: AsyncSession, *, now: datetime | None = None) -> int:
-    result = await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.created_at < (now or datetime.now(UTC)) - KEEP
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await IdempotencyRepository(session).prune((now or datetime.now(UTC)) - KEEP)
 
 
 class Guard:

@@ -120,6 +120,13 @@ class IdempotencyRepository(ClientScoped[IdempotencyRecord]):
             )
         )
 
+    async def prune(self, before: datetime) -> int:
+        """Drop every client's answers older than ``before``: the daily job's sweep."""
+        result = await self.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def forget(self, client_id: uuid.UUID, scope: str, key: str) -> None:
         await self.session.execute(
             delete(IdempotencyRecord).where(
