@@ -220,6 +220,74 @@ async def test_a_code_only_works_for_its_own_account(
     assert stolen.status_code == 400
 
 
+async def verify(client: httpx.AsyncClient, address: str, code: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/verify-email", json={"email": address, "code": code})
+
+
+async def can_sign_in(client: httpx.AsyncClient, address: str, password: str) -> bool:
+    response = await client.post(
+        "/api/v1/auth/login", json={"identifier": address, "password": password}
+    )
+    client.cookies.clear()
+    return response.status_code == 200
+
+
+async def test_a_stranger_who_registered_first_chooses_nothing(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    """Pre-registration takeover: the password that counts is the one of the registration
+    whose code was used, not the first registrant's (issue 12, item 1)."""
+    victim, theirs, mine = (
+        "victim@example.com",
+        "attacker passphrase 4711",
+        "victim passphrase 0815",
+    )
+    assert (await register(client, victim, theirs, username="mallory")).status_code == 202
+    await wait_for_mail(platform, victim, subject="code")
+    assert not await can_sign_in(client, victim, theirs)  # unverified: 403, no session
+    assert (await register(client, victim, mine, first_name="Vic")).status_code == 202
+    code = code_in(await wait_for_mail(platform, victim, subject="code", seen=1))
+    verified = await verify(client, victim, code)
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["first_name"] == "Vic" and verified.json()["username"] is None
+    assert await can_sign_in(client, victim, mine)
+    assert not await can_sign_in(client, victim, theirs)
+    # The stranger's code (sent to the victim, unknown to the stranger) is void now.
+    first = code_in(mails_to(platform, victim, "code")[0])
+    assert (await verify(client, victim, first)).status_code == 400
+
+
+async def test_each_registration_keeps_its_own_code(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    """The owner registers first, a stranger after: the owner's own (older) code still sets
+    the owner's password, and a resend stays with the registration it re-sends."""
+    owner, mine, theirs = "owner1@example.com", "owner passphrase 1234", "stranger passphrase 98"
+    await register(client, owner, mine)
+    own_code = code_in(await wait_for_mail(platform, owner, subject="code"))
+    await register(client, owner, theirs)
+    await wait_for_mail(platform, owner, subject="code", seen=1)
+    assert (await verify(client, owner, own_code)).status_code == 200
+    assert await can_sign_in(client, owner, mine)
+    assert not await can_sign_in(client, owner, theirs)
+
+    # A resend after the code expired is still for that registration's password.
+    other = "owner2@example.com"
+    await register(client, other, theirs)
+    await wait_for_mail(platform, other, subject="code")
+    await register(client, other, mine)
+    await wait_for_mail(platform, other, subject="code", seen=1)
+    async with platform.db.transaction() as session:
+        await session.execute(
+            update(OneTimeCode).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    await client.post("/api/v1/auth/resend-code", json={"email": other})
+    fresh = code_in(await wait_for_mail(platform, other, subject="code", seen=2))
+    assert (await verify(client, other, fresh)).status_code == 200
+    assert await can_sign_in(client, other, mine)
+    assert not await can_sign_in(client, other, theirs)
+
+
 async def test_resend_at_most_once_a_minute(client: httpx.AsyncClient, platform: Platform) -> None:
     await register(client, "resend@example.com")
     await wait_for_mail(platform, "resend@example.com", subject="code")

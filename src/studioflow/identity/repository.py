@@ -312,23 +312,12 @@ class UserRepository(Repository[User]):
 
 
 class CodeRepository(Repository[OneTimeCode]):
-    """One-time codes (email verification): only the newest unused one counts."""
+    """One-time codes (email verification), each carrying the registration it confirms."""
 
     model = OneTimeCode
 
-    async def retire(self, user_id: uuid.UUID, purpose: str, now: datetime) -> None:
-        await self.session.execute(
-            update(OneTimeCode)
-            .where(
-                OneTimeCode.user_id == user_id,
-                OneTimeCode.purpose == purpose,
-                OneTimeCode.used_at.is_(None),
-            )
-            .values(used_at=now)
-        )
-
     async def newest_unused(self, user_id: uuid.UUID, purpose: str) -> OneTimeCode | None:
-        """Locked for the check (``FOR UPDATE`` on PostgreSQL): attempts are counted once."""
+        """The newest code not used (expired or not): the registration a resend is for."""
         return await self.one_or_none(
             select(OneTimeCode)
             .where(
@@ -338,6 +327,20 @@ class CodeRepository(Repository[OneTimeCode]):
             )
             .order_by(OneTimeCode.created_at.desc())
             .limit(1)
+        )
+
+    async def live(self, user_id: uuid.UUID, purpose: str, now: datetime) -> list[OneTimeCode]:
+        """Every unused, unexpired code, newest first, locked for the check (``FOR UPDATE``
+        on PostgreSQL): several registrations of one address each have their own."""
+        return await self.all(
+            select(OneTimeCode)
+            .where(
+                OneTimeCode.user_id == user_id,
+                OneTimeCode.purpose == purpose,
+                OneTimeCode.used_at.is_(None),
+                OneTimeCode.expires_at > now,
+            )
+            .order_by(OneTimeCode.created_at.desc())
             .with_for_update()
         )
 

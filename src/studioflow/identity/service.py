@@ -63,6 +63,9 @@ log = structlog.get_logger("studioflow.identity")
 CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
 RESEND_INTERVAL = "1/minute"
+# Sign-up codes an address receives for new registrations (each its own password): enough
+# for a person retrying, too few to bury a mailbox.
+REGISTRATIONS_PER_ADDRESS = "5/hour"
 MAGIC_LINK_TTL = timedelta(minutes=15)
 RESET_TTL = timedelta(minutes=30)
 SESSION_LIFETIME = timedelta(days=30)
@@ -195,8 +198,16 @@ async def register(
                 f"{platform.settings.base_url}/forgot-password\n\n"
                 "If it was not you, you can ignore this message; nothing has changed.",
             )
-        elif await _may_send(platform, "resend", str(existing.id), RESEND_INTERVAL):
-            await _send_code(platform, session, existing)
+        elif await _may_send(platform, "registration", str(existing.id), REGISTRATIONS_PER_ADDRESS):
+            # A new registration of an address nobody has confirmed yet: its own code, bound
+            # to this password and profile. The account is not changed until a code is used,
+            # and then it takes the registration of that code, so a stranger who registered
+            # the address first chose nothing the owner confirms.
+            registration = Registration(
+                password_hash,
+                {"username": username, "first_name": first_name, "last_name": last_name},
+            )
+            await _send_code(platform, session, existing, registration=registration)
         return
     if username is not None and await UserRepository(session).username_taken(username):
         raise Conflict("This username is taken.", code="username_taken")
@@ -217,7 +228,8 @@ async def register(
         user,
         context,
     )
-    await _send_code(platform, session, user)
+    profile = {"username": username, "first_name": first_name, "last_name": last_name}
+    await _send_code(platform, session, user, registration=Registration(password_hash, profile))
 
 
 async def create_personal_client(session: AsyncSession, user: User) -> Client:
@@ -230,9 +242,28 @@ async def create_personal_client(session: AsyncSession, user: User) -> Client:
     return client
 
 
-async def _send_code(platform: Platform, session: AsyncSession, user: User) -> None:
-    # A new code replaces the old ones: only the latest can be used.
-    await CodeRepository(session).retire(user.id, VERIFY_EMAIL, _now())
+@dataclass(frozen=True)
+class Registration:
+    """What one sign-up asked for; its code sets it when used."""
+
+    password_hash: str | None
+    profile: dict[str, Any]
+
+
+async def _send_code(
+    platform: Platform, session: AsyncSession, user: User, *, registration: Registration | None
+) -> None:
+    """Mail a sign-up code. A new registration gets a code of its own (the codes of other
+    registrations of the address stay usable, each for its own registration); a resend
+    (``registration=None``) replaces the newest code with a new one for the same registration."""
+    codes = CodeRepository(session)
+    if registration is None:
+        newest = await codes.newest_unused(user.id, VERIFY_EMAIL)
+        registration = Registration(
+            newest.password_hash if newest else None, dict(newest.profile or {}) if newest else {}
+        )
+        if newest is not None:
+            newest.used_at = _now()  # replaced by the code below
     code = six_digit_code()
     session.add(
         OneTimeCode(
@@ -240,6 +271,8 @@ async def _send_code(platform: Platform, session: AsyncSession, user: User) -> N
             purpose=VERIFY_EMAIL,
             code_hash=code_hash(platform.settings.secret, VERIFY_EMAIL, user.id, code),
             expires_at=_now() + CODE_TTL,
+            password_hash=registration.password_hash,
+            profile=registration.profile or None,
         )
     )
     await session.flush()
@@ -265,7 +298,7 @@ async def resend_code(
     if user is None or user.email_verified_at is not None:
         return
     if await _may_send(platform, "resend", str(user.id), RESEND_INTERVAL):
-        await _send_code(platform, session, user)
+        await _send_code(platform, session, user, registration=None)
 
 
 async def verify_email(
@@ -282,13 +315,19 @@ async def verify_email(
     user = await user_by_email(session, address)
     if user is None:
         raise invalid
-    record = await CodeRepository(session).newest_unused(user.id, VERIFY_EMAIL)
-    if record is None or record.expires_at <= _now() or record.attempts >= CODE_MAX_ATTEMPTS:
-        raise invalid
+    live = [
+        c
+        for c in await CodeRepository(session).live(user.id, VERIFY_EMAIL, _now())
+        if c.attempts < CODE_MAX_ATTEMPTS
+    ]
     expected = code_hash(platform.settings.secret, VERIFY_EMAIL, user.id, code.strip())
-    if not hmac.compare_digest(expected, record.code_hash):
-        record.attempts += 1
-        if record.attempts >= CODE_MAX_ATTEMPTS:
+    record = next((c for c in live if hmac.compare_digest(expected, c.code_hash)), None)
+    if record is None:
+        # A wrong guess counts against every live code of the address: guesses are per
+        # address, however many registrations it has.
+        for candidate in live:
+            candidate.attempts += 1
+        if any(c.attempts >= CODE_MAX_ATTEMPTS for c in live):
             await audit.by_user(
                 session,
                 "auth.code_exhausted",
@@ -296,7 +335,9 @@ async def verify_email(
                 context,
             )
         raise invalid
-    record.used_at = _now()
+    for other in live:
+        other.used_at = _now()  # the address is confirmed: other registrations are void
+    await _apply_registration(session, user, record)
     if user.email_verified_at is None:
         user.email_verified_at = _now()
     await audit.by_user(
@@ -307,6 +348,22 @@ async def verify_email(
     )
     await session.flush()
     return user
+
+
+async def _apply_registration(session: AsyncSession, user: User, record: OneTimeCode) -> None:
+    """The account takes the password and profile of the registration whose code was used."""
+    if record.password_hash is not None:
+        user.password_hash = record.password_hash
+    if record.profile is None:
+        return  # a code from before registrations were kept with it
+    user.first_name = record.profile.get("first_name")
+    user.last_name = record.profile.get("last_name")
+    username = record.profile.get("username")
+    if username is not None and await UserRepository(session).username_taken(
+        username, other_than=user.id
+    ):
+        username = None  # taken since the sign-up: the owner picks another in the profile
+    user.username = username
 
 
 # Login, sessions and refresh -------------------------------------------------------------

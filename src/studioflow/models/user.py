@@ -70,7 +70,9 @@ class RefreshToken(IdMixin, Base):
 
 
 class OneTimeCode(IdMixin, Base):
-    """A short emailed code (email verification), bound to its purpose."""
+    """A short emailed code (email verification), bound to its purpose. A sign-up code also
+    carries its registration (password hash, profile): verifying with it sets those, so the
+    address owner confirms their own registration, not an earlier stranger's."""
 
     __tablename__ = "one_time_codes"
     __table_args__ = (Index("ix_one_time_codes_user_purpose", "user_id", "purpose"),)
@@ -82,6 +84,8 @@ class OneTimeCode(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ActionToken(IdMixin, Base):
