@@ -19,7 +19,7 @@ def sample() -> EmailMessage:
     return build_message(
         sender="Studioflow <no-reply@studioflow.local>",
         to="ada@example.com",
-        subject="Your code",
+        subject="Your code: 654321",
         text="Your code is 123456",
         html="<p>Your code is <b>123456</b></p>",
     )
@@ -34,11 +34,12 @@ async def test_outbox_writes_a_readable_eml(
     files = list((tmp_path / "outbox").iterdir())
     assert len(files) == 1 and files[0].suffix == ".eml"
     parsed = email.message_from_bytes(files[0].read_bytes())
-    assert parsed["To"] == "ada@example.com" and parsed["Subject"] == "Your code"
+    assert parsed["To"] == "ada@example.com" and parsed["Subject"] == "Your code: 654321"
     assert parsed.is_multipart()
     lines = [r.getMessage() for r in caplog.records if "mail.outbox" in r.getMessage()]
     assert lines, "no log line for the outbox message"
     assert "123456" not in " ".join(lines), "the log must not carry the message body"
+    assert "654321" not in " ".join(lines), "nor its subject (issue 12, item 7)"
 
 
 class Inbox(Message):

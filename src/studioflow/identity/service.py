@@ -280,9 +280,12 @@ async def _send_code(
         platform,
         session,
         user.email,
-        f"Your Studioflow code: {code}",
-        f"Your verification code is {code}\n\nIt expires in 10 minutes. "
-        "If you did not sign up for Studioflow, ignore this message.",
+        # The subject carries no code: subjects travel into logs and notification previews.
+        "Your Studioflow sign-up code",
+        f"Your verification code is {code}\n\n"
+        f"It confirms a sign-up made at {_now():%Y-%m-%d %H:%M} UTC and expires in 10 minutes. "
+        "If you did not sign up for Studioflow then, ignore this message: nothing happens "
+        "without the code.",
     )
 
 

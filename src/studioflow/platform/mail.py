@@ -50,8 +50,8 @@ class OutboxMailer:
 
     async def send(self, message: EmailMessage) -> None:
         path = await asyncio.to_thread(self._write, message)
-        # The log names the message, never its body: it may hold a sign-in code.
-        log.info("mail.outbox", to=message["To"], subject=message["Subject"], path=str(path))
+        # The log names the recipient only: subject and body may hold a code or a link.
+        log.info("mail.outbox", to=message["To"], path=str(path))
 
     def _write(self, message: EmailMessage) -> Path:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -96,7 +96,7 @@ class SmtpMailer:
             start_tls=False if self.implicit_tls else self.start_tls,
             timeout=self.timeout,
         )
-        log.info("mail.sent", to=message["To"], subject=message["Subject"], host=self.hostname)
+        log.info("mail.sent", to=message["To"], host=self.hostname)
 
 
 def create_mailer(smtp_url: str | None, *, outbox: Path) -> Mailer:
