@@ -114,7 +114,14 @@ async def test_look_alike_addresses_are_one_account(
 
 
 @pytest.mark.parametrize(
-    "address", ["not-an-email", "ünïcode@exämple.com", "a@localhost", "a" * 330 + "@x.com"]
+    "address",
+    [
+        "not-an-email",
+        "ünïcode@exämple.com",
+        "a@localhost",
+        "a" * 330 + "@x.com",
+        "alice@ex\u0430mple.org",  # a Cyrillic a in the domain: looks like example.org
+    ],
 )
 async def test_invalid_addresses_are_refused(client: httpx.AsyncClient, address: str) -> None:
     response = await register(client, address)
@@ -534,3 +541,34 @@ def test_forwarded_for_is_trusted_only_from_proxies(
     peer: str, forwarded: str | None, trusted: list[str], expected: str
 ) -> None:
     assert client_ip(FakeRequest(peer, forwarded), trusted) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\\evil.example/x",
+        "/\t/evil.example",
+        "//evil.example",
+        "/\\/evil.example",
+        "https://evil.example/",
+        "/\n/evil.example",
+        " /images",
+    ],
+)
+async def test_sign_in_sends_nobody_off_site(
+    client: httpx.AsyncClient, platform: Platform, target: str
+) -> None:
+    """``next`` after sign-in is a path on this site as a browser parses it (issue 12, 3)."""
+    page = await client.get("/login", params={"next": target})
+    assert page.status_code == 200
+    assert 'data-success="redirect:/account"' in page.text
+    await sign_up(client, platform, "nav@example.com")
+    # Signed in by cookies, as a browser is: the page sends the visitor on at once.
+    login = await client.post(
+        "/api/v1/auth/login", json={"identifier": "nav@example.com", "password": PASSWORD}
+    )
+    assert login.status_code == 200
+    signed_in = await client.get("/login", params={"next": target}, follow_redirects=False)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/account"
+    kept = await client.get("/login", params={"next": "/images?album=1"}, follow_redirects=False)
+    assert kept.headers["location"] == "/images?album=1"

@@ -26,6 +26,10 @@ def normalise_email(raw: str) -> str:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise InvalidEmail(str(error)) from None
+    # ``allow_smtputf8=False`` bounds only the local part: an internationalised domain
+    # (``ex\u0430mple.org``, a Cyrillic a) still passed and displayed like its Latin twin.
+    if not result.normalized.isascii():
+        raise InvalidEmail("Use the address's ASCII form: letters, digits and . - only.")
     return result.normalized.lower()
 
 

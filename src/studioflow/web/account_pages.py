@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,7 +37,21 @@ def _oauth_providers(request: Request) -> list[tuple[str, str]]:
 
 
 def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else "/account"
+    """``value`` if a browser would take it for a path on this site, else ``/account``.
+
+    Parsed as a browser parses it (WHATWG URL): tabs and newlines anywhere are dropped, a
+    backslash is a slash, and ``//host`` (so ``/\\host`` or ``/<TAB>/host``) names another
+    host. Anything with control characters or spaces is refused outright."""
+    fallback = "/account"
+    if not value or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
+        return fallback
+    as_browser = value.replace("\\", "/")
+    if not as_browser.startswith("/") or as_browser.startswith("//"):
+        return fallback
+    parts = urlsplit(as_browser)
+    if parts.scheme or parts.netloc:
+        return fallback
+    return as_browser
 
 
 @router.get("/signup", response_class=HTMLResponse)
