@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 
@@ -50,6 +51,25 @@ async def test_download_streams_a_zip_with_a_manifest(studio: Studio) -> None:
     assert manifest[0] == "index,prompt,status,file,error"
     assert manifest[1] == "1,one,completed,001.png,"
     assert archive.read("001.png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_the_manifest_never_hands_a_spreadsheet_a_formula(studio: Studio) -> None:
+    """Prompts written into manifest.csv start no formula (issue 12, item 10)."""
+    prompts = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://evil.example","x")', "+1", "@SUM(A1)"]
+    await studio.grant(2)  # five prompts; an account starts with three credits
+    execution_id = await studio.execute([*prompts, "-2 plain"])
+    await studio.wait(execution_id)
+    response = await studio.client.get(
+        f"/api/v1/executions/{execution_id}/download", headers=studio.headers
+    )
+    rows = list(
+        csv.reader(
+            io.StringIO(zipfile.ZipFile(io.BytesIO(response.content)).read("manifest.csv").decode())
+        )
+    )
+    cells = [row[1] for row in rows[1:]]
+    assert cells == ["'" + p for p in prompts] + ["'-2 plain"]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
 
 
 async def test_old_events_and_idempotency_answers_are_pruned(studio: Studio) -> None:

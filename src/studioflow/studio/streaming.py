@@ -102,13 +102,28 @@ async def zip_entries(session: Any, execution_id: uuid.UUID) -> list[ZipEntry]:
     return entries
 
 
+# What a spreadsheet takes for the start of a formula (OWASP, "CSV injection"): a cell that
+# starts with one gets a leading apostrophe, which shows as text and computes nothing.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
 def manifest_csv(entries: list[ZipEntry]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["index", "prompt", "status", "file", "error"])
     for entry in entries:
         writer.writerow(
-            [entry.index, entry.prompt, entry.status, entry.name or "", entry.error or ""]
+            [
+                entry.index,
+                inert_cell(entry.prompt),
+                entry.status,
+                entry.name or "",
+                inert_cell(entry.error or ""),
+            ]
         )
     return out.getvalue().encode()
 
