@@ -116,3 +116,34 @@ async def test_info_and_embed(client: httpx.AsyncClient, owner: Account) -> None
     private = await put(client, owner, is_public="false")
     assert (await client.get(f"/info/{private['id']}")).status_code == 404
     assert (await client.get(f"/embed/{private['id']}")).status_code == 404
+
+
+async def test_share_snippets_escape_the_title_for_their_language(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    """A title is pasted into other people's pages with the snippet (issue 12, item 12)."""
+    import html
+
+    from studioflow.media.snippets import html_image, markdown_image
+
+    hostile = '"><img src=x onerror=alert(1)> [x](javascript:alert(2))'
+    image = await put(client, owner)
+    patched = await client.patch(
+        f"/api/v1/images/{image['id']}", json={"title": hostile}, headers=owner.headers
+    )
+    assert patched.status_code == 200
+    await client.post(  # pages read the session from cookies, as a browser sends them
+        "/api/v1/auth/login", json={"identifier": owner.email, "password": owner.password}
+    )
+    page = await client.get(f"/images/{image['id']}")
+    assert page.status_code == 200
+    share = page.text[page.text.index('id="links-h"') :]
+    shown = html.unescape(share[: share.index("</section>")])  # the snippets as copied
+    assert '"><img src=x' not in shown
+    assert 'alt="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;' in shown
+    assert r'!["\>\<img src=x onerror=alert\(1\)\> \[x\]\(javascript:alert\(2\)\)]' in shown
+
+    assert html_image('a"b\nc', "https://h/i/1", 2, 3) == (
+        '<img src="https://h/i/1" alt="a&quot;b c" width="2" height="3">'
+    )
+    assert markdown_image("a]b", "https://h/i/1") == "![a\\]b](https://h/i/1)"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioflow.billing.plans import plan_of
-from studioflow.media import analytics, service, urls
+from studioflow.media import analytics, service, snippets, urls
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.web.auth import Page, PageView, html_errors
@@ -84,12 +84,9 @@ async def detail(
         url=url,
         links=[
             ("URL", url),
-            ("Markdown", f"![{title}]({url})"),
-            (
-                "HTML",
-                f'<img src="{url}" alt="{title}" width="{image.width}" height="{image.height}">',
-            ),
-            ("BBCode", f"[img]{url}[/img]"),
+            ("Markdown", snippets.markdown_image(title, url)),
+            ("HTML", snippets.html_image(title, url, image.width, image.height)),
+            ("BBCode", snippets.bbcode_image(url)),
         ],
         stats=stats,
         chart=bar_chart(stats["per_day"]),
