@@ -336,3 +336,25 @@ async def test_a_bad_file_in_a_batch_leaves_nothing_of_the_good_ones(
     assert await stored_keys(platform) == []
     async with platform.db.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Image)) == 0
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "2026-12-01T10:00:00"]
+)
+async def test_times_out_of_range_or_without_offset_are_422(
+    client: httpx.AsyncClient, owner: Account, moment: str
+) -> None:
+    """Every time the API takes has a range and an offset, checked at the edge (issue 12, 9)."""
+    listed = await client.get(
+        "/api/v1/images", params={"created_before": moment}, headers=owner.headers
+    )
+    assert listed.status_code == 422 and listed.json()["code"] == "validation_error"
+    image = (await upload(client, owner, images.encode("PNG", size=(12, 9)))).json()["image"]
+    patched = await client.patch(
+        f"/api/v1/images/{image['id']}", json={"expires_at": moment}, headers=owner.headers
+    )
+    assert patched.status_code == 422 and patched.json()["code"] == "validation_error"
+    key = await client.post(
+        "/api/v1/api-keys", json={"key_name": "t", "expires_at": moment}, headers=owner.headers
+    )
+    assert key.status_code == 422 and key.json()["code"] == "validation_error"

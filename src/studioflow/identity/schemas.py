@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from studioflow.models.base import INT_MAX
-from studioflow.platform.schemas import Input
+from studioflow.platform.schemas import Input, Moment
 
 Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,32}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -136,7 +136,7 @@ class ApiKeyCreate(Strict):
         default=None, max_length=50
     )
     rate_limit_per_hour: int | None = Field(default=None, ge=1, le=INT_MAX)
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
 
 
 class ApiKeyOut(BaseModel):

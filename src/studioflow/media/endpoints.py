@@ -32,6 +32,7 @@ from studioflow.models import Image
 from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
+from studioflow.platform.schemas import Moment
 
 upload_router = APIRouter(tags=["images"])
 router = APIRouter(tags=["images"])
@@ -165,8 +166,8 @@ async def list_images(
     params: Annotated[PageParams, Depends(page_params)],
     album: uuid.UUID | None = None,
     public: bool | None = None,
-    created_after: Annotated[datetime | None, Query()] = None,
-    created_before: Annotated[datetime | None, Query()] = None,
+    created_after: Annotated[Moment | None, Query()] = None,
+    created_before: Annotated[Moment | None, Query()] = None,
 ) -> Page[ImageRead]:
     """The active client's images, newest first (filters: album, public, created range)."""
     images, cursor = await service.list_images(

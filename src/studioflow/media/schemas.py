@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
-from studioflow.platform.schemas import Input
+from studioflow.platform.schemas import Input, Moment
 
 
 class ImageMetadata(BaseModel):
@@ -64,7 +64,7 @@ class ImageUpdate(Input):
     title: str | None = Field(default=None, max_length=200)
     is_public: bool | None = None
     album_id: uuid.UUID | None = None
-    expires_at: datetime | None = None
+    expires_at: Moment | None = None
     keep_metadata: bool | None = None
 
     @field_validator("is_public", "keep_metadata")

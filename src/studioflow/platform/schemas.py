@@ -7,9 +7,32 @@ bad value the same clear 422 on both backends, before any service sees it.
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+
+# The times the API accepts: wide enough for any real date, narrow enough that converting
+# an offset to UTC or adding a lifetime can never leave what Python and the databases hold
+# (``9999-12-31T23:59:59-23:59`` overflowed into a 500).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _moment(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("a time needs a UTC offset (Z or +hh:mm)")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("times must lie between 1970 and the year 9000")
+    return utc
+
+
+# An aware time in range, given back in UTC: for bodies and query parameters alike.
+Moment = Annotated[datetime, AfterValidator(_moment)]
 
 
 def storable(value: Any) -> Any:
