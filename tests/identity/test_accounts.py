@@ -402,7 +402,18 @@ async def test_the_owner_gets_in_by_magic_link_while_locked(
         await client.post("/api/v1/auth/magic-link", json={"email": "owner@example.com"})
     ).status_code == 202
     token = token_in(await wait_for_mail(platform, "owner@example.com", subject="sign-in link"))
-    landed = await client.get(f"/auth/callback?token={token}")
+    # Opening the link signs nobody in (mail scanners open links; a planted link is a login
+    # CSRF): it shows whose link it is, and its button posts from our own page.
+    page = await client.get(f"/auth/callback?token={token}")
+    assert page.status_code == 200 and "owner@example.com" in page.text
+    assert not page.cookies
+    elsewhere = await client.post(
+        "/auth/callback", data={"token": token}, headers={"Origin": "https://evil.example"}
+    )
+    assert elsewhere.headers["location"] == "/login?link=invalid" and not elsewhere.cookies
+    landed = await client.post(
+        "/auth/callback", data={"token": token}, headers={"Origin": "http://testserver"}
+    )
     assert landed.status_code == 303 and landed.headers["location"] == "/account"
     assert "access_token" in landed.cookies
     # The lock is lifted for the owner, and the link is spent.
@@ -415,6 +426,10 @@ async def test_the_owner_gets_in_by_magic_link_while_locked(
     client.cookies.clear()
     again = await client.get(f"/auth/callback?token={token}")
     assert again.status_code == 303 and again.headers["location"] == "/login?link=invalid"
+    spent = await client.post(
+        "/auth/callback", data={"token": token}, headers={"Origin": "http://testserver"}
+    )
+    assert spent.headers["location"] == "/login?link=invalid"
 
 
 async def test_magic_link_for_unknown_email_answers_the_same(
@@ -477,6 +492,11 @@ async def test_password_reset_revokes_sessions_and_keys(
         await client.post("/api/v1/auth/password/forgot", json={"email": "reset@example.com"})
     ).status_code == 202
     token = token_in(await wait_for_mail(platform, "reset@example.com", subject="Reset"))
+    # A sign-in link and a second reset link asked for before the reset die with it.
+    await client.post("/api/v1/auth/magic-link", json={"email": "reset@example.com"})
+    link = token_in(await wait_for_mail(platform, "reset@example.com", subject="sign-in link"))
+    await client.post("/api/v1/auth/password/forgot", json={"email": "reset@example.com"})
+    second = token_in(await wait_for_mail(platform, "reset@example.com", subject="Reset", seen=1))
     weak = await client.post(
         "/api/v1/auth/password/reset", json={"token": token, "password": "password"}
     )
@@ -495,6 +515,12 @@ async def test_password_reset_revokes_sessions_and_keys(
         "/api/v1/auth/password/reset", json={"token": token, "password": "yet another passphrase"}
     )
     assert reused.status_code == 400
+    stale = await client.post("/api/v1/auth/magic-link/consume", json={"token": link})
+    assert stale.status_code == 400 and stale.json()["code"] == "invalid_token"
+    other = await client.post(
+        "/api/v1/auth/password/reset", json={"token": second, "password": "the third passphrase"}
+    )
+    assert other.status_code == 400
 
 
 async def test_forgot_password_for_unknown_email_answers_the_same(

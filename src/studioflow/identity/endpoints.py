@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import structlog
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import FileResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
@@ -268,11 +268,29 @@ async def consume_magic_link(
     return signed_in(request, response, result)
 
 
-@router.get("/auth/callback", include_in_schema=False)
+def _same_origin(request: Request) -> bool:
+    """A form post from one of our own pages: its Origin (or, lacking that, its Referer) is
+    this site. A login CSRF posts from elsewhere to sign the victim in as the attacker."""
+    sent = request.headers.get("origin") or request.headers.get("referer")
+    if not sent:
+        return False
+    parts = urlsplit(sent)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    ours = urlsplit(platform_of(request).settings.base_url)
+    return origin in {
+        f"{ours.scheme}://{ours.netloc}",
+        f"{request.url.scheme}://{request.url.netloc}",
+    }
+
+
+@router.post("/auth/callback", include_in_schema=False)
 async def magic_link_callback(
-    request: Request, session: WriteSessionDep, token: str = ""
+    request: Request, session: WriteSessionDep, token: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
-    """The emailed link: sign in once and land on the home page."""
+    """The confirmation page's button (the emailed link opens that page, ``web``): sign in
+    once and land on the home page. Opening a link signs nobody in by itself."""
+    if not _same_origin(request):
+        return RedirectResponse("/login?link=invalid", status_code=303)
     try:
         result = await identity.consume_magic_link(
             platform_of(request), session, token=token, context=context_of(request)

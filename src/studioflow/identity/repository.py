@@ -451,6 +451,31 @@ class ActionTokenRepository(Repository[ActionToken]):
         ).first()
         return None if row is None else (row[0], row[1])
 
+    async def peek(self, token_hash: str, purpose: str) -> tuple[ActionToken, User] | None:
+        """The token and its user, without a lock: for a page that only shows whose it is."""
+        row = (
+            await self.session.execute(
+                select(ActionToken, User)
+                .join(User, User.id == ActionToken.user_id)
+                .where(ActionToken.token_hash == token_hash, ActionToken.purpose == purpose)
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    async def revoke_all(
+        self, user_id: uuid.UUID, purposes: tuple[str, ...], now: datetime
+    ) -> None:
+        """Spend every unused link of these purposes (a password reset ends the others)."""
+        await self.session.execute(
+            update(ActionToken)
+            .where(
+                ActionToken.user_id == user_id,
+                ActionToken.purpose.in_(purposes),
+                ActionToken.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )
+
     async def spend(self, token_id: uuid.UUID, now: datetime) -> bool:
         """Mark it used if nobody did: of two racing uses of one link, exactly one wins."""
         result = await self.session.execute(

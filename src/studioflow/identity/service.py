@@ -568,6 +568,19 @@ async def request_magic_link(
     )
 
 
+async def magic_link_address(session: AsyncSession, token: str) -> str | None:
+    """Whose sign-in link this is, if it still works (the confirmation page names them)."""
+    if not token or len(token) > 200:
+        return None
+    row = await ActionTokenRepository(session).peek(sha256(token), MAGIC_LINK)
+    if row is None:
+        return None
+    record, user = row
+    if record.used_at is not None or record.expires_at <= _now() or not user.is_active:
+        return None
+    return user.email
+
+
 async def consume_magic_link(
     platform: Platform, session: AsyncSession, *, token: str, context: Context
 ) -> SignIn:
@@ -613,6 +626,9 @@ async def reset_password(
     if user.email_verified_at is None:
         user.email_verified_at = _now()
     await revoke_all_sessions(session, user.id, reason="password_reset")
+    # Links asked for before the reset stop working with it: whoever had the old password
+    # (or the mailbox, then) may have asked for them.
+    await ActionTokenRepository(session).revoke_all(user.id, (MAGIC_LINK, PASSWORD_RESET), _now())
     await SessionRepository(session).revoke_api_keys_of(user.id, _now())
     await _clear_lock(platform, user)
     await audit.by_user(

@@ -84,6 +84,16 @@ async def login(
     )
 
 
+@router.get("/auth/callback", response_class=HTMLResponse)
+async def magic_link(request: Request, session: SessionDep, token: str = "") -> Response:
+    """The emailed sign-in link opens this page; its button signs in (a POST from here).
+    A link opened by a mail scanner, or planted by someone else, signs nobody in."""
+    address = await identity.magic_link_address(session, token)
+    if address is None:
+        return RedirectResponse("/login?link=invalid", status_code=303)
+    return render(request, "auth/magic.html", {"token": token, "address": address})
+
+
 @router.get("/forgot-password", response_class=HTMLResponse)
 async def forgot(request: Request) -> Response:
     return render(request, "auth/forgot.html")
