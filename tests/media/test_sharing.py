@@ -118,6 +118,30 @@ async def test_info_and_embed(client: httpx.AsyncClient, owner: Account) -> None
     assert (await client.get(f"/embed/{private['id']}")).status_code == 404
 
 
+async def test_embeds_honour_the_allowed_sites(client: httpx.AsyncClient, owner: Account) -> None:
+    """Framing /embed no longer gets round hotlink protection (issue 12, item 11): the
+    image inside the frame carries our own page as its Referer, so the embed itself checks
+    the framing page and tells browsers who may frame it."""
+    image = await put(client, owner)
+    settings = await client.put(
+        "/api/v1/settings",
+        json={"allowed_referrers": ["shop.example.com"]},
+        headers=owner.headers,
+    )
+    assert settings.status_code == 200
+    elsewhere = await client.get(
+        f"/embed/{image['id']}", headers={"Referer": "https://evil.example/page"}
+    )
+    assert elsewhere.status_code == 403 and elsewhere.json()["code"] == "hotlink_blocked"
+    allowed = await client.get(
+        f"/embed/{image['id']}", headers={"Referer": "https://shop.example.com/p/1"}
+    )
+    assert allowed.status_code == 200
+    policy = allowed.headers["content-security-policy"]
+    assert "frame-ancestors 'self' shop.example.com *.shop.example.com" in policy
+    assert "frame-ancestors *" not in policy
+
+
 async def test_share_snippets_escape_the_title_for_their_language(
     client: httpx.AsyncClient, owner: Account
 ) -> None:

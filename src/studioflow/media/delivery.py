@@ -300,13 +300,23 @@ async def info(
     )
 
 
-@router.get("/embed/{image_id}", response_model=None)
+@router.get(
+    "/embed/{image_id}",
+    response_model=None,
+    responses=answers(
+        {403: "The page framing it is not among the client's allowed sites (`hotlink_blocked`)."}
+    ),
+)
 async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> Response:
     """An embeddable page for a public image, or its oEmbed JSON (``?format=json``)."""
     platform = platform_of(request)
-    image, _, _ = await _load(platform, image_id)
+    image, client, _ = await _load(platform, image_id)
     if not image.is_public:
         raise NotFound(_NOT_FOUND)
+    # The image inside the frame is requested with our own page as its Referer, so the
+    # client's allowed sites are checked here, on the page that frames it (its Referer and
+    # frame-ancestors), or any site could show the image by framing the embed.
+    _check_referrer(platform, request, client)
     base = platform.settings.base_url
     title = image.title or image.filename
     if format == "json":
@@ -343,9 +353,24 @@ async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> 
         f'width="{image.width}" '
         f'height="{image.height}" style="background:{image.dominant_color}"></a></body></html>'
     )
-    # Embeds exist to be framed by other sites; nothing in them runs script.
-    csp = "default-src 'none'; img-src *; style-src 'unsafe-inline'; frame-ancestors *"
+    # Embeds exist to be framed by other sites (the client's allowed ones when it names
+    # some); nothing in them runs script.
+    csp = (
+        "default-src 'none'; img-src *; style-src 'unsafe-inline'; "
+        f"frame-ancestors {frame_ancestors(list(client.settings.get('allowed_referrers', [])))}"
+    )
     return HTMLResponse(page, headers={"Content-Security-Policy": csp})
+
+
+def frame_ancestors(allowed: list[str]) -> str:
+    """The CSP source list for who may frame an embed: anyone, or the allowed domains."""
+    if not allowed:
+        return "*"
+    sources = ["'self'"]
+    for domain in allowed:
+        bare = domain.removeprefix("*.")
+        sources += [bare, f"*.{bare}"]  # host sources: the embed's own scheme
+    return " ".join(sources)
 
 
 @router.get("/stats/{image_id}", response_model=StatsOut)
