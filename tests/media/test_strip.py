@@ -102,3 +102,40 @@ def test_sniffing_by_content(tmp_path: Path) -> None:
     assert sniff(b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>") is None
     assert sniff(b"just text, named photo.jpg") is None
     assert sniff(b"") is None
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_metadata_after_the_image_data_is_removed(tmp_path: Path, progressive: bool) -> None:
+    """An EXIF block or a comment placed after the first scan used to survive (issue 12, 13)."""
+    out = io.BytesIO()
+    Image.effect_noise((64, 48), 40).convert("RGB").save(
+        out, "JPEG", quality=90, progressive=progressive
+    )
+    clean = out.getvalue()
+    assert clean.endswith(b"\xff\xd9")
+    hidden = _segment(0xE1, b"Exif\x00\x00GPS 48.8584N 2.2945E") + _segment(0xFE, b"home addr")
+    data = clean[:-2] + hidden + b"\xff\xd9"
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()  # still a valid JPEG, so uploads take it
+    stripped = public_copy(write(tmp_path, data), "jpeg", orientation=1)
+    assert b"48.8584N" not in stripped and b"home addr" not in stripped
+    assert same_pixels(clean, stripped)
+
+
+def test_png_keeps_only_what_rendering_needs(tmp_path: Path) -> None:
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload).to_bytes(4, "big")
+        return len(payload).to_bytes(4, "big") + kind + payload + crc
+
+    clean = images.encode("PNG")
+    end = clean.rindex(b"IEND") - 4
+    data = clean[:end] + chunk(b"prVt", b"device serial 1234") + chunk(b"vpAg", b"x") + clean[end:]
+    stripped = public_copy(write(tmp_path, data), "png", orientation=1)
+    assert b"device serial" not in stripped and b"vpAg" not in stripped
+    assert same_pixels(clean, stripped)

@@ -17,7 +17,23 @@ from PIL import Image, ImageOps
 from studioflow.media.inspect import ImageRejected
 
 _JPEG_KEEP_APP = {0xE0, 0xEE}  # JFIF, Adobe colour transform
-_PNG_DROP = {b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"}
+# What rendering a PNG (or an APNG) needs; everything else goes, private chunks included.
+_PNG_KEEP = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"sBIT",
+    b"pHYs",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+}
 _WEBP_DROP = {b"EXIF", b"XMP "}
 _GIF_KEEP_APPS = {b"NETSCAPE2.0", b"ANIMEXTS1.0"}
 
@@ -74,9 +90,9 @@ def _strip_jpeg(data: bytes) -> bytes:
             break
         length = int.from_bytes(data[i + 2 : i + 4], "big")
         segment = data[i : i + 2 + length]
-        if marker == 0xDA:  # start of scan: entropy-coded data runs to EOI
-            end = _jpeg_end(data, i + 2 + length)
-            out += data[i:end]
+        if marker == 0xDA:  # start of scan: entropy-coded data, scans, up to EOI
+            out += segment
+            _copy_scans(data, i + 2 + length, out)
             return bytes(out) + b"\xff\xd9"
         keep = (
             not (0xE0 <= marker <= 0xEF or marker == 0xFE)
@@ -89,20 +105,25 @@ def _strip_jpeg(data: bytes) -> bytes:
     return bytes(out) + b"\xff\xd9"
 
 
-def _jpeg_end(data: bytes, start: int) -> int:
-    """Index of the EOI marker that ends the image (scans of progressive files included)."""
-    i = start
+def _copy_scans(data: bytes, start: int, out: bytearray) -> None:
+    """Copy the entropy-coded data and the markers between scans (DHT, DQT, DRI, the SOS of
+    a progressive JPEG) up to EOI, leaving out APPn and COM segments placed there: an EXIF
+    block or a comment after the first scan survived before."""
+    i = copied = start
     while True:
         i = data.index(b"\xff", i)
         following = data[i + 1]
         if following == 0xD9:
-            return i
+            out += data[copied:i]
+            return
         if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-            i += 1
+            i += 1  # stuffed byte, restart marker or fill: still entropy-coded data
             continue
-        # Another marker between scans (DHT, SOS of a progressive JPEG): step over it.
         length = int.from_bytes(data[i + 2 : i + 4], "big")
-        i += 2 + length
+        out += data[copied:i]
+        if not (0xE0 <= following <= 0xEF or following == 0xFE):
+            out += data[i : i + 2 + length]
+        i = copied = i + 2 + length
 
 
 def _strip_png(data: bytes) -> bytes:
@@ -112,7 +133,7 @@ def _strip_png(data: bytes) -> bytes:
         length = int.from_bytes(data[i : i + 4], "big")
         kind = data[i + 4 : i + 8]
         chunk = data[i : i + 12 + length]
-        if kind not in _PNG_DROP:
+        if kind in _PNG_KEEP:
             out += chunk
         i += 12 + length
         if kind == b"IEND":
