@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from studioflow.models import BatchResult, CreditEvent, Image
+from studioflow.models import BatchResult, CreditEvent, Image, WorkflowExecution
 from studioflow.studio import runner, streaming
 from studioflow.studio.limiter import SPACING_MARGIN, ProviderLimiter
 from tests.conftest import TEST_REDIS_URL
@@ -254,3 +254,59 @@ async def test_events_reach_this_process_from_a_worker_process(
             worker.kill()
     assert [e["id"] for e in events] == list(range(1, len(events) + 1))
     assert events[-1]["event"] == "completed"
+
+
+async def test_a_worker_stopped_gracefully_hands_its_batch_back_at_once(
+    studio_app: Studio, fake_apis: Fake
+) -> None:
+    """A deploy stops workers with SIGTERM: the lease is released and in-flight items go
+    back to pending before the process exits, so the next worker goes on without waiting
+    out the lease (issue 12, item 14)."""
+    studio = studio_app
+    if studio.settings.redis_url is None:
+        pytest.skip("worker processes need the Redis queue (embedded runs in the server)")
+    fake, url = fake_apis
+    await use_provider(studio, "gemini", url)
+    fake.default = "slow"
+    # More work than the 10-s grace a stopping worker gives its jobs: 80 items of 0.5 s,
+    # two at a time, so the slice is still running when the grace ends.
+    fake.slow_seconds = 0.5
+    await studio.grant(77)
+    settings = {
+        "gemini_api_key": GEMINI_KEY,
+        "gemini_base_url": url,
+        "studio_provider_rate_per_minute": 6000,
+        "studio_prompt_concurrency": 2,
+        "studio_lease_seconds": 600,  # a stopped worker's lease would hold the batch 10 min
+    }
+    first = start_worker(studio, **settings)
+    try:
+        execution_id = await studio.execute([f"item {n}" for n in range(80)])
+        deadline = time.monotonic() + 60
+        while not fake.calls:
+            assert time.monotonic() < deadline, "the first worker made no progress"
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    async with studio.platform.db.transaction() as session:
+        execution = await session.get(WorkflowExecution, uuid.UUID(execution_id))
+        assert execution is not None and execution.runner_id is None
+        in_flight = await session.scalar(
+            select(func.count())
+            .select_from(BatchResult)
+            .where(BatchResult.execution_id == execution.id, BatchResult.status == "processing")
+        )
+    assert in_flight == 0
+    second = start_worker(studio, **settings)
+    try:
+        done = await studio.wait(execution_id, timeout=90)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        try:
+            second.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+    assert done["status"] == "completed" and done["progress"]["completed"] == 80

@@ -149,6 +149,11 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
     try:
         async with platform.events.subscribe(live.control_channel(execution_id)) as control:
             outcome = await _work(work, control)
+    except asyncio.CancelledError:
+        # The worker is stopping (every deploy): SAQ puts this job back in the queue, so
+        # hand the execution back now instead of letting the batch wait out the lease.
+        await asyncio.shield(_stand_down(work))
+        raise
     finally:
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -441,6 +446,24 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
                     "retry_at": retry_at.isoformat(),
                 },
             )
+
+
+async def _stand_down(work: Slice) -> None:
+    """Items in flight back to pending (their attempt stays counted), the lease released."""
+    tasks = list(work.running)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    item_ids = [work.running[t] for t in tasks]
+    work.running.clear()
+    if work.lost_lease:
+        return
+    async with work.platform.db.transaction() as session:
+        engine = EngineRepository(session)
+        for item_id in item_ids:
+            await engine.back_to_pending(item_id)
+        await engine.hand_back(work.execution.id, work.runner_id)
+    log.info("studio.slice_handed_back", execution=str(work.execution.id), items=len(item_ids))
 
 
 async def _abort(work: Slice, *, cancelled: bool) -> None:
