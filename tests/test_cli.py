@@ -142,3 +142,29 @@ def test_fsck_command(tmp_path: Path) -> None:
     (orphan / "original.png").write_bytes(b"x")
     found = run("fsck", data_dir=tmp_path)
     assert found.returncode == 1 and "1 objects without a row" in found.stderr
+
+
+def test_start_up_lines_are_json_in_production(capsys: pytest.CaptureFixture[str]) -> None:
+    """`studioflow worker` printed a plain banner line into production's JSON log stream
+    (issue 12, item 18): there it is a log event; for a person, a readable line."""
+    import json
+    import logging
+
+    from studioflow.cli import announce
+    from studioflow.platform.observability import configure_logging
+    from studioflow.settings import Environment, Settings
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging(json_logs=True)
+        announce(Settings.model_construct(env=Environment.production), "worker.started", queue="q")
+        production = capsys.readouterr().err.strip().splitlines()
+        announce(Settings.model_construct(env=Environment.development), "worker.started", queue="q")
+        development = capsys.readouterr().err
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        configure_logging(json_logs=True)
+    assert [json.loads(line)["event"] for line in production] == ["worker.started"]
+    assert "worker started" in development and "'q'" in development

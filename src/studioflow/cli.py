@@ -29,6 +29,20 @@ admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 
 console = Console(stderr=True, soft_wrap=True)
+
+
+def announce(settings: Settings, event: str, **fields: object) -> None:
+    """A start-up line: a JSON log event in production (a plain line there broke the JSON
+    log stream that collectors parse), a readable line for a person otherwise."""
+    if settings.is_production:
+        import structlog
+
+        structlog.get_logger("studioflow").info(event, **fields)
+    else:
+        details = " ".join(f"{k}={v!r}" for k, v in fields.items())
+        console.print(f"[bold]Studioflow[/bold] {event.replace('.', ' ')} {details}")
+
+
 ROLE_ENV = "STUDIOFLOW_SERVE_ROLE"
 
 
@@ -187,7 +201,7 @@ def worker(
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop_all)
-        console.print(f"[bold]Studioflow worker[/bold] on queue {settings.queue_name!r}")
+        announce(settings, "worker.started", queue=settings.queue_name)
         try:
             await asyncio.gather(saq_worker.start(), studio_worker.start())
         finally:
