@@ -338,3 +338,23 @@ async def test_openapi_documents_every_error_answer_as_problem_json(
     me = document["paths"]["/api/v1/auth/me"]["get"]["responses"]
     assert {"401", "403", "404", "429"} <= set(me)
     assert not missing, "\n".join(missing[:20])
+
+
+async def test_every_role_documents_the_whole_api(settings: Settings, platform) -> None:  # type: ignore[no-untyped-def]
+    """Behind a proxy /openapi.json and /docs come from the api role, which listed only its
+    own routes (67 of 73 paths) (issue 12, item 17)."""
+    from studioflow.settings import Role
+
+    documents = {}
+    for role in (Role.all, Role.api, Role.upload, Role.view):
+        app = create_app(
+            settings, role=role, platform=platform, run_worker=False, configure_logs=False
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            documents[role] = set((await http.get("/openapi.json")).json()["paths"])
+    everything = documents[Role.all]
+    assert {"/upload", "/i/{image_id}", "/api/v1/images"} <= everything
+    assert all(paths == everything for paths in documents.values()), {
+        role: sorted(everything - paths) for role, paths in documents.items()
+    }

@@ -144,15 +144,13 @@ def create_app(
     for mount in MOUNTS:
         if role in mount.roles:
             app.include_router(mount.router)
-    mounted = [
-        route
-        for mount in MOUNTS
-        if role in mount.roles
-        for route in mount.router.routes
-        if isinstance(route, APIRoute)
+    # The whole API is documented whichever role serves /openapi.json and /docs (behind a
+    # proxy they come from the api role, which serves only its own routes).
+    documented = [
+        route for mount in MOUNTS for route in mount.router.routes if isinstance(route, APIRoute)
     ]
     # The documented "extending OpenAPI" hook: every operation lists its error answers.
-    app.openapi = lambda: document_errors(app, mounted)  # type: ignore[method-assign]
+    app.openapi = lambda: document_errors(app, documented)  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     if role in _API:
         app.mount(admin_api.MONITOR_PATH, admin_api.queue_monitor(the_platform))

@@ -78,14 +78,15 @@ def _statuses(route: APIRoute) -> set[str]:
 
 
 def document_errors(app: FastAPI, routes: Sequence[APIRoute]) -> dict[str, Any]:
-    """The app's OpenAPI document with the error answers added (cached on the app)."""
+    """The OpenAPI document of ``routes`` (every role's, not only those this process
+    serves) with the error answers added, cached on the app."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
         title=app.title,
         version=app.version,
         summary=app.summary,
-        routes=app.routes,
+        routes=routes,
     )
     schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
     problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
