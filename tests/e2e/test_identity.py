@@ -85,3 +85,24 @@ async def test_phone_width_sign_in_page(phone, live_server: str) -> None:  # typ
     await phone.get_by_label("Password").fill("wrong password here")
     await phone.get_by_role("button", name="Sign in", exact=True).click()
     await phone.get_by_role("alert").filter(has_text="wrong").wait_for()
+
+
+async def test_a_magic_link_asks_before_it_signs_in(
+    page, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The emailed link opens a page naming the account; only its button signs in."""
+    address = "admin@example.com"  # the demo administrator of the live server
+    await page.goto(live_server + "/login")
+    await page.locator("#magic-email").fill(address)
+    await page.locator("#magic-email").press("Enter")
+    await page.locator(".toast").filter(has_text="sign-in link").wait_for()
+    body = await latest_mail(live_data_dir / "outbox", address, "sign-in link")
+    link = re.search(r"https?://\S+/auth/callback\?token=\S+", body).group(0)  # type: ignore[union-attr]
+    await page.goto(live_server + link[link.index("/auth/callback") :])
+    assert await page.get_by_text(f"signs you in as {address}").is_visible()
+    assert "/auth/callback" in page.url  # opening the link signed nobody in
+    await page.get_by_role("button", name=f"Sign in as {address}").click()
+    await page.wait_for_url(lambda url: "/auth/callback" not in url and "/login" not in url)
+    await page.goto(live_server + "/account")
+    assert await page.get_by_role("heading", name="Your account", exact=True).is_visible()
+    assert page.console_errors == [], page.console_errors

@@ -570,15 +570,10 @@ async def request_magic_link(
 
 async def magic_link_address(session: AsyncSession, token: str) -> str | None:
     """Whose sign-in link this is, if it still works (the confirmation page names them)."""
-    if not token or len(token) > 200:
+    if not _plausible_token(token):
         return None
-    row = await ActionTokenRepository(session).peek(sha256(token), MAGIC_LINK)
-    if row is None:
-        return None
-    record, user = row
-    if record.used_at is not None or record.expires_at <= _now() or not user.is_active:
-        return None
-    return user.email
+    row = _working(await ActionTokenRepository(session).peek(sha256(token), MAGIC_LINK))
+    return row[1].email if row is not None else None
 
 
 async def consume_magic_link(
@@ -665,15 +660,26 @@ async def _peek_action_token(
     invalid = BadRequest(
         "This link is invalid, used or expired. Ask for a new one.", code="invalid_token"
     )
-    if not token or len(token) > 200:
+    if not _plausible_token(token):
         raise invalid
-    row = await ActionTokenRepository(session).with_user(sha256(token), purpose)
+    row = _working(await ActionTokenRepository(session).with_user(sha256(token), purpose))
     if row is None:
         raise invalid
+    return row
+
+
+def _plausible_token(token: str) -> bool:
+    return bool(token) and len(token) <= 200
+
+
+def _working(row: tuple[ActionToken, User] | None) -> tuple[ActionToken, User] | None:
+    """The link and its user if the link can still be used: unused, unexpired, active user."""
+    if row is None:
+        return None
     record, user = row
     if record.used_at is not None or record.expires_at <= _now() or not user.is_active:
-        raise invalid
-    return record, user
+        return None
+    return row
 
 
 async def _consume_action_token(
