@@ -147,3 +147,42 @@ async def test_monitor_static_files_load(studio: Studio) -> None:
     response = await studio.client.get("/admin/queues/static/app.js", headers=admin.headers)
     assert response.status_code == 200
     assert isinstance(response, httpx.Response)
+
+
+async def test_the_queue_never_holds_a_code_or_a_link(studio_app: Studio) -> None:
+    """Mail jobs carry the message sealed and vanish when done: an admin reading the queue
+    monitor (or Redis) sees no sign-up code and no sign-in link (issue 12, item 6)."""
+    from studioflow.platform.tasks import send_mail
+    from tests.identity.helpers import code_in, wait_for_mail
+
+    admin = await admin_of(studio_app)
+    client, platform = studio_app.client, studio_app.platform
+    registered = await client.post(
+        "/api/v1/auth/register",
+        json={"email": "newcomer@example.com", "password": "a newcomer passphrase 7"},
+    )
+    assert registered.status_code == 202, registered.text
+    linked = await client.post("/api/v1/auth/magic-link", json={"email": "maker@example.com"})
+    assert linked.status_code == 202, linked.text
+
+    queue = studio_app.settings.queue_name
+    jobs = [job async for job in platform.queue.saq.iter_jobs() if job.function == "mail.send"]
+    assert len(jobs) == 2
+    shown = []
+    for job in jobs:
+        answer = await client.get(
+            f"/admin/queues/api/queues/{queue}/jobs/{job.key}", headers=admin.headers
+        )
+        assert answer.status_code == 200, answer.text
+        shown.append(answer.text)
+        assert set(job.kwargs or {}) == {"sealed"}
+        assert await send_mail(platform, **(job.kwargs or {}))  # what the worker does
+    code = code_in(await wait_for_mail(platform, "newcomer@example.com", subject="code"))
+    link = await wait_for_mail(platform, "maker@example.com", subject="sign-in link")
+    token = str(link.get_payload()).split("token=")[1].split()[0]
+    for text in shown:
+        assert "sealed" in text and code not in text and token not in text
+    if platform.redis is not None:
+        for key in await platform.redis.keys(f"saq:job:{queue}:*"):
+            stored = await platform.redis.get(key) or b""
+            assert code.encode() not in stored and token.encode() not in stored

@@ -1,4 +1,5 @@
-"""Background jobs of the platform itself: sending mail and tidying local staging files."""
+"""Background jobs of the platform itself: sending mail (sealed in the job) and tidying
+local staging files."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.platform.jobs import task
+from studioflow.platform.security import decrypt_secret, encrypt_secret
 
 if TYPE_CHECKING:
     from studioflow.platform.runtime import Platform
@@ -22,15 +24,37 @@ log = structlog.get_logger("studioflow.tasks")
 STAGING_MAX_AGE_SECONDS = 24 * 3600
 
 
+MAIL_PURPOSE = "outgoing-mail"
+
+
 def send_mail_later(platform: Platform, session: AsyncSession, message: EmailMessage) -> None:
-    """Send ``message`` from a job once ``session`` commits (retried if SMTP is away)."""
-    platform.queue.defer(session, "mail.send", message=message.as_string())
+    """Send ``message`` from a job once ``session`` commits (retried if SMTP is away).
+
+    The job carries the message sealed (AES-GCM under a key derived from the secret), opened
+    only in the worker, and its record is deleted when it finishes: neither Redis nor the
+    queue monitor ever holds a readable code or sign-in link.
+    """
+    sealed = encrypt_secret(platform.settings.secret, MAIL_PURPOSE, message.as_string())
+    platform.queue.defer(session, "mail.send", sealed=sealed)
 
 
-@task("mail.send", timeout=60, retries=8, retry_delay=5.0, retry_backoff=600.0, ttl=86400)
-async def send_mail(platform: Platform, *, message: str) -> None:
-    parsed = message_from_string(message, _class=EmailMessage, policy=SMTP)
-    await platform.mailer.send(parsed)
+# ttl=-1: SAQ drops the job's record (its sealed message included) as soon as it is done.
+@task("mail.send", timeout=60, retries=8, retry_delay=5.0, retry_backoff=600.0, ttl=-1)
+async def send_mail(platform: Platform, *, sealed: str = "", message: str = "") -> bool:
+    """Send one message; False if it cannot be opened (sealed under another secret key).
+
+    ``message`` is the form of jobs queued by releases before sealing (the message in the
+    clear): still sent, so an upgrade loses none of them. Nothing queues it any more.
+    """
+    if not message:
+        try:
+            message = decrypt_secret(platform.settings.secret, MAIL_PURPOSE, sealed)
+        except ValueError:
+            # No retry can open it; the log names no part of it.
+            log.error("mail.undecryptable")
+            return False
+    await platform.mailer.send(message_from_string(message, _class=EmailMessage, policy=SMTP))
+    return True
 
 
 @task("storage.cleanup_staging", timeout=600, retries=1, cron="17 3 * * *")
