@@ -33,7 +33,7 @@ run: $(RUN_STAMP)
 
 # One worker per core (pytest-xdist); every worker gets its own databases and buckets.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The lowest direct dependencies pyproject.toml allows (uv's lowest-direct resolution), in a
 # venv of their own: every lower bound there is a version this has run.
