@@ -322,6 +322,11 @@ def test_the_shipped_nginx_config_runs_on_this_nginx(deployment: Deployment) -> 
     assert "nginx/" in version
     answer = httpx.get(f"{deployment.base}/health")
     assert answer.status_code == 200 and answer.json()["service"] == "api"
+    # The worker's own metrics port shows the depth of each of its queues.
+    queue = deployment.env["STUDIOFLOW_QUEUE_NAME"]
+    scraped = httpx.get(f"http://127.0.0.1:{deployment.worker_metrics}/").text
+    for name in (queue, f"{queue}-studio"):
+        assert f'studioflow_queue_jobs{{queue="{name}",state="queued"}}' in scraped
 
 
 @pytest.fixture(scope="module")

@@ -225,14 +225,36 @@ async def test_ready_names_the_failing_service(settings: Settings, platform) -> 
     assert body["checks"]["database"] == "ok"  # type: ignore[index]
 
 
-async def test_metrics_expose_requests_latency_and_queue(client: httpx.AsyncClient) -> None:
+async def test_metrics_expose_requests_latency_and_queue(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     await client.get("/health")
     await client.get("/nope")
     text = (await client.get("/metrics")).text
     assert 'studioflow_http_requests_total{method="GET",route="/health",status="200"}' in text
     assert 'route="unmatched",status="404"' in text
     assert "studioflow_http_request_duration_seconds_bucket" in text
-    assert 'studioflow_queue_jobs{queue="' in text and 'state="queued"' in text
+    # One series per queue: mail and housekeeping apart from image generation.
+    for queue in (settings.queue_name, f"{settings.queue_name}-studio"):
+        assert f'studioflow_queue_jobs{{queue="{queue}",state="queued"}}' in text
+
+
+@pytest.mark.parametrize(
+    ("peer", "allowed"), [("127.0.0.1", True), ("::1", True), ("203.0.113.9", False)]
+)
+async def test_metrics_answer_only_the_allowed_addresses(
+    app: FastAPI, peer: str, allowed: bool
+) -> None:
+    """Embedded, the server is reached directly: /metrics was public (issue 12, item 18)."""
+    transport = httpx.ASGITransport(app=app, client=(peer, 4321))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        # A forwarded address proves nothing: only the connecting one counts.
+        response = await client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
+    if allowed:
+        assert response.status_code == 200 and "studioflow_http_requests" in response.text
+    else:
+        assert_problem(response, 404, "not_found")
+        assert "studioflow" not in response.text.replace("studioflow.dev", "")
 
 
 async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:

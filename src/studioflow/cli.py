@@ -167,8 +167,9 @@ def worker(
             "runs the worker inside the server."
         )
     from studioflow.platform.jobs import build_worker
-    from studioflow.platform.observability import configure_logging
+    from studioflow.platform.observability import configure_logging, keep_queue_depth
     from studioflow.platform.runtime import build_platform
+    from studioflow.studio.tasks import recover as recover_executions
 
     configure_logging(json_logs=settings.is_production, level=settings.log_level)
     import studioflow.tasks  # noqa: F401  (registers every feature's tasks)
@@ -202,9 +203,16 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop_all)
         announce(settings, "worker.started", queue=settings.queue_name)
+        # Batches a dead worker left are queued again now, not at the next minute's sweep
+        # (after a whole-cluster restart every worker starts, and each would otherwise wait).
+        if recovered := await recover_executions(platform):
+            announce(settings, "worker.recovered", executions=recovered)
+        depth = asyncio.create_task(keep_queue_depth(platform)) if metrics_port else None
         try:
             await asyncio.gather(saq_worker.start(), studio_worker.start())
         finally:
+            if depth is not None:
+                depth.cancel()
             await platform.close()
 
     asyncio.run(run())

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Proxies (addresses or CIDR ranges) whose X-Forwarded-For we believe; none by default.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may read /metrics (by the connecting address, never X-Forwarded-For): loopback by
+    # default; add the scraper's network at scale. Everyone else gets a 404.
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"]
+    )
     # Ordinary API bodies stay small; upload routes get their own, larger limit.
     # Every /api/ request counts against its client address (limits syntax, e.g. 600/minute).
     rate_limit_per_ip: str = "600/minute"
@@ -133,12 +138,12 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(default=None, repr=False)
     openai_base_url: str = "https://api.openai.com"
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _csv(value)
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
         for network in value:

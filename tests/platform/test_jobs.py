@@ -288,3 +288,46 @@ async def test_mail_jobs_of_an_earlier_release_are_still_sent(
     message = build_message(sender=settings.mail_from, to="old@example.com", subject="s", text="t")
     assert await send_mail(platform, message=message.as_string()) is True
     assert len(list(platform.outbox.glob("*.eml"))) == 1
+
+
+@tasks.task("test.long", timeout=30, heartbeat=3, retries=1)
+async def long_running(platform: Platform, *, seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+async def test_long_jobs_beat_so_a_dead_workers_job_is_found_in_a_minute(
+    platform: Platform,
+) -> None:
+    """A job with a heartbeat is touched while it runs; SAQ's sweep takes one untouched for
+    ``heartbeat`` seconds to be lost (a batch slice of a killed worker showed ``active`` for
+    its whole 15-minute timeout; issue 12, item 18)."""
+    queue = JobQueue(platform.queue.saq, tasks)
+    worker = build_worker(platform, concurrency=1, embedded=True, tasks=tasks, crons=False)
+    running = asyncio.create_task(worker.start())
+    try:
+        job = await queue.enqueue("test.long", seconds=2.5)
+        assert job is not None and job.heartbeat == 3
+        for _ in range(100):
+            await job.refresh()
+            if job.status == Status.ACTIVE:
+                break
+            await asyncio.sleep(0.05)
+        first_touch = job.touched
+        await asyncio.sleep(1.6)  # past one beat (every heartbeat / 3 = 1 s)
+        await job.refresh()
+        assert job.status == Status.ACTIVE and job.touched > first_touch
+        assert not job.stuck
+        await job.refresh(until_complete=10)
+        assert job.status == Status.COMPLETE and job.result == "done"
+    finally:
+        await worker.stop()
+        running.cancel()
+
+
+def test_the_batch_slice_task_beats() -> None:
+    import studioflow.tasks  # noqa: F401  (registers every feature's tasks)
+    from studioflow.platform.jobs import registry
+
+    assert registry.spec("studio.execute").heartbeat == 60
+    assert registry.spec("identity.export_account").heartbeat == 60

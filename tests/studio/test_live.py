@@ -8,17 +8,18 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from studioflow.models import BatchResult, CreditEvent, Image, WorkflowExecution
-from studioflow.studio import runner, streaming
+from studioflow.studio import streaming
 from studioflow.studio.limiter import SPACING_MARGIN, ProviderLimiter
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.image_apis import GEMINI_KEY, FakeImageAPIs
@@ -140,12 +141,14 @@ async def test_the_redis_limiter_is_one_schedule_for_every_process() -> None:
         await second.aclose()
 
 
-def start_worker(studio: Studio, **overrides: object) -> subprocess.Popen[bytes]:
+def start_worker(
+    studio: Studio, *, log: IO[bytes] | None = None, **overrides: object
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "studioflow", "worker", "--concurrency", "2"],
         env=worker_env(studio.settings, **overrides),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
     )
 
 
@@ -185,19 +188,21 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_charges_once(
     finally:
         if first.poll() is None:
             first.kill()
-    second = start_worker(studio, **settings)
-    try:
-        await asyncio.sleep(2.5)  # the dead worker's lease runs out
-        studio.platform.settings.studio_lease_seconds = 2
-        # The minute cron would do this; the test does not wait a minute for it.
-        assert await runner.recover(studio.platform) == 1
-        done = await studio.wait(execution_id, timeout=90)
-    finally:
-        second.send_signal(signal.SIGTERM)
+    await asyncio.sleep(2.5)  # the dead worker's lease runs out
+    # The next worker queues the batch again as it starts (its recovery sweep), without
+    # waiting for the minute cron.
+    with tempfile.TemporaryFile() as log:
+        second = start_worker(studio, log=log, **settings)
         try:
-            second.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            second.kill()
+            done = await studio.wait(execution_id, timeout=90)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            try:
+                second.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                second.kill()
+        log.seek(0)
+        assert b"worker recovered executions=1" in log.read()
     assert done["status"] == "completed", done
     assert done["progress"]["completed"] == 12
     results = await studio.results(execution_id)

@@ -30,7 +30,7 @@ async def purge_deleted_accounts(platform: Platform) -> int:
     return deleted
 
 
-@task("identity.export_account", timeout=1800, retries=3)
+@task("identity.export_account", timeout=1800, heartbeat=60, retries=3)
 async def export_account(platform: Platform, *, user_id: str) -> bool:
     """Build the user's export and email them a link valid for 24 hours."""
     link = await lifecycle.export_to_link(platform, uuid.UUID(user_id))

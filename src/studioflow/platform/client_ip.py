@@ -21,6 +21,11 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
     return hops[0] if hops and _valid(hops[0]) else peer
 
 
+def peer_in(request: Request, networks: list[str]) -> bool:
+    """Whether the connecting address itself (not a forwarded one) is in ``networks``."""
+    return request.client is not None and _trusted(request.client.host, networks)
+
+
 def _valid(value: str) -> bool:
     try:
         ipaddress.ip_address(value)

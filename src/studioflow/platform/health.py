@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
+from studioflow.platform.client_ip import peer_in
 from studioflow.platform.errors import problem
+from studioflow.platform.observability import read_queue_depth
+
+if TYPE_CHECKING:
+    from studioflow.platform.runtime import Platform
 
 router = APIRouter(tags=["operations"])
 
@@ -45,14 +50,12 @@ async def ready(request: Request) -> Response:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
-    """Prometheus text format. Queue depth is read now, so it is never stale."""
-    platform = request.app.state.platform
-    try:
-        depth = await platform.queue.depth()
-    except Exception:
-        depth = {}
-    for state, value in depth.items():
-        platform.metrics.queue_depth.labels(platform.settings.queue_name, state).set(value)
+    """Prometheus text format. Queue depth is read now, so it is never stale. Only for the
+    addresses in METRICS_ALLOW (loopback by default): anyone else finds nothing here."""
+    platform: Platform = request.app.state.platform
+    if not peer_in(request, platform.settings.metrics_allow):
+        return problem(404, code="not_found", detail="Not found.")
+    await read_queue_depth(platform)
     registry = platform.metrics.registry
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several server processes: sum every process's figures, whichever one answers.

@@ -8,6 +8,7 @@ Jobs asked for during a database transaction are sent after it commits (:meth:`J
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -152,14 +153,15 @@ class JobQueue:
 
         after_commit(session, send)
 
-    async def depth(self) -> dict[str, int]:
-        totals = {"queued": 0, "active": 0, "scheduled": 0}
+    async def depth(self) -> dict[str, dict[str, int]]:
+        """Jobs by state in each queue (by its SAQ name: mail and housekeeping apart from
+        image generation)."""
+        depth: dict[str, dict[str, int]] = {}
         for queue in self.queues.values():
             queued, active = await queue.count("queued"), await queue.count("active")
-            totals["queued"] += queued
-            totals["active"] += active
-            totals["scheduled"] += max(0, await queue.count("incomplete") - queued - active)
-        return totals
+            scheduled = max(0, await queue.count("incomplete") - queued - active)
+            depth[queue.name] = {"queued": queued, "active": active, "scheduled": scheduled}
+        return depth
 
     async def ping(self) -> None:
         await self.saq.count("queued")
@@ -185,6 +187,19 @@ class EmbeddedWorker(StudioflowWorker):
     SIGNALS: list[Any] = []
 
 
+async def heartbeat(job: Job) -> None:
+    """Touch a running job three times per heartbeat period. SAQ's sweep takes a job whose
+    worker stopped touching it for ``heartbeat`` seconds to be lost, instead of showing it
+    ``active`` until its whole timeout has passed (15 minutes for a batch slice)."""
+    interval = max(1.0, job.heartbeat / 3)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job.update()
+        except Exception as error:  # a missed beat is not the job's failure
+            log.warning("job.heartbeat_failed", error=type(error).__name__)
+
+
 def build_worker(
     platform: Platform,
     *,
@@ -202,9 +217,12 @@ def build_worker(
         async def run(ctx: Context, **kwargs: Any) -> Any:
             job: Job = ctx["job"]
             structlog.contextvars.bind_contextvars(job_id=job.key, task=spec.name)
+            beating = asyncio.create_task(heartbeat(job)) if job.heartbeat else None
             try:
                 return await spec.function(platform, **kwargs)
             finally:
+                if beating is not None:
+                    beating.cancel()
                 structlog.contextvars.unbind_contextvars("job_id", "task")
 
         # SAQ schedules crons by the function's __qualname__: make it the task's name.

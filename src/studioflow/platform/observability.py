@@ -14,13 +14,16 @@ import sys
 import time
 import uuid
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studioflow.platform.errors import problem
+
+if TYPE_CHECKING:
+    from studioflow.platform.runtime import Platform
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -257,3 +260,22 @@ def _header(scope: Scope, name: str) -> str | None:
             decoded: str = value.decode("latin-1")
             return decoded
     return None
+
+
+async def read_queue_depth(platform: Platform) -> None:
+    """Set the queue-depth gauge from the queues now, one series per queue and state."""
+    try:
+        depth = await platform.queue.depth()
+    except Exception:  # the scrape still answers (the queue's own failure shows in /ready)
+        return
+    for queue, states in depth.items():
+        for state, value in states.items():
+            platform.metrics.queue_depth.labels(queue, state).set(value)
+
+
+async def keep_queue_depth(platform: Platform, interval: float = 15.0) -> None:
+    """A worker's metrics port is served from a thread that cannot ask the queue: refresh
+    the gauge on the worker's own loop instead, as often as a scraper would look."""
+    while True:
+        await read_queue_depth(platform)
+        await asyncio.sleep(interval)

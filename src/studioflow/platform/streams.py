@@ -15,6 +15,8 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 BUFFER_LIMIT = 100_000
+# A batch a drain has held this long unacknowledged is taken to be a dead drain's.
+CLAIM_AFTER_MS = 60_000
 
 
 class EventStream(Protocol):
@@ -44,9 +46,10 @@ class MemoryStream:
 class RedisStream:
     GROUP = "drainers"
 
-    def __init__(self, redis: Redis, *, name: str) -> None:
+    def __init__(self, redis: Redis, *, name: str, claim_after_ms: int = CLAIM_AFTER_MS) -> None:
         self.redis = redis
         self.stream = name
+        self.claim_after_ms = claim_after_ms
         self._group_ready = False
 
     async def record(self, event: dict[str, Any]) -> None:
@@ -67,10 +70,11 @@ class RedisStream:
 
     async def drain(self, limit: int) -> tuple[list[dict[str, Any]], Any]:
         await self._ensure_group()
+        await self._forget_idle_consumers()
         consumer = f"drainer-{uuid.uuid4().hex[:8]}"
         # First entries a dead consumer left unacknowledged for a minute, then new ones.
         claimed = await self.redis.xautoclaim(
-            self.stream, self.GROUP, consumer, min_idle_time=60_000, count=limit
+            self.stream, self.GROUP, consumer, min_idle_time=self.claim_after_ms, count=limit
         )
         entries = list(claimed[1]) if claimed else []
         if len(entries) < limit:
@@ -79,15 +83,35 @@ class RedisStream:
             )
             for _, items in fresh or []:
                 entries.extend(items)
+        if not entries:
+            await self.redis.xgroup_delconsumer(self.stream, self.GROUP, consumer)
+            return [], None
         events, ids = [], []
         for entry_id, fields in entries:
             ids.append(entry_id)
             raw = fields.get(b"e") or fields.get("e")
             if raw:
                 events.append(json.loads(raw))
-        return events, ids
+        return events, (consumer, ids)
 
     async def acknowledge(self, token: Any) -> None:
-        if token:
-            await self.redis.xack(self.stream, self.GROUP, *token)
-            await self.redis.xdel(self.stream, *token)
+        if not token:
+            return
+        consumer, ids = token
+        await self.redis.xack(self.stream, self.GROUP, *ids)
+        await self.redis.xdel(self.stream, *ids)
+        # Every drain is a consumer of its own; once its batch is acknowledged it holds
+        # nothing, and left in place the group would gain one a minute, for ever.
+        await self.redis.xgroup_delconsumer(self.stream, self.GROUP, consumer)
+
+    async def _forget_idle_consumers(self) -> None:
+        """Drop consumers of drains that died: the next drain claimed what they held, so they
+        hold nothing (deleting a consumer drops its pending entries: only empty ones go)."""
+        for info in await self.redis.xinfo_consumers(self.stream, self.GROUP):
+            fields = {_text(key): value for key, value in info.items()}
+            if int(fields["pending"]) == 0 and int(fields["idle"]) > self.claim_after_ms:
+                await self.redis.xgroup_delconsumer(self.stream, self.GROUP, _text(fields["name"]))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

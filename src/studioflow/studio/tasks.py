@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
 # One slice lasts studio_slice_seconds plus the items still in flight (each bounded by the
 # item timeout). SAQ's own retry is a second line behind the lease-based recovery.
-@task("studio.execute", queue="studio", timeout=900, retries=2, retry_delay=5.0, ttl=600)
+@task(
+    "studio.execute",
+    queue="studio",
+    timeout=900,
+    heartbeat=60,
+    retries=2,
+    retry_delay=5.0,
+    ttl=600,
+)
 async def execute(platform: Platform, execution_id: str, slice_no: int) -> str:
     return await runner.run_slice(platform, uuid.UUID(execution_id), slice_no)
 
