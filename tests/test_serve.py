@@ -144,3 +144,28 @@ def test_several_processes_at_scale(settings: Settings) -> None:
                 )
             )
             assert float(line.rsplit(" ", 1)[1]) >= 40  # plus the start-up probes
+
+
+def test_a_server_process_freezes_its_start_up_heap(settings: Settings) -> None:
+    """Full collections walked every start-up object and stalled the loop for ~125 ms under
+    load; a serving process freezes them once it has started."""
+    script = (
+        "import asyncio, gc\n"
+        "from studioflow.app import create_app\n"
+        "from studioflow.settings import Settings\n"
+        "app = create_app(Settings(), configure_logs=False)\n"
+        "async def main():\n"
+        "    assert gc.get_freeze_count() == 0\n"
+        "    async with app.router.lifespan_context(app):\n"
+        "        print(gc.get_freeze_count())\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip().splitlines()[-1]) > 10_000

@@ -36,7 +36,7 @@ from studioflow.platform.observability import (
     configure_logging,
     watch_loop_lag,
 )
-from studioflow.platform.runtime import Platform, build_platform
+from studioflow.platform.runtime import Platform, build_platform, freeze_startup_heap
 from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
@@ -111,6 +111,8 @@ def create_app(
         if start_worker:
             await the_platform.start_worker()
         lag = asyncio.create_task(watch_loop_lag(the_platform.metrics), name="loop-lag")
+        if owns_platform:  # a server process of its own (tests hand in their platform)
+            freeze_startup_heap()
         try:
             yield
         finally:

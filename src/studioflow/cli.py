@@ -168,7 +168,7 @@ def worker(
         )
     from studioflow.platform.jobs import build_worker
     from studioflow.platform.observability import configure_logging, keep_queue_depth
-    from studioflow.platform.runtime import build_platform
+    from studioflow.platform.runtime import build_platform, freeze_startup_heap
     from studioflow.studio.tasks import recover as recover_executions
 
     configure_logging(json_logs=settings.is_production, level=settings.log_level)
@@ -205,6 +205,7 @@ def worker(
         announce(settings, "worker.started", queue=settings.queue_name)
         # Batches a dead worker left are queued again now, not at the next minute's sweep
         # (after a whole-cluster restart every worker starts, and each would otherwise wait).
+        freeze_startup_heap()
         if recovered := await recover_executions(platform):
             announce(settings, "worker.recovered", executions=recovered)
         depth = asyncio.create_task(keep_queue_depth(platform)) if metrics_port else None
