@@ -83,14 +83,33 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    """The embedded server, or (``scale``: PostgreSQL and Redis URLs) the api, upload and view
+    roles as separate processes on them, as "Scaling out" deploys them (one machine here)."""
+
+    def __init__(self, data_dir: Path, scale: tuple[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.scale = scale
+        roles = ("api", "upload", "view") if scale else ("all",)
+        self.ports = {role: _free_port() for role in roles}
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.database: str | None = None
+
+    def url(self, role: str) -> str:
+        port = self.ports.get(role) or self.ports["all"]
+        return f"http://127.0.0.1:{port}"
+
+    def _env(self) -> dict[str, str]:
+        env = _env(self.data_dir)
+        if self.scale and self.database:
+            env["STUDIOFLOW_DATABASE_URL"] = self.database
+            env["STUDIOFLOW_REDIS_URL"] = self.scale[1]
+            env["STUDIOFLOW_QUEUE_NAME"] = env["STUDIOFLOW_REDIS_PREFIX"] = self.data_dir.name
+            # One public address for every role, as behind a proxy: tokens name it.
+            env["STUDIOFLOW_BASE_URL"] = self.url("api")
+        return env
 
     def _start(self) -> None:
-        env = _env(self.data_dir)
+        env = self._env()
         cli = [sys.executable, "-m", "studioflow"]
         subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
         subprocess.run(
@@ -99,30 +118,69 @@ class Server:
             check=True,
             capture_output=True,
         )
-        self.process = subprocess.Popen(
-            [*cli, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        for role, port in self.ports.items():
+            self.processes.append(
+                subprocess.Popen(
+                    [*cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--role", role],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
 
     async def __aenter__(self) -> Server:
+        if self.scale:
+            self.database = await _create_database(self.scale[0], self.data_dir.name)
         await asyncio.to_thread(self._start)
-        async with httpx.AsyncClient(base_url=self.url) as client:
-            for _ in range(200):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get("/health")).status_code == 200:
-                        return self
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the server did not come up")
+        async with httpx.AsyncClient() as client:
+            for role in self.ports:
+                for _ in range(200):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(f"{self.url(role)}/health")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError(f"the {role} server did not come up")
+        return self
 
     async def __aexit__(self, *_: object) -> None:
-        assert self.process is not None
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.scale and self.database:
+            await _drop_database(self.scale[0], self.data_dir.name)
+
+
+def _admin_url(database_url: str) -> str:
+    from studioflow.settings import normalise_database_url
+
+    return normalise_database_url(database_url).replace("postgresql+asyncpg", "postgresql")
+
+
+async def _create_database(database_url: str, name: str) -> str:
+    import asyncpg
+
+    admin = _admin_url(database_url)
+    connection = await asyncpg.connect(admin)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return admin.rpartition("/")[0] + f"/{name}"
+
+
+async def _drop_database(database_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(_admin_url(database_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
 
 
 _addresses = iter(range(1, 10**9))
@@ -158,11 +216,15 @@ async def _latencies(client: httpx.AsyncClient, path: str, headers: dict[str, st
     return found
 
 
-async def reads_under_uploads() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        async with Server(Path(tmp)) as server:
+async def reads_under_uploads(scale: tuple[str, str] | None = None) -> dict[str, float]:
+    """``scale``: the roles split (uploads to the upload role, the list from the api role,
+    the thumbnail from the view role), as deployed at scale, on one machine."""
+    with tempfile.TemporaryDirectory(prefix="sfbench") as tmp:
+        async with Server(Path(tmp), scale) as server:
             limits = httpx.Limits(max_connections=50)
-            async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+            api, upload_url = server.url("api"), server.url("upload")
+            view = server.url("view")
+            async with httpx.AsyncClient(base_url=api, timeout=120, limits=limits) as client:
                 headers = await _sign_in(client)
                 # The bench uploads far beyond the free plan's day: raise its limits.
                 plan = await client.patch(
@@ -178,10 +240,13 @@ async def reads_under_uploads() -> dict[str, float]:
                 small = io.BytesIO()
                 Image.new("RGB", (800, 600), (200, 80, 40)).save(small, "PNG")
                 first = await client.post(
-                    "/upload", files={"file": ("a.png", small.getvalue())}, headers=headers
+                    f"{upload_url}/upload",
+                    files={"file": ("a.png", small.getvalue())},
+                    headers=headers,
                 )
+                assert first.status_code == 201, first.text
                 image = first.json()["image"]["id"]
-                thumb = f"/i/{image}?size=thumb"
+                thumb = f"{view}/i/{image}?size=thumb"
                 (await client.get(thumb)).raise_for_status()  # rendered once, cached
                 idle_list = await _latencies(client, "/api/v1/images", headers)
                 idle_thumb = await _latencies(client, thumb, {})
@@ -192,7 +257,7 @@ async def reads_under_uploads() -> dict[str, float]:
                     sys.executable,
                     "-m",
                     "bench.load_uploader",
-                    server.url,
+                    upload_url,
                     token,
                     str(UPLOADERS),
                     stdout=asyncio.subprocess.PIPE,
@@ -231,7 +296,7 @@ async def reads_under_uploads() -> dict[str, float]:
 
 async def _lag_buckets(client: httpx.AsyncClient) -> dict[float, float] | None:
     """The server's loop-lag histogram: cumulative counts by upper bound (None: no metric)."""
-    text = (await client.get("/metrics")).text
+    text = (await client.get(f"{client.base_url}/metrics")).text
     found = {
         float(bound): float(count)
         for bound, count in re.findall(
@@ -268,7 +333,7 @@ async def stall_under_sign_ins(seconds: float = 8.0) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
             Server(Path(tmp)) as server,
-            httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+            httpx.AsyncClient(base_url=server.url("all"), timeout=60) as client,
         ):
             await _sign_in(client)  # warm
             await asyncio.sleep(1)
@@ -280,7 +345,7 @@ async def stall_under_sign_ins(seconds: float = 8.0) -> dict[str, float]:
 
             async def signer() -> None:
                 nonlocal sign_ins
-                async with httpx.AsyncClient(base_url=server.url, timeout=60) as own:
+                async with httpx.AsyncClient(base_url=server.url("all"), timeout=60) as own:
                     while not stop.is_set():
                         await _sign_in(own)
                         sign_ins += 1
@@ -309,5 +374,11 @@ async def run() -> dict[str, Any]:
         ("stall_under_sign_ins", stall_under_sign_ins),
     ):
         results[name] = await bench()
+        print(name, {k: round(v, 3) for k, v in results[name].items()})
+    database_url = os.environ.get("STUDIOFLOW_BENCH_DATABASE_URL")
+    redis_url = os.environ.get("STUDIOFLOW_BENCH_REDIS_URL")
+    if database_url and redis_url:
+        name = "reads_under_uploads_split_roles"
+        results[name] = await reads_under_uploads((database_url, redis_url))
         print(name, {k: round(v, 3) for k, v in results[name].items()})
     return results
