@@ -222,6 +222,7 @@ def deployment(
         STUDIOFLOW_STUDIO_PROMPT_CONCURRENCY="2",
         # A worker that stopped without handing back would hold its batch for 10 minutes.
         STUDIOFLOW_STUDIO_LEASE_SECONDS="600",
+        STUDIOFLOW_WORKER_SHUTDOWN_GRACE_SECONDS="1",
     )
     deployed = Deployment(
         base=f"http://127.0.0.1:{nginx_port}",
@@ -438,9 +439,9 @@ def test_a_batch_survives_a_graceful_worker_restart(deployment: Deployment, dee:
         balance = http.get("/api/v1/credits", headers=owner).json()["balance"]
         workflow = http.get("/api/v1/workflows", headers=owner).json()["items"][0]
 
-        # More work (40 items of 1 s, two at a time) than the 10-s grace a stopping worker gives
-        # its jobs: the slice is still running when the grace ends.
-        fake.default, fake.slow_seconds = "slow", 1.0
+        # More work (40 items of 0.4 s, two at a time) than the 1-s grace a stopping worker
+        # gives its jobs here: the slice is still running when the grace ends.
+        fake.default, fake.slow_seconds = "slow", 0.4
         prompts = [f"deployed item {n}" for n in range(40)]
         started = http.post(
             f"/api/v1/workflows/{workflow['id']}/execute",

@@ -273,20 +273,21 @@ async def test_a_worker_stopped_gracefully_hands_its_batch_back_at_once(
     fake, url = fake_apis
     await use_provider(studio, "gemini", url)
     fake.default = "slow"
-    # More work than the 10-s grace a stopping worker gives its jobs: 80 items of 0.5 s,
+    # More work than the 1-s grace this stopping worker gives its jobs: 20 items of 0.5 s,
     # two at a time, so the slice is still running when the grace ends.
     fake.slow_seconds = 0.5
-    await studio.grant(77)
+    await studio.grant(17)
     settings = {
         "gemini_api_key": GEMINI_KEY,
         "gemini_base_url": url,
         "studio_provider_rate_per_minute": 6000,
         "studio_prompt_concurrency": 2,
         "studio_lease_seconds": 600,  # a stopped worker's lease would hold the batch 10 min
+        "worker_shutdown_grace_seconds": 1,
     }
     first = start_worker(studio, **settings)
     try:
-        execution_id = await studio.execute([f"item {n}" for n in range(80)])
+        execution_id = await studio.execute([f"item {n}" for n in range(20)])
         deadline = time.monotonic() + 60
         while not fake.calls:
             assert time.monotonic() < deadline, "the first worker made no progress"
@@ -314,4 +315,4 @@ async def test_a_worker_stopped_gracefully_hands_its_batch_back_at_once(
             second.wait(timeout=20)
         except subprocess.TimeoutExpired:
             second.kill()
-    assert done["status"] == "completed" and done["progress"]["completed"] == 80
+    assert done["status"] == "completed" and done["progress"]["completed"] == 20

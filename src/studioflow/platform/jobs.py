@@ -275,7 +275,7 @@ def build_worker(
         after_process=after,
         # Running jobs get this long to finish on shutdown before they are cancelled (and
         # retried by the next worker).
-        shutdown_grace_period_s=10,
+        shutdown_grace_period_s=platform.settings.worker_shutdown_grace_seconds,
         # Idle slots wake every second, so a stopping worker is not held by a blocked dequeue.
         dequeue_timeout=dequeue_timeout,
         metadata={"embedded": embedded},
