@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=10, ge=1, le=1000)
     # On SIGTERM a worker gives its running jobs this long, then stops them (a batch slice
     # hands its items back). Keep it under the orchestrator's stop timeout (Docker: 10 s).
-    worker_shutdown_grace_seconds: float = Field(default=8.0, ge=0, le=600)
+    worker_shutdown_grace_seconds: int = Field(default=8, ge=0, le=600)
     redis_prefix: str = "studioflow"
     # AI studio. Executions run on their own queue so that a backlog of batches never holds
     # back mail and housekeeping jobs.
