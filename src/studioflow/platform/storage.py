@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -57,6 +57,11 @@ def validate_key(key: str) -> str:
     return key
 
 
+def _put_file(store: Any, key: str, path: Path) -> tuple[Any, int]:
+    """Blocking: a local file into the local store, and its size."""
+    return obstore.put(store, key, path), path.stat().st_size
+
+
 class Storage:
     def __init__(self, store: Any, *, kind: str, signing_key: bytes, base_url: str) -> None:
         self.store = store
@@ -77,12 +82,23 @@ class Storage:
         validate_key(key)
         # The local file system keeps no attributes; readers derive the type from the key.
         attributes = {"Content-Type": content_type} if content_type and self.kind == "s3" else None
-        if isinstance(data, Path) and self.kind == "local":
-            # Local files through obstore's blocking call in a worker thread: its async call
-            # read the source in the event loop's thread (bench/README.md, "Load").
-            await asyncio.to_thread(obstore.put, self.store, key, data, attributes=attributes)
-        elif isinstance(data, bytes | Path):
-            await obstore.put_async(self.store, key, data, attributes=attributes)
+        if isinstance(data, bytes | Path):
+            if isinstance(data, Path) and self.kind == "local":
+                # Local files through obstore's blocking call in a worker thread: its async
+                # call read the source in the event loop's thread (bench/README.md, "Load").
+                result, size = await asyncio.to_thread(_put_file, self.store, key, data)
+            else:
+                result = await obstore.put_async(self.store, key, data, attributes=attributes)
+                size = (
+                    len(data)
+                    if isinstance(data, bytes)
+                    else (await asyncio.to_thread(data.stat)).st_size
+                )
+            # The size is known and the store answered the tag: no HEAD round trip (two per
+            # image, on S3 a request each, for an answer nobody needed).
+            return ObjectInfo(
+                key=key, size=size, etag=result.get("e_tag"), last_modified=datetime.now(UTC)
+            )
         else:
             # Multipart upload (S3) or staged file (local): visible only once complete, and
             # aborted by obstore when the iterator raises.
