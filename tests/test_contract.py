@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
 from tests.test_serve import server
 
@@ -52,7 +53,12 @@ def schemathesis(base: str, token: str, *selection: str, examples: int) -> None:
     assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-5_000:]
 
 
-def test_the_served_app_keeps_its_documented_contract(settings: Settings) -> None:
+def test_the_served_app_keeps_its_documented_contract(
+    committed: tuple[Settings, Platform],
+) -> None:
+    # A database of its own: the run commits for real (the demo, plan changes, thousands of
+    # fuzzed writes), and on the run's shared database it changed the plans later tests met.
+    settings, _ = committed
     quiet = {"STUDIOFLOW_RATE_LIMIT_PER_IP": "1000000/minute"}
     with server(settings, "--demo", env=quiet) as base:
         credentials = (Path(settings.data_dir) / "demo-credentials.txt").read_text()
