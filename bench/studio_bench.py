@@ -44,7 +44,7 @@ from bench.proc import peak_rss_kb
 from studioflow.app import create_app
 from studioflow.billing import credits
 from studioflow.demo import create_admin
-from studioflow.models import Client, WorkflowExecution, WorkflowTemplate
+from studioflow.models import BatchResult, Client, WorkflowExecution, WorkflowTemplate
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.runtime import Platform, build_platform
 from studioflow.seeds import seed_reference_data
@@ -471,6 +471,59 @@ async def limiter_accuracy(
     }
 
 
+async def item_cost_scale(database_url: str, redis_url: str, *, items: int = 300) -> dict[str, Any]:
+    """Our own CPU per item when nothing waits: one `studioflow worker` process running one
+    300-item batch at full speed (`instant` provider, PostgreSQL + Redis), its CPU over the
+    batch less its idle rate. Beside `limiter_accuracy`, which measures the same at one call a
+    second, where the time-based costs of three mostly waiting workers are charged to items."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings, platform, name = await _scale_platform(tmp, database_url, redis_url)
+        try:
+            await _prepare(platform, "instant", 100_000)
+            (worker,) = _spawn(settings, count=1)
+            app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+            transport = httpx.ASGITransport(app=app)
+            try:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://bench"
+                ) as client:
+                    headers = await _token(client)
+                    workflow = (await client.get("/api/v1/workflows", headers=headers)).json()[
+                        "items"
+                    ][0]["id"]
+                    await asyncio.sleep(5)
+                    idle_start = _cpu_seconds(worker.pid)
+                    await asyncio.sleep(10)
+                    idle_rate = (_cpu_seconds(worker.pid) - idle_start) / 10
+                    cpu_start, started = _cpu_seconds(worker.pid), time.monotonic()
+                    response = await client.post(
+                        f"/api/v1/workflows/{workflow}/execute",
+                        json={"prompts": [f"item cost {i}" for i in range(items)]},
+                        headers=headers,
+                    )
+                    assert response.status_code == 202, response.text
+                    done = BatchResult.status == "completed"
+                    while True:
+                        async with platform.db.read() as session:
+                            count = await session.scalar(select(func.count()).where(done))
+                        if (count or 0) >= items:
+                            break
+                        await asyncio.sleep(0.25)
+                    elapsed = time.monotonic() - started
+                    cpu = _cpu_seconds(worker.pid) - cpu_start
+            finally:
+                _stop([worker])
+        finally:
+            await platform.close()
+            await _drop(database_url, name)
+    return {
+        "items": items,
+        "items_per_s": items / elapsed,
+        "worker_cpu_ms_per_item": cpu * 1000 / items,
+        "own_work_ms_per_item": (cpu - idle_rate * elapsed) * 1000 / items,
+    }
+
+
 def _cpu_seconds(pid: int) -> float:
     """A process's user + system CPU time so far (/proc/PID/stat, clock ticks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -551,6 +604,9 @@ async def run() -> dict[str, Any]:
     print("worker memory, 500-item batch ...", flush=True)
     results["memory"] = await worker_memory(database_url, redis_url)
     print(results["memory"], flush=True)
+    print("our own work per item, one worker at full speed ...", flush=True)
+    results["item_cost"] = await item_cost_scale(database_url, redis_url)
+    print(results["item_cost"], flush=True)
     print("limiter accuracy, 60/min, three processes, 2 minutes ...", flush=True)
     results["limiter"] = await limiter_accuracy(database_url, redis_url)
     print(results["limiter"], flush=True)
