@@ -18,7 +18,7 @@ import structlog
 from saq import CronJob, Worker
 from saq.job import Job, Status
 from saq.queue.base import Queue
-from saq.types import Context
+from saq.types import Context, TimersDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.platform.db import after_commit
@@ -200,6 +200,18 @@ async def heartbeat(job: Job) -> None:
             log.warning("job.heartbeat_failed", error=type(error).__name__)
 
 
+# SAQ's upkeep runs every second by default. Two of its loops cost more than they give here:
+# `abort` fetches every running job's record each second to see whether the queue monitor
+# aborted it (nothing else here aborts SAQ jobs: executions are cancelled through their
+# control channel), half of a waiting batch worker's CPU beyond idle (bench/README.md);
+# `schedule` parses every cron expression again each second. Aborts from the monitor now take
+# a few seconds; jobs scheduled for later (retries, crons) start up to `schedule` late, which
+# the studio queue (backed-off items) does not take: it has no crons to parse anyway.
+# (SAQ's own defaults for the other two: worker info every 10 s, the sweep every 60 s.)
+UPKEEP_TIMERS: TimersDict = {"abort": 3, "schedule": 5, "worker_info": 10, "sweep": 60}
+UPKEEP_TIMERS_STUDIO: TimersDict = {**UPKEEP_TIMERS, "schedule": 1}
+
+
 def build_worker(
     platform: Platform,
     *,
@@ -279,5 +291,6 @@ def build_worker(
         # Idle slots wake every second, so a stopping worker is not held by a blocked dequeue.
         dequeue_timeout=dequeue_timeout,
         metadata={"embedded": embedded},
+        timers=UPKEEP_TIMERS_STUDIO if queue == "studio" else UPKEEP_TIMERS,
     )
     return worker
