@@ -169,13 +169,15 @@ def worker(
     from studioflow.platform.jobs import build_worker
     from studioflow.platform.observability import configure_logging, keep_queue_depth
     from studioflow.platform.runtime import build_platform, freeze_startup_heap
+    from studioflow.studio import live
     from studioflow.studio.tasks import recover as recover_executions
 
     configure_logging(json_logs=settings.is_production, level=settings.log_level)
     import studioflow.tasks  # noqa: F401  (registers every feature's tasks)
 
     async def run() -> None:
-        platform = build_platform(settings)
+        # A worker needs only the control messages of the executions it runs.
+        platform = build_platform(settings, listen=live.CONTROL_CHANNELS)
         if metrics_port:
             from prometheus_client import start_http_server
 

@@ -72,3 +72,27 @@ async def test_publishes_from_another_connection_arrive(platform: Platform) -> N
     finally:
         await other.close()
         await other.redis.aclose()
+
+
+async def test_a_bus_that_listens_to_some_channels_gets_only_those(platform: Platform) -> None:
+    """A worker listens to control channels only: every other event of every execution was
+    received, decoded and dropped by every worker."""
+    import pytest
+
+    from studioflow.platform.events import RedisEventBus
+
+    if platform.redis is None:
+        pytest.skip("a pattern subscription is Redis's")
+    prefix = platform.settings.redis_prefix
+    narrow = RedisEventBus(platform.redis, prefix=prefix, listen="execution-control:*")
+    try:
+        with pytest.raises(ValueError, match="listens to"):
+            async with narrow.subscribe("execution:1"):
+                pass
+        async with narrow.subscribe("execution-control:1") as control:
+            await platform.events.publish("execution:1", {"event": "progress"})
+            await platform.events.publish("execution-control:1", {"event": "cancel"})
+            assert await control.get(timeout=5) == {"event": "cancel"}
+            assert await control.get(timeout=0.2) is None
+    finally:
+        await narrow.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -115,9 +116,18 @@ class MemoryEventBus:
 
 
 class RedisEventBus:
-    def __init__(self, redis: Redis, *, prefix: str) -> None:
+    """One pattern subscription per process, routed to local subscribers.
+
+    ``listen`` narrows the pattern (glob, as Redis matches it) for processes that need only
+    some channels: a worker listens to its executions' control channels and no longer
+    receives, decodes and drops every event of every execution (a cost that grew with the
+    whole cluster's load). Subscribing outside it is a programming error, so it raises.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str, listen: str = "*") -> None:
         self.redis = redis
         self.prefix = f"{prefix}:events:"
+        self.listen = listen
         self._router = _LocalRouter()
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -128,6 +138,8 @@ class RedisEventBus:
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        if not fnmatch.fnmatchcase(channel, self.listen):
+            raise ValueError(f"this process listens to {self.listen!r} only, not {channel!r}")
         await self._ensure_reader()
         subscription = Subscription(channel)
         self._router.add(subscription)
@@ -147,7 +159,7 @@ class RedisEventBus:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(self.prefix + "*")
+                await pubsub.psubscribe(self.prefix + self.listen)
                 self._ready.set()
                 while True:
                     message = await pubsub.get_message(timeout=30.0)

@@ -144,7 +144,11 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Platform:
+def build_platform(
+    settings: Settings, *, metrics: Metrics | None = None, listen: str = "*"
+) -> Platform:
+    """Every service from ``settings``. ``listen``: the live-event channels this process
+    subscribes to (at scale; see :class:`RedisEventBus`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database.open(settings.database_url)
     storage = create_storage(
@@ -179,7 +183,7 @@ def build_platform(settings: Settings, *, metrics: Metrics | None = None) -> Pla
             RedisQueue(saq_redis, name=settings.queue_name),
             others={"studio": RedisQueue(saq_redis, name=f"{settings.queue_name}-studio")},
         )
-        events = RedisEventBus(redis, prefix=settings.redis_prefix)
+        events = RedisEventBus(redis, prefix=settings.redis_prefix, listen=listen)
         limiter = RateLimiter.on_redis(settings.redis_url, prefix=settings.redis_prefix)
         counters = RedisCounters(redis, prefix=settings.redis_prefix)
         views = RedisStream(redis, name=f"{settings.redis_prefix}:views")

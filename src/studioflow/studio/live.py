@@ -26,6 +26,10 @@ def channel(execution_id: uuid.UUID | str) -> str:
     return f"execution:{execution_id}"
 
 
+# Every execution's control channel, as a subscription pattern (what a worker listens to).
+CONTROL_CHANNELS = "execution-control:*"
+
+
 def control_channel(execution_id: uuid.UUID | str) -> str:
     """Where the runner of an execution listens for ``cancel`` (not stored, not for clients)."""
     return f"execution-control:{execution_id}"
