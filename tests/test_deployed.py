@@ -10,7 +10,6 @@ limits see them apart as they would see users behind the proxy.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import secrets
@@ -475,7 +474,6 @@ def test_a_batch_survives_a_graceful_worker_restart(deployment: Deployment, dee:
         assert sorted(r["status"] for r in results) == ["completed"] * len(prompts)
         spent = balance - http.get("/api/v1/credits", headers=owner).json()["balance"]
         assert spent == len(prompts) * templates[0]["price_credits"]
-        assert json.loads(json.dumps(results))  # every result is plain JSON for clients
 
 
 def test_a_role_that_is_down_answers_problem_json_503(deployment: Deployment) -> None:

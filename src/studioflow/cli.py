@@ -205,9 +205,9 @@ def worker(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop_all)
         announce(settings, "worker.started", queue=settings.queue_name)
+        freeze_startup_heap()
         # Batches a dead worker left are queued again now, not at the next minute's sweep
         # (after a whole-cluster restart every worker starts, and each would otherwise wait).
-        freeze_startup_heap()
         if recovered := await recover_executions(platform):
             announce(settings, "worker.recovered", executions=recovered)
         depth = asyncio.create_task(keep_queue_depth(platform)) if metrics_port else None

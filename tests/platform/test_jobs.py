@@ -296,7 +296,7 @@ async def long_running(platform: Platform, *, seconds: float) -> str:
     return "done"
 
 
-async def test_long_jobs_beat_so_a_dead_workers_job_is_found_in_a_minute(
+async def test_long_jobs_are_touched_while_they_run(
     platform: Platform,
 ) -> None:
     """A job with a heartbeat is touched while it runs; SAQ's sweep takes one untouched for

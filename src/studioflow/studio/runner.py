@@ -448,14 +448,20 @@ async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> No
             )
 
 
-async def _stand_down(work: Slice) -> None:
-    """Items in flight back to pending (their attempt stays counted), the lease released."""
+async def _stop_running(work: Slice) -> list[uuid.UUID]:
+    """Cancel the item tasks in flight and wait for them; the ids of their items."""
     tasks = list(work.running)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     item_ids = [work.running[t] for t in tasks]
     work.running.clear()
+    return item_ids
+
+
+async def _stand_down(work: Slice) -> None:
+    """Items in flight back to pending (their attempt stays counted), the lease released."""
+    item_ids = await _stop_running(work)
     if work.lost_lease:
         return
     async with work.platform.db.transaction() as session:
@@ -468,12 +474,7 @@ async def _stand_down(work: Slice) -> None:
 
 async def _abort(work: Slice, *, cancelled: bool) -> None:
     """Stop the items in flight: cancelled (and refunded) on cancel, else back to pending."""
-    tasks = list(work.running)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    item_ids = [work.running[t] for t in tasks]
-    work.running.clear()
+    item_ids = await _stop_running(work)
     if work.lost_lease:
         return  # someone else owns the execution now; they will deal with these items
     async with work.platform.db.transaction() as session:
