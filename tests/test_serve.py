@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -13,8 +14,12 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from studioflow.app import create_app
+from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
 from tests.conftest import free_port, subprocess_env
+from tests.factories import create_account
+from tests.media import images
 
 
 def environment(settings: Settings) -> dict[str, str]:
@@ -169,3 +174,47 @@ def test_a_server_process_freezes_its_start_up_heap(settings: Settings) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout.strip().splitlines()[-1]) > 10_000
+
+
+async def test_a_change_reaches_the_delivery_cache_of_another_process(
+    committed: tuple[Settings, Platform],
+) -> None:
+    """The view role caches what a hit needs; a change made by the api process (here, this
+    one) reaches it through Redis before the next request."""
+    settings, platform = committed
+    if settings.embedded_queue:
+        pytest.skip("more than one process needs Redis")
+    app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as api,
+    ):
+        owner = await create_account(api, platform, "two-processes@example.com")
+        uploaded = await api.post(
+            "/upload",
+            files={"file": ("p.png", images.noise_png((32, 24)), "image/png")},
+            headers=owner.headers,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        image_id = uploaded.json()["image"]["id"]
+        with server(settings, "--role", "view") as view:
+            async with httpx.AsyncClient(base_url=view) as viewer:
+                for _ in range(3):  # now cached in the view process
+                    assert (await viewer.get(f"/i/{image_id}?size=thumb")).status_code == 200
+                hidden = await api.patch(
+                    f"/api/v1/images/{image_id}", json={"is_public": False}, headers=owner.headers
+                )
+                assert hidden.status_code == 200
+                # The message left before the PATCH answered; Redis hands it on within
+                # milliseconds. Far less than the cache's 60-s TTL, which would be the only
+                # way out without it.
+                deadline = time.monotonic() + 2
+                status = 200
+                while status == 200 and time.monotonic() < deadline:
+                    status = (await viewer.get(f"/i/{image_id}?size=thumb")).status_code
+                    await asyncio.sleep(0.02)
+                assert status == 404
+                deleted = await api.delete(f"/api/v1/images/{image_id}", headers=owner.headers)
+                assert deleted.status_code == 204
+                assert (await viewer.get(f"/i/{image_id}")).status_code == 404

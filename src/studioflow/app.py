@@ -23,6 +23,7 @@ from studioflow.identity import endpoints as identity_endpoints
 from studioflow.media import analytics
 from studioflow.media import delivery as media_delivery
 from studioflow.media import endpoints as media_endpoints
+from studioflow.media.delivery_cache import DeliveryCache, publish_changes
 from studioflow.openapi import document_errors
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
@@ -105,18 +106,26 @@ def create_app(
     owns_platform = platform is None
     the_platform = platform or build_platform(settings)
     start_worker = run_worker if run_worker is not None else settings.embedded_queue
+    # Every process that writes tells the delivery caches what changed; the roles that
+    # deliver keep one.
+    publish_changes(the_platform)
+    cache = DeliveryCache(
+        maxsize=settings.delivery_cache_entries, ttl=settings.delivery_cache_ttl_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_worker:
             await the_platform.start_worker()
         lag = asyncio.create_task(watch_loop_lag(the_platform.metrics), name="loop-lag")
+        following = asyncio.create_task(cache.follow(the_platform), name="delivery-cache")
         if owns_platform:  # a server process of its own (tests hand in their platform)
             freeze_startup_heap()
         try:
             yield
         finally:
             lag.cancel()
+            following.cancel()
             if settings.embedded_queue:
                 # The in-memory buffers die with the process: write them out first.
                 with contextlib.suppress(Exception):
@@ -140,6 +149,7 @@ def create_app(
     app.state.platform = the_platform
     app.state.settings = settings
     app.state.role = role.value
+    app.state.delivery_cache = cache
 
     install_error_handlers(app, html_error_page=render_error_page)
     app.add_exception_handler(SignInRequired, sign_in_required)

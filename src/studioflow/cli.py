@@ -166,6 +166,7 @@ def worker(
             "studioflow worker needs STUDIOFLOW_REDIS_URL; in embedded mode `studioflow serve` "
             "runs the worker inside the server."
         )
+    from studioflow.media.delivery_cache import publish_changes
     from studioflow.platform.jobs import build_worker
     from studioflow.platform.observability import configure_logging, keep_queue_depth
     from studioflow.platform.runtime import build_platform, freeze_startup_heap
@@ -178,6 +179,7 @@ def worker(
     async def run() -> None:
         # A worker needs only the control messages of the executions it runs.
         platform = build_platform(settings, listen=live.CONTROL_CHANNELS)
+        publish_changes(platform)  # what the worker's jobs change reaches the view role
         if metrics_port:
             from prometheus_client import start_http_server
 
@@ -347,11 +349,13 @@ def fsck(
 ) -> None:
     """Check that stored image files and database rows match; optionally repair."""
     settings = load_settings()
+    from studioflow.media.delivery_cache import publish_changes
     from studioflow.media.fsck import check
     from studioflow.platform.runtime import build_platform
 
     async def run() -> None:
         platform = build_platform(settings)
+        publish_changes(platform)  # a repaired variant row reaches the view role
         try:
             report = await check(platform, repair=repair)
         finally:

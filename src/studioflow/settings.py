@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # CF-IPCountry), and how long raw view events are kept.
     country_header: str | None = None
     analytics_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Delivery keeps what it needs of this many images in memory per process (a few KB
+    # each); changes reach every process through the event bus at once, and the TTL only
+    # bounds how long a lost message can leave an entry stale.
+    delivery_cache_entries: int = Field(default=10_000, ge=0, le=10_000_000)
+    delivery_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=86_400)
     # argon2id cost of password hashes (OWASP's floor, 19 MiB and t=2, is enforced in
     # production) and how many hash at once per process (each takes memory_kib).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)

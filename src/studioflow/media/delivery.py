@@ -26,6 +26,7 @@ from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
 from studioflow.media import analytics, service, urls
 from studioflow.media.auth import ImagesRead
+from studioflow.media.delivery_cache import DeliveryCache
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.repository import ImageRepository
 from studioflow.media.schemas import InfoOut, StatsOut
@@ -64,6 +65,11 @@ def negotiate(accept: str, source_format: str) -> str:
     return natural_format(source_format)
 
 
+def cache_of(request: Request) -> DeliveryCache:
+    cache: DeliveryCache = request.app.state.delivery_cache
+    return cache
+
+
 async def _load(platform: Platform, image_id: uuid.UUID) -> tuple[Image, Client, Plan]:
     async with platform.db.read() as session:
         found = await ImageRepository(session).for_delivery(image_id)
@@ -91,8 +97,7 @@ def referrer_allowed(referer: str | None, allowed: list[str], own_host: str | No
     return False
 
 
-def _check_referrer(platform: Platform, request: Request, client: Client) -> None:
-    allowed = list(client.settings.get("allowed_referrers", []))
+def _check_referrer(platform: Platform, request: Request, allowed: list[str]) -> None:
     own = urlsplit(platform.settings.base_url).hostname
     if not referrer_allowed(request.headers.get("referer"), allowed, own):
         raise Forbidden("This image may not be shown on that site.", code="hotlink_blocked")
@@ -168,7 +173,11 @@ async def deliver(
 ) -> Response:
     """An image (public, or private with a signed URL); presets and signed transformations."""
     platform = platform_of(request)
-    image, client, plan = await _load(platform, image_id)
+    cache = cache_of(request)
+    found = await cache.deliverable(platform, image_id)
+    if found is None or found.expired():
+        raise NotFound(_NOT_FOUND)
+    image = found.image
     transform: Transform | None = None
     if any(p is not None for p in (w, h, fit, q, f)):
         transform = validate_transform(w, h, fit, q, f, exp)
@@ -184,12 +193,12 @@ async def deliver(
     )
     if not image.is_public and not signed:
         raise NotFound(_NOT_FOUND)
-    _check_referrer(platform, request, client)
+    _check_referrer(platform, request, list(found.allowed_referrers))
     if size is not None and size not in PRESETS:
         raise Unprocessable(f"size must be one of: {', '.join(PRESETS)}.")
 
     month_key = f"bandwidth:{image.client_id}:{datetime.now(UTC):%Y%m}"
-    if await platform.counters.get(month_key) >= plan.bandwidth_bytes_month:
+    if await platform.counters.get(month_key) >= found.bandwidth_bytes_month:
         raise QuotaExceeded(
             "This image's owner has used the plan's monthly bandwidth.",
             extra={"quota": "bandwidth_bytes_month"},
@@ -205,7 +214,10 @@ async def deliver(
         spec = VariantSpec.preset(size, image.format)
     if spec is not None:
         try:
-            variant = await get_variant(platform, image, spec)
+            variant = await cache.variant(platform, found, spec.key)
+            if variant is None:
+                variant = await get_variant(platform, image, spec)
+                cache.remember_variant(found, variant)
         except ProcessingBusy:
             raise RateLimited(
                 "Busy making image sizes; retry in a moment.", retry_after=2
@@ -316,7 +328,7 @@ async def embed(image_id: uuid.UUID, request: Request, format: str = "html") -> 
     # The image inside the frame is requested with our own page as its Referer, so the
     # client's allowed sites are checked here, on the page that frames it (its Referer and
     # frame-ancestors), or any site could show the image by framing the embed.
-    _check_referrer(platform, request, client)
+    _check_referrer(platform, request, list(client.settings.get("allowed_referrers", [])))
     base = platform.settings.base_url
     title = image.title or image.filename
     if format == "json":

@@ -37,6 +37,10 @@ _INSERT_IMAGE = {
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
 
+# An execution option for bulk statements that change nothing delivery caches (views): the
+# delivery cache (media/delivery_cache.py) drops every entry on any other bulk change.
+DELIVERY_UNAFFECTED = "delivery_unaffected"
+
 
 class ImageRepository(ClientScoped[Image]):
     model = Image
@@ -220,7 +224,10 @@ class ViewRepository(Repository[ImageView]):
 
     async def count_views(self, image_id: uuid.UUID, count: int) -> None:
         await self.session.execute(
-            update(Image).where(Image.id == image_id).values(views=Image.views + count)
+            update(Image)
+            .where(Image.id == image_id)
+            .values(views=Image.views + count)
+            .execution_options(**{DELIVERY_UNAFFECTED: True})
         )
 
     async def per_image_day(self, since: datetime, dialect: str) -> list[Any]:

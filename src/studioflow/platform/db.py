@@ -53,6 +53,8 @@ READ_POOL_SIZE = 5
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 AfterCommit = Callable[[], Awaitable[Any]]
+# Told of every unit of work that committed, with its session (what it noted in ``info``).
+CommitListener = Callable[[AsyncSession], Awaitable[None]]
 
 
 class ReadOnlySession(Session):
@@ -169,6 +171,21 @@ class Database:
         self.read_sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.read_engine, expire_on_commit=False, sync_session_class=ReadOnlySession
         )
+        self._commit_listeners: dict[str, CommitListener] = {}
+
+    def on_commit(self, name: str, listener: CommitListener) -> None:
+        """Call ``listener`` after every unit of work of this database commits (once per
+        name: registering again replaces it). For a feature that must tell other processes
+        what changed, whichever code path changed it (media's delivery cache)."""
+        self._commit_listeners[name] = listener
+
+    async def _committed(self, session: AsyncSession) -> None:
+        await run_after_commit(session)
+        for name, listener in list(self._commit_listeners.items()):
+            try:
+                await listener(session)
+            except Exception:  # the commit stands; the listener's work is best effort
+                log.exception("db.commit_listener_failed", listener=name)
 
     @classmethod
     def open(cls, url: str, *, writer_timeout: float = WRITER_TIMEOUT_SECONDS) -> Database:
@@ -194,12 +211,12 @@ class Database:
                     raise
                 await run_before_commit(session)
                 await session.commit()
-                await run_after_commit(session)
+                await self._committed(session)
                 raise
             except BaseException:
                 await _roll_back(session)
                 raise
-            await run_after_commit(session)
+            await self._committed(session)
         finally:
             await session.close()
 
