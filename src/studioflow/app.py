@@ -24,6 +24,7 @@ from studioflow.media import analytics
 from studioflow.media import delivery as media_delivery
 from studioflow.media import endpoints as media_endpoints
 from studioflow.media.delivery_cache import DeliveryCache, publish_changes
+from studioflow.media.hot_path import HotDelivery
 from studioflow.openapi import document_errors
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
@@ -110,7 +111,9 @@ def create_app(
     # deliver keep one.
     publish_changes(the_platform)
     cache = DeliveryCache(
-        maxsize=settings.delivery_cache_entries, ttl=settings.delivery_cache_ttl_seconds
+        maxsize=settings.delivery_cache_entries,
+        ttl=settings.delivery_cache_ttl_seconds,
+        bytes_budget=settings.delivery_cache_bytes,
     )
 
     @asynccontextmanager
@@ -169,6 +172,9 @@ def create_app(
 
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS
     # preflight carries a request id and the security headers.
+    if role in _VIEW:
+        # Cached hits of /i/ are answered here, before routing; the route answers the rest.
+        app.add_middleware(HotDelivery, platform=the_platform, cache=cache)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

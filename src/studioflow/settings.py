@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     # bounds how long a lost message can leave an entry stale.
     delivery_cache_entries: int = Field(default=10_000, ge=0, le=10_000_000)
     delivery_cache_ttl_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    # Memory for the bytes of small stored objects (up to 256 KB each: thumbnails, small
+    # variants) per process, so a hot thumbnail is not read from storage each time.
+    delivery_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=64 * 1024**3)
     # argon2id cost of password hashes (OWASP's floor, 19 MiB and t=2, is enforced in
     # production) and how many hash at once per process (each takes memory_kib).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)

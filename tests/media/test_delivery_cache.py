@@ -172,3 +172,35 @@ async def test_expiry_is_judged_at_each_request(
     assert (await client.get(f"/i/{image_id}")).status_code == 200
     await asyncio.sleep(1.2)
     assert (await client.get(f"/i/{image_id}")).status_code == 404
+
+
+async def test_the_hot_path_answers_as_the_route_does(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    """The second request of a thumbnail is answered before routing (media/hot_path.py):
+    the same status, headers and bytes as the route's, 304 and HEAD included, and its bytes
+    are counted like the route's."""
+    image_id = await put(client, owner)
+    path = f"/i/{image_id}?size=thumb&v=1"
+    first = await client.get(path)  # the route (renders, fills the cache)
+    with statements(platform) as seen:
+        second = await client.get(path)  # the hot path
+    assert seen == []
+
+    def comparable(response: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k not in {"x-request-id", "date"}}
+
+    assert second.status_code == first.status_code == 200
+    assert comparable(second) == comparable(first) and second.content == first.content
+    etag = first.headers["etag"]
+    assert (await client.get(path, headers={"If-None-Match": etag})).status_code == 304
+    head = await client.head(path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(first.content))
+    month = datetime.now(UTC).strftime("%Y%m")
+    counted = await platform.counters.get(f"bandwidth:{owner.client_id}:{month}")
+    assert counted == 2 * len(first.content)  # two GETs with bytes; 304 and HEAD send none
+    # A range, or a parameter the hot path does not know, goes to the route.
+    ranged = await client.get(path, headers={"Range": "bytes=0-9"})
+    assert ranged.status_code == 206 and ranged.content == first.content[:10]
+    assert (await client.get(path + "&download=true")).headers["content-disposition"]

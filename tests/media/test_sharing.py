@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from studioflow.media.delivery import referrer_allowed
+from studioflow.media.delivery_rules import referrer_allowed
 from studioflow.platform.runtime import Platform
 from tests.factories import create_account
 from tests.identity.helpers import Account

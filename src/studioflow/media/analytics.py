@@ -9,6 +9,7 @@ recomputes the daily roll-ups; raw events are pruned after the retention period.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -28,9 +29,13 @@ log = structlog.get_logger("studioflow.media.analytics")
 BATCH = 1_000
 
 
+@functools.lru_cache(maxsize=4)
+def _visitor_key(secret: str, day: date) -> bytes:
+    return derive_key(secret, f"visitor:{day.isoformat()}")
+
+
 def visitor_hash(secret: str, ip: str, day: date) -> str:
-    key = derive_key(secret, f"visitor:{day.isoformat()}")
-    return hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(_visitor_key(secret, day), ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def classify(user_agent: str | None) -> tuple[str, str]:

@@ -26,7 +26,14 @@ from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
 from studioflow.media import analytics, service, urls
 from studioflow.media.auth import ImagesRead
-from studioflow.media.delivery_cache import DeliveryCache
+from studioflow.media.delivery_cache import SMALL_OBJECT, DeliveryCache
+from studioflow.media.delivery_rules import (
+    cache_headers,
+    count_delivery,
+    month_key,
+    not_modified,
+    referrer_allowed,
+)
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.repository import ImageRepository
 from studioflow.media.schemas import InfoOut, StatsOut
@@ -40,7 +47,6 @@ from studioflow.media.variants import (
     natural_format,
 )
 from studioflow.models import Client, Image, Plan
-from studioflow.platform.client_ip import client_ip
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import (
     Forbidden,
@@ -80,21 +86,6 @@ async def _load(platform: Platform, image_id: uuid.UUID) -> tuple[Image, Client,
     if image.expires_at is not None and image.expires_at <= datetime.now(UTC):
         raise NotFound(_NOT_FOUND)
     return image, client, plan
-
-
-def referrer_allowed(referer: str | None, allowed: list[str], own_host: str | None) -> bool:
-    """No list, no Referer (privacy settings strip it), our own pages, or a listed domain
-    (and its subdomains)."""
-    if not allowed or not referer:
-        return True
-    host = (urlsplit(referer).hostname or "").lower()
-    if not host or host == own_host:
-        return True
-    for domain in allowed:
-        bare = domain.removeprefix("*.")
-        if host == bare or host.endswith("." + bare):
-            return True
-    return False
 
 
 def _check_referrer(platform: Platform, request: Request, allowed: list[str]) -> None:
@@ -197,8 +188,7 @@ async def deliver(
     if size is not None and size not in PRESETS:
         raise Unprocessable(f"size must be one of: {', '.join(PRESETS)}.")
 
-    month_key = f"bandwidth:{image.client_id}:{datetime.now(UTC):%Y%m}"
-    if await platform.counters.get(month_key) >= found.bandwidth_bytes_month:
+    if await platform.counters.get(month_key(image)) >= found.bandwidth_bytes_month:
         raise QuotaExceeded(
             "This image's owner has used the plan's monthly bandwidth.",
             extra={"quota": "bandwidth_bytes_month"},
@@ -230,25 +220,13 @@ async def deliver(
     else:
         key, total, mime, tag = image.public_key, image.public_bytes, image.mime_type, "p"
 
-    etag = f'"{image.content_hash[:32]}-{tag}"'
-    headers = {
-        "ETag": etag,
-        "Accept-Ranges": "bytes",
-        "Cache-Control": (
-            "private, max-age=300"
-            if not image.is_public
-            else "public, max-age=31536000, immutable"
-            if v
-            else "public, max-age=86400"
-        ),
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cross-Origin-Resource-Policy": "cross-origin",
-    }
+    headers = cache_headers(image, tag, versioned=bool(v))
+    etag = headers["ETag"]
     if transform is not None and transform.format == "auto":
         headers["Vary"] = "Accept"
     if download:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(image.filename)}"
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
 
     start, end, status = 0, total, 200
@@ -265,24 +243,11 @@ async def deliver(
     headers["Content-Length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=mime)
-    await platform.counters.incr(month_key, end - start, ttl=40 * 24 * 3600)
-    # Recorded in a buffer (memory or a Redis stream); a job writes it in batches.
-    settings = platform.settings
-    await platform.views.record(
-        analytics.make_event(
-            secret=settings.secret,
-            image_id=image.id,
-            client_id=image.client_id,
-            variant=tag,
-            referrer=request.headers.get("referer"),
-            user_agent=request.headers.get("user-agent"),
-            country=request.headers.get(settings.country_header)
-            if settings.country_header
-            else None,
-            ip=client_ip(request, settings.trusted_proxies),
-            sent=end - start,
-        )
-    )
+    await count_delivery(platform, request, image, tag, end - start)
+    if total <= SMALL_OBJECT:
+        # One piece: a thumbnail is one read (usually from memory) and one send.
+        whole = await cache.body(platform, key)
+        return Response(whole[start:end], status_code=status, headers=headers, media_type=mime)
     body = platform.storage.stream(
         key, start=start if status == 206 else None, end=end if status == 206 else None
     )

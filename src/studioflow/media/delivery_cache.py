@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -89,16 +89,33 @@ class _Changes:
         }
 
 
+# Objects up to this size are answered in one piece (and kept in memory when there is room);
+# larger ones stream in chunks.
+SMALL_OBJECT = 256 * 1024
+
+
 class DeliveryCache:
-    def __init__(self, *, maxsize: int, ttl: float) -> None:
+    def __init__(self, *, maxsize: int, ttl: float, bytes_budget: int = 0) -> None:
         # maxsize 0 turns caching off (every request reads the database).
         self._entries: TTLCache[uuid.UUID, Deliverable] = TTLCache(maxsize=max(1, maxsize), ttl=ttl)
         self._enabled = maxsize > 0
+        # The bytes of small stored objects (thumbnails, small variants), by storage key. A
+        # key's content never changes (a new image or variant gets a new key), and a key is
+        # reached only through a live entry above, so nothing here needs invalidating.
+        self._bodies: LRUCache[str, bytes] = LRUCache(maxsize=max(1, bytes_budget), getsizeof=len)
+        self._bodies_enabled = bytes_budget > 0
         self._generation = 0
         _caches.add(self)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def peek(self, image_id: uuid.UUID) -> Deliverable | None:
+        """The entry if it is in memory (no database)."""
+        return self._entries.get(image_id)
+
+    def peek_body(self, key: str) -> bytes | None:
+        return self._bodies.get(key)
 
     async def deliverable(self, platform: Platform, image_id: uuid.UUID) -> Deliverable | None:
         """The image and what its delivery needs; None when there is no such image."""
@@ -133,6 +150,15 @@ class DeliveryCache:
             found = await ImageRepository(session).cached_variant(deliverable.image.id, spec)
         if found is not None and generation == self._generation:
             deliverable.variants[spec] = found
+        return found
+
+    async def body(self, platform: Platform, key: str) -> bytes:
+        """A small stored object whole, from memory when it was read before."""
+        found = self._bodies.get(key)
+        if found is None:
+            found = await platform.storage.read(key)
+            if self._bodies_enabled and len(found) <= self._bodies.maxsize:
+                self._bodies[key] = found
         return found
 
     def remember_variant(self, deliverable: Deliverable, variant: ImageVariant) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ _SENSITIVE = re.compile(
 REDACTED = "[redacted]"
 
 log = structlog.get_logger("studioflow")
+_access_log = logging.getLogger("studioflow")
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -191,7 +192,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, REQUEST_ID_HEADER)
-        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # token_hex: the same 128 random bits as uuid4().hex without building a UUID object.
+        request_id = (
+            incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(16)
+        )
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -231,7 +235,13 @@ class RequestContextMiddleware:
             method = scope["method"]
             self.metrics.requests.labels(method, label, str(status)).inc()
             self.metrics.latency.labels(method, label).observe(elapsed)
-            if label != "/metrics" and not label.startswith("/static"):
+            if (
+                label != "/metrics"
+                and not label.startswith("/static")
+                # Asked of the stdlib logger (cached there): at WARNING the access line costs
+                # nothing, not even building its event.
+                and _access_log.isEnabledFor(logging.INFO)
+            ):
                 log.info(
                     "http.request",
                     method=method,

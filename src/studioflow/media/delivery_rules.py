@@ -1,0 +1,80 @@
+"""What every answer with an image's bytes shares, on the route and on the hot path:
+headers, hotlink rules, and the counting of bytes and views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from studioflow.media import analytics
+from studioflow.models import Image
+from studioflow.platform.client_ip import client_ip
+from studioflow.platform.runtime import Platform
+
+
+def referrer_allowed(referer: str | None, allowed: list[str], own_host: str | None) -> bool:
+    """No list, no Referer (privacy settings strip it), our own pages, or a listed domain
+    (and its subdomains)."""
+    if not allowed or not referer:
+        return True
+    host = (urlsplit(referer).hostname or "").lower()
+    if not host or host == own_host:
+        return True
+    for domain in allowed:
+        bare = domain.removeprefix("*.")
+        if host == bare or host.endswith("." + bare):
+            return True
+    return False
+
+
+def month_key(image: Image) -> str:
+    """The counter of the bytes sent for the image's client this month."""
+    now = datetime.now(UTC)
+    return f"bandwidth:{image.client_id}:{now.year:04d}{now.month:02d}"
+
+
+def cache_headers(image: Image, tag: str, *, versioned: bool) -> dict[str, str]:
+    """The headers of every answer with the image's bytes (``tag``: which copy or variant)."""
+    return {
+        "ETag": f'"{image.content_hash[:32]}-{tag}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": (
+            "private, max-age=300"
+            if not image.is_public
+            else "public, max-age=31536000, immutable"
+            if versioned
+            else "public, max-age=86400"
+        ),
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    return etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
+
+
+async def count_delivery(
+    platform: Platform, request: Request, image: Image, tag: str, sent: int
+) -> None:
+    """Bytes sent towards the plan's bandwidth, and the view for analytics."""
+    await platform.counters.incr(month_key(image), sent, ttl=40 * 24 * 3600)
+    # Recorded in a buffer (memory or a Redis stream); a job writes it in batches.
+    settings = platform.settings
+    await platform.views.record(
+        analytics.make_event(
+            secret=settings.secret,
+            image_id=image.id,
+            client_id=image.client_id,
+            variant=tag,
+            referrer=request.headers.get("referer"),
+            user_agent=request.headers.get("user-agent"),
+            country=request.headers.get(settings.country_header)
+            if settings.country_header
+            else None,
+            ip=client_ip(request, settings.trusted_proxies),
+            sent=sent,
+        )
+    )
