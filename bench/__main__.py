@@ -7,13 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from bench import load_bench, media_bench, platform_bench, studio_bench
+from bench import delivery_bench, load_bench, media_bench, platform_bench, studio_bench
 
 SUITES = {
     "platform": platform_bench.run,
     "media": media_bench.run,
     "studio": studio_bench.run,
     "load": load_bench.run,
+    "delivery": delivery_bench.run,
 }
 
 

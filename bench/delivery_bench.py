@@ -1,0 +1,209 @@
+"""Delivery over real HTTP, against anchors measured in the same run (issue 13).
+
+The load comes from another process (wrk, Debian's `wrk` package) over loopback, never from
+the server's own event loop. Each target is measured in turns (anchor, Studioflow, anchor,
+…) so that the shared machine's changing speed falls on both alike:
+
+- a bare ASGI app (uvicorn, one process) answering the same bytes from memory: what Python
+  itself can do here;
+- nginx (Debian's) sending the same bytes as a static file;
+- Studioflow's embedded server (`studioflow serve`, SQLite, local storage) delivering a
+  cached thumbnail of a photo-like 12 MP JPEG, and its `/health`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.load_bench import Server, _free_port, _photo_jpeg, _sign_in
+
+WRK_SECONDS = 6
+CONNECTIONS = 32
+ROUNDS = 3
+
+BARE_APP = """
+import sys
+from pathlib import Path
+
+BODY = Path(sys.argv[1]).read_bytes()
+HEADERS = [(b"content-type", b"image/jpeg"), (b"content-length", str(len(BODY)).encode())]
+HEALTH = b'{"status":"ok"}'
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/health":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": HEALTH})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+"""
+
+NGINX_CONF = """
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp;
+    fastcgi_temp_path {root}/tmp; uwsgi_temp_path {root}/tmp; scgi_temp_path {root}/tmp;
+    sendfile on;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ root {root}/static; }}
+    }}
+}}
+"""
+
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(
+    url: str, *, seconds: int = WRK_SECONDS, connections: int = CONNECTIONS
+) -> dict[str, float]:
+    """Requests a second and p99 (ms) of one wrk run."""
+    done = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = _RATE.search(done.stdout)
+    p99 = _P99.search(done.stdout)
+    if rate is None or p99 is None or "Non-2xx" in done.stdout:
+        raise RuntimeError(f"wrk against {url}:\n{done.stdout}")
+    return {"rps": float(rate.group(1)), "p99_ms": float(p99.group(1)) * _UNITS[p99.group(2)]}
+
+
+@contextlib.contextmanager
+def nginx(root: Path) -> Any:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = _free_port()
+    (root / "tmp").mkdir(exist_ok=True)
+    root.chmod(0o755)  # nginx's workers run as another user
+    conf = root / "nginx.conf"
+    conf.write_text(textwrap.dedent(NGINX_CONF.format(root=root, port=port)))
+    process = subprocess.Popen(
+        [binary, "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/thumb.jpg")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait(url: str) -> None:
+    for _ in range(100):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def cached_thumbnail() -> dict[str, Any]:
+    """A cached 320-px thumbnail and /health: Studioflow against the bare app and nginx."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        async with Server(root / "data") as server:
+            base = server.url("all")
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                headers = await _sign_in(client)
+                photo = await asyncio.to_thread(_photo_jpeg, 4000, 3000)
+                uploaded = await client.post(
+                    "/upload",
+                    files={"file": ("photo.jpg", photo, "image/jpeg")},
+                    headers=headers,
+                )
+                uploaded.raise_for_status()
+                image_id = uploaded.json()["image"]["id"]
+                thumb = await client.get(f"/i/{image_id}?size=thumb&v=1")
+                thumb.raise_for_status()
+            (root / "static").mkdir()
+            (root / "static" / "thumb.jpg").write_bytes(thumb.content)
+            body = root / "body.jpg"
+            body.write_bytes(thumb.content)
+            ours = f"{base}/i/{image_id}?size=thumb&v=1"
+            rows: dict[str, list[dict[str, float]]] = {
+                k: [] for k in ("bare", "nginx", "studioflow", "bare_health", "health")
+            }
+            with bare_app_serving(body) as bare, nginx(root) as static:
+                for _ in range(ROUNDS):
+                    rows["bare"].append(await asyncio.to_thread(wrk, f"{bare}/thumb.jpg"))
+                    rows["studioflow"].append(await asyncio.to_thread(wrk, ours))
+                    rows["nginx"].append(await asyncio.to_thread(wrk, f"{static}/thumb.jpg"))
+                    rows["bare_health"].append(await asyncio.to_thread(wrk, f"{bare}/health"))
+                    rows["health"].append(await asyncio.to_thread(wrk, f"{base}/health"))
+
+    def median(name: str, field: str) -> float:
+        return statistics.median(r[field] for r in rows[name])
+
+    return {
+        "thumbnail_bytes": len(thumb.content),
+        "bare_rps": median("bare", "rps"),
+        "nginx_rps": median("nginx", "rps"),
+        "studioflow_rps": median("studioflow", "rps"),
+        "studioflow_p99_ms": median("studioflow", "p99_ms"),
+        "ratio_to_bare": median("studioflow", "rps") / median("bare", "rps"),
+        "ratio_to_nginx": median("studioflow", "rps") / median("nginx", "rps"),
+        "bare_health_rps": median("bare_health", "rps"),
+        "health_rps": median("health", "rps"),
+        "health_ratio_to_bare": median("health", "rps") / median("bare_health", "rps"),
+    }
+
+
+@contextlib.contextmanager
+def bare_app_serving(body: Path) -> Any:
+    """The bare app with ``body`` as its answer (the path goes in through argv)."""
+    port = _free_port()
+    script = body.parent / "bare_app.py"
+    script.write_text(BARE_APP)
+    runner = (
+        "import sys, uvicorn\n"
+        f"sys.argv = ['bare', {str(body)!r}]\n"
+        "import bare_app\n"
+        f"uvicorn.run(bare_app.app, host='127.0.0.1', port={port}, access_log=False,"
+        " log_level='warning')\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", runner],
+        cwd=body.parent,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(body.parent)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def run() -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
+    return {"cached_thumbnail": await cached_thumbnail()}
