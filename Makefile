@@ -54,7 +54,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench migrations
 
 $(BENCH_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(BENCH_STAMP) $(STAMP) $(RUN_STAMP)
 
 bench: $(BENCH_STAMP)

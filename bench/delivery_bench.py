@@ -203,7 +203,72 @@ def bare_app_serving(body: Path) -> Any:
         process.wait(timeout=10)
 
 
+FIRST_VIEWS = """
+import asyncio, json, sys, time
+import httpx
+
+async def main(urls):
+    async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=64)) as client:
+        async def one(url):
+            started = time.perf_counter()
+            response = await client.get(url)
+            return response.status_code, time.perf_counter() - started
+        return await asyncio.gather(*(one(u) for u in urls))
+
+results = asyncio.run(main(sys.argv[1:]))
+print(json.dumps(results))
+"""
+
+
+async def first_views(count: int = 32) -> dict[str, Any]:
+    """``count`` first views of ``count`` new images at once (a `large` each, 12 MP photos),
+    from another process: every one answered, and how long the last took."""
+    from bench.load_bench import _distinct
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with Server(Path(tmp) / "data") as server:
+            base = server.url("all")
+            photo = await asyncio.to_thread(_photo_jpeg, 4000, 3000, 90)
+            async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+                headers = await _sign_in(client)
+                ids = []
+                for n in range(count):
+                    uploaded = await client.post(
+                        "/upload",
+                        files={"file": (f"p{n}.jpg", _distinct(photo, n), "image/jpeg")},
+                        headers=headers,
+                    )
+                    uploaded.raise_for_status()
+                    ids.append(uploaded.json()["image"]["id"])
+            urls = [f"{base}/i/{image_id}?size=large" for image_id in ids]
+            started = time.perf_counter()
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-c", FIRST_VIEWS, *urls],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            elapsed = time.perf_counter() - started
+    import json
+
+    answers = json.loads(done.stdout)
+    statuses: dict[str, int] = {}
+    for status, _ in answers:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+    latencies = sorted(seconds for _, seconds in answers)
+    return {
+        "statuses": statuses,
+        "p50_s": round(latencies[len(latencies) // 2], 2),
+        "p99_s": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+        "all_done_s": round(elapsed, 2),
+    }
+
+
 async def run() -> dict[str, Any]:
+    results: dict[str, Any] = {"first_views": await first_views()}
     if shutil.which("wrk") is None:
-        return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
-    return {"cached_thumbnail": await cached_thumbnail()}
+        results["cached_thumbnail"] = {"skipped": "wrk is not installed (apt-get install wrk)"}
+    else:
+        results["cached_thumbnail"] = await cached_thumbnail()
+    return results

@@ -46,14 +46,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _photo_jpeg(width: int = 6000, height: int = 4000) -> bytes:
+def _photo_jpeg(width: int = 6000, height: int = 4000, quality: int = 88) -> bytes:
     """A 24 MP JPEG that compresses like a photo (smooth areas and texture), ~5 MB."""
     small = Image.effect_noise((width // 40, height // 40), 60).convert("RGB")
     image = small.resize((width, height), Image.Resampling.BICUBIC)
     grain = Image.effect_noise((width, height), 12).convert("RGB")
     image = Image.blend(image.filter(ImageFilter.GaussianBlur(2)), grain, 0.15)
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=88)
+    image.save(out, "JPEG", quality=quality)
     return out.getvalue()
 
 

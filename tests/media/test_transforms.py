@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import httpx
 import pytest
+import pyvips
 from PIL import Image as PILImage
 
-from studioflow.media.variants import VariantSpec, _decode_box, render
+from studioflow.app import create_app
+from studioflow.media.variants import (
+    MAX_CONCURRENT_RENDERS,
+    ProcessingBusy,
+    RenderQueue,
+    VariantSpec,
+    render,
+)
 from studioflow.platform.runtime import Platform
+from studioflow.settings import Settings
 from tests.factories import create_account
 from tests.identity.helpers import Account
 from tests.media import images
@@ -119,27 +129,6 @@ def test_render_keeps_alpha_or_flattens_for_jpeg() -> None:
         assert image.mode == "RGB"
 
 
-@pytest.mark.parametrize(
-    ("size", "spec", "orientation", "decoded"),
-    [
-        # A 3:2 photo inside a square box: half scale covers 2048x1366 (a square request
-        # would have forced the full decode).
-        ((6000, 4000), VariantSpec(2048, 2048, "inside", 85, "jpeg"), 1, (2048, 1366)),
-        # Shown turned by 90°: a 200x400 (w x h) box is 400x200 in the file's orientation.
-        ((800, 400), VariantSpec(200, 400, "inside", 85, "jpeg"), 6, (400, 200)),
-        # cover fills the box: the larger scale wins.
-        ((4000, 2000), VariantSpec(500, 500, "cover", 85, "jpeg"), 1, (1000, 500)),
-        # Never more than the source.
-        ((300, 200), VariantSpec(2048, 2048, "inside", 85, "jpeg"), 1, (300, 200)),
-    ],
-)
-def test_reduced_decoding_asks_for_what_the_resize_needs(
-    size: tuple[int, int], spec: VariantSpec, orientation: int, decoded: tuple[int, int]
-) -> None:
-    box = (spec.width or 0, spec.height or 0)
-    assert _decode_box(size, box, spec, orientation) == decoded
-
-
 @pytest.mark.parametrize("orientation", [1, 6])
 def test_large_preset_of_a_wide_jpeg_has_the_exact_size(orientation: int) -> None:
     # 1800x1200, drawn 3:2; shown 1200x1800 when rotated by EXIF.
@@ -147,3 +136,75 @@ def test_large_preset_of_a_wide_jpeg_has_the_exact_size(orientation: int) -> Non
     spec = VariantSpec(512, 512, "inside", 85, "jpeg")
     with PILImage.open(io.BytesIO(render(data, "jpeg", spec))) as image:
         assert image.size == ((512, 341) if orientation == 1 else (341, 512))
+
+
+def test_animated_presets_keep_their_animation() -> None:
+    data = images.animated_gif(6, size=(120, 80))
+    spec = VariantSpec.preset("thumb", "gif")
+    assert spec.format == "gif"
+    with PILImage.open(
+        io.BytesIO(render(data, "gif", VariantSpec(60, 60, "inside", 85, "gif")))
+    ) as image:
+        assert image.format == "GIF" and image.n_frames == 6 and image.size == (60, 40)
+    # A transformation to a still format takes the first frame.
+    still = render(data, "gif", VariantSpec(60, 60, "inside", 85, "png"))
+    with PILImage.open(io.BytesIO(still)) as image:
+        assert image.format == "PNG" and getattr(image, "n_frames", 1) == 1
+
+
+def test_bitmaps_render_as_png() -> None:
+    source = io.BytesIO()
+    images.picture((90, 60)).save(source, "BMP")
+    spec = VariantSpec.preset("thumb", "bmp")
+    with PILImage.open(io.BytesIO(render(source.getvalue(), "bmp", spec))) as image:
+        assert image.format == "PNG" and image.size == (90, 60)  # never enlarged
+
+
+def test_a_corrupt_source_is_a_clear_refusal() -> None:
+    with pytest.raises(pyvips.Error):
+        render(b"\xff\xd8\xff\xe0 not really a jpeg", "jpeg", VariantSpec.preset("thumb", "jpeg"))
+
+
+async def test_renders_past_the_running_ones_wait_and_only_past_the_bound_are_refused() -> None:
+    queue = RenderQueue(running=1, waiting=1)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def render_one(name: str) -> None:
+        async with queue.slot():
+            order.append(name)
+            await release.wait()
+
+    first = asyncio.create_task(render_one("first"))
+    second = asyncio.create_task(render_one("second"))  # waits its turn
+    await asyncio.sleep(0.01)
+    assert order == ["first"]
+    with pytest.raises(ProcessingBusy):
+        async with queue.slot():
+            pass
+    release.set()
+    await asyncio.gather(first, second)
+    assert order == ["first", "second"]
+    async with queue.slot():  # room again
+        pass
+
+
+async def test_a_burst_of_first_views_is_served(
+    committed: tuple[Settings, Platform],
+) -> None:
+    """More first views at once than renders may run: they queue, none is refused (on a
+    database of its own: the renders record their variants in concurrent transactions)."""
+    settings, platform = committed
+    app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+    ):
+        owner = await create_account(client, platform, "burst@example.com")
+        ids = [
+            await put(client, owner, images.encode("JPEG", size=(300 + n, 200)))
+            for n in range(MAX_CONCURRENT_RENDERS * 2 + 1)
+        ]
+        answers = await asyncio.gather(*(client.get(f"/i/{i}?size=thumb") for i in ids))
+    assert [a.status_code for a in answers] == [200] * len(ids)
