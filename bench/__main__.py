@@ -7,7 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from bench import delivery_bench, load_bench, media_bench, platform_bench, studio_bench
+from bench import (
+    analytics_stall,
+    delivery_bench,
+    load_bench,
+    media_bench,
+    platform_bench,
+    studio_bench,
+)
 
 SUITES = {
     "platform": platform_bench.run,
@@ -15,6 +22,7 @@ SUITES = {
     "studio": studio_bench.run,
     "load": load_bench.run,
     "delivery": delivery_bench.run,
+    "analytics": analytics_stall.run,
 }
 
 
