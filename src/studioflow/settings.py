@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     # Memory for the bytes of small stored objects (up to 256 KB each: thumbnails, small
     # variants) per process, so a hot thumbnail is not read from storage each time.
     delivery_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=64 * 1024**3)
+    # Behind the shipped nginx with local storage: Python decides and counts, nginx sends the
+    # bytes of objects too big for memory (`X-Accel-Redirect` to this internal location,
+    # which deploy/nginx.conf maps onto the storage folder). Unset: Python streams them.
+    delivery_accel_prefix: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_/-]*/$")
+    # On S3: answer large objects with a redirect to a presigned URL valid this long instead
+    # of streaming them through the view role (0: stream, with ranges).
+    delivery_s3_redirect_seconds: int = Field(default=0, ge=0, le=3600)
     # argon2id cost of password hashes (OWASP's floor, 19 MiB and t=2, is enforced in
     # production) and how many hash at once per process (each takes memory_kib).
     password_hash_time_cost: int = Field(default=3, ge=1, le=20)

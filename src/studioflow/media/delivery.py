@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -248,6 +248,23 @@ async def deliver(
         # One piece: a thumbnail is one read (usually from memory) and one send.
         whole = await cache.body(platform, key)
         return Response(whole[start:end], status_code=status, headers=headers, media_type=mime)
+    settings = platform.settings
+    if settings.delivery_accel_prefix and platform.storage.kind == "local":
+        # nginx sends the file (and answers the Range itself, from the same request); it
+        # keeps our ETag and security headers (deploy/nginx.conf, location /_stored/).
+        for computed in ("Content-Length", "Content-Range"):
+            headers.pop(computed, None)
+        headers["X-Accel-Redirect"] = settings.delivery_accel_prefix + quote(key)
+        return Response(status_code=200, headers=headers, media_type=mime)
+    if settings.delivery_s3_redirect_seconds and platform.storage.kind == "s3":
+        url = await platform.storage.signed_url(
+            key, expires_in=timedelta(seconds=settings.delivery_s3_redirect_seconds)
+        )
+        # The redirect itself is not cached: every view comes back here to be counted.
+        return Response(
+            status_code=307,
+            headers={"Location": url, "Cache-Control": "no-store", "ETag": headers["ETag"]},
+        )
     body = platform.storage.stream(
         key, start=start if status == 206 else None, end=end if status == 206 else None
     )
