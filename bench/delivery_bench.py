@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
 import statistics
@@ -265,10 +266,103 @@ async def first_views(count: int = 32) -> dict[str, Any]:
     }
 
 
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+def _shipped_nginx(root: Path, listen: int, app_port: int, storage: Path) -> Path:
+    """deploy/nginx.conf with every role at ``app_port``, the port, the /_stored/ alias and a
+    pid file changed; access logging off, as in the static anchor."""
+    text = (DEPLOY / "nginx.conf").read_text()
+    for role in ("api", "upload", "view"):
+        text = text.replace(f"default {role}:8000;", f"default 127.0.0.1:{app_port};")
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    text = text.replace("alias /var/lib/studioflow/storage/;", f"alias {storage}/;")
+    text = text.replace("resolver 127.0.0.11 valid=10s ipv6=off;", "access_log off;")
+    text = f"pid {root}/shipped.pid;\nerror_log {root}/shipped-error.log warn;\n" + text
+    if os.geteuid() == 0:
+        text = "user root;\n" + text  # the bench's folders are root's own
+    conf = root / "shipped.conf"
+    conf.write_text(text)
+    (root / "logs").mkdir(exist_ok=True)
+    return conf
+
+
+@contextlib.contextmanager
+def shipped_nginx(root: Path, app_port: int, storage: Path) -> Any:
+    listen = _free_port()
+    conf = _shipped_nginx(root, listen, app_port, storage)
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen(
+        [binary, "-p", str(root), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(f"http://127.0.0.1:{listen}/health")
+        yield f"http://127.0.0.1:{listen}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def through_nginx() -> dict[str, Any]:
+    """Behind the shipped nginx with X-Accel-Redirect: a ~3 MB original and a cached
+    thumbnail, against nginx sending the same files itself."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = root / "data"
+        env = {"STUDIOFLOW_DELIVERY_ACCEL_PREFIX": "/_stored/"}
+        async with Server(data, env=env) as server:
+            app = server.url("all")
+            async with httpx.AsyncClient(base_url=app, timeout=60) as client:
+                headers = await _sign_in(client)
+                photo = await asyncio.to_thread(_photo_jpeg, 4600, 3000, 90)  # ~3 MB
+                uploaded = await client.post(
+                    "/upload", files={"file": ("o.jpg", photo, "image/jpeg")}, headers=headers
+                )
+                uploaded.raise_for_status()
+                image_id = uploaded.json()["image"]["id"]
+                direct = await client.get(f"/i/{image_id}?v=1")
+                thumb = await client.get(f"/i/{image_id}?size=thumb&v=1")
+                thumb.raise_for_status()
+            stored = data / "storage" / direct.headers["x-accel-redirect"].removeprefix("/_stored/")
+            (root / "static").mkdir()
+            shutil.copyfile(stored, root / "static" / "original.jpg")
+            (root / "static" / "thumb.jpg").write_bytes(thumb.content)
+            size = stored.stat().st_size
+            app_port = int(app.rsplit(":", 1)[1])
+            with shipped_nginx(root, app_port, data / "storage") as proxied, nginx(root) as static:
+                rows: dict[str, list[dict[str, float]]] = {
+                    k: [] for k in ("static_original", "original", "static_thumb", "thumb")
+                }
+                for _ in range(ROUNDS):
+                    for name, url in (
+                        ("static_original", f"{static}/original.jpg"),
+                        ("original", f"{proxied}/i/{image_id}?v=1"),
+                        ("static_thumb", f"{static}/thumb.jpg"),
+                        ("thumb", f"{proxied}/i/{image_id}?size=thumb&v=1"),
+                    ):
+                        rows[name].append(await asyncio.to_thread(wrk, url))
+
+    def median(name: str) -> float:
+        return statistics.median(r["rps"] for r in rows[name])
+
+    return {
+        "original_bytes": size,
+        "original_rps": median("original"),
+        "static_original_rps": median("static_original"),
+        "original_ratio": median("original") / median("static_original"),
+        "thumb_rps": median("thumb"),
+        "static_thumb_rps": median("static_thumb"),
+        "thumb_ratio": median("thumb") / median("static_thumb"),
+    }
+
+
 async def run() -> dict[str, Any]:
     results: dict[str, Any] = {"first_views": await first_views()}
     if shutil.which("wrk") is None:
         results["cached_thumbnail"] = {"skipped": "wrk is not installed (apt-get install wrk)"}
     else:
         results["cached_thumbnail"] = await cached_thumbnail()
+        results["through_nginx"] = await through_nginx()
     return results

@@ -86,9 +86,15 @@ class Server:
     """The embedded server, or (``scale``: PostgreSQL and Redis URLs) the api, upload and view
     roles as separate processes on them, as "Scaling out" deploys them (one machine here)."""
 
-    def __init__(self, data_dir: Path, scale: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        scale: tuple[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.scale = scale
+        self.extra_env = env or {}
         roles = ("api", "upload", "view") if scale else ("all",)
         self.ports = {role: _free_port() for role in roles}
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -99,7 +105,7 @@ class Server:
         return f"http://127.0.0.1:{port}"
 
     def _env(self) -> dict[str, str]:
-        env = _env(self.data_dir)
+        env = {**_env(self.data_dir), **self.extra_env}
         if self.scale and self.database:
             env["STUDIOFLOW_DATABASE_URL"] = self.database
             env["STUDIOFLOW_REDIS_URL"] = self.scale[1]

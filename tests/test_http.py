@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from studioflow.app import MOUNTS, create_app
 from studioflow.platform.errors import Conflict, NotFound
+from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
 
 PROBLEM = "application/problem+json"
@@ -380,3 +381,20 @@ async def test_every_role_documents_the_whole_api(settings: Settings, platform) 
     assert all(paths == everything for paths in documents.values()), {
         role: sorted(everything - paths) for role, paths in documents.items()
     }
+
+
+async def test_health_is_answered_before_routing_like_any_route(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["service"] == "all" and body["time"]
+    # Inside the request context and the security headers: headed, logged and counted.
+    assert response.headers["x-request-id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    counted = platform.metrics.registry.get_sample_value(
+        "studioflow_http_requests_total", {"method": "GET", "route": "/health", "status": "200"}
+    )
+    assert counted is not None and counted >= 1
+    assert (await client.post("/health")).status_code == 405  # other methods: the router

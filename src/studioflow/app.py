@@ -28,6 +28,7 @@ from studioflow.media.hot_path import HotDelivery
 from studioflow.openapi import document_errors
 from studioflow.platform import files, health
 from studioflow.platform.errors import install_error_handlers
+from studioflow.platform.health import LivenessMiddleware
 from studioflow.platform.http import (
     BodySizeLimitMiddleware,
     IpRateLimitMiddleware,
@@ -208,6 +209,7 @@ def create_app(
         default=settings.max_request_bytes,
         overrides=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS],
     )
+    app.add_middleware(LivenessMiddleware, role=role.value)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
     app.add_middleware(RequestContextMiddleware, metrics=the_platform.metrics)
     return app
