@@ -133,6 +133,13 @@ async def cached_thumbnail() -> dict[str, Any]:
             base = server.url("all")
             async with httpx.AsyncClient(base_url=base, timeout=60) as client:
                 headers = await _sign_in(client)
+                # Gigabytes are sent: past the free plan's monthly bandwidth.
+                plan = await client.patch(
+                    "/api/v1/admin/plans/free",
+                    json={"bandwidth_bytes_month": 10**15},
+                    headers=headers,
+                )
+                plan.raise_for_status()
                 photo = await asyncio.to_thread(_photo_jpeg, 4000, 3000)
                 uploaded = await client.post(
                     "/upload",
@@ -232,6 +239,13 @@ async def first_views(count: int = 32) -> dict[str, Any]:
             photo = await asyncio.to_thread(_photo_jpeg, 4000, 3000, 90)
             async with httpx.AsyncClient(base_url=base, timeout=120) as client:
                 headers = await _sign_in(client)
+                # Gigabytes are sent: past the free plan's monthly bandwidth.
+                plan = await client.patch(
+                    "/api/v1/admin/plans/free",
+                    json={"bandwidth_bytes_month": 10**15},
+                    headers=headers,
+                )
+                plan.raise_for_status()
                 ids = []
                 for n in range(count):
                     uploaded = await client.post(
@@ -305,18 +319,26 @@ def shipped_nginx(root: Path, app_port: int, storage: Path) -> Any:
         process.wait(timeout=10)
 
 
-async def through_nginx() -> dict[str, Any]:
+async def through_nginx(*, accel: bool = True) -> dict[str, Any]:
     """Behind the shipped nginx with X-Accel-Redirect: a ~3 MB original and a cached
     thumbnail, against nginx sending the same files itself."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = root / "data"
-        env = {"STUDIOFLOW_DELIVERY_ACCEL_PREFIX": "/_stored/"}
+        # Without accel (the baseline row): the view role streams the bytes through nginx.
+        env = {"STUDIOFLOW_DELIVERY_ACCEL_PREFIX": "/_stored/"} if accel else {}
         async with Server(data, env=env) as server:
             app = server.url("all")
             async with httpx.AsyncClient(base_url=app, timeout=60) as client:
                 headers = await _sign_in(client)
-                photo = await asyncio.to_thread(_photo_jpeg, 4600, 3000, 90)  # ~3 MB
+                # Gigabytes are sent: past the free plan's monthly bandwidth.
+                plan = await client.patch(
+                    "/api/v1/admin/plans/free",
+                    json={"bandwidth_bytes_month": 10**15},
+                    headers=headers,
+                )
+                plan.raise_for_status()
+                photo = await asyncio.to_thread(_photo_jpeg, 6000, 4000, 90)  # ~3 MB
                 uploaded = await client.post(
                     "/upload", files={"file": ("o.jpg", photo, "image/jpeg")}, headers=headers
                 )
@@ -325,7 +347,14 @@ async def through_nginx() -> dict[str, Any]:
                 direct = await client.get(f"/i/{image_id}?v=1")
                 thumb = await client.get(f"/i/{image_id}?size=thumb&v=1")
                 thumb.raise_for_status()
-            stored = data / "storage" / direct.headers["x-accel-redirect"].removeprefix("/_stored/")
+            record = (await httpx.AsyncClient(base_url=app).get(f"/info/{image_id}")).json()
+            stored = next(
+                p
+                for p in (data / "storage").rglob("*")
+                if p.is_file() and p.stat().st_size == record["size"]
+            )
+            if accel:
+                assert direct.headers["x-accel-redirect"].endswith(stored.name)
             (root / "static").mkdir()
             shutil.copyfile(stored, root / "static" / "original.jpg")
             (root / "static" / "thumb.jpg").write_bytes(thumb.content)
@@ -365,4 +394,5 @@ async def run() -> dict[str, Any]:
     else:
         results["cached_thumbnail"] = await cached_thumbnail()
         results["through_nginx"] = await through_nginx()
+        results["through_nginx_streamed"] = await through_nginx(accel=False)
     return results

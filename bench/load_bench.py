@@ -300,6 +300,52 @@ async def reads_under_uploads(scale: tuple[str, str] | None = None) -> dict[str,
     return result
 
 
+async def _upload_rate(upload_url: str, token: str, clients: int, seconds: float) -> float:
+    """24 MP uploads a second that answered 201, from ``clients`` at once in a process of
+    their own."""
+    loader = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.load_uploader",
+        upload_url,
+        token,
+        str(clients),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert loader.stdout is not None
+    await loader.stdout.readline()  # "ready"
+    await asyncio.sleep(seconds)
+    loader.terminate()
+    counts = json.loads((await loader.stdout.readline()) or b"{}")
+    await loader.wait()
+    return float(counts.get("201", 0)) / seconds
+
+
+async def upload_scaling(seconds: float = 20.0) -> dict[str, float]:
+    """Issue 13: uploads from 4 clients against one client, embedded, in turns."""
+    with tempfile.TemporaryDirectory(prefix="sfbench") as tmp:
+        async with Server(Path(tmp)) as server:
+            base = server.url("all")
+            async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+                headers = await _sign_in(client)
+                plan = await client.patch(
+                    "/api/v1/admin/plans/free",
+                    json={"uploads_per_day": 1_000_000, "storage_bytes": 10**12},
+                    headers=headers,
+                )
+                plan.raise_for_status()
+            token = headers["Authorization"].removeprefix("Bearer ")
+            one, four = [], []
+            for _ in range(2):
+                one.append(await _upload_rate(base, token, 1, seconds))
+                four.append(await _upload_rate(base, token, 4, seconds))
+    return {
+        "one_client_per_s": statistics.median(one),
+        "four_clients_per_s": statistics.median(four),
+        "ratio": statistics.median(four) / statistics.median(one),
+    }
+
+
 async def _lag_buckets(client: httpx.AsyncClient) -> dict[float, float] | None:
     """The server's loop-lag histogram: cumulative counts by upper bound (None: no metric)."""
     text = (await client.get(f"{client.base_url}/metrics")).text
@@ -378,6 +424,7 @@ async def run() -> dict[str, Any]:
     for name, bench in (
         ("reads_under_uploads", reads_under_uploads),
         ("stall_under_sign_ins", stall_under_sign_ins),
+        ("upload_scaling", upload_scaling),
     ):
         results[name] = await bench()
         print(name, {k: round(v, 3) for k, v in results[name].items()})
