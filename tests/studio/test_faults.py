@@ -20,10 +20,11 @@ Fake = tuple[FakeImageAPIs, str]
 
 @pytest.fixture
 def quick(studio: Studio) -> Studio:
-    """Short waits: backoff from 50 ms, 6,000 provider calls a minute, 1 s item timeout."""
+    """Short waits: backoff from 50 ms, 6,000 provider calls a minute, 2 s item timeout (the
+    fake's slow answer takes 5 s; 1 s let a loaded two-core CI machine time out a fast one)."""
     studio.settings.studio_retry_base_seconds = 0.05
     studio.settings.studio_provider_rate_per_minute = 6000
-    studio.settings.studio_item_timeout_seconds = 1.0
+    studio.settings.studio_item_timeout_seconds = 2.0
     studio.settings.gemini_api_key = GEMINI_KEY
     studio.settings.openai_api_key = OPENAI_KEY
     return studio
@@ -103,6 +104,8 @@ async def test_a_429_storm_keeps_retrying_within_the_attempts(
     fake, url = fake_apis
     await use_provider(quick, "gemini", url)
     quick.settings.studio_max_attempts = 6
+    # Nothing here is slow: a timeout would only be the machine's, and would add an attempt.
+    quick.settings.studio_item_timeout_seconds = 30
     fake.retry_seconds = 0.05
     prompts = [f"storm {n}" for n in range(3)]
     for prompt in prompts:
