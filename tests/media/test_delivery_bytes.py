@@ -59,3 +59,7 @@ async def test_on_s3_large_files_can_redirect_to_a_short_presigned_url(
     assert "X-Amz-Expires=60" in location
     fetched = httpx.get(location)
     assert fetched.status_code == 200 and len(fetched.content) == size
+    # A download streams: a presigned URL would lose the attachment's filename.
+    download = await client.get(f"/i/{image_id}?download=true")
+    assert download.status_code == 200 and len(download.content) == size
+    assert download.headers["content-disposition"].startswith("attachment;")

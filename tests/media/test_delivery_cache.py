@@ -168,9 +168,9 @@ async def test_expiry_is_judged_at_each_request(
     async with platform.db.transaction() as session:
         image = await session.get(Image, uuid.UUID(image_id))
         assert image is not None
-        image.expires_at = datetime.now(UTC) + timedelta(seconds=1)
+        expires_at = image.expires_at = datetime.now(UTC) + timedelta(seconds=3)
     assert (await client.get(f"/i/{image_id}")).status_code == 200
-    await asyncio.sleep(1.2)
+    await asyncio.sleep((expires_at - datetime.now(UTC)).total_seconds() + 0.2)
     assert (await client.get(f"/i/{image_id}")).status_code == 404
 
 
@@ -204,3 +204,7 @@ async def test_the_hot_path_answers_as_the_route_does(
     ranged = await client.get(path, headers={"Range": "bytes=0-9"})
     assert ranged.status_code == 206 and ranged.content == first.content[:10]
     assert (await client.get(path + "&download=true")).headers["content-disposition"]
+    # Blank values mean what they mean on the route: `size=` is refused, `v=` is unversioned.
+    assert (await client.get(f"/i/{image_id}?size=")).status_code == 422
+    plain = await client.get(f"/i/{image_id}?size=thumb&v=")
+    assert plain.headers["cache-control"] == "public, max-age=86400"

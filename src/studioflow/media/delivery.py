@@ -256,7 +256,8 @@ async def deliver(
             headers.pop(computed, None)
         headers["X-Accel-Redirect"] = settings.delivery_accel_prefix + quote(key)
         return Response(status_code=200, headers=headers, media_type=mime)
-    if settings.delivery_s3_redirect_seconds and platform.storage.kind == "s3":
+    # A download keeps streaming: the presigned URL would lose our Content-Disposition.
+    if settings.delivery_s3_redirect_seconds and platform.storage.kind == "s3" and not download:
         url = await platform.storage.signed_url(
             key, expires_in=timedelta(seconds=settings.delivery_s3_redirect_seconds)
         )

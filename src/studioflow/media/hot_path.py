@@ -62,7 +62,8 @@ class HotDelivery:
         found = self.cache.peek(image_id)
         if found is None or found.expired() or not found.image.is_public:
             return False
-        pairs = parse_qsl(scope["query_string"].decode("latin-1"))
+        # Blank values kept: `?size=` is the route's 422, not the original.
+        pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         params = dict(pairs)
         if len(params) != len(pairs) or not params.keys() <= _ALLOWED_PARAMS:
             return False
@@ -95,7 +96,7 @@ class HotDelivery:
         platform = self.platform
         if await platform.counters.get(month_key(image)) >= found.bandwidth_bytes_month:
             return False
-        headers = cache_headers(image, tag, versioned="v" in params)
+        headers = cache_headers(image, tag, versioned=bool(params.get("v")))  # as the route
         scope["route"] = _ROUTE
         if not_modified(request, headers["ETag"]):
             await _send(send, 304, headers, b"")
