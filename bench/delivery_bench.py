@@ -125,6 +125,17 @@ def _wait(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+async def _sign_in_unmetered(client: httpx.AsyncClient) -> dict[str, str]:
+    """Signed in as the bench's admin, its plan's monthly bandwidth out of the way (the
+    benches send gigabytes)."""
+    headers = await _sign_in(client)
+    plan = await client.patch(
+        "/api/v1/admin/plans/free", json={"bandwidth_bytes_month": 10**15}, headers=headers
+    )
+    plan.raise_for_status()
+    return headers
+
+
 async def cached_thumbnail() -> dict[str, Any]:
     """A cached 320-px thumbnail and /health: Studioflow against the bare app and nginx."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,14 +143,7 @@ async def cached_thumbnail() -> dict[str, Any]:
         async with Server(root / "data") as server:
             base = server.url("all")
             async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-                headers = await _sign_in(client)
-                # Gigabytes are sent: past the free plan's monthly bandwidth.
-                plan = await client.patch(
-                    "/api/v1/admin/plans/free",
-                    json={"bandwidth_bytes_month": 10**15},
-                    headers=headers,
-                )
-                plan.raise_for_status()
+                headers = await _sign_in_unmetered(client)
                 photo = await asyncio.to_thread(_photo_jpeg, 4000, 3000)
                 uploaded = await client.post(
                     "/upload",
@@ -238,14 +242,7 @@ async def first_views(count: int = 32) -> dict[str, Any]:
             base = server.url("all")
             photo = await asyncio.to_thread(_photo_jpeg, 4000, 3000, 90)
             async with httpx.AsyncClient(base_url=base, timeout=120) as client:
-                headers = await _sign_in(client)
-                # Gigabytes are sent: past the free plan's monthly bandwidth.
-                plan = await client.patch(
-                    "/api/v1/admin/plans/free",
-                    json={"bandwidth_bytes_month": 10**15},
-                    headers=headers,
-                )
-                plan.raise_for_status()
+                headers = await _sign_in_unmetered(client)
                 ids = []
                 for n in range(count):
                     uploaded = await client.post(
@@ -330,14 +327,7 @@ async def through_nginx(*, accel: bool = True) -> dict[str, Any]:
         async with Server(data, env=env) as server:
             app = server.url("all")
             async with httpx.AsyncClient(base_url=app, timeout=60) as client:
-                headers = await _sign_in(client)
-                # Gigabytes are sent: past the free plan's monthly bandwidth.
-                plan = await client.patch(
-                    "/api/v1/admin/plans/free",
-                    json={"bandwidth_bytes_month": 10**15},
-                    headers=headers,
-                )
-                plan.raise_for_status()
+                headers = await _sign_in_unmetered(client)
                 photo = await asyncio.to_thread(_photo_jpeg, 6000, 4000, 90)  # ~3 MB
                 uploaded = await client.post(
                     "/upload", files={"file": ("o.jpg", photo, "image/jpeg")}, headers=headers
