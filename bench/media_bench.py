@@ -67,7 +67,7 @@ import httpx
 sys.path.insert(0, ".")
 from bench.media_bench import _photo
 from bench.proc import peak_rss_kb as hwm_kb
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.demo import create_admin
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.runtime import build_platform
@@ -83,7 +83,7 @@ async def main(root, concurrent):
         await seed_reference_data(session)
         await create_admin(session, email="bench@example.com", password_hash=password_hash)
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=600) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served(app)), base_url="http://b", timeout=600) as client:
         token = (await client.post("/api/v1/auth/login", json={"identifier": "bench@example.com", "password": "bench passphrase 1"})).json()["access_token"]
         client.cookies.clear()
         ids = []

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.platform.jobs import JobQueue, TaskRegistry, build_worker
 from studioflow.platform.runtime import build_platform
 from studioflow.platform.storage import create_storage
@@ -53,7 +53,7 @@ async def http_overhead(settings: Settings) -> dict[str, float]:
     bare = Starlette(routes=[Route("/health", health)])
     full = create_app(settings, run_worker=False, configure_logs=False)
     bare_rps = statistics.median([await _rps(bare, REQUESTS) for _ in range(3)])
-    full_rps = statistics.median([await _rps(full, REQUESTS) for _ in range(3)])
+    full_rps = statistics.median([await _rps(served(full), REQUESTS) for _ in range(3)])
     await full.state.platform.close()
     return {"bare_rps": bare_rps, "studioflow_rps": full_rps, "ratio": full_rps / bare_rps}
 

@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bench.proc import peak_rss_kb
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.billing import credits
 from studioflow.demo import create_admin
 from studioflow.models import BatchResult, Client, WorkflowExecution, WorkflowTemplate
@@ -253,7 +253,7 @@ async def queue_drain_embedded() -> dict[str, float]:
         platform = build_platform(settings)
         await _prepare(platform, "instant", EXECUTIONS)
         app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=served(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             headers = await _token(client)
             submit = await _submit_all(client, headers, EXECUTIONS)
@@ -385,7 +385,7 @@ async def queue_drain_scale(database_url: str, redis_url: str) -> dict[str, floa
         try:
             await _prepare(platform, "instant", EXECUTIONS)
             app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-            transport = httpx.ASGITransport(app=app)
+            transport = httpx.ASGITransport(app=served(app))
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                 headers = await _token(client)
                 submit = await _submit_all(client, headers, EXECUTIONS)
@@ -414,7 +414,7 @@ async def limiter_accuracy(
                 bench_calls_file=calls,
             )
             app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-            transport = httpx.ASGITransport(app=app)
+            transport = httpx.ASGITransport(app=served(app))
             try:
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench"
@@ -482,7 +482,7 @@ async def item_cost_scale(database_url: str, redis_url: str, *, items: int = 300
             await _prepare(platform, "instant", 100_000)
             (worker,) = _spawn(settings, count=1)
             app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-            transport = httpx.ASGITransport(app=app)
+            transport = httpx.ASGITransport(app=served(app))
             try:
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench"
@@ -541,7 +541,7 @@ async def worker_memory(database_url: str, redis_url: str, *, items: int = 500) 
             await _prepare(platform, "placeholder", items)
             (worker,) = _spawn(settings, count=1)
             app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-            transport = httpx.ASGITransport(app=app)
+            transport = httpx.ASGITransport(app=served(app))
             try:
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://bench"

@@ -26,7 +26,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.platform.db import Database, ReadOnlySession, create_engine
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.observability import configure_logging
@@ -252,7 +252,7 @@ def app(settings: Settings, platform: Platform) -> FastAPI:
 
 @pytest_asyncio.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=served(app), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 

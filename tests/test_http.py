@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from studioflow.app import MOUNTS, create_app
+from studioflow.app import MOUNTS, create_app, served
 from studioflow.platform.errors import Conflict, NotFound
 from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
@@ -56,7 +56,7 @@ def probed(app: FastAPI) -> FastAPI:
 
 @pytest.fixture
 async def probe_client(probed: FastAPI):  # type: ignore[no-untyped-def]
-    transport = httpx.ASGITransport(app=probed, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=served(probed), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 
@@ -217,7 +217,7 @@ async def test_ready_names_the_failing_service(settings: Settings, platform) -> 
         s3_secret_access_key="y",
     )
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.get("/ready")
     body = assert_problem(response, 503, "service_unavailable")
@@ -247,7 +247,7 @@ async def test_metrics_answer_only_the_allowed_addresses(
     app: FastAPI, peer: str, allowed: bool
 ) -> None:
     """Embedded, the server is reached directly: /metrics was public (issue 12, item 18)."""
-    transport = httpx.ASGITransport(app=app, client=(peer, 4321))
+    transport = httpx.ASGITransport(app=served(app), client=(peer, 4321))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         # A forwarded address proves nothing: only the connecting one counts.
         response = await client.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
@@ -289,7 +289,7 @@ async def test_design_toast_partial_triggers_a_toast(client: httpx.AsyncClient) 
 async def test_cors_allow_list(settings: Settings, platform) -> None:  # type: ignore[no-untyped-def]
     allowed = settings.model_copy(update={"cors_origins": ["https://app.example.com"]})
     app = create_app(allowed, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         headers = {"origin": "https://app.example.com", "access-control-request-method": "POST"}
         ok = await client.options("/health", headers=headers)
@@ -302,7 +302,7 @@ async def test_cors_allow_list(settings: Settings, platform) -> None:  # type: i
 async def test_default_per_ip_limit_on_the_api(settings: Settings, platform) -> None:  # type: ignore[no-untyped-def]
     tight = settings.model_copy(update={"rate_limit_per_ip": "3/minute"})
     app = create_app(tight, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         answers = [await client.get("/api/v1/auth/me") for _ in range(4)]
         assert [a.status_code for a in answers] == [401, 401, 401, 429]
@@ -373,7 +373,7 @@ async def test_every_role_documents_the_whole_api(settings: Settings, platform) 
         app = create_app(
             settings, role=role, platform=platform, run_worker=False, configure_logs=False
         )
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=served(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             documents[role] = set((await http.get("/openapi.json")).json()["paths"])
     everything = documents[Role.all]

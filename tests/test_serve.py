@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
 from tests.conftest import free_port, subprocess_env
@@ -185,7 +185,7 @@ async def test_a_change_reaches_the_delivery_cache_of_another_process(
     if settings.embedded_queue:
         pytest.skip("more than one process needs Redis")
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as api,

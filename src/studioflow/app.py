@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 import studioflow.tasks  # noqa: F401  (registers every task with the queue)
 from studioflow import __version__
@@ -27,18 +28,10 @@ from studioflow.media.delivery_cache import DeliveryCache, publish_changes
 from studioflow.media.hot_path import HotDelivery
 from studioflow.openapi import document_errors
 from studioflow.platform import files, health
+from studioflow.platform.edge import Edge, EdgeConfig, FastAnswer
 from studioflow.platform.errors import install_error_handlers
-from studioflow.platform.health import LivenessMiddleware
-from studioflow.platform.http import (
-    BodySizeLimitMiddleware,
-    IpRateLimitMiddleware,
-    SecurityHeadersMiddleware,
-)
-from studioflow.platform.observability import (
-    RequestContextMiddleware,
-    configure_logging,
-    watch_loop_lag,
-)
+from studioflow.platform.health import Liveness
+from studioflow.platform.observability import configure_logging, watch_loop_lag
 from studioflow.platform.runtime import Platform, build_platform, freeze_startup_heap
 from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
@@ -123,13 +116,21 @@ def create_app(
             await the_platform.start_worker()
         lag = asyncio.create_task(watch_loop_lag(the_platform.metrics), name="loop-lag")
         following = asyncio.create_task(cache.follow(the_platform), name="delivery-cache")
+        tally = asyncio.create_task(the_platform.tally.run(), name="tally")
         if owns_platform:  # a server process of its own (tests hand in their platform)
+            if role in _VIEW:
+                # ua_parser builds its parser on first use (~180 ms): at start-up, not in
+                # the serving loop under the first view's tally write.
+                analytics.classify("Mozilla/5.0")
             freeze_startup_heap()
         try:
             yield
         finally:
             lag.cancel()
             following.cancel()
+            tally.cancel()  # it writes what is pending as it stops
+            with contextlib.suppress(asyncio.CancelledError):
+                await tally
             if settings.embedded_queue:
                 # The in-memory buffers die with the process: write them out first.
                 with contextlib.suppress(Exception):
@@ -171,11 +172,6 @@ def create_app(
     if role in _API:
         app.mount(admin_api.MONITOR_PATH, admin_api.queue_monitor(the_platform))
 
-    # Added innermost first: the request context wraps everything, so even a 413 or a CORS
-    # preflight carries a request id and the security headers.
-    if role in _VIEW:
-        # Cached hits of /i/ are answered here, before routing; the route answers the rest.
-        app.add_middleware(HotDelivery, platform=the_platform, cache=cache)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -201,15 +197,35 @@ def create_app(
             ],
             max_age=600,
         )
-    app.add_middleware(
-        IpRateLimitMiddleware, platform=the_platform, limit=settings.rate_limit_per_ip
+    # The Edge is in front of the whole framework (served() below): even a 413, a CORS
+    # preflight or a 500 carries a request id and the security headers, and /health and (view
+    # roles) cached hits of /i/ are answered in it without crossing FastAPI's own layers;
+    # the routes answer the rest.
+    answers: list[FastAnswer] = [Liveness(role.value)]
+    if role in _VIEW:
+        answers.append(HotDelivery(platform=the_platform, cache=cache))
+    app.state.served = Edge(
+        app,
+        config=EdgeConfig(
+            hsts=settings.secure_cookies,
+            body_limit=settings.max_request_bytes,
+            body_overrides=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS],
+            ip_limit=settings.rate_limit_per_ip,
+            trusted_proxies=settings.trusted_proxies,
+        ),
+        metrics=the_platform.metrics,
+        limiter=the_platform.limiter,
+        answers=answers,
     )
-    app.add_middleware(
-        BodySizeLimitMiddleware,
-        default=settings.max_request_bytes,
-        overrides=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS],
-    )
-    app.add_middleware(LivenessMiddleware, role=role.value)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies)
-    app.add_middleware(RequestContextMiddleware, metrics=the_platform.metrics)
     return app
+
+
+def served(app: FastAPI) -> ASGIApp:
+    """The app as a server runs it: the Edge (platform/edge.py) in front of ``app``.
+
+    Not a middleware of the FastAPI app: Starlette puts its own error and exception layers
+    outside every added middleware, and a cached thumbnail crossing them cost a fifth of its
+    time (bench/README.md, "Delivery over HTTP"). Servers, tests and benches call this.
+    """
+    entry: ASGIApp = app.state.served
+    return entry

@@ -142,12 +142,12 @@ def serve(
 
 def app_from_environment():  # type: ignore[no-untyped-def]
     """Uvicorn factory: each server process builds its own app and platform."""
-    from studioflow.app import create_app
+    from studioflow.app import create_app, served
 
     settings = load_settings()
     role = Role(os.environ.get(ROLE_ENV, Role.all.value))
     run_worker = os.environ.get("STUDIOFLOW_SERVE_WORKER", "0") == "1"
-    return create_app(settings, role=role, run_worker=run_worker)
+    return served(create_app(settings, role=role, run_worker=run_worker))
 
 
 @app.command()

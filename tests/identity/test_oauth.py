@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.identity import oauth
 from studioflow.models import OAuthIdentity, User
 from studioflow.platform.runtime import Platform
@@ -49,7 +49,7 @@ def oauth_app(settings: Settings, platform: Platform, provider: FakeOAuth) -> Fa
 
 @pytest.fixture
 async def browser(oauth_app: FastAPI) -> Iterator[httpx.AsyncClient]:  # type: ignore[misc]
-    transport = httpx.ASGITransport(app=oauth_app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=served(oauth_app), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
 

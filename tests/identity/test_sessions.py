@@ -251,12 +251,12 @@ async def test_cookies_and_csrf(
 async def test_secure_cookie_names_over_https(
     settings, platform: Platform, account: Account
 ) -> None:  # type: ignore[no-untyped-def]
-    from studioflow.app import create_app
+    from studioflow.app import create_app, served
 
     secure = settings.model_copy(update={"base_url": "https://studio.example.com"})
     platform.settings = secure
     app = create_app(secure, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with httpx.AsyncClient(
         transport=transport, base_url="https://studio.example.com"
     ) as https:

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from sqlalchemy import update
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.demo import create_admin
 from studioflow.models import Plan
 from studioflow.platform.runtime import Platform
@@ -27,7 +27,7 @@ async def test_racing_uploads_never_pass_the_daily_limit(
         )
         await session.execute(update(Plan).where(Plan.name == "free").values(uploads_per_day=3))
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver", timeout=60
     ) as client:

@@ -10,7 +10,7 @@ import pytest
 import pyvips
 from PIL import Image as PILImage
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.media.variants import (
     MAX_CONCURRENT_RENDERS,
     ProcessingBusy,
@@ -196,7 +196,7 @@ async def test_a_burst_of_first_views_is_served(
     database of its own: the renders record their variants in concurrent transactions)."""
     settings, platform = committed
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=served(app))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,

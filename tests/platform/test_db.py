@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from studioflow.app import served
 from studioflow.models import Base, PlatformRole, User
 from studioflow.platform.db import (
     Database,
@@ -331,7 +332,7 @@ def session_router() -> APIRouter:
 
 async def test_request_session_commits_at_the_edge(app: FastAPI, db: Database) -> None:
     app.include_router(session_router())
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=served(app), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         created = await client.post("/api/v1/_probe/users")
         assert created.status_code == 200

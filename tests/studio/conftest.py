@@ -13,7 +13,7 @@ import httpx
 import pytest_asyncio
 from sqlalchemy import func, select, update
 
-from studioflow.app import create_app
+from studioflow.app import create_app, served
 from studioflow.billing import credits
 from studioflow.models import CreditEvent, WorkflowTemplate
 from studioflow.platform.runtime import Platform
@@ -122,7 +122,7 @@ async def studio_app(committed: tuple[Settings, Platform]) -> AsyncIterator[Stud
     """The app on its own database, a signed-up owner, and no worker running here."""
     settings, platform = committed
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=served(app), raise_app_exceptions=False)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver", timeout=60
     ) as client:

@@ -39,10 +39,14 @@ def _visitor_key(secret: str, day: date) -> bytes:
     return derive_key(secret, f"visitor:{day.isoformat()}")
 
 
+# A page of thumbnails is many views from one address with one browser: both answers are
+# kept for the addresses and agents seen last (the flush builds events in batches).
+@functools.lru_cache(maxsize=4096)
 def visitor_hash(secret: str, ip: str, day: date) -> str:
     return hmac.new(_visitor_key(secret, day), ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=1024)
 def classify(user_agent: str | None) -> tuple[str, str]:
     """(device, browser) from a User-Agent header."""
     if not user_agent:
@@ -77,8 +81,9 @@ def make_event(
     country: str | None,
     ip: str,
     sent: int,
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     device, browser = classify(user_agent)
     host = (urlsplit(referrer).hostname or "")[:253] if referrer else None
     code = (country or "").strip().upper()
@@ -114,6 +119,8 @@ def _row(event: dict[str, Any]) -> dict[str, Any]:
 
 async def flush(platform: Any, *, limit: int = 50_000) -> int:
     """Drain recorded events into the database in batches; returns how many were written."""
+    # This process's views still in its tally go to the buffer first.
+    await platform.tally.flush()
     written = 0
     while written < limit:
         events, token = await platform.views.drain(BATCH)

@@ -188,7 +188,7 @@ async def deliver(
     if size is not None and size not in PRESETS:
         raise Unprocessable(f"size must be one of: {', '.join(PRESETS)}.")
 
-    if await platform.counters.get(month_key(image)) >= found.bandwidth_bytes_month:
+    if await platform.tally.total(month_key(image)) >= found.bandwidth_bytes_month:
         raise QuotaExceeded(
             "This image's owner has used the plan's monthly bandwidth.",
             extra={"quota": "bandwidth_bytes_month"},
@@ -220,7 +220,7 @@ async def deliver(
     else:
         key, total, mime, tag = image.public_key, image.public_bytes, image.mime_type, "p"
 
-    headers = cache_headers(image, tag, versioned=bool(v))
+    headers = cache_headers(image.content_hash, image.is_public, tag, versioned=bool(v))
     etag = headers["ETag"]
     if transform is not None and transform.format == "auto":
         headers["Vary"] = "Accept"
@@ -243,7 +243,7 @@ async def deliver(
     headers["Content-Length"] = str(end - start)
     if request.method == "HEAD":
         return Response(status_code=status, headers=headers, media_type=mime)
-    await count_delivery(platform, request, image, tag, end - start)
+    count_delivery(platform, request, image, tag, end - start)
     if total <= SMALL_OBJECT:
         # One piece: a thumbnail is one read (usually from memory) and one send.
         whole = await cache.body(platform, key)

@@ -3,6 +3,8 @@ headers, hotlink rules, and the counting of bytes and views."""
 
 from __future__ import annotations
 
+import functools
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -31,18 +33,37 @@ def referrer_allowed(referer: str | None, allowed: list[str], own_host: str | No
 
 def month_key(image: Image) -> str:
     """The counter of the bytes sent for the image's client this month."""
-    now = datetime.now(UTC)
-    return f"bandwidth:{image.client_id}:{now.year:04d}{now.month:02d}"
+    return f"bandwidth:{image.client_id}:{_this_month()}"
 
 
-def cache_headers(image: Image, tag: str, *, versioned: bool) -> dict[str, str]:
-    """The headers of every answer with the image's bytes (``tag``: which copy or variant)."""
+_month: tuple[str, float] = ("", 0.0)
+
+
+def _this_month() -> str:
+    """``YYYYMM`` in UTC, worked out again once a minute (a thumbnail asked for it twice;
+    reading the clock and formatting a date were a twentieth of its time)."""
+    global _month
+    label, until = _month
+    now = time.time()
+    if now >= until:
+        moment = datetime.fromtimestamp(now, UTC)
+        label = f"{moment.year:04d}{moment.month:02d}"
+        # Good to the next whole minute: a month turns on one (POSIX time has no leap
+        # seconds), so the label is never a minute late.
+        _month = (label, now - now % 60 + 60)
+    return label
+
+
+def cache_headers(
+    content_hash: str, is_public: bool, tag: str, *, versioned: bool
+) -> dict[str, str]:
+    """The headers of every answer with an image's bytes (``tag``: which copy or variant)."""
     return {
-        "ETag": f'"{image.content_hash[:32]}-{tag}"',
+        "ETag": f'"{content_hash[:32]}-{tag}"',
         "Accept-Ranges": "bytes",
         "Cache-Control": (
             "private, max-age=300"
-            if not image.is_public
+            if not is_public
             else "public, max-age=31536000, immutable"
             if versioned
             else "public, max-age=86400"
@@ -56,15 +77,16 @@ def not_modified(request: Request, etag: str) -> bool:
     return etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
 
 
-async def count_delivery(
-    platform: Platform, request: Request, image: Image, tag: str, sent: int
-) -> None:
-    """Bytes sent towards the plan's bandwidth, and the view for analytics."""
-    await platform.counters.incr(month_key(image), sent, ttl=40 * 24 * 3600)
-    # Recorded in a buffer (memory or a Redis stream); a job writes it in batches.
+def count_delivery(platform: Platform, request: Request, image: Image, tag: str, sent: int) -> None:
+    """Bytes sent towards the plan's bandwidth, and the view for analytics: added to the
+    platform's tally (no I/O here), which writes them to the counter and the view buffer in
+    one go; a job writes the views to the database in batches."""
+    tally = platform.tally
+    tally.add(month_key(image), sent, ttl=40 * 24 * 3600)
     settings = platform.settings
-    await platform.views.record(
-        analytics.make_event(
+    tally.record(
+        functools.partial(
+            analytics.make_event,
             secret=settings.secret,
             image_id=image.id,
             client_id=image.client_id,
@@ -76,5 +98,6 @@ async def count_delivery(
             else None,
             ip=client_ip(request, settings.trusted_proxies),
             sent=sent,
+            at=datetime.now(UTC),
         )
     )

@@ -218,15 +218,17 @@ async def delete_image(
 async def quota(request: Request, session: SessionDep, principal: ImagesRead) -> QuotaOut:
     """The active client's plan and what it has used."""
     plan = await plan_of(session, principal.client_id)
-    counters = platform_of(request).counters
+    platform = platform_of(request)
+    counters = platform.counters
     now = datetime.now(UTC)
+    bandwidth_key = f"bandwidth:{principal.client_id}:{now:%Y%m}"
     return QuotaOut(
         plan=plan.name,
         uploads_today=await service.uploads_today(session, principal.client_id),
         upload_limit_per_day=plan.uploads_per_day,
         storage_used=await service.storage_used(session, principal.client_id),
         storage_limit=plan.storage_bytes,
-        bandwidth_used_month=await counters.get(f"bandwidth:{principal.client_id}:{now:%Y%m}"),
+        bandwidth_used_month=await platform.tally.total(bandwidth_key),
         bandwidth_limit=plan.bandwidth_bytes_month,
         api_requests_this_hour=await counters.get(f"api:{principal.client_id}:{now:%Y%m%d%H}"),
         api_request_limit=plan.api_requests_per_hour,

@@ -2,8 +2,9 @@
 
 A cached thumbnail needs no routing among the app's routes, no validation of thirteen query
 parameters and no response class: everything it needs is in memory (media/delivery_cache.py).
-This ASGI middleware answers exactly those requests — a public image in the delivery cache,
-no parameters but ``size`` and ``v``, no ``Range``, its bytes in memory, an allowed
+This fast answer of the Edge (platform/edge.py) answers exactly those requests — a public
+image in the delivery cache, no parameters but ``size`` and ``v``, no ``Range``, its bytes in
+memory, an allowed
 referrer, bandwidth left — with the same headers, counting and analytics as the route
 (media/delivery.py, whose helpers it calls). Anything else, including every error, goes on
 to the route, which has the full rules: the fast path can only ever say yes to what the
@@ -12,12 +13,12 @@ route would say yes to.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from studioflow.media.delivery_cache import SMALL_OBJECT, DeliveryCache
 from studioflow.media.delivery_rules import (
@@ -29,59 +30,57 @@ from studioflow.media.delivery_rules import (
 )
 from studioflow.media.sniff import MIME
 from studioflow.media.variants import PRESETS, VariantSpec
+from studioflow.platform.edge import Answer
 from studioflow.platform.runtime import Platform
 
 _PREFIX = "/i/"
 _ALLOWED_PARAMS = frozenset({"size", "v"})
-# What the access log and the metrics call the route (Starlette puts the matched route here).
-_ROUTE = SimpleNamespace(path_format="/i/{image_id}")
+# What the access log and the metrics call it: the route's template.
+_ROUTE = "/i/{image_id}"
 
 
 class HotDelivery:
-    def __init__(self, app: ASGIApp, *, platform: Platform, cache: DeliveryCache) -> None:
-        self.app = app
+    """A fast answer of the Edge (platform/edge.py) for cached public images."""
+
+    def __init__(self, *, platform: Platform, cache: DeliveryCache) -> None:
         self.platform = platform
         self.cache = cache
         self.own_host = urlsplit(platform.settings.base_url).hostname
+        # With CORS configured, the route (behind CORSMiddleware) answers requests that
+        # carry an Origin: the fast path adds no CORS headers.
+        self.cors = bool(platform.settings.cors_origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["path"].startswith(_PREFIX)
-            and scope["method"] in ("GET", "HEAD")
-            and await self._answer(scope, send)
-        ):
-            return
-        await self.app(scope, receive, send)
-
-    async def _answer(self, scope: Scope, send: Send) -> bool:
+    async def __call__(self, scope: Scope) -> Answer | None:
+        if not scope["path"].startswith(_PREFIX):
+            return None
         try:
             image_id = uuid.UUID(scope["path"][len(_PREFIX) :])
         except ValueError:
-            return False
+            return None
         found = self.cache.peek(image_id)
         if found is None or found.expired() or not found.image.is_public:
-            return False
+            return None
         # Blank values kept: `?size=` is the route's 422, not the original.
         pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         params = dict(pairs)
         if len(params) != len(pairs) or not params.keys() <= _ALLOWED_PARAMS:
-            return False
+            return None
         request = Request(scope)
-        if "range" in request.headers:
-            return False
-        referer = request.headers.get("referer")
+        request_headers = request.headers
+        if "range" in request_headers or (self.cors and "origin" in request_headers):
+            return None
+        referer = request_headers.get("referer")
         if not referrer_allowed(referer, list(found.allowed_referrers), self.own_host):
-            return False
+            return None
         image = found.image
         size = params.get("size")
         if size is not None:
             if size not in PRESETS:
-                return False
+                return None
             spec = VariantSpec.preset(size, image.format)
             variant = found.variants.get(spec.key)
             if variant is None:
-                return False
+                return None
             key, total, tag = variant.storage_key, variant.bytes, spec.key
             mime = MIME[variant.format]
         elif image.keep_metadata:
@@ -89,34 +88,32 @@ class HotDelivery:
         else:
             key, total, tag, mime = image.public_key, image.public_bytes, "p", image.mime_type
         if total > SMALL_OBJECT:
-            return False
+            return None
         body = self.cache.peek_body(key)
         if body is None:
-            return False
+            return None
         platform = self.platform
-        if await platform.counters.get(month_key(image)) >= found.bandwidth_bytes_month:
-            return False
-        headers = cache_headers(image, tag, versioned=bool(params.get("v")))  # as the route
-        scope["route"] = _ROUTE
-        if not_modified(request, headers["ETag"]):
-            await _send(send, 304, headers, b"")
-            return True
-        headers["Content-Type"] = mime
-        headers["Content-Length"] = str(len(body))
+        if await platform.tally.total(month_key(image)) >= found.bandwidth_bytes_month:
+            return None
+        etag, answer_headers = _headers(
+            image.content_hash, image.is_public, tag, bool(params.get("v")), mime, len(body)
+        )
+        if not_modified(request, etag):
+            return Answer(304, list(answer_headers[:-2]), b"", _ROUTE)
         if scope["method"] == "HEAD":
-            await _send(send, 200, headers, b"")
-            return True
-        await count_delivery(platform, request, image, tag, len(body))
-        await _send(send, 200, headers, body)
-        return True
+            return Answer(200, list(answer_headers), b"", _ROUTE)
+        count_delivery(platform, request, image, tag, len(body))
+        return Answer(200, list(answer_headers), body, _ROUTE)
 
 
-async def _send(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(k.lower().encode(), v.encode("latin-1")) for k, v in headers.items()],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+@functools.lru_cache(maxsize=4096)
+def _headers(
+    content_hash: str, is_public: bool, tag: str, versioned: bool, mime: str, length: int
+) -> tuple[str, tuple[tuple[bytes, bytes], ...]]:
+    """The ETag and the encoded headers of a 200 (the last two, type and length, left off
+    for a 304): the route's, built once per copy of an image instead of once a request."""
+    headers = cache_headers(content_hash, is_public, tag, versioned=versioned)
+    headers["Content-Type"] = mime
+    headers["Content-Length"] = str(length)
+    encoded = tuple((k.lower().encode(), v.encode("latin-1")) for k, v in headers.items())
+    return headers["ETag"], encoded

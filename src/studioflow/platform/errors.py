@@ -273,6 +273,15 @@ async def unavailable_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+INTERNAL_ERROR_DETAIL = "Something went wrong on our side. Quote the request id if you report it."
+
+
+async def internal_error_handler(request: Request, exc: Exception) -> Response:
+    return problem(
+        500, code="internal_error", detail=INTERNAL_ERROR_DETAIL, request_id=_request_id(request)
+    )
+
+
 def install_error_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | None = None) -> None:
     """``html_error_page`` renders the 404 page browsers get outside the API."""
     app.state.html_error_page = html_error_page
@@ -283,5 +292,6 @@ def install_error_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | Non
         app.add_exception_handler(unavailable, unavailable_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
-    # Exception (500) is handled by RequestContextMiddleware, which also logs with the
-    # request id; Starlette's own handler would re-raise into the server.
+    # Anything else: Starlette's error middleware answers with this and raises on; the Edge
+    # (platform/edge.py) in front logs it once, with the request id.
+    app.add_exception_handler(Exception, internal_error_handler)

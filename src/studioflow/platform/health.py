@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from studioflow.platform.client_ip import peer_in
+from studioflow.platform.edge import Answer
 from studioflow.platform.errors import problem
 from studioflow.platform.observability import read_queue_depth
 
@@ -21,45 +22,38 @@ if TYPE_CHECKING:
     from studioflow.platform.runtime import Platform
 
 router = APIRouter(tags=["operations"])
-# What the access log and the metrics call the route (Starlette puts the matched route here).
-_HEALTH_ROUTE = SimpleNamespace(path_format="/health")
 
 
-def liveness(role: str) -> dict[str, str]:
-    return {"status": "ok", "service": role, "time": datetime.now(UTC).isoformat()}
+def liveness(role: str, at: float | None = None) -> dict[str, str]:
+    now = datetime.now(UTC) if at is None else datetime.fromtimestamp(at, UTC)
+    return {"status": "ok", "service": role, "time": now.isoformat(timespec="seconds")}
 
 
-class LivenessMiddleware:
-    """``GET /health`` answered before routing, with the route's body.
+class Liveness:
+    """``GET /health`` as a fast answer of the Edge (platform/edge.py), before routing.
 
     Load balancers and orchestrators ask it of every process every few seconds, and it needs
     nothing of the app: routing among the app's routes and FastAPI's response handling were
-    most of its cost (bench/README.md, "Delivery over HTTP"). It sits inside the request
-    context and the security headers, so it is logged, counted and headed like any route; the
-    route below stays for the OpenAPI document and for apps built without this middleware.
+    most of its cost (bench/README.md, "Delivery over HTTP"). The Edge logs, counts and heads
+    it like any route; the route below stays for the OpenAPI document.
     """
 
-    def __init__(self, app: ASGIApp, *, role: str) -> None:
-        self.app = app
+    def __init__(self, role: str) -> None:
         self.role = role
+        self._body: tuple[int, bytes] = (-1, b"")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/health" or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = _HEALTH_ROUTE
-        body = json.dumps(liveness(self.role), separators=(",", ":")).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def __call__(self, scope: Scope) -> Answer | None:
+        if scope["path"] != "/health" or scope["method"] != "GET":
+            return None
+        # The body changes once a second (its time is to the second): built once a second,
+        # not once per probe.
+        second = int(time.time())
+        if self._body[0] != second:
+            body = json.dumps(liveness(self.role, second), separators=(",", ":")).encode()
+            self._body = (second, body)
+        body = self._body[1]
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        return Answer(200, headers, body, "/health")
 
 
 @router.get("/health")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 import sys
 import time
 from collections.abc import MutableMapping
@@ -18,23 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from studioflow.platform.errors import problem
 
 if TYPE_CHECKING:
     from studioflow.platform.runtime import Platform
 
-REQUEST_ID_HEADER = "x-request-id"
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _SENSITIVE = re.compile(
     r"pass(word)?|secret|token|authorization|cookie|api[_-]?key|credential|session|otp|code_hash",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
-
-log = structlog.get_logger("studioflow")
-_access_log = logging.getLogger("studioflow")
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -178,98 +169,6 @@ async def watch_loop_lag(metrics: Metrics, *, interval: float = LOOP_LAG_INTERVA
         if lag > worst:
             worst = lag
             metrics.loop_lag_max.set(worst)
-
-
-class RequestContextMiddleware:
-    """Request id, structured access log, request metrics and the last-resort 500 answer."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        incoming = _header(scope, REQUEST_ID_HEADER)
-        # token_hex: the same 128 random bits as uuid4().hex without building a UUID object.
-        request_id = (
-            incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(16)
-        )
-        scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception:
-            log.exception("request.failed", method=scope["method"], path=scope["path"])
-            if response_started:
-                raise
-            status = 500
-            response = problem(
-                500,
-                code="internal_error",
-                detail="Something went wrong on our side. Quote the request id if you report it.",
-                request_id=request_id,
-            )
-            response.headers[REQUEST_ID_HEADER] = request_id
-            await response(scope, receive, send)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
-            label = template if isinstance(template, str) else _fallback_label(scope, status)
-            method = scope["method"]
-            self.metrics.requests.labels(method, label, str(status)).inc()
-            self.metrics.latency.labels(method, label).observe(elapsed)
-            if (
-                label != "/metrics"
-                and not label.startswith("/static")
-                # Asked of the stdlib logger (cached there): at WARNING the access line costs
-                # nothing, not even building its event.
-                and _access_log.isEnabledFor(logging.INFO)
-            ):
-                log.info(
-                    "http.request",
-                    method=method,
-                    path=scope["path"],
-                    route=label,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                )
-            structlog.contextvars.unbind_contextvars("request_id")
-
-
-def _fallback_label(scope: Scope, status: int) -> str:
-    # Never the raw path: unknown URLs would give every scanner's probe its own time series.
-    path: str = scope["path"]
-    if path.startswith("/static/"):
-        return "/static"
-    if path == getattr(scope.get("app"), "openapi_url", None):
-        return path
-    return "unmatched" if status == 404 else "other"
-
-
-def _header(scope: Scope, name: str) -> str | None:
-    target = name.encode()
-    for key, value in scope.get("headers", []):
-        if key.lower() == target:
-            decoded: str = value.decode("latin-1")
-            return decoded
-    return None
 
 
 async def read_queue_depth(platform: Platform) -> None:

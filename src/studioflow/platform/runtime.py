@@ -28,6 +28,7 @@ from studioflow.platform.ratelimit import Counters, MemoryCounters, RateLimiter,
 from studioflow.platform.security import Passwords
 from studioflow.platform.storage import Storage, create_storage
 from studioflow.platform.streams import EventStream, MemoryStream, RedisStream
+from studioflow.platform.tally import Tally
 from studioflow.settings import Settings
 
 log = structlog.get_logger("studioflow.runtime")
@@ -54,7 +55,12 @@ class Platform:
     # Off only where every session shares one connection (tests that roll back): a cron job
     # firing mid-test would use that connection from a second task at the same time.
     run_crons: bool = True
+    # Delivered bytes and views, gathered and written in one go (platform/tally.py).
+    tally: Tally = field(init=False)
     _worker_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tally = Tally(self.counters, self.views)
 
     @property
     def outbox(self) -> Path:

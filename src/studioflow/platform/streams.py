@@ -22,6 +22,8 @@ CLAIM_AFTER_MS = 60_000
 class EventStream(Protocol):
     async def record(self, event: dict[str, Any]) -> None: ...
 
+    async def record_many(self, events: list[dict[str, Any]]) -> None: ...
+
     async def drain(self, limit: int) -> tuple[list[dict[str, Any]], Any]: ...
 
     async def acknowledge(self, token: Any) -> None: ...
@@ -35,6 +37,9 @@ class MemoryStream:
 
     async def record(self, event: dict[str, Any]) -> None:
         self._events.append(event)
+
+    async def record_many(self, events: list[dict[str, Any]]) -> None:
+        self._events.extend(events)
 
     async def drain(self, limit: int) -> tuple[list[dict[str, Any]], Any]:
         return [self._events.popleft() for _ in range(min(limit, len(self._events)))], None
@@ -57,6 +62,15 @@ class RedisStream:
         await self.redis.xadd(
             self.stream, {"e": json.dumps(event)}, maxlen=BUFFER_LIMIT, approximate=True
         )
+
+    async def record_many(self, events: list[dict[str, Any]]) -> None:
+        # One round trip for the lot (no MULTI: each append stands on its own).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.xadd(
+                    self.stream, {"e": json.dumps(event)}, maxlen=BUFFER_LIMIT, approximate=True
+                )
+            await pipe.execute()
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
