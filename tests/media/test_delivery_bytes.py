@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
+from studioflow.models import Image
 from studioflow.platform.runtime import Platform
 from tests.factories import create_account
 from tests.media import images
+from tests.media.sql_seen import statements
 
 
 async def large_image(client: httpx.AsyncClient, platform: Platform) -> tuple[str, int]:
@@ -43,6 +48,32 @@ async def test_behind_nginx_the_app_hands_local_files_over(
     assert handed.status_code == 200 and handed.content == b""
     assert handed.headers["x-accel-redirect"].startswith("/_stored/clients/")
     assert "content-range" not in handed.headers and handed.headers["etag"]
+    # Again, now from the delivery cache (media/hot_path.py): the same answer, counted alike.
+    info = (await client.get(f"/info/{image_id}")).json()  # size: the public copy's bytes
+    owner_client = (await platform_image(platform, image_id)).client_id
+    month = f"bandwidth:{owner_client}:{datetime.now(UTC):%Y%m}"
+    await platform.tally.flush()
+    before = await platform.counters.get(month)
+    with statements(platform) as seen:
+        again = await client.get(f"/i/{image_id}")
+    assert seen == []  # answered from the delivery cache
+    assert again.status_code == 200 and again.content == b""
+
+    def comparable(response: httpx.Response) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k not in {"x-request-id", "date"}}
+
+    assert comparable(again) == comparable(handed)
+    cached = await client.get(f"/i/{image_id}", headers={"If-None-Match": handed.headers["etag"]})
+    assert cached.status_code == 304 and "x-accel-redirect" not in cached.headers
+    await platform.tally.flush()
+    assert await platform.counters.get(month) == before + info["size"]
+
+
+async def platform_image(platform: Platform, image_id: str) -> Image:
+    async with platform.db.read() as session:
+        image = await session.get(Image, uuid.UUID(image_id))
+    assert image is not None
+    return image
 
 
 async def test_on_s3_large_files_can_redirect_to_a_short_presigned_url(

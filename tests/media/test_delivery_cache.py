@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from studioflow.admin import service as admin_service
 from studioflow.media.delivery_cache import CHANNEL
@@ -20,6 +18,7 @@ from studioflow.platform.runtime import Platform
 from tests.factories import create_account
 from tests.identity.helpers import Account
 from tests.media import images
+from tests.media.sql_seen import statements
 
 
 @pytest.fixture
@@ -34,24 +33,6 @@ async def put(client: httpx.AsyncClient, owner: Account) -> str:
     )
     assert response.status_code == 201, response.text
     return str(response.json()["image"]["id"])
-
-
-@contextmanager
-def statements(platform: Platform) -> Iterator[list[str]]:
-    """The SQL statements run meanwhile, on either engine."""
-    seen: list[str] = []
-
-    def note(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        seen.append(sql)
-
-    engines = {platform.db.engine.sync_engine, platform.db.read_engine.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", note)
 
 
 async def test_a_cached_hit_reads_no_database(

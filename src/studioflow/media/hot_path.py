@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from starlette.requests import Request
 from starlette.types import Scope
@@ -49,6 +49,7 @@ class HotDelivery:
         # With CORS configured, the route (behind CORSMiddleware) answers requests that
         # carry an Origin: the fast path adds no CORS headers.
         self.cors = bool(platform.settings.cors_origins)
+        self.local = platform.storage.kind == "local"
 
     async def __call__(self, scope: Scope) -> Answer | None:
         if not scope["path"].startswith(_PREFIX):
@@ -87,16 +88,30 @@ class HotDelivery:
             key, total, tag, mime = image.original_key, image.bytes, "o", image.mime_type
         else:
             key, total, tag, mime = image.public_key, image.public_bytes, "p", image.mime_type
+        platform = self.platform
+        versioned = bool(params.get("v"))
         if total > SMALL_OBJECT:
-            return None
+            # A large object is nginx's to send (X-Accel-Redirect, as the route answers it);
+            # without that, the route streams it.
+            accel = self.local and platform.settings.delivery_accel_prefix
+            if not accel or scope["method"] == "HEAD":
+                return None
+            if await platform.tally.total(month_key(image)) >= found.bandwidth_bytes_month:
+                return None
+            etag, accel_headers = _accel_headers(
+                image.content_hash, tag, versioned, mime, accel + quote(key)
+            )
+            if not_modified(request, etag):
+                return Answer(304, list(accel_headers[:-3]), b"", _ROUTE)
+            count_delivery(platform, request, image, tag, total)
+            return Answer(200, list(accel_headers), b"", _ROUTE)
         body = self.cache.peek_body(key)
         if body is None:
             return None
-        platform = self.platform
         if await platform.tally.total(month_key(image)) >= found.bandwidth_bytes_month:
             return None
         etag, answer_headers = _headers(
-            image.content_hash, image.is_public, tag, bool(params.get("v")), mime, len(body)
+            image.content_hash, image.is_public, tag, versioned, mime, len(body)
         )
         if not_modified(request, etag):
             return Answer(304, list(answer_headers[:-2]), b"", _ROUTE)
@@ -115,5 +130,19 @@ def _headers(
     headers = cache_headers(content_hash, is_public, tag, versioned=versioned)
     headers["Content-Type"] = mime
     headers["Content-Length"] = str(length)
+    encoded = tuple((k.lower().encode(), v.encode("latin-1")) for k, v in headers.items())
+    return headers["ETag"], encoded
+
+
+@functools.lru_cache(maxsize=4096)
+def _accel_headers(
+    content_hash: str, tag: str, versioned: bool, mime: str, location: str
+) -> tuple[str, tuple[tuple[bytes, bytes], ...]]:
+    """The route's X-Accel-Redirect answer for a public object (the last three headers left
+    off for a 304): nginx sends the file with our ETag and security headers."""
+    headers = cache_headers(content_hash, True, tag, versioned=versioned)
+    headers["Content-Type"] = mime
+    headers["Content-Length"] = "0"
+    headers["X-Accel-Redirect"] = location
     encoded = tuple((k.lower().encode(), v.encode("latin-1")) for k, v in headers.items())
     return headers["ETag"], encoded
