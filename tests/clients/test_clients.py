@@ -364,3 +364,27 @@ async def test_forged_cursors_are_422(
     answer = await client.get(path, params={"cursor": cursor}, headers=owner.headers)
     assert answer.status_code == 422, answer.text
     assert answer.json()["code"] == "validation_error"
+
+
+async def test_a_team_workspace_starts_with_credits_and_cannot_be_farmed(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    """A new team gets the plan's starting credits like a personal workspace, and a user can
+    create only so many a day (each would be free generations)."""
+    created = await client.post("/api/v1/clients", json={"name": "Team one"}, headers=owner.headers)
+    assert created.status_code == 201
+    team = created.json()["id"]
+    balance = await client.get("/api/v1/credits", headers={**owner.headers, "X-Client-Id": team})
+    assert balance.status_code == 200, balance.text
+    body = balance.json()
+    assert body["balance"] == 3
+    assert [(e["delta"], e["reason"]) for e in body["events"]] == [(3, "starting_credits")]
+    statuses = [
+        (
+            await client.post("/api/v1/clients", json={"name": f"Team {n}"}, headers=owner.headers)
+        ).status_code
+        for n in range(2, 12)
+    ]
+    assert statuses == [201] * 9 + [429]
+    refused = await client.post("/api/v1/clients", json={"name": "One more"}, headers=owner.headers)
+    assert refused.json()["code"] == "rate_limited" and int(refused.headers["retry-after"]) > 0

@@ -26,7 +26,8 @@ SIGNUP_CREDITS = 3  # seed 001: three free credits with a new account
 
 
 async def ensure_account(session: AsyncSession, client_id: uuid.UUID) -> CreditAccount:
-    """The client's account; created on first use, with the sign-up credits for a personal one."""
+    """The client's account; created on first use, with the starting credits (personal and
+    team workspaces alike; team creation is limited per user so they cannot be farmed)."""
     credits = CreditRepository(session)
     account = await credits.account(client_id)
     if account is not None:
@@ -43,8 +44,8 @@ async def ensure_account(session: AsyncSession, client_id: uuid.UUID) -> CreditA
         existing = await credits.account(client_id, fresh=True)
         assert existing is not None
         return existing
-    if client.personal_owner_id is not None:
-        await apply(session, client_id, SIGNUP_CREDITS, reason="signup", key=f"signup:{client_id}")
+    reason = "signup" if client.personal_owner_id is not None else "starting_credits"
+    await apply(session, client_id, SIGNUP_CREDITS, reason=reason, key=f"signup:{client_id}")
     return account
 
 

@@ -33,7 +33,7 @@ from studioflow.identity.auth import UserOnly, platform_of
 from studioflow.identity.context import context_of
 from studioflow.models import Client, Invitation
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import answers
+from studioflow.platform.errors import RateLimited, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["clients"])
@@ -58,11 +58,31 @@ async def list_clients(
     return Page(items=[client_out(c, role) for c, role in rows], next_cursor=cursor)
 
 
-@router.post("/api/v1/clients", status_code=201, response_model=ClientOut)
+# Every new workspace starts with credits: without a limit, a script could make workspaces
+# for free generations.
+TEAMS_PER_DAY = "10/day"
+
+
+@router.post(
+    "/api/v1/clients",
+    status_code=201,
+    response_model=ClientOut,
+    responses=answers({429: "More workspaces than a user may create a day (`rate_limited`)."}),
+)
 async def create_client(
     body: ClientCreate, principal: UserOnly, request: Request, session: SessionDep
 ) -> ClientOut:
-    """Create a client (a team); you become its owner."""
+    """Create a client (a team); you become its owner. A user creates at most
+    ``TEAMS_PER_DAY`` a day: each starts with the plan's starting credits."""
+    limit = await platform_of(request).limiter.hit(
+        TEAMS_PER_DAY, "clients:create", str(principal.user_id)
+    )
+    if not limit.allowed:
+        raise RateLimited(
+            "You have created the most workspaces a day allows. Try again tomorrow.",
+            retry_after=limit.reset_after,
+            headers=dict(limit.headers),
+        )
     client = await service.create_client(
         session, principal, name=body.name, context=context_of(request)
     )
