@@ -12,7 +12,7 @@ from studioflow.models import Image
 from studioflow.platform.runtime import Platform
 from tests.factories import create_account
 from tests.media import images
-from tests.media.sql_seen import statements
+from tests.sql_seen import statements
 
 
 async def large_image(client: httpx.AsyncClient, platform: Platform) -> tuple[str, int]:

@@ -18,7 +18,7 @@ from studioflow.platform.runtime import Platform
 from tests.factories import create_account
 from tests.identity.helpers import Account
 from tests.media import images
-from tests.media.sql_seen import statements
+from tests.sql_seen import statements
 
 
 @pytest.fixture

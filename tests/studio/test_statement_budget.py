@@ -5,14 +5,11 @@ benchmark. Counts, never timings."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
+from contextlib import AbstractContextManager
 
 from studioflow.platform.runtime import Platform
 from studioflow.studio import runner
+from tests.sql_seen import statements
 from tests.studio.conftest import Studio
 
 # POST …/execute of one prompt with a bearer token: session and user, membership and
@@ -30,27 +27,8 @@ RUN_BUDGET = {"sqlite": 14, "postgresql": 12}
 NOT_COUNTED = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK", "PRAGMA")
 
 
-@contextmanager
-def counting(platform: Platform) -> Iterator[list[str]]:
-    """The statements the database receives, from SQLAlchemy's own engine events (the write
-    engine and, on SQLite, the read engine with its own pool)."""
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.lstrip().upper().startswith(NOT_COUNTED):
-            statements.append(statement)
-
-    engines = [platform.db.engine.sync_engine]
-    read = platform.db.read_engine.sync_engine
-    if read.pool is not engines[0].pool:
-        engines.append(read)
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", before)
+def counting(platform: Platform) -> AbstractContextManager[list[str]]:
+    return statements(platform, ignore=NOT_COUNTED)
 
 
 async def test_one_item_costs_a_bounded_number_of_statements(studio_app: Studio) -> None:

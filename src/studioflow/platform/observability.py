@@ -1,4 +1,5 @@
-"""Structured logs, request ids, access logging and Prometheus metrics.
+"""Structured logs and Prometheus metrics (request ids and the access log are the Edge's,
+platform/edge.py).
 
 Logs are JSON in production and readable in development; every line written while a request
 is handled carries its ``request_id``. Values under secret-looking keys are masked before any
