@@ -8,7 +8,9 @@ register → mail job → outbox → verify round trip (the sign-up tests keep `
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +21,7 @@ from studioflow.identity.emails import canonical_email, normalise_email
 from studioflow.identity.service import create_personal_client
 from studioflow.models import User
 from studioflow.platform.runtime import Platform
+from studioflow.settings import Settings
 from tests.identity.helpers import PASSWORD, Account, sign_in
 
 _sequence = itertools.count(1)
@@ -61,3 +64,28 @@ async def create_account(
         await session.flush()
         await create_personal_client(session, user)
     return await sign_in(client, email, password)
+
+
+@contextlib.asynccontextmanager
+async def admin_client(
+    settings: Settings, platform: Platform, email: str, password: str = "a racing passphrase"
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """An HTTP client of a fresh app on ``platform`` (a ``committed`` one, where requests
+    really race) and the Bearer headers of a new platform admin, ``email``."""
+    from studioflow.app import create_app, served
+    from studioflow.demo import create_admin
+
+    async with platform.db.transaction() as session:
+        await create_admin(
+            session, email=email, password_hash=await platform.passwords.hash(password)
+        )
+    app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+    transport = httpx.ASGITransport(app=served(app))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", timeout=60
+    ) as client:
+        login = await client.post(
+            "/api/v1/auth/login", json={"identifier": email, "password": password}
+        )
+        client.cookies.clear()
+        yield client, {"Authorization": f"Bearer {login.json()['access_token']}"}

@@ -36,7 +36,15 @@ from studioflow.platform.runtime import Platform, build_platform, freeze_startup
 from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
-from studioflow.web import account_pages, docs, media_pages, pages, studio_pages
+from studioflow.web import (
+    account_pages,
+    admin_pages,
+    docs,
+    media_pages,
+    pages,
+    studio_pages,
+    workspace_pages,
+)
 from studioflow.web.auth import SignInRequired, sign_in_required
 from studioflow.web.templating import STATIC_DIR, render_error_page
 
@@ -79,6 +87,8 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(account_pages.router, _API),
     Mount(media_pages.router, _API),
     Mount(studio_pages.router, _API),
+    Mount(workspace_pages.router, _API),
+    Mount(admin_pages.router, _API),
 )
 
 

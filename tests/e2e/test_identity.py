@@ -36,12 +36,17 @@ async def test_sign_up_to_sign_out(page, live_server: str, live_data_dir: Path) 
     code = re.search(r"\b(\d{6})\b", body).group(1)  # type: ignore[union-attr]
     await page.get_by_label("Code").fill(code)
     await page.keyboard.press("Enter")
-    await page.wait_for_url("**/login")
+    await page.wait_for_url("**/login?**")
     await page.locator(".toast").filter(has_text="Email confirmed").wait_for()
 
-    await page.get_by_label("Email or username").fill(address)
+    # The address carries over from sign-up.
+    assert await page.get_by_label("Email or username").input_value() == address
     await page.get_by_label("Password").fill("a browser passphrase 42")
     await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.wait_for_url("**/dashboard")
+    await page.get_by_role("heading", name="Recent images").wait_for()
+    await page.get_by_role("button", name="Account menu for Bea").click()
+    await page.get_by_role("link", name="Account settings").click()
     await page.wait_for_url("**/account")
     assert await page.get_by_role("heading", name="Your account", exact=True).is_visible()
 
@@ -56,19 +61,24 @@ async def test_sign_up_to_sign_out(page, live_server: str, live_data_dir: Path) 
     await page.get_by_role("link", name="Done, I copied it").click()
     await page.get_by_role("cell", name="browser key").wait_for()
 
-    # A team, then the client switcher.
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Teams").click()
+    # A workspace, then the workspace switcher.
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="All workspaces")
+        .click()
+    )
     await page.get_by_label("Name").fill("Browser Team")
-    await page.get_by_role("button", name="Create team").click()
+    await page.get_by_role("button", name="Create workspace").click()
     await page.get_by_role("cell", name="Browser Team").wait_for()
-    await page.get_by_label("Active client").select_option(label="Browser Team")
+    await page.get_by_role("combobox", name="Workspace").select_option(label="Browser Team")
     await page.wait_for_load_state()
     nav = page.get_by_role("navigation", name="Main")
     await nav.get_by_role("link", name="Members").click()
     await page.get_by_role("heading", name="Members of Browser Team").wait_for()
     await nav.get_by_role("link", name="Activity").click()
-    await page.get_by_text("client.created").wait_for()
+    await page.get_by_text("Bea created the workspace Browser Team").wait_for()
 
+    await page.get_by_role("button", name="Account menu for Bea").click()
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url("**/login")
     await page.goto(live_server + "/account")

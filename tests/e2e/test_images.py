@@ -17,7 +17,7 @@ async def sign_in_as_demo_admin(page, live_server: str, live_data_dir: Path) -> 
     await page.get_by_label("Email or username").fill("admin@example.com")
     await page.get_by_label("Password").fill(password)
     await page.get_by_role("button", name="Sign in", exact=True).click()
-    await page.wait_for_url("**/account")
+    await page.wait_for_url("**/admin/studio")  # platform admins land on the console
 
 
 async def test_upload_two_files_and_open_stats(

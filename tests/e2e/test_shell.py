@@ -10,33 +10,28 @@ pytestmark = pytest.mark.e2e
 async def test_home_page_is_clean_and_keyboard_reachable(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     await page.goto(live_server + "/")
     assert await page.title() == "Home · Studioflow"
+    # A product page: what it does and the way in, not the API or /metrics.
+    assert await page.get_by_role("heading", name="Generate in batches").is_visible()
+    assert await page.get_by_role("link", name="/metrics").count() == 0
     await page.keyboard.press("Tab")
     skip = page.locator(".skip-link")
     assert await skip.evaluate("el => el === document.activeElement")
     assert await skip.is_visible()
     await page.keyboard.press("Enter")
     assert await page.evaluate("document.activeElement.id") == "main"
-    # Navigation by keyboard: tab to "Design system" and follow it.
-    link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Design system")
+    # Navigation by keyboard: tab to "Sign in" and follow it.
+    link = page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in")
     await link.focus()
     await page.keyboard.press("Enter")
-    await page.wait_for_url("**/design")
+    await page.wait_for_url("**/login")
     assert page.console_errors == [], page.console_errors
 
 
-async def test_phone_width_menu(phone, live_server: str) -> None:  # type: ignore[no-untyped-def]
+async def test_phone_width_home(phone, live_server: str) -> None:  # type: ignore[no-untyped-def]
     await phone.goto(live_server + "/")
-    nav_link = phone.get_by_role("link", name="API docs")
-    toggle = phone.get_by_role("button", name="Menu")
-    assert await toggle.is_visible()
-    assert not await nav_link.is_visible()
-    await toggle.click()
-    assert await toggle.get_attribute("aria-expanded") == "true"
-    assert await nav_link.is_visible()
-    await phone.keyboard.press("Escape")
-    assert await toggle.get_attribute("aria-expanded") == "false"
-    assert not await nav_link.is_visible()
-    # Nothing overflows sideways on a phone.
+    nav = phone.get_by_role("navigation", name="Main")
+    assert await nav.get_by_role("link", name="Sign in").is_visible()
+    assert await nav.get_by_role("link", name="Sign up").is_visible()
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
 

@@ -16,7 +16,11 @@ async def test_run_a_batch_and_watch_it_complete(
     page, live_server: str, live_data_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     await sign_in_as_demo_admin(page, live_server, live_data_dir)
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Studio").click()
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Studio", exact=True)
+        .click()
+    )
     await page.wait_for_url("**/studio")
     await page.get_by_role("link", name="Open").first.click()
     await page.wait_for_url("**/studio/workflows/*")

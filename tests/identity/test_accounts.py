@@ -414,7 +414,7 @@ async def test_the_owner_gets_in_by_magic_link_while_locked(
     landed = await client.post(
         "/auth/callback", data={"token": token}, headers={"Origin": "http://testserver"}
     )
-    assert landed.status_code == 303 and landed.headers["location"] == "/account"
+    assert landed.status_code == 303 and landed.headers["location"] == "/start"
     assert "access_token" in landed.cookies
     # The lock is lifted for the owner, and the link is spent.
     client.cookies.clear()
@@ -587,7 +587,7 @@ async def test_sign_in_sends_nobody_off_site(
     """``next`` after sign-in is a path on this site as a browser parses it (issue 12, 3)."""
     page = await client.get("/login", params={"next": target})
     assert page.status_code == 200
-    assert 'data-success="redirect:/account"' in page.text
+    assert 'data-success="redirect:/start"' in page.text
     await sign_up(client, platform, "nav@example.com")
     # Signed in by cookies, as a browser is: the page sends the visitor on at once.
     login = await client.post(
@@ -595,6 +595,6 @@ async def test_sign_in_sends_nobody_off_site(
     )
     assert login.status_code == 200
     signed_in = await client.get("/login", params={"next": target}, follow_redirects=False)
-    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/account"
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/start"
     kept = await client.get("/login", params={"next": "/images?album=1"}, follow_redirects=False)
     assert kept.headers["location"] == "/images?album=1"

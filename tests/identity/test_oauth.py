@@ -84,14 +84,14 @@ async def test_google_creates_an_account_then_signs_in(
 ) -> None:
     provider.next_user = {"sub": "google-123", "email": "Gina@Example.com", "email_verified": True}
     landed = await run_flow(browser, "google")
-    assert landed.status_code == 303 and landed.headers["location"] == "/account"
+    assert landed.status_code == 303 and landed.headers["location"] == "/start"
     assert "access_token" in landed.cookies
     me = (await browser.get("/api/v1/auth/me")).json()
     assert me["user"]["email"] == "gina@example.com" and me["user"]["email_verified"]
     assert me["memberships"][0]["personal"] is True
     browser.cookies.clear()
     again = await run_flow(browser, "google")
-    assert again.status_code == 303 and again.headers["location"] == "/account"
+    assert again.status_code == 303 and again.headers["location"] == "/start"
     assert await count(platform, User, email="gina@example.com") == 1
     assert await count(platform, OAuthIdentity, provider="google", subject="google-123") == 1
 
@@ -116,7 +116,7 @@ async def test_no_silent_linking_by_email(
     assert linked.headers["location"] == "/account"
     assert await count(platform, OAuthIdentity, subject="google-hugo") == 1
     browser.cookies.clear()
-    assert (await run_flow(browser, "google")).headers["location"] == "/account"
+    assert (await run_flow(browser, "google")).headers["location"] == "/start"
 
 
 async def test_state_must_match(browser: httpx.AsyncClient, provider: FakeOAuth) -> None:
@@ -192,7 +192,7 @@ async def test_github_sign_in(
         "verified": True,
     }
     landed = await run_flow(browser, "github")
-    assert landed.status_code == 303 and landed.headers["location"] == "/account"
+    assert landed.status_code == 303 and landed.headers["location"] == "/start"
     me = (await browser.get("/api/v1/auth/me")).json()
     assert me["user"]["email"] == "octocat@example.com"
     assert await count(platform, OAuthIdentity, provider="github", subject="4242") == 1

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from sqlalchemy import update
 
-from studioflow.app import create_app, served
-from studioflow.demo import create_admin
 from studioflow.models import Plan
 from studioflow.platform.runtime import Platform
 from studioflow.settings import Settings
+from tests.factories import admin_client
 from tests.media import images
 
 
@@ -20,23 +18,8 @@ async def test_racing_uploads_never_pass_the_daily_limit(
 ) -> None:
     settings, platform = committed
     async with platform.db.transaction() as session:
-        await create_admin(
-            session,
-            email="racer@example.com",
-            password_hash=await platform.passwords.hash("a racing passphrase"),
-        )
         await session.execute(update(Plan).where(Plan.name == "free").values(uploads_per_day=3))
-    app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
-    transport = httpx.ASGITransport(app=served(app))
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://testserver", timeout=60
-    ) as client:
-        login = await client.post(
-            "/api/v1/auth/login",
-            json={"identifier": "racer@example.com", "password": "a racing passphrase"},
-        )
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        client.cookies.clear()
+    async with admin_client(settings, platform, "racer@example.com") as (client, headers):
 
         async def one(n: int) -> int:
             data = images.noise_png((20 + n, 20))

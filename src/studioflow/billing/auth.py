@@ -9,3 +9,4 @@ from fastapi import Depends
 from studioflow.identity.auth import Authenticator, Principal
 
 BillingReader = Annotated[Principal, Depends(Authenticator("billing:read"))]
+BillingManager = Annotated[Principal, Depends(Authenticator("billing:manage"))]

@@ -161,6 +161,12 @@ async def summary(
         return account.balance, (await ledger(writer, client_id, limit=limit) if limit else [])
 
 
+async def peek_balance(session: AsyncSession, client_id: uuid.UUID) -> int | None:
+    """The balance without opening an account (None when there is none yet): for the
+    shell's notifications, which must not write on every page."""
+    return await CreditRepository(session).balance(client_id)
+
+
 async def ledger(
     session: AsyncSession, client_id: uuid.UUID, *, limit: int = 100
 ) -> list[CreditEvent]:

@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, cast, func, select
 
-from studioflow.models import Client, CreditAccount, CreditEvent, Plan
+from studioflow.models import Client, CreditAccount, CreditEvent, CreditRequest, Plan, User
 from studioflow.models.base import INT_MAX, table_of
+from studioflow.models.user import PlatformRole
+from studioflow.platform.pagination import PageParams
 from studioflow.platform.repository import ClientScoped, Repository
 
 _ACCOUNTS = table_of(CreditAccount)
@@ -111,3 +113,50 @@ class PlanRepository(Repository[Plan]):
         if after is not None:
             statement = statement.where(Client.id > after)
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+
+class CreditRequestRepository(ClientScoped[CreditRequest]):
+    """Asks for credits: a workspace's own, and every workspace's for the platform admins."""
+
+    model = CreditRequest
+
+    async def open_of(self, client_id: uuid.UUID) -> CreditRequest | None:
+        return await self.one_or_none(
+            self.of_client(client_id).where(CreditRequest.status == "open")
+        )
+
+    async def newest_of(self, scope: Any, *, limit: int) -> list[CreditRequest]:
+        return await self.all(self.readable(scope).order_by(CreditRequest.id.desc()).limit(limit))
+
+    async def by_id(self, request_id: uuid.UUID) -> CreditRequest | None:
+        """Any workspace's request: for platform admins only (the caller has checked)."""
+        return await self.session.get(CreditRequest, request_id)
+
+    async def all_workspaces(
+        self, params: PageParams, *, status: str | None
+    ) -> tuple[list[tuple[CreditRequest, str]], str | None]:
+        """Requests of every workspace with the workspace's name, newest first."""
+        statement = select(CreditRequest, Client.name).join(
+            Client, Client.id == CreditRequest.client_id
+        )
+        if status is not None:
+            statement = statement.where(CreditRequest.status == status)
+        rows, cursor = await self.page_by(
+            statement, [CreditRequest.id], params, key=lambda row: [row[0].id], descending=True
+        )
+        return [(row[0], row[1]) for row in rows], cursor
+
+    async def count_open(self) -> int:
+        value = await self.session.scalar(
+            select(func.count()).select_from(CreditRequest).where(CreditRequest.status == "open")
+        )
+        return int(value or 0)
+
+    async def admin_addresses(self) -> list[str]:
+        """Where a new request is announced: every active platform admin."""
+        rows = await self.session.scalars(
+            select(User.email).where(
+                User.platform_role == PlatformRole.admin, User.is_active.is_(True)
+            )
+        )
+        return list(rows.all())

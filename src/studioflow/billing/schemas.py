@@ -35,3 +35,30 @@ class GrantIn(Input):
     )
     reason: str = Field(default="admin_grant", min_length=1, max_length=40)
     reference: str | None = Field(default=None, max_length=200)
+
+
+class CreditRequestIn(Input):
+    amount: int = Field(ge=1, le=MAX_GRANT, description="Credits asked for.")
+    note: str = Field(default="", max_length=500, description="Why, for the admins.")
+
+
+class CreditRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    client_id: str
+    amount: int
+    note: str
+    status: str  # open, granted or declined
+    granted: int | None
+    answer: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+    client_name: str | None = None  # in the admins' list
+
+
+class CreditRequestAnswer(Input):
+    amount: int | None = Field(
+        default=None, ge=1, le=MAX_GRANT, description="Credits to grant (default: as asked)."
+    )
+    answer: str | None = Field(default=None, max_length=500, description="A word to the owner.")

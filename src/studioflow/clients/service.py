@@ -191,8 +191,9 @@ async def invite(
         sender=platform.settings.mail_from,
         to=address,
         subject=f"Join {client.name} on Studioflow",
-        text=f"{principal.user.email} invited you to {client.name} on Studioflow as {role}.\n\n"
-        f"Accept within 7 days (sign up first with this address if you have no account):\n{link}\n",
+        text=f"{principal.user.email} invited you to the workspace {client.name} on Studioflow "
+        f"as {role}.\n\nAccept within 7 days. No account yet? The link lets you create one with "
+        f"this address, and you join when you are in:\n{link}\n",
     )
     send_mail_later(platform, session, message)
     return invitation

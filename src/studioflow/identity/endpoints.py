@@ -186,11 +186,11 @@ async def refresh(
 
 @router.get("/api/v1/auth/session", include_in_schema=False)
 async def browser_session(
-    request: Request, session: WriteSessionDep, next: str = "/account"
+    request: Request, session: WriteSessionDep, next: str = "/start"
 ) -> Response:
     """Pages send the browser here when its access cookie has expired: the refresh cookie
     (which only travels to /api/v1/auth) renews the session, then back to the page."""
-    target = next if next.startswith("/") and not next.startswith("//") else "/account"
+    target = next if next.startswith("/") and not next.startswith("//") else "/start"
     settings = platform_of(request).settings
     token = request.cookies.get(cookies.refresh_cookie_name(settings), "")
     try:
@@ -297,7 +297,7 @@ async def magic_link_callback(
         )
     except BadRequest:
         return RedirectResponse("/login?link=invalid", status_code=303)
-    response = RedirectResponse("/account", status_code=303)
+    response = RedirectResponse("/start", status_code=303)
     signed_in(request, response, result)
     return response
 
@@ -588,7 +588,7 @@ async def _oauth_callback(
         response = RedirectResponse("/account", status_code=303)
     else:
         assert outcome.sign_in is not None
-        response = RedirectResponse("/account", status_code=303)
+        response = RedirectResponse("/start", status_code=303)
         signed_in(request, response, outcome.sign_in)
     response.delete_cookie(oauth.FLOW_COOKIE, path="/api/v1/auth")
     return response

@@ -2,7 +2,7 @@
 
 from studioflow.models.analytics import ImageDaily, ImageView, UsageDaily
 from studioflow.models.base import Base
-from studioflow.models.billing import CreditAccount, CreditEvent, Plan
+from studioflow.models.billing import CreditAccount, CreditEvent, CreditRequest, Plan
 from studioflow.models.client import (
     ApiKey,
     AuditEvent,
@@ -54,6 +54,7 @@ __all__ = [
     "Client",
     "CreditAccount",
     "CreditEvent",
+    "CreditRequest",
     "ExecutionEvent",
     "ExecutionKind",
     "ExecutionStatus",

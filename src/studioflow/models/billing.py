@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from studioflow.models.base import Base, IdMixin, TimestampMixin, utcnow
@@ -54,3 +54,42 @@ class CreditEvent(IdMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CreditRequest(IdMixin, Base):
+    """A workspace owner asks the platform admins for credits; an admin grants or declines.
+
+    At most one request of a workspace is open (a partial unique index on both backends), so
+    a double click or a retry cannot queue the same ask twice. Granting writes the ledger
+    with the request's id as the key: granted once, whatever retries.
+    """
+
+    __tablename__ = "credit_requests"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("status IN ('open', 'granted', 'declined')", name="status_known"),
+        Index(
+            "uq_credit_requests_one_open",
+            "client_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    amount: Mapped[int]
+    note: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    granted: Mapped[int | None]
+    answer: Mapped[str | None] = mapped_column(String(500))
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]

@@ -7,44 +7,19 @@ show its last four characters, so people can tell which key it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from studioflow.clients import service as clients
-from studioflow.identity.auth import Principal, platform_of
+from studioflow.identity.auth import platform_of
 from studioflow.identity.context import context_of
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import Unprocessable
 from studioflow.studio import service
 from studioflow.studio.auth import SettingsReader, SettingsUpdater
-from studioflow.studio.schemas import ProviderKeyState, SettingsIn, SettingsOut
+from studioflow.studio.schemas import SettingsIn, SettingsOut
+from studioflow.studio.settings_view import KEYED_PROVIDERS, settings_out
 
 router = APIRouter(tags=["settings"])
-KEYED_PROVIDERS = ("gemini", "openai")
-
-
-def settings_out(request: Request, principal: Principal, values: dict[str, Any]) -> SettingsOut:
-    platform_settings = platform_of(request).settings
-    sealed = values.get("provider_keys") or {}
-    hints = values.get("provider_key_hints") or {}
-    defaults = {
-        "gemini": platform_settings.gemini_api_key is not None,
-        "openai": platform_settings.openai_api_key is not None,
-    }
-    return SettingsOut(
-        client_id=str(principal.client_id),
-        images_public_by_default=bool(values.get("images_public_by_default", True)),
-        allowed_referrers=list(values.get("allowed_referrers", [])),
-        provider_keys={
-            name: ProviderKeyState(
-                configured=bool(sealed.get(name)),
-                hint=hints.get(name) if sealed.get(name) else None,
-                platform_default=defaults[name],
-            )
-            for name in KEYED_PROVIDERS
-        },
-    )
 
 
 @router.get("/api/v1/settings", response_model=SettingsOut)

@@ -37,12 +37,13 @@ def _oauth_providers(request: Request) -> list[tuple[str, str]]:
 
 
 def _safe_next(value: str | None) -> str:
-    """``value`` if a browser would take it for a path on this site, else ``/account``.
+    """``value`` if a browser would take it for a path on this site, else ``/start`` (where
+    a signed-in user lands).
 
     Parsed as a browser parses it (WHATWG URL): tabs and newlines anywhere are dropped, a
     backslash is a slash, and ``//host`` (so ``/\\host`` or ``/<TAB>/host``) names another
     host. Anything with control characters or spaces is refused outright."""
-    fallback = "/account"
+    fallback = "/start"
     if not value or any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in value):
         return fallback
     as_browser = value.replace("\\", "/")
@@ -55,20 +56,33 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/signup", response_class=HTMLResponse)
-async def signup(request: Request, page: MaybeSignedIn) -> Response:
+async def signup(
+    request: Request, page: MaybeSignedIn, next: str = "", email: str = ""
+) -> Response:
+    """``next`` (an invitation's page) is carried through the code and the sign-in, so an
+    invitee who signs up ends where the invitation link pointed."""
     if page is not None:
-        return RedirectResponse("/account", status_code=303)
-    return render(request, "auth/signup.html", {"providers": _oauth_providers(request)})
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(
+        request,
+        "auth/signup.html",
+        {"providers": _oauth_providers(request), "next": _safe_next(next), "email": email},
+    )
 
 
 @router.get("/verify", response_class=HTMLResponse)
-async def verify(request: Request, email: str = "") -> Response:
-    return render(request, "auth/verify.html", {"email": email})
+async def verify(request: Request, email: str = "", next: str = "") -> Response:
+    return render(request, "auth/verify.html", {"email": email, "next": _safe_next(next)})
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login(
-    request: Request, page: MaybeSignedIn, next: str = "", link: str = "", oauth: str = ""
+    request: Request,
+    page: MaybeSignedIn,
+    next: str = "",
+    link: str = "",
+    oauth: str = "",
+    email: str = "",
 ) -> Response:
     if page is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
@@ -77,6 +91,7 @@ async def login(
         "auth/login.html",
         {
             "next": _safe_next(next),
+            "email": email,
             "link_invalid": link == "invalid",
             "oauth": oauth,
             "providers": _oauth_providers(request),
@@ -152,9 +167,11 @@ async def activity(
     events, next_cursor = await clients.activity(
         session, principal, PageParams(limit=50, cursor=cursor)
     )
+    people = await clients.members(session, principal)
     context.update(
         client=await clients.get_client(session, principal),
         events=events,
+        names={user.id: user.first_name for _, user in people if user.first_name},
         next_cursor=next_cursor,
         page_client_id=str(client_id),
     )
@@ -167,8 +184,12 @@ async def activity(
 
 
 @router.get("/invitations/accept", response_class=HTMLResponse)
-async def accept(request: Request, page: MaybeSignedIn, token: str = "") -> Response:
-    context: dict[str, Any] = {"token": token}
+async def accept(
+    request: Request, page: MaybeSignedIn, token: str = "", auto: str = ""
+) -> Response:
+    # auto=1: the invitee comes back from signing up or in; the page accepts at once (a
+    # POST with the CSRF header, as the button sends), so nobody reopens the email.
+    context: dict[str, Any] = {"token": token, "auto": auto == "1"}
     if page is not None:
         context.update(page.context)
     return render(request, "clients/accept.html", context)

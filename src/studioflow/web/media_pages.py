@@ -115,5 +115,14 @@ async def credits_page(request: Request, session: SessionDep, page: CreditsPage)
     balance, events = await credits.summary(
         request.app.state.platform.db, session, principal.client_id
     )
-    context.update(balance=balance, events=events)
+    from studioflow.billing import requests
+
+    asked = await requests.of_workspace(session, principal)
+    context.update(
+        balance=balance,
+        events=events,
+        requests=asked,
+        open_request=next((r for r in asked if r.status == "open"), None),
+        can_ask=principal.can("billing:manage"),
+    )
     return render(request, "billing/credits.html", context)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from studioflow.web.auth import OptionalPage, PageView, html_errors
 from studioflow.web.templating import render
@@ -16,18 +16,15 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
 @router.get("/", response_class=HTMLResponse)
 async def home(
     request: Request, page: Annotated[PageView | None, Depends(OptionalPage())]
-) -> HTMLResponse:
+) -> Response:
+    """The product page for visitors; a signed-in user goes on to where they work."""
+    if page is not None:
+        return RedirectResponse("/start", status_code=303)
     settings = request.app.state.platform.settings
     return render(
         request,
         "home.html",
-        {
-            "principal": page.principal if page else None,
-            "memberships": page.context["memberships"] if page else [],
-            "mode": "embedded" if settings.embedded_queue else "at scale",
-            "database": request.app.state.platform.db.dialect,
-            "storage": request.app.state.platform.storage.kind,
-        },
+        {"mode": "embedded" if settings.embedded_queue else "at scale"},
     )
 
 

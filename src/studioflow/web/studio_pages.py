@@ -19,21 +19,13 @@ from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions, pdf, service
 from studioflow.studio.providers import aspect_ratios_of
 from studioflow.web.auth import Page, PageView, html_errors
+from studioflow.web.badges import BADGES
 from studioflow.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
 WorkflowsPage = Annotated[PageView, Depends(Page("workflows:read"))]
 AdminPage = Annotated[PageView, Depends(Page(admin=True))]
 STATUSES = tuple(ExecutionStatus)
-
-BADGES = {
-    "queued": "badge-info",
-    "pending": "badge-info",
-    "processing": "badge-warning",
-    "completed": "badge-success",
-    "failed": "badge-danger",
-    "cancelled": "",
-}
 
 
 def _relative(request: Request, image_id: uuid.UUID, size: str | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,41 +11,80 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from studioflow import __version__
+from studioflow.web.activity_text import sentence
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
 
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.globals["version"] = __version__
+templates.env.filters["sentence"] = sentence
 
-# The main navigation: (label, path). Features add their entries as they land.
-NAVIGATION: list[tuple[str, str]] = [
-    ("Home", "/"),
-    ("Design system", "/design"),
+# What visitors see in the top bar: (label, path).
+PUBLIC_NAVIGATION: list[tuple[str, str]] = [
+    ("Features", "/#features"),
     ("API docs", "/docs"),
 ]
-SIGNED_OUT = [("Sign in", "/login"), ("Sign up", "/signup")]
 
 
-def navigation_for(context: dict[str, Any]) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    path: str
+    icon: str  # a symbol id in partials/icons.html
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: str
+    items: list[NavItem]
+
+
+def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """The signed-in sidebar, grouped by area. Features add their entries as they land."""
+    client = principal.client_id
+    workspace = [("Members", f"/clients/{client}/members", "users")]
+    if principal.can("activity:read"):
+        workspace.append(("Activity", f"/clients/{client}/activity", "list"))
+    workspace.append(("Credits", "/credits", "coin"))
+    if principal.can("settings:read"):
+        workspace.append(("Settings", "/settings", "gear"))
+    workspace.append(("All workspaces", "/clients", "grid"))
+    groups = [
+        ("", [("Dashboard", "/dashboard", "home")]),
+        ("Create", [("Studio", "/studio", "spark"), ("Runs", "/studio/executions", "clock")]),
+        ("Library", [("Images", "/images", "image"), ("Albums", "/albums", "folder")]),
+        ("Workspace", workspace),
+    ]
+    if principal.is_platform_admin:
+        groups.append(
+            (
+                "Platform",
+                [
+                    ("Studio admin", "/admin/studio", "shield"),
+                    ("Credit requests", "/admin/credits", "coin"),
+                ],
+            )
+        )
+    groups.append(("Help", [("API docs", "/docs", "book")]))
+    return groups
+
+
+def navigation_for(context: dict[str, Any], path: str) -> list[NavGroup]:
+    """The sidebar of a signed-in page, its current entry marked: the longest path that is
+    this page's path or a parent of it (so an image's page marks "Images")."""
     principal = context.get("principal")
     if principal is None:
-        return [*NAVIGATION, *SIGNED_OUT]
-    client = principal.client_id
-    items = [
-        ("Home", "/"),
-        ("Studio", "/studio"),
-        ("Images", "/images"),
-        ("Credits", "/credits"),
-        ("Account", "/account"),
-        ("Teams", "/clients"),
-        ("Members", f"/clients/{client}/members"),
+        return []
+    groups = _sidebar(principal)
+    paths = [p for _, items in groups for _, p, _ in items]
+    matching = [p for p in paths if path == p or path.startswith(p.rstrip("/") + "/")]
+    current = max(matching, key=len) if matching else None
+    return [
+        NavGroup(label, [NavItem(name, p, icon, p == current) for name, p, icon in items])
+        for label, items in groups
     ]
-    if principal.can("activity:read"):
-        items.append(("Activity", f"/clients/{client}/activity"))
-    if principal.is_platform_admin:
-        items.append(("Admin", "/admin/studio"))
-    return [*items, ("API docs", "/docs")]
 
 
 def render(
@@ -53,7 +93,8 @@ def render(
     context = context or {}
     base = {
         "request": request,
-        "navigation": navigation_for(context),
+        "navigation": navigation_for(context, request.url.path),
+        "public_navigation": PUBLIC_NAVIGATION,
         "current_path": request.url.path,
         "request_id": request.scope.get("state", {}).get("request_id"),
     }

@@ -43,10 +43,15 @@
       if (el.type === "number") { if (el.value !== "") body[el.name] = Number(el.value); return; }
       if (el.tagName === "SELECT" && (el.value === "true" || el.value === "false")) { body[el.name] = el.value === "true"; return; }
       if (el.type === "datetime-local") { if (el.value !== "") body[el.name] = el.value + ":00Z"; return; }
+      // A textarea of one entry per line (allowed sites): a list, blank lines dropped.
+      if (el.hasAttribute("data-lines")) { body[el.name] = el.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean); return; }
       if (el.tagName === "SELECT" && el.value === "" && el.name.slice(-3) === "_id") { body[el.name] = null; return; }
       if (el.value !== "") body[el.name] = el.value;
     });
     if (form.querySelector("input[name=scopes]")) body.scopes = scopes;
+    // data-shape="provider_keys": the fields are one object under that name.
+    var shape = form.getAttribute("data-shape");
+    if (shape) { var wrapped = {}; wrapped[shape] = body; return wrapped; }
     return body;
   }
 
@@ -99,8 +104,13 @@
     var button = form.querySelector("[type=submit]");
     if (button) button.disabled = true;
     try {
-      var result = await call(form.getAttribute("data-method") || "POST", form.getAttribute("data-api"),
-        formBody(form), form.getAttribute("data-client"));
+      var body = formBody(form);
+      // A {field} in the address is filled from the form (the workspace a grant goes to).
+      var url = form.getAttribute("data-api").replace(/\{(\w+)\}/g, function (_, name) {
+        var value = body[name]; delete body[name]; return encodeURIComponent(value);
+      });
+      var result = await call(form.getAttribute("data-method") || "POST", url,
+        body, form.getAttribute("data-client"));
       if (result.ok) await succeed(form, result); else showErrors(form, result);
     } catch (e) {
       toast("Could not reach the server. Check your connection.", "error");
@@ -112,10 +122,12 @@
   document.addEventListener("click", async function (event) {
     var button = event.target.closest("button[data-api]");
     if (button) {
-      if (button.hasAttribute("data-confirm") && !window.confirm(button.getAttribute("data-confirm"))) return;
+      if (button.hasAttribute("data-confirm") &&
+          !(await window.studioflow.confirm(button.getAttribute("data-confirm"), button.textContent.trim()))) return;
       button.disabled = true;
+      var raw = button.getAttribute("data-body");
       var result = await call(button.getAttribute("data-method") || "POST", button.getAttribute("data-api"),
-        undefined, button.getAttribute("data-client"));
+        raw ? JSON.parse(raw) : undefined, button.getAttribute("data-client"));
       button.disabled = false;
       if (result.ok) await succeed(button, result);
       else toast((result.data && result.data.detail) || "That did not work.", "error");
@@ -151,6 +163,8 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    var auto = document.querySelector("form[data-api][data-autosubmit]");
+    if (auto) auto.requestSubmit();
     var pending = sessionStorage.getItem("studioflow.toast");
     if (pending) { sessionStorage.removeItem("studioflow.toast"); toast(pending, "success"); }
   });

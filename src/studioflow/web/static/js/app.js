@@ -1,4 +1,4 @@
-// Studioflow page behaviour: navigation toggle and toasts. No inline script (CSP).
+// Studioflow page behaviour: the shell's sidebar, drawer and menus, the confirm dialog, toasts. No inline script (CSP).
 (function () {
   "use strict";
 
@@ -19,26 +19,96 @@
     region.append(toast);
     setTimeout(function () { toast.remove(); }, kind === "error" ? 10000 : 5000);
   }
-  window.studioflow = { toast: showToast };
+  // The product's confirm dialog: resolves true when the user confirms. Focus goes to
+  // Cancel (the safe answer) and comes back to what had it.
+  function confirmAction(text, label) {
+    var dialog = document.querySelector("[data-confirm-dialog]");
+    if (!dialog || typeof dialog.showModal !== "function") return Promise.resolve(window.confirm(text));
+    dialog.querySelector("[data-confirm-text]").textContent = text;
+    dialog.querySelector("[data-confirm-ok]").textContent = label || "Confirm";
+    var before = document.activeElement;
+    return new Promise(function (resolve) {
+      dialog.addEventListener("close", function done() {
+        dialog.removeEventListener("close", done);
+        if (before && before.focus) before.focus();
+        resolve(dialog.returnValue === "ok");
+      });
+      dialog.returnValue = "cancel";
+      dialog.showModal();
+      dialog.querySelector("[data-confirm-cancel]").focus();
+    });
+  }
+  window.studioflow = Object.assign(window.studioflow || {}, { toast: showToast, confirm: confirmAction });
+
+  var PHONE = window.matchMedia("(max-width: 48rem)");
+  var COLLAPSED_KEY = "studioflow.sidebar-collapsed";
+
+  function shell() { return document.querySelector("[data-shell]"); }
+  function sidebarToggle() { return document.querySelector("[data-sidebar-toggle]"); }
+
+  // The toggle's aria-expanded tells whether the sidebar shows: on phones a drawer that
+  // starts closed, on wide screens a column the user may collapse (remembered).
+  function syncSidebar() {
+    var s = shell(), toggle = sidebarToggle();
+    if (!s || !toggle) return;
+    var shown = PHONE.matches ? s.classList.contains("drawer-open") : !s.classList.contains("sidebar-collapsed");
+    toggle.setAttribute("aria-expanded", String(shown));
+    var backdrop = s.querySelector("[data-drawer-close]");
+    if (backdrop) backdrop.hidden = !(PHONE.matches && shown);
+  }
+  function setDrawer(open) {
+    var s = shell();
+    s.classList.toggle("drawer-open", open);
+    syncSidebar();
+    if (open) { var current = s.querySelector(".side-nav a[aria-current]") || s.querySelector(".side-nav a"); if (current) current.focus(); }
+    else sidebarToggle().focus();
+  }
+  function closeMenus(except) {
+    document.querySelectorAll("[data-menu-button][aria-expanded='true']").forEach(function (b) {
+      if (b === except) return;
+      b.setAttribute("aria-expanded", "false");
+      document.getElementById(b.getAttribute("aria-controls")).hidden = true;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var s = shell();
+    if (!s) return;
+    if (localStorage.getItem(COLLAPSED_KEY) === "1") s.classList.add("sidebar-collapsed");
+    syncSidebar();
+    PHONE.addEventListener("change", function () { s.classList.remove("drawer-open"); syncSidebar(); });
+  });
 
   document.addEventListener("click", function (event) {
-    var toggle = event.target.closest("[data-nav-toggle]");
-    if (toggle) {
-      var nav = document.getElementById(toggle.getAttribute("aria-controls"));
-      var open = toggle.getAttribute("aria-expanded") !== "true";
-      toggle.setAttribute("aria-expanded", String(open));
-      nav.classList.toggle("open", open);
-      if (open) { var first = nav.querySelector("a"); if (first) first.focus(); }
+    if (event.target.closest("[data-sidebar-toggle]")) {
+      var s = shell();
+      if (PHONE.matches) { setDrawer(!s.classList.contains("drawer-open")); return; }
+      var collapsed = s.classList.toggle("sidebar-collapsed");
+      localStorage.setItem(COLLAPSED_KEY, collapsed ? "1" : "0");
+      syncSidebar();
       return;
     }
+    if (event.target.closest("[data-drawer-close]")) { setDrawer(false); return; }
+    var button = event.target.closest("[data-menu-button]");
+    if (button) {
+      var list = document.getElementById(button.getAttribute("aria-controls"));
+      var open = button.getAttribute("aria-expanded") !== "true";
+      closeMenus(button);
+      button.setAttribute("aria-expanded", String(open));
+      list.hidden = !open;
+      if (open) { var first = list.querySelector("a, button"); if (first) first.focus(); }
+      return;
+    }
+    if (!event.target.closest("[data-menu]")) closeMenus(null);
     var trigger = event.target.closest("[data-show-toast]");
     if (trigger) showToast(trigger.getAttribute("data-show-toast"), trigger.getAttribute("data-toast-kind"));
   });
 
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
-    var toggle = document.querySelector("[data-nav-toggle][aria-expanded='true']");
-    if (toggle) { toggle.click(); toggle.focus(); }
+    var openMenu = document.querySelector("[data-menu-button][aria-expanded='true']");
+    if (openMenu) { closeMenus(null); openMenu.focus(); return; }
+    var s = shell();
+    if (s && PHONE.matches && s.classList.contains("drawer-open")) setDrawer(false);
   });
 
   // Server answers raise toasts with: HX-Trigger: {"toast": {"message": "...", "kind": "success"}}
