@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     # bytes of objects too big for memory (`X-Accel-Redirect` to this internal location,
     # which deploy/nginx.conf maps onto the storage folder). Unset: Python streams them.
     delivery_accel_prefix: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_/-]*/$")
+    # Render the sizes pages show (thumb, small) in a job right after each upload, so a
+    # gallery of fresh images is served from stored variants, not dozens of renders at once.
+    media_render_at_upload: bool = True
     # On S3: answer large objects with a redirect to a presigned URL valid this long instead
     # of streaming them through the view role (0: stream, with ranges).
     delivery_s3_redirect_seconds: int = Field(default=0, ge=0, le=3600)

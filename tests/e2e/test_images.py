@@ -55,3 +55,27 @@ async def test_gallery_on_a_phone(phone, live_server: str, live_data_dir: Path) 
     assert await phone.get_by_text("Choose images").is_visible()
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
+
+
+async def test_twelve_fresh_uploads_all_show_their_thumbnails(
+    page, live_server: str, live_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Their page sizes are rendered at upload: no tile falls back to its alt text."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/images")
+    paths = []
+    for n in range(12):
+        path = tmp_path / f"batch-{n:02}.png"
+        path.write_bytes(images.noise_png((300 + n, 200 + n)))
+        paths.append(str(path))
+    async with page.expect_navigation():
+        await page.locator("[data-upload-input]").set_input_files(paths)
+    await page.locator(".toast").filter(has_text="Upload finished").wait_for()
+    tiles = page.locator("[data-gallery] img")
+    assert await tiles.count() >= 12
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-gallery] img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)",
+        timeout=30_000,
+    )
+    assert page.console_errors == [], page.console_errors

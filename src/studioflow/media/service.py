@@ -353,6 +353,10 @@ async def _record(
     images = ImageRepository(session)
     inserted = await images.insert(platform.db.dialect, values)
     if inserted is not None:
+        if platform.settings.media_render_at_upload:
+            platform.queue.defer(
+                session, "media.render_presets", key=f"presets:{inserted}", image_id=str(inserted)
+            )
         return inserted, False
     existing = await images.by_hash(prepared.client_id, prepared.content_hash)
     if existing is None:  # pragma: no cover - the conflict row cannot vanish in our transaction

@@ -1,14 +1,17 @@
-"""Scheduled jobs of the media feature."""
+"""Jobs of the media feature: scheduled housekeeping, and the page sizes of new images."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
 
-from studioflow.media import analytics
+from studioflow.media import analytics, variants
+from studioflow.media.inspect import ImageRejected
 from studioflow.media.repository import ImageRepository
+from studioflow.media.variants import VariantSpec
 from studioflow.platform.jobs import task
 
 if TYPE_CHECKING:
@@ -60,3 +63,29 @@ async def prune_views(platform: Platform) -> int:
     return await analytics.prune(
         platform, retention_days=platform.settings.analytics_retention_days
     )
+
+
+# The sizes every page shows (gallery tiles, the studio's picker and result grid): rendered
+# right after the upload, so a page of fresh images is served from stored variants instead
+# of asking the render queue for dozens of sizes at once.
+PRESETS_AT_UPLOAD = ("thumb", "small")
+
+
+@task("media.render_presets", timeout=300, retries=2, retry_delay=5.0)
+async def render_presets(platform: Platform, *, image_id: str) -> int:
+    """Render the page sizes of a new image; the number rendered or found ready. An image
+    deleted meanwhile, or one the renderer refuses, is left alone (the route would answer
+    the same refusal)."""
+    async with platform.db.read() as session:
+        image = await ImageRepository(session).by_id(uuid.UUID(image_id))
+    if image is None:
+        return 0
+    done = 0
+    for name in PRESETS_AT_UPLOAD:
+        try:
+            await variants.get_variant(platform, image, VariantSpec.preset(name, image.format))
+        except ImageRejected as refused:
+            log.warning("media.preset_refused", image_id=image_id, code=refused.code)
+            return done
+        done += 1
+    return done
