@@ -71,3 +71,54 @@ async def test_studio_on_a_phone(phone, live_server: str, live_data_dir: Path) -
     await phone.get_by_text("pending").wait_for()
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 375
+
+
+async def test_a_cancel_shows_the_apis_counts(page, live_server: str, live_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Cancel mid-batch: the page follows until every item has its final state and then
+    says what the API says (items, counts, refunds); nothing to download, no Cancel left."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/studio")
+    # Credits for five (the admin grants them to their own workspace, as the page would).
+    granted = await page.evaluate(
+        """async () => {
+          const id = document.querySelector("#client-switch").value;
+          const r = await window.studioflow.api("POST", `/api/v1/admin/clients/${id}/credits`,
+            {amount: 10, reason: "admin_grant"});
+          return r.status; }"""
+    )
+    assert granted == 200
+    await page.get_by_role("link", name="Open").first.click()
+    await page.get_by_label("Prompts").fill("\n".join(f"cancel me {n}" for n in range(5)))
+    await page.get_by_role("button", name="Run batch").click()
+    await page.wait_for_url("**/studio/executions/*")
+    execution_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    await expect(page.locator("[data-status]")).to_have_text("processing", timeout=10_000)
+    await page.get_by_role("button", name="Cancel", exact=True).click()
+    await page.get_by_role("dialog").get_by_role("button", name="Stop the run").click()
+    await expect(page.locator("[data-status]")).to_have_text("cancelled", timeout=20_000)
+    api = await page.request.get(f"{live_server}/api/v1/executions/{execution_id}")
+    # Wait for the last item to settle in the API too, then compare with the page.
+    for _ in range(100):
+        answer = await api.json()
+        body = {**answer["progress"], "credits_refunded": answer["credits_refunded"]}
+        if body["completed"] + body["failed"] + body["cancelled"] == body["total"]:
+            break
+        await page.wait_for_timeout(100)
+        api = await page.request.get(f"{live_server}/api/v1/executions/{execution_id}")
+    counts = page.locator("[data-counts]")
+    expected = (
+        f"{body['completed']} done · {body['failed']} failed · "
+        f"{body['cancelled']} cancelled · {body['total']} in all"
+    )
+    await expect(counts).to_have_text(expected, timeout=20_000)
+    assert body["cancelled"] > 0
+    await expect(page.locator("[data-item-status]", has_text="processing")).to_have_count(0)
+    await expect(page.locator("[data-item-status]", has_text="pending")).to_have_count(0)
+    await expect(page.locator("[data-cancel]")).to_be_hidden()
+    await page.reload()
+    await expect(counts).to_have_text(expected)
+    await expect(page.locator("[data-refunded]")).to_have_text(str(body["credits_refunded"]))
+    assert await page.get_by_role("link", name="Download ZIP").is_visible() == (
+        body["completed"] > 0
+    )
+    assert page.console_errors == [], page.console_errors

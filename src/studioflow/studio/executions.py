@@ -220,6 +220,12 @@ async def page_of_results(
     return await EngineRepository(session).items_page(execution_id, params)
 
 
+async def first_prompts(
+    session: AsyncSession, rows: list[WorkflowExecution]
+) -> dict[uuid.UUID, str]:
+    return await ExecutionRepository(session).first_prompts(rows)
+
+
 async def batch_results(session: AsyncSession, execution_id: uuid.UUID) -> list[BatchResult]:
     return await EngineRepository(session).items(execution_id)
 

@@ -20,17 +20,14 @@ from typing import TYPE_CHECKING, Any
 from fpdf import FPDF
 from PIL import Image as PILImage
 
+from studioflow.studio.fonts import unicode_font
+
 if TYPE_CHECKING:
     from studioflow.identity.auth import Principal
     from studioflow.platform.runtime import Platform
 
 MAX_ITEMS = 500
 
-FONT_CANDIDATES = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-    Path("/Library/Fonts/DejaVuSans.ttf"),
-)
 PRINT_PIXELS = 900  # ~ 85 mm at 270 dpi
 WATERMARK = "Studioflow - free tier (0 credits)"
 
@@ -44,10 +41,10 @@ class PdfItem:
 
 
 def _font(pdf: FPDF) -> tuple[str, bool]:
-    for candidate in FONT_CANDIDATES:
-        if candidate.exists():
-            pdf.add_font("body", "", str(candidate))
-            return "body", True
+    path = unicode_font()
+    if path is not None:
+        pdf.add_font("body", "", str(path))
+        return "body", True
     return "helvetica", False
 
 

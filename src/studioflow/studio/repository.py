@@ -151,6 +151,18 @@ class ExecutionRepository(ClientScoped[WorkflowExecution]):
             statement = statement.where(WorkflowExecution.kind == kind)
         return await self.newest_first(statement, params)
 
+    async def first_prompts(self, executions: list[WorkflowExecution]) -> dict[uuid.UUID, str]:
+        """The first prompt of each of ``executions`` (already read through ``readable``),
+        in one query: what a history row shows beside the workflow."""
+        if not executions:
+            return {}
+        rows = await self.session.execute(
+            select(BatchResult.execution_id, BatchResult.prompt).where(
+                BatchResult.execution_id.in_([e.id for e in executions]), BatchResult.index == 0
+            )
+        )
+        return {row[0]: row[1] for row in rows.all()}
+
 
 class RequestRepository(ClientScoped[WorkflowRequest]):
     model = WorkflowRequest

@@ -14,6 +14,7 @@ from studioflow.billing import credits
 from studioflow.media import service as media
 from studioflow.media.urls import signed_url
 from studioflow.models import ExecutionStatus
+from studioflow.models.studio import OPEN_ITEM
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions, pdf, service
@@ -86,13 +87,16 @@ async def history_page(
         status=status,
         workflow_id=workflow,
     )
+    workflows = await service.list_workflows(request.app.state.platform.db, session, principal)
     context.update(
         executions=rows,
+        prompts=await executions.first_prompts(session, rows),
+        workflow_names={w.id: w.name for w, _ in workflows},
         next_cursor=next_cursor,
         statuses=STATUSES,
         status=status,
         workflow=workflow,
-        workflows=await service.list_workflows(request.app.state.platform.db, session, principal),
+        workflows=workflows,
         badges=BADGES,
     )
     return render(request, "studio/executions.html", context)
@@ -106,6 +110,9 @@ async def execution_page(
     execution = await executions.get_execution(session, principal, execution_id)
     items = await executions.batch_results(session, execution.id)
     finished = execution.completed + execution.failed + execution.cancelled
+    # Live until every item has its final state: after a cancel the runner still aborts the
+    # items it holds, and the page follows until the last event rather than freezing them.
+    live = execution.status in executions.ACTIVE or any(i.status in OPEN_ITEM for i in items)
     context.update(
         execution=execution,
         items=[
@@ -118,7 +125,9 @@ async def execution_page(
         ],
         finished=finished,
         badges=BADGES,
-        active=execution.status in executions.ACTIVE,
+        active=live,
+        cancellable=execution.status in executions.ACTIVE,
+        downloadable=not live and execution.completed > 0,
         can_execute=principal.can("workflows:execute"),
     )
     return render(request, "studio/execution.html", context)

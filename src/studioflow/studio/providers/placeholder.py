@@ -10,7 +10,11 @@ import hashlib
 import io
 import textwrap
 
-from PIL import Image, ImageDraw
+from functools import cache
+
+from PIL import Image, ImageDraw, ImageFont
+
+from studioflow.studio.fonts import unicode_font
 
 ASPECT_RATIOS = {
     "1:1": (1024, 1024),
@@ -22,6 +26,27 @@ ASPECT_RATIOS = {
     "9:16": (720, 1280),
     "21:9": (1344, 576),
 }
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    path = unicode_font()
+    if path is not None:
+        return ImageFont.truetype(str(path), size)
+    return ImageFont.load_default(size)  # Pillow's own font: ASCII only
+
+
+def drawable(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> str:
+    """``text`` with the characters ``font`` has no glyph for replaced (an em dash by a
+    hyphen, others by "?"), so no label is drawn as boxes whatever font is found."""
+    missing = bytes(font.getmask("\U0010ffff"))
+
+    def shown(ch: str) -> str:
+        if ch.isspace() or ch.isascii() or bytes(font.getmask(ch)) != missing:
+            return ch
+        return "-" if ch in "\u2013\u2014" else "?"
+
+    return "".join(shown(ch) for ch in text)
 
 
 def generate(prompt: str, aspect_ratio: str = "1:1") -> bytes:
@@ -46,10 +71,13 @@ def generate(prompt: str, aspect_ratio: str = "1:1") -> bytes:
         draw.ellipse([x - r, y - r, x + r, y + r], outline=(255, 255, 255), width=4)
     label = "PLACEHOLDER — no AI provider configured"
     draw.rectangle([0, 0, width, 56], fill=(0, 0, 0))
-    draw.text((24, 18), label, fill=(255, 255, 255))
-    body = "\n".join(textwrap.wrap(prompt, width=60)[:8])
-    draw.rectangle([0, height - 200, width, height], fill=(0, 0, 0))
-    draw.multiline_text((24, height - 184), body, fill=(255, 255, 255), spacing=6)
+    font = _font(24)
+    draw.text((24, 14), drawable(label, font), fill=(255, 255, 255), font=font)
+    body = "\n".join(textwrap.wrap(prompt, width=60)[:7])
+    draw.rectangle([0, height - 220, width, height], fill=(0, 0, 0))
+    draw.multiline_text(
+        (24, height - 204), drawable(body, font), fill=(255, 255, 255), spacing=6, font=font
+    )
     out = io.BytesIO()
     image.save(out, "PNG", optimize=False)
     return out.getvalue()

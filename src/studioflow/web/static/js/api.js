@@ -123,7 +123,8 @@
     var button = event.target.closest("button[data-api]");
     if (button) {
       if (button.hasAttribute("data-confirm") &&
-          !(await window.studioflow.confirm(button.getAttribute("data-confirm"), button.textContent.trim()))) return;
+          !(await window.studioflow.confirm(button.getAttribute("data-confirm"),
+            button.getAttribute("data-confirm-label") || button.textContent.trim()))) return;
       button.disabled = true;
       var raw = button.getAttribute("data-body");
       var result = await call(button.getAttribute("data-method") || "POST", button.getAttribute("data-api"),

@@ -79,7 +79,8 @@
     var counts = live.querySelector("[data-counts]");
     var finish = function (data, status) {
       setBadge(live.querySelector("[data-status]"), status);
-      live.querySelectorAll("[data-finished-only]").forEach(function (el) { el.hidden = false; });
+      // Something to download only when something was made.
+      live.querySelectorAll("[data-finished-only]").forEach(function (el) { el.hidden = !(data.completed > 0); });
       var cancel = live.querySelector("[data-cancel]");
       if (cancel) cancel.hidden = true;
       if (data.error) { var err = live.querySelector("[data-error]"); err.textContent = data.error; err.hidden = false; }
@@ -91,6 +92,10 @@
       progress.max = data.total; progress.value = done; progress.textContent = done;
       counts.textContent = data.completed + " done · " + data.failed + " failed · " + data.cancelled + " cancelled · " + data.total + " in all";
       if (data.status) setBadge(live.querySelector("[data-status]"), data.status);
+      if (typeof data.credits_refunded === "number") live.querySelector("[data-refunded]").textContent = data.credits_refunded;
+      // Cancellable only while queued or processing.
+      var cancel = live.querySelector("[data-cancel]");
+      if (cancel && data.status && data.status !== "queued" && data.status !== "processing") cancel.hidden = true;
     };
     var onItem = function (data) {
       var li = document.querySelector(".result[data-index='" + data.index + "']");
