@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import textwrap
-
 from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
