@@ -260,7 +260,9 @@ def admin_create(
 @app.command()
 def upload(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
-    server: Annotated[str | None, typer.Option(help="Studioflow URL (default: BASE_URL).")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Studioflow URL (default: STUDIOFLOW_BASE_URL).")
+    ] = None,
     api_key: Annotated[
         str | None, typer.Option(help="An API key with images:write.", envvar="STUDIOFLOW_API_KEY")
     ] = None,
@@ -271,12 +273,15 @@ def upload(
     if not api_key:
         _fail("give --api-key or set STUDIOFLOW_API_KEY (create one on the account page).")
     from studioflow.media.uploader import upload_paths
+    from studioflow.platform.answers import ServerRefused
 
     target = server or load_settings().base_url
     try:
         outcome = upload_paths(
             paths, server=target, api_key=api_key or "", album=album, public=public, console=console
         )
+    except ServerRefused as refused:
+        _fail(f"{target} refused: {refused}")
     except httpx.HTTPError as error:
         _fail(f"could not talk to {target}: {error}")
     console.print(
@@ -302,7 +307,9 @@ def generate(
         typer.Option(help="Download the results (and manifest.csv) here; implies --wait."),
     ] = None,
     aspect_ratio: Annotated[str | None, typer.Option(help="For example 16:9.")] = None,
-    server: Annotated[str | None, typer.Option(help="Studioflow URL (default: BASE_URL).")] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Studioflow URL (default: STUDIOFLOW_BASE_URL).")
+    ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(help="An API key with workflows:execute.", envvar="STUDIOFLOW_API_KEY"),
@@ -445,6 +452,11 @@ async def _prepare(
                 )
             else:
                 console.print("Sign in with the administrator you created for this database.")
+            console.print(
+                "The command line: [bold].venv/bin/studioflow --help[/bold] (upload, generate, "
+                "admin, fsck...); it talks to this server with an API key from your account page "
+                "in STUDIOFLOW_API_KEY."
+            )
             console.rule()
     finally:
         await database.dispose()

@@ -72,3 +72,14 @@ def test_upload_a_folder_and_resume(tmp_path: Path, settings: Settings) -> None:
         assert len(listed) == 3 and sum(not i["is_public"] for i in listed) == 2
         no_key = cli("upload", str(folder), "--server", base, env=env)
         assert no_key.returncode == 2 and "STUDIOFLOW_API_KEY" in no_key.stderr
+        # A refusal prints the server's own words and code, not the HTTP library's message.
+        wrong = cli(
+            "upload",
+            str(folder),
+            "--server",
+            base,
+            env={**env, "STUDIOFLOW_API_KEY": "sf_" + "x" * 46, "COLUMNS": "200"},
+        )
+        assert wrong.returncode == 2
+        assert "refused:" in wrong.stderr and "(invalid_api_key)" in wrong.stderr, wrong.stderr
+        assert "HTTPStatusError" not in wrong.stderr and "Client error" not in wrong.stderr

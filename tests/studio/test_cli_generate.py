@@ -101,6 +101,26 @@ def test_generate_waits_and_downloads(tmp_path: Path, settings: Settings) -> Non
             env=env_cli,
         )
         assert again.returncode == 0, again.stderr
+        assert "ran this file before (nothing charged again): it is completed" in again.stderr
+        assert "credits reserved" not in again.stderr
+        # A finished run asked for its files downloads them without waiting on anything.
+        again_out = tmp_path / "again"
+        fetched = cli(
+            "generate",
+            str(prompts),
+            "--workflow",
+            workflow,
+            "--out",
+            str(again_out),
+            "--aspect-ratio",
+            "16:9",
+            "--server",
+            base,
+            env=env_cli,
+        )
+        assert fetched.returncode == 0, fetched.stderr
+        assert "downloading its results" in fetched.stderr
+        assert sorted(p.name for p in again_out.iterdir()) == ["001.png", "002.png", "manifest.csv"]
         executions = httpx.get(f"{base}/api/v1/executions", headers=auth).json()["items"]
         assert len(executions) == 1
         balance = httpx.get(f"{base}/api/v1/credits", headers=auth).json()["balance"]

@@ -21,6 +21,7 @@ from rich.progress import (
 )
 
 from studioflow.media.sniff import sniff
+from studioflow.platform.answers import ServerRefused, describe
 
 BATCH = 500
 
@@ -89,7 +90,8 @@ def upload_paths(
         for start in range(0, len(candidates), BATCH):
             hashes = [h for _, h in candidates[start : start + BATCH]]
             response = http.post("/api/v1/images/known", json={"hashes": hashes})
-            response.raise_for_status()
+            if response.status_code != 200:
+                raise ServerRefused(response)
             known.update(response.json()["known"])
         todo = [(p, h) for p, h in candidates if h not in known]
         outcome.skipped = [p for p, h in candidates if h in known]
@@ -121,9 +123,5 @@ def upload_paths(
                 if response.status_code == 201:
                     outcome.uploaded.append(path)
                 else:
-                    try:
-                        reason = response.json().get("detail", response.text)
-                    except ValueError:
-                        reason = response.text
-                    outcome.failed.append((path, f"{response.status_code} {reason}"))
+                    outcome.failed.append((path, describe(response)))
     return outcome

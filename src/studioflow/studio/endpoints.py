@@ -101,6 +101,7 @@ async def execute(
     )
     if (replay := await guard.replay()) is not None:
         response.status_code = replay.status_code
+        response.headers["Idempotent-Replayed"] = "true"  # Stripe's name: a client can tell
         return replay.response
     try:
         items = parse_items(
@@ -336,6 +337,7 @@ async def create_job(
     )
     if (replay := await guard.replay()) is not None:
         response.status_code = replay.status_code
+        response.headers["Idempotent-Replayed"] = "true"  # Stripe's name: a client can tell
         return replay.response
     try:
         (item,) = parse_items(

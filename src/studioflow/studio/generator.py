@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from studioflow.models.studio import FINISHED_EXECUTION
+from studioflow.platform.answers import describe
 
 TERMINAL = {str(status) for status in FINISHED_EXECUTION}
 
@@ -60,16 +61,6 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
         fields[name] = value[1:] if value.startswith(" ") else value
 
 
-def _problem(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        return (
-            f"{body.get('detail') or body.get('title')} ({body.get('code', response.status_code)})"
-        )
-    except ValueError:
-        return f"HTTP {response.status_code}"
-
-
 def generate(
     prompts_file: Path,
     *,
@@ -93,18 +84,39 @@ def generate(
     with httpx.Client(base_url=server, headers=headers, timeout=httpx.Timeout(60.0)) as http:
         response = http.post(f"/api/v1/workflows/{workflow}/execute", json=body)
         if response.status_code != 202:
-            raise GenerateError(_problem(response))
+            raise GenerateError(describe(response))
         queued = response.json()
         outcome = Outcome(
             execution_id=queued["execution_id"], status=queued["status"], total=queued["total"]
         )
-        console.print(
-            f"execution {outcome.execution_id}: {outcome.total} prompts, "
-            f"{queued['credits_reserved']} credits reserved"
-        )
+        if response.headers.get("Idempotent-Replayed") == "true":
+            # The same file through the same workflow ran before: the server answered with
+            # that run (nothing charged again). Say where it stands now.
+            now = http.get(f"/api/v1/executions/{outcome.execution_id}")
+            if now.status_code != 200:
+                raise GenerateError(describe(now))
+            state = now.json()
+            outcome.status = state["status"]
+            progress_now = state["progress"]
+            outcome.completed, outcome.failed = progress_now["completed"], progress_now["failed"]
+            console.print(
+                f"execution {outcome.execution_id} ran this file before (nothing charged "
+                f"again): it is {outcome.status}"
+                + (
+                    ", downloading its results"
+                    if out is not None and outcome.status in TERMINAL
+                    else ""
+                )
+            )
+        else:
+            console.print(
+                f"execution {outcome.execution_id}: {outcome.total} prompts, "
+                f"{queued['credits_reserved']} credits reserved"
+            )
         if not (wait or out):
             return outcome
-        _follow(http, outcome, console)
+        if outcome.status not in TERMINAL:
+            _follow(http, outcome, console)
         if out is not None:
             outcome.files = _download(http, outcome.execution_id, out)
     return outcome
@@ -132,7 +144,7 @@ def _follow(http: httpx.Client, outcome: Outcome, console: Console) -> None:
                 ) as stream:
                     if stream.status_code != 200:
                         stream.read()
-                        raise GenerateError(_problem(stream))
+                        raise GenerateError(describe(stream))
                     for event in sse_events(stream.iter_lines()):
                         last = event["id"]
                         data = event["data"]
@@ -161,7 +173,7 @@ def _download(http: httpx.Client, execution_id: str, out: Path) -> list[Path]:
         with http.stream("GET", f"/api/v1/executions/{execution_id}/download") as response:
             if response.status_code != 200:
                 response.read()
-                raise GenerateError(_problem(response))
+                raise GenerateError(describe(response))
             for chunk in response.iter_bytes():
                 spool.write(chunk)
         spool.seek(0)
