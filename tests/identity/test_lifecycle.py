@@ -75,6 +75,9 @@ async def test_deletion_after_the_grace_period(
         assert (
             await client.post("/api/v1/account/delete-request", headers=account.headers)
         ).status_code == 200
+    # Each is told by email when, and how to stop it.
+    notice = await wait_for_mail(platform, "leaving@example.com", subject="will be deleted")
+    assert "/account#data-h" in notice.as_string() and "UTC" in notice.as_string()
     # Not yet due: nothing happens.
     assert await purge_deleted_accounts(platform) == 0
     async with platform.db.transaction() as session:

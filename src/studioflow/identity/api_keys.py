@@ -46,7 +46,7 @@ async def create_key(
             f"You cannot grant what you do not have: {', '.join(beyond)}.", code="scope_escalation"
         )
     if not wanted:
-        raise Unprocessable("Give the key at least one scope.")
+        raise Unprocessable("Give the key at least one scope.", code="scopes_required")
     limit = rate_limit_per_hour or DEFAULT_RATE_LIMIT_PER_HOUR
     if limit > DEFAULT_RATE_LIMIT_PER_HOUR:
         raise Forbidden(

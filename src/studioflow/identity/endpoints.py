@@ -399,7 +399,9 @@ async def revoke_session(
 )
 async def delete_request(principal: UserOnly, request: Request, session: SessionDep) -> DeletionOut:
     """Schedule your account's deletion after a 7-day grace period."""
-    when = await identity.request_deletion(session, principal.user_id, context=context_of(request))
+    when = await identity.request_deletion(
+        platform_of(request), session, principal.user_id, context=context_of(request)
+    )
     return DeletionOut(status="scheduled", delete_after=when)
 
 

@@ -737,14 +737,15 @@ async def update_profile(
 
 
 async def request_deletion(
-    session: AsyncSession, user_id: uuid.UUID, *, context: Context
+    platform: Platform, session: AsyncSession, user_id: uuid.UUID, *, context: Context
 ) -> datetime:
-    """Schedule deletion after the grace period; refused while the user is the only owner
-    of a client that has other members (they must hand it over first)."""
+    """Schedule deletion after the grace period and email the address how to stop it;
+    refused while the user is the only owner of a workspace that has other members (they
+    must hand it over first)."""
     user = await _user(session, user_id)
     if await MemberRepository(session).teams_owned_alone_with_others(user.id, OWNER):
         raise Conflict(
-            "You are the only owner of a team with other members. Make someone else "
+            "You are the only owner of a workspace with other members. Make someone else "
             "an owner first.",
             code="last_owner",
         )
@@ -757,6 +758,16 @@ async def request_deletion(
         user,
         context,
         delete_after=user.delete_after.isoformat(),
+    )
+    when = user.delete_after.strftime("%d %B %Y at %H:%M UTC")
+    _mail(
+        platform,
+        session,
+        user.email,
+        "Your Studioflow account will be deleted",
+        f"You asked to delete your Studioflow account. It will be deleted on {when}, with "
+        "your data and files.\n\nChanged your mind, or was it not you? Sign in before then and "
+        f"cancel on your account page: {platform.settings.base_url}/account#data-h\n",
     )
     return user.delete_after
 

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from studioflow import __version__
 from studioflow.web.activity_text import sentence
+from studioflow.web.labels import device_label, scope_summary
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -19,6 +20,8 @@ STATIC_DIR = WEB_DIR / "static"
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 templates.env.globals["version"] = __version__
 templates.env.filters["sentence"] = sentence
+templates.env.filters["device"] = device_label
+templates.env.filters["scopes"] = scope_summary
 
 # What visitors see in the top bar: (label, path).
 PUBLIC_NAVIGATION: list[tuple[str, str]] = [
