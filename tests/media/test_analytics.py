@@ -133,3 +133,25 @@ def test_visitor_hash_changes_daily_and_hides_the_address() -> None:
 )
 def test_device_classes(agent: str | None, device: str) -> None:
     assert analytics.classify(agent)[0] == device
+
+
+async def test_our_own_pages_are_not_an_audience(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    """The owner browsing the gallery or an image's page adds bandwidth, not views; the
+    embed page (ours, shown on another site) and other sites' pages are views."""
+    upload = await client.post(
+        "/upload",
+        files={"file": ("s.png", images.encode("PNG"), "image/png")},
+        headers=owner.headers,
+    )
+    image_id = upload.json()["image"]["id"]
+    base = platform.settings.base_url
+    for referrer in (f"{base}/images", f"{base}/images/{image_id}", f"{base}/studio"):
+        response = await client.get(f"/i/{image_id}?size=thumb", headers={"Referer": referrer})
+        assert response.status_code == 200
+    await platform.tally.flush()
+    assert await analytics.flush(platform) == 0
+    for referrer in (f"{base}/embed/{image_id}", "https://blog.example.org/post"):
+        await client.get(f"/i/{image_id}", headers={"Referer": referrer})
+    assert await analytics.flush(platform) == 2

@@ -39,10 +39,20 @@ async def test_albums(client: httpx.AsyncClient, owner: Account) -> None:
         await client.get(f"/api/v1/images?album={album['id']}", headers=owner.headers)
     ).json()["items"]
     assert [i["id"] for i in in_album] == [image["id"]]
+    # The albums page shows each album with its newest image as the cover and its count.
+    newer = await put(client, owner, album_id=album["id"])
+    login = await client.post(
+        "/api/v1/auth/login", json={"identifier": owner.email, "password": owner.password}
+    )
+    assert login.status_code == 200
+    page = await client.get("/albums")
+    assert page.status_code == 200 and "2 images" in page.text
+    assert f"/i/{newer['id']}" in page.text and f"/i/{image['id']}" not in page.text
+    client.cookies.clear()
     renamed = await client.patch(
         f"/api/v1/albums/{album['id']}", json={"title": "Travels"}, headers=owner.headers
     )
-    assert renamed.json()["title"] == "Travels" and renamed.json()["images"] == 1
+    assert renamed.json()["title"] == "Travels" and renamed.json()["images"] == 2
     assert (
         await client.delete(f"/api/v1/albums/{album['id']}", headers=owner.headers)
     ).status_code == 204

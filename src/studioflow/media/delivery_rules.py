@@ -77,6 +77,18 @@ def not_modified(request: Request, etag: str) -> bool:
     return etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]
 
 
+def from_own_pages(referrer: str | None, base_url: str) -> bool:
+    """Whether a request for an image came from Studioflow's own pages (the gallery, an
+    image's page, the studio): bytes count towards bandwidth, but not as a view. The embed
+    page is the exception: it is our page, shown on someone else's site."""
+    if not referrer or not base_url:
+        return False
+    own = base_url.rstrip("/")
+    if not referrer.startswith(own + "/") and referrer != own:
+        return False
+    return not referrer[len(own) :].startswith("/embed/")
+
+
 def count_delivery(platform: Platform, request: Request, image: Image, tag: str, sent: int) -> None:
     """Bytes sent towards the plan's bandwidth, and the view for analytics: added to the
     platform's tally (no I/O here), which writes them to the counter and the view buffer in
@@ -84,6 +96,9 @@ def count_delivery(platform: Platform, request: Request, image: Image, tag: str,
     tally = platform.tally
     tally.add(month_key(image), sent, ttl=40 * 24 * 3600)
     settings = platform.settings
+    referrer = request.headers.get("referer")
+    if from_own_pages(referrer, settings.base_url):
+        return  # the workspace browsing its own gallery is not an audience
     tally.record(
         functools.partial(
             analytics.make_event,
@@ -91,7 +106,7 @@ def count_delivery(platform: Platform, request: Request, image: Image, tag: str,
             image_id=image.id,
             client_id=image.client_id,
             variant=tag,
-            referrer=request.headers.get("referer"),
+            referrer=referrer,
             user_agent=request.headers.get("user-agent"),
             country=request.headers.get(settings.country_header)
             if settings.country_header

@@ -201,6 +201,25 @@ class AlbumRepository(ClientScoped[Album]):
         )
         return [(album, int(n)) for album, n in page], cursor
 
+    async def covers(self, scope: Scope, album_ids: list[uuid.UUID]) -> dict[uuid.UUID, Image]:
+        """The newest image of each album (its cover), in one query."""
+        if not album_ids:
+            return {}
+        ranked = (
+            select(
+                Image.id,
+                func.row_number()
+                .over(partition_by=Image.album_id, order_by=Image.id.desc())
+                .label("rank"),
+            )
+            .where(Image.client_id == scope.client_id, Image.album_id.in_(album_ids))
+            .subquery()
+        )
+        rows = await self.session.scalars(
+            select(Image).join(ranked, ranked.c.id == Image.id).where(ranked.c.rank == 1)
+        )
+        return {image.album_id: image for image in rows if image.album_id is not None}
+
 
 def utc_day(column: Any, dialect: str) -> Any:
     """The UTC calendar day of a timestamp column, the same way on both databases."""

@@ -509,6 +509,12 @@ async def page_of_albums(
     return await AlbumRepository(session).with_counts(principal, params)
 
 
+async def album_covers(
+    session: AsyncSession, principal: Principal, albums: list[Album]
+) -> dict[uuid.UUID, Image]:
+    return await AlbumRepository(session).covers(principal, [a.id for a in albums])
+
+
 async def create_album(session: AsyncSession, principal: Principal, title: str) -> Album:
     albums = AlbumRepository(session)
     album = albums.add(Album(client_id=principal.client_id, title=title))

@@ -32,3 +32,8 @@ def scope_summary(scopes: list[str] | tuple[str, ...]) -> str:
         area, _, action = scope.partition(":")
         grouped.setdefault(area.replace("_", " "), []).append(action or "all")
     return " · ".join(f"{area}: {', '.join(actions)}" for area, actions in grouped.items())
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 view", "2 views", "0 images"; ``noun`` is the singular (English -s plural)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

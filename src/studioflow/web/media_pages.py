@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -21,20 +21,57 @@ ImagesPage = Annotated[PageView, Depends(Page("images:read"))]
 CreditsPage = Annotated[PageView, Depends(Page("billing:read"))]
 
 
-def bar_chart(per_day: list[dict[str, Any]]) -> dict[str, Any]:
-    """Bars for an inline SVG (no script, so nothing for the CSP to block)."""
-    peak = max([d["views"] for d in per_day] + [1])
-    width = max(len(per_day), 1) * 24
+CHART_LEFT, CHART_BAR, CHART_HEIGHT = 40, 20, 100
+
+
+def _nice_ceiling(value: int) -> int:
+    """The axis top: 1, 2 or 5 times a power of ten, at least ``value`` (and at least 1)."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor >= value:
+                return step * factor
+        step *= 10
+
+
+def bar_chart(
+    per_day: list[dict[str, Any]], *, days: int = 30, today: date | None = None
+) -> dict[str, Any]:
+    """An inline SVG bar chart (no script, so nothing for the CSP to block) over a fixed
+    window of ``days`` ending today, missing days as zero, so one day of data is one narrow
+    bar, not the whole width; a y axis from 0 to a round top and dates under it."""
+    end = today or datetime.now(UTC).date()
+    by_day = {str(d["day"]): int(d["views"]) for d in per_day}
+    series = [(end - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
+    values = [by_day.get(day, 0) for day in series]
+    top = _nice_ceiling(max([*values, 1]))
     bars = [
         {
-            "x": i * 24 + 4,
-            "height": round(d["views"] / peak * 100),
-            "day": d["day"],
-            "views": d["views"],
+            "x": CHART_LEFT + i * CHART_BAR + 3,
+            "height": round(views / top * CHART_HEIGHT),
+            "day": day,
+            "views": views,
         }
-        for i, d in enumerate(per_day)
+        for i, (day, views) in enumerate(zip(series, values, strict=True))
     ]
-    return {"bars": bars, "width": width, "peak": peak}
+    ticks = [
+        {"value": value, "y": 10 + CHART_HEIGHT - round(value / top * CHART_HEIGHT)}
+        for value in sorted({0, top // 2, top})
+    ]
+    labels = [
+        {"x": CHART_LEFT + i * CHART_BAR + CHART_BAR // 2, "text": series[i][5:]}
+        for i in (0, days // 2, days - 1)
+    ]
+    return {
+        "bars": bars,
+        "ticks": ticks,
+        "labels": labels,
+        "width": CHART_LEFT + days * CHART_BAR + 8,
+        "base": 10 + CHART_HEIGHT,
+        "left": CHART_LEFT,
+        "top": top,
+        "total": sum(values),
+    }
 
 
 @router.get("/images", response_class=HTMLResponse)
@@ -100,8 +137,20 @@ async def detail(
 @router.get("/albums", response_class=HTMLResponse)
 async def albums(request: Request, session: SessionDep, page: ImagesPage) -> Response:
     principal, context = page.principal, page.context
+    albums = await service.list_albums(session, principal)
+    covers = await service.album_covers(session, principal, [a for a, _ in albums])
+    platform = request.app.state.platform
     context.update(
-        albums=await service.list_albums(session, principal),
+        albums=[
+            (
+                album,
+                count,
+                urls.link(platform, covers[album.id], size="thumb", relative=True)
+                if album.id in covers
+                else None,
+            )
+            for album, count in albums
+        ],
         can_write=principal.can("images:write"),
     )
     return render(request, "media/albums.html", context)

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from studioflow import __version__
 from studioflow.web.activity_text import sentence
-from studioflow.web.labels import device_label, scope_summary
+from studioflow.web.labels import device_label, plural, scope_summary
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -22,6 +22,7 @@ templates.env.globals["version"] = __version__
 templates.env.filters["sentence"] = sentence
 templates.env.filters["device"] = device_label
 templates.env.filters["scopes"] = scope_summary
+templates.env.filters["plural"] = plural
 
 # What visitors see in the top bar: (label, path).
 PUBLIC_NAVIGATION: list[tuple[str, str]] = [
