@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 
 from tests.media import images
 
@@ -29,12 +30,10 @@ async def test_upload_two_files_and_open_stats(
     first, second = tmp_path / "sunrise.png", tmp_path / "sunset.jpg"
     first.write_bytes(images.noise_png((120, 80)))
     second.write_bytes(images.encode("JPEG", size=(160, 90), gps=True))
-    async with page.expect_navigation():
-        await page.locator("[data-upload-input]").set_input_files([str(first), str(second)])
-    tiles = page.locator("[data-gallery] li")
-    await tiles.first.wait_for()
+    await page.locator("[data-upload-input]").set_input_files([str(first), str(second)])
+    await page.locator(".toast").filter(has_text="Upload finished: 2 images").wait_for()
+    tiles = page.locator("[data-gallery] li")  # put in without a reload
     assert await tiles.count() == 2
-    await page.locator(".toast").filter(has_text="Upload finished").wait_for()
     await page.get_by_role("link", name="sunset.jpg").click()
     await page.get_by_role("heading", name="Views, last 30 days").wait_for()
     assert await page.get_by_role("button", name="Copy Markdown").is_visible()
@@ -68,9 +67,9 @@ async def test_twelve_fresh_uploads_all_show_their_thumbnails(
         path = tmp_path / f"batch-{n:02}.png"
         path.write_bytes(images.noise_png((300 + n, 200 + n)))
         paths.append(str(path))
-    async with page.expect_navigation():
-        await page.locator("[data-upload-input]").set_input_files(paths)
-    await page.locator(".toast").filter(has_text="Upload finished").wait_for()
+    await page.locator("[data-upload-input]").set_input_files(paths)
+    await page.locator(".toast").filter(has_text="Upload finished: 12 images").wait_for()
+    await page.reload()  # as served: the tiles of the page, not only those put in
     tiles = page.locator("[data-gallery] img")
     assert await tiles.count() >= 12
     await page.wait_for_function(
@@ -79,3 +78,42 @@ async def test_twelve_fresh_uploads_all_show_their_thumbnails(
         timeout=30_000,
     )
     assert page.console_errors == [], page.console_errors
+
+
+async def test_keyboard_upload_with_a_failure_that_stays(
+    page, live_server: str, live_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Keyboard only: the file button shows its focus, Enter opens the picker; a refused
+    file stays listed with its reason until dismissed, and the good one joins the gallery."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/images")
+    good, bad = tmp_path / "keyboard.png", tmp_path / "notes.png"
+    good.write_bytes(images.noise_png((90, 60)))
+    bad.write_bytes(b"this is not an image at all")
+    before = await page.locator("[data-gallery] li").count()
+    picker = page.locator("[data-upload-input]")
+    for _ in range(60):  # Tab through the page until the file input has focus
+        await page.keyboard.press("Tab")
+        if await picker.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the file input is not reachable by Tab")
+    outline = await page.locator("label[for='upload-input']").evaluate(
+        "el => getComputedStyle(el).outlineStyle"
+    )
+    assert outline == "solid"  # the focus is visible on the button people see
+    async with page.expect_file_chooser() as chooser:
+        await page.keyboard.press("Enter")
+    await (await chooser.value).set_files([str(good), str(bad)])
+    await page.locator(".toast").filter(has_text="1 failed").wait_for()
+    failed = page.locator("[data-upload-list] li.failed")
+    await expect(failed).to_have_count(1)
+    assert "notes.png" in await failed.inner_text()
+    assert await page.locator("[data-gallery] li").count() == before + 1
+    await page.wait_for_timeout(500)
+    await expect(failed).to_have_count(1)  # no reload took it away
+    await failed.get_by_role("button", name="Dismiss notes.png").click()
+    await expect(failed).to_have_count(0)
+    assert await picker.evaluate("el => el === document.activeElement")
+    errors = [e for e in page.console_errors if "status of 415" not in e]
+    assert errors == [], page.console_errors

@@ -1,23 +1,68 @@
 // Gallery: drag-and-drop and file-picker uploads with per-file progress, one request per
-// file so each has its own bar and its own error. Placeholders take the dominant colour.
+// file so each has its own bar and its own error. New images are put at the top of the
+// gallery as they arrive (no reload: focus and failures stay where they are); a failed file
+// stays listed with its reason until dismissed. Placeholders take the dominant colour.
 (function () {
   "use strict";
   function cookie(name) {
     var match = document.cookie.split("; ").find(function (c) { return c.indexOf(name + "=") === 0; });
     return match ? decodeURIComponent(match.slice(name.length + 1)) : null;
   }
-  document.querySelectorAll("[data-placeholder]").forEach(function (img) {
-    img.style.backgroundColor = img.getAttribute("data-placeholder");
-  });
+  function paint(img) { img.style.backgroundColor = img.getAttribute("data-placeholder"); }
+  document.querySelectorAll("[data-placeholder]").forEach(paint);
   var zone = document.querySelector("[data-dropzone]");
   if (!zone) return;
   var input = document.querySelector("[data-upload-input]");
   var list = document.querySelector("[data-upload-list]");
   var clientId = zone.getAttribute("data-client");
-  var pending = 0;
+  var pending = 0, succeeded = 0, failed = 0;
+
+  function gallery() {
+    var grid = document.querySelector("[data-gallery]");
+    if (grid) return grid;
+    grid = document.createElement("ul");
+    grid.className = "gallery";
+    grid.setAttribute("data-gallery", "");
+    var empty = document.querySelector("[data-gallery-empty]");
+    if (empty) empty.replaceWith(grid);
+    return grid;
+  }
+
+  function addTile(image) {
+    if (document.querySelector("[data-gallery] a[href='/images/" + image.id + "']")) return;  // a duplicate
+    var thumb = image.is_public ? image.thumbnail_url : image.signed_url + "&size=thumb";
+    var li = document.createElement("li");
+    var link = document.createElement("a");
+    link.className = "tile"; link.href = "/images/" + image.id;
+    var img = document.createElement("img");
+    img.src = thumb; img.alt = image.title || image.filename; img.loading = "lazy"; img.decoding = "async";
+    img.width = image.width; img.height = image.height;
+    img.setAttribute("data-placeholder", image.dominant_color); paint(img);
+    var caption = document.createElement("span");
+    caption.className = "tile-caption"; caption.textContent = image.title || image.filename;
+    if (!image.is_public) { var badge = document.createElement("span"); badge.className = "badge"; badge.textContent = "private"; caption.append(" ", badge); }
+    link.append(img, caption); li.append(link);
+    gallery().prepend(li);
+  }
+
+  function dismissButton(row) {
+    var button = document.createElement("button");
+    button.type = "button"; button.className = "btn btn-ghost";
+    button.textContent = "Dismiss";
+    button.setAttribute("aria-label", "Dismiss " + row.getAttribute("data-name"));
+    button.addEventListener("click", function () {
+      var next = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      // Focus stays in the list (or goes back to the file button) instead of the page top.
+      var target = next && next.querySelector("button") ? next.querySelector("button") : input;
+      target.focus();
+    });
+    return button;
+  }
 
   function upload(file) {
     var row = document.createElement("li");
+    row.setAttribute("data-name", file.name);
     var name = document.createElement("span");
     name.textContent = file.name;
     var bar = document.createElement("progress");
@@ -43,29 +88,36 @@
     xhr.addEventListener("load", function () {
       var body = null;
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
-      if (xhr.status === 201) {
+      if (xhr.status === 201 && body && body[0]) {
         bar.value = 100;
-        status.textContent = body && body[0] && body[0].duplicate ? "already uploaded" : "uploaded";
+        status.textContent = body[0].duplicate ? "already uploaded" : "uploaded";
         row.classList.add("done");
+        addTile(body[0]);
+        succeeded += 1;
       } else {
-        status.textContent = (body && body.detail) || ("failed (" + xhr.status + ")");
-        row.classList.add("failed");
-        window.studioflow.toast(file.name + ": " + status.textContent, "error");
+        fail(row, status, (body && body.detail) || ("failed (" + xhr.status + ")"));
       }
       finish();
     });
-    xhr.addEventListener("error", function () {
-      status.textContent = "network error"; row.classList.add("failed"); finish();
-    });
+    xhr.addEventListener("error", function () { fail(row, status, "network error: not uploaded"); finish(); });
     status.textContent = "0%";
     xhr.send(form);
   }
+  function fail(row, status, reason) {
+    status.textContent = reason;
+    row.classList.add("failed");
+    row.append(dismissButton(row));
+    failed += 1;
+  }
   function finish() {
     pending -= 1;
-    if (pending === 0 && list.querySelector(".done")) {
-      sessionStorage.setItem("studioflow.toast", "Upload finished.");
-      setTimeout(function () { window.location.reload(); }, 400);
-    }
+    if (pending !== 0) return;
+    var message = succeeded ? "Upload finished: " + succeeded + (succeeded === 1 ? " image" : " images") : "Nothing was uploaded";
+    if (failed) message += ", " + failed + " failed (listed with the reason)";
+    window.studioflow.toast(message + ".", failed ? "error" : "success");
+    // The finished rows go; the failed ones stay until dismissed.
+    list.querySelectorAll("li.done").forEach(function (row) { row.remove(); });
+    succeeded = 0; failed = 0;
   }
   function take(files) { Array.prototype.forEach.call(files, upload); }
   input.addEventListener("change", function () { take(input.files); input.value = ""; });
