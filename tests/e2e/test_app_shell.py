@@ -227,3 +227,56 @@ async def test_an_invitee_signs_up_from_the_link_and_is_a_member(
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Activity").click()
     await page.get_by_text("Leo joined Harbor Creative").wait_for()
     await invitee.context.close()
+
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# Third-party pages bundled as they are: Swagger UI (/docs: nested buttons, low-contrast
+# stamps) and SAQ's monitor (/admin/queues/: no lang, low contrast) fail axe today. They are
+# to be replaced by pages of our own (README, "The app a user meets"); until then they are
+# left out here by name, and every Studioflow page is checked.
+THIRD_PARTY = ("/docs",)
+
+
+async def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """axe-core's critical and serious findings on the page as it stands (WCAG 2.1 A/AA)."""
+    await page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    found = await page.evaluate(
+        """async () => {
+          const result = await axe.run(document, {runOnly: {type: "tag",
+            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}});
+          return result.violations
+            .filter(v => v.impact === "critical" || v.impact === "serious")
+            .map(v => v.id + ": " + v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", "));
+        }"""
+    )
+    return list(found)
+
+
+@pytest.mark.skipif(
+    not AXE.exists(), reason="axe-core is installed by .ci/run (npm ci in tests/e2e/axe)"
+)
+async def test_no_serious_accessibility_violation_on_any_page(
+    browser, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    problems: dict[str, list[str]] = {}
+    for width in (1280, 390):
+        # The test injects axe-core itself: the pages' CSP is for the product, not for it.
+        context = await browser.new_context(
+            viewport={"width": width, "height": 800}, bypass_csp=True
+        )
+        page = await context.new_page()
+        try:
+            for path in PUBLIC_PAGES:
+                if path in THIRD_PARTY:
+                    continue
+                await page.goto(live_server + path)
+                if found := await serious_violations(page):
+                    problems[f"{path}@{width}"] = found
+            await sign_in_as_demo_admin(page, live_server, live_data_dir)
+            for path in SIGNED_IN_PAGES + await workspace_pages(page, live_server):
+                await page.goto(live_server + path)
+                if found := await serious_violations(page):
+                    problems[f"{path}@{width}"] = found
+        finally:
+            await context.close()
+    assert problems == {}, problems
