@@ -34,7 +34,8 @@ async def test_upload_two_files_and_open_stats(
     await page.locator(".toast").filter(has_text="Upload finished: 2 images").wait_for()
     tiles = page.locator("[data-gallery] li")  # put in without a reload
     assert await tiles.count() == 2
-    await page.get_by_role("link", name="sunset.jpg").click()
+    await page.get_by_role("link", name="sunset.jpg").click()  # the viewer first
+    await page.get_by_role("dialog").get_by_role("link", name="Open page").click()
     await page.get_by_role("heading", name="Views, last 30 days").wait_for()
     assert await page.get_by_role("button", name="Copy Markdown").is_visible()
     # The preview's size is rendered on its first request: wait for it to arrive and decode.
@@ -117,3 +118,44 @@ async def test_keyboard_upload_with_a_failure_that_stays(
     assert await picker.evaluate("el => el === document.activeElement")
     errors = [e for e in page.console_errors if "status of 415" not in e]
     assert errors == [], page.console_errors
+
+
+async def test_the_viewer_pages_zooms_and_tells_the_camera(
+    page, live_server: str, live_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/images")
+    photo, other = tmp_path / "camera.jpg", tmp_path / "neighbour.png"
+    # Bytes of its own (the upload test's photo would be a duplicate, keeping its name).
+    photo.write_bytes(images.encode("JPEG", size=(163, 91), gps=True))
+    other.write_bytes(images.noise_png((70, 70)))
+    await page.locator("[data-upload-input]").set_input_files([str(other), str(photo)])
+    await page.locator(".toast").filter(has_text="Upload finished").wait_for()
+    await page.reload()
+    tiles = page.locator("[data-gallery] a[data-view]")
+    assert await tiles.count() >= 2
+    await page.locator("[data-gallery] a[data-view]", has_text="camera.jpg").click()
+    viewer = page.get_by_role("dialog")
+    await expect(viewer).to_be_visible()
+    assert "/images/" not in page.url  # the viewer, not the page
+    await expect(viewer.locator("[data-viewer-title]")).to_have_text("camera.jpg")
+    await page.wait_for_function(
+        "() => { const i = document.querySelector('[data-viewer-image]');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
+    count = await viewer.locator("[data-viewer-count]").inner_text()
+    await page.keyboard.press("ArrowRight")
+    assert await viewer.locator("[data-viewer-count]").inner_text() != count
+    await page.keyboard.press("ArrowLeft")
+    await expect(viewer.locator("[data-viewer-count]")).to_have_text(count)
+    await viewer.get_by_role("button", name="Zoom").click()
+    assert await viewer.get_by_role("button", name="Zoom").get_attribute("aria-pressed") == "true"
+    await viewer.get_by_role("button", name="Info").click()
+    facts = viewer.locator("[data-viewer-facts]")
+    await expect(facts).to_contain_text("163 \u00d7 91 px")
+    await expect(facts).to_contain_text("TestCam")  # from the private original
+    assert "48" not in await facts.inner_text()  # never the place
+    assert await viewer.get_by_role("link", name="Download").get_attribute("href")
+    await page.keyboard.press("Escape")
+    await expect(viewer).to_be_hidden()
+    assert page.console_errors == [], page.console_errors

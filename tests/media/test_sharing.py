@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import pytest
 
@@ -181,3 +183,35 @@ async def test_share_snippets_escape_the_title_for_their_language(
         '<img src="https://h/i/1" alt="a&quot;b c" width="2" height="3">'
     )
     assert markdown_image("a]b", "https://h/i/1") == "![a\\]b](https://h/i/1)"
+
+
+async def test_the_owner_sees_the_camera_but_never_the_place(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    """The viewer's camera facts come from the private original: make and model are there,
+    the GPS position the original also holds is not; another workspace gets 404."""
+    exif = images.exif_with_gps()
+    exif[0x0110] = "Model 7"
+    exif.get_ifd(0x8769).update({0x829A: 0.004, 0x829D: 2.8, 0x8827: 200})
+    buffer = io.BytesIO()
+    images.picture((40, 30)).save(buffer, "JPEG", exif=exif.tobytes())
+    uploaded = await client.post(
+        "/upload",
+        files={"file": ("cam.jpg", buffer.getvalue(), "image/jpeg")},
+        headers=owner.headers,
+    )
+    image_id = uploaded.json()["image"]["id"]
+    facts = await client.get(f"/api/v1/images/{image_id}/camera", headers=owner.headers)
+    assert facts.status_code == 200
+    body = facts.json()
+    assert body["make"] == "TestCam" and body["model"] == "Model 7"
+    assert body["exposure"] == "1/250 s" and body["aperture"] == "f/2.8" and body["iso"] == "200"
+    assert not any("48" in v or v == "N" for v in body.values())  # no GPS field at all
+    plain = await put(client, owner)
+    assert (
+        await client.get(f"/api/v1/images/{plain['id']}/camera", headers=owner.headers)
+    ).json() == {}
+    other = await create_account(client, platform, "nosy@example.com")
+    assert (
+        await client.get(f"/api/v1/images/{image_id}/camera", headers=other.headers)
+    ).status_code == 404

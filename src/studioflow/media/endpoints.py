@@ -190,6 +190,15 @@ async def get_image(
     return image_read(request, await service.get_image(session, principal, image_id))
 
 
+@router.get("/api/v1/images/{image_id}/camera", response_model=dict[str, str])
+async def image_camera(
+    image_id: uuid.UUID, request: Request, session: SessionDep, principal: ImagesRead
+) -> dict[str, str]:
+    """What the camera wrote in the private original (make, model, lens, exposure, aperture,
+    iso, focal_length, taken_at); never the location. Empty when it wrote nothing."""
+    return await service.camera_of(platform_of(request), session, principal, image_id)
+
+
 @router.patch("/api/v1/images/{image_id}", response_model=ImageRead)
 async def update_image(
     image_id: uuid.UUID,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import Principal
 from studioflow.identity.lifecycle import client_prefix
+from studioflow.media.camera import camera_facts
 from studioflow.media.inspect import ImageFacts, ImageRejected, inspect_image
 from studioflow.media.repository import AlbumRepository, ImageRepository
 from studioflow.media.sniff import EXTENSION, sniff
@@ -428,6 +429,15 @@ async def get_image(session: AsyncSession, principal: Principal, image_id: uuid.
     if image is None:
         raise NotFound("No such image.")
     return image
+
+
+async def camera_of(
+    platform: Platform, session: AsyncSession, principal: Principal, image_id: uuid.UUID
+) -> dict[str, str]:
+    """The camera fields of the image's private original (for its owner's viewer)."""
+    image = await get_image(session, principal, image_id)
+    original = await platform.storage.read(image.original_key)
+    return await asyncio.to_thread(camera_facts, original)
 
 
 async def list_images(

@@ -94,7 +94,16 @@ async def gallery(
 
     context.update(
         images=images,
-        tiles=[(image, link(image, "thumb"), link(image, "small")) for image in images],
+        tiles=[
+            (
+                image,
+                link(image, "thumb"),
+                link(image, "small"),
+                link(image, "large"),
+                urls.signed_url(platform, image.id, download=True, relative=True),
+            )
+            for image in images
+        ],
         next_cursor=next_cursor,
         albums=await service.list_albums(session, principal),
         album=album,

@@ -111,6 +111,12 @@
         if (slot) {
           var link = document.createElement("a");
           link.href = data.result_url;
+          // Opens in the viewer with its prompt, like the results the page came with.
+          link.setAttribute("data-view", "");
+          link.setAttribute("data-view-src", data.result_url);
+          link.setAttribute("data-view-download", data.result_url + "&download=true");
+          link.setAttribute("data-view-title", "Result " + (data.index + 1));
+          link.setAttribute("data-view-prompt", li.querySelector(".result-prompt").textContent.replace(/^\d+\.\s*/, ""));
           var img = document.createElement("img");
           img.src = data.result_url + "&size=small";
           img.alt = li.querySelector(".result-prompt").textContent;

@@ -23,6 +23,7 @@
     grid = document.createElement("ul");
     grid.className = "gallery";
     grid.setAttribute("data-gallery", "");
+    grid.setAttribute("data-view-set", "");
     var empty = document.querySelector("[data-gallery-empty]");
     if (empty) empty.replaceWith(grid);
     return grid;
@@ -30,10 +31,21 @@
 
   function addTile(image) {
     if (document.querySelector("[data-gallery] a[href='/images/" + image.id + "']")) return;  // a duplicate
-    var thumb = image.is_public ? image.thumbnail_url : image.signed_url + "&size=thumb";
+    // Paths on this site (the API's links are absolute, on BASE_URL).
+    function here(url) { var u = new URL(url, window.location.href); return u.pathname + u.search; }
+    var thumb = here(image.is_public ? image.thumbnail_url : image.signed_url + "&size=thumb");
     var li = document.createElement("li");
     var link = document.createElement("a");
     link.className = "tile"; link.href = "/images/" + image.id;
+    // Opens in the viewer like the tiles the page came with.
+    var large = here(image.is_public ? image.url + "?size=large" : image.signed_url + "&size=large");
+    link.setAttribute("data-view", ""); link.setAttribute("data-view-page", "1");
+    link.setAttribute("data-view-id", image.id); link.setAttribute("data-view-client", clientId || "");
+    link.setAttribute("data-view-src", large);
+    link.setAttribute("data-view-title", image.title || image.filename);
+    link.setAttribute("data-view-meta", JSON.stringify({ width: image.width, height: image.height, format: image.format,
+      frames: image.frames, bytes: image.bytes, created: image.created_at.slice(0, 16).replace("T", " ") + " UTC",
+      visibility: image.is_public ? "public" : "private" }));
     var img = document.createElement("img");
     img.src = thumb; img.alt = image.title || image.filename; img.loading = "lazy"; img.decoding = "async";
     img.width = image.width; img.height = image.height;
