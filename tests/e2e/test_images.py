@@ -159,3 +159,39 @@ async def test_the_viewer_pages_zooms_and_tells_the_camera(
     await page.keyboard.press("Escape")
     await expect(viewer).to_be_hidden()
     assert page.console_errors == [], page.console_errors
+
+
+async def test_select_many_and_act_on_them(
+    page, live_server: str, live_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/images")
+    paths = []
+    for n in range(3):
+        path = tmp_path / f"bulk-{n}.png"
+        path.write_bytes(images.noise_png((57 + n, 41)))
+        paths.append(str(path))
+    await page.locator("[data-upload-input]").set_input_files(paths)
+    await page.locator(".toast").filter(has_text="Upload finished: 3 images").wait_for()
+    await page.get_by_label("Search by title or file name").fill("bulk-")
+    await page.get_by_role("button", name="Find").click()
+    await page.wait_for_url("**q=bulk-**")
+    items = page.locator("[data-gallery] .gallery-item")
+    await expect(items).to_have_count(3)
+    bar = page.get_by_role("region", name="Selected images")
+    await expect(bar).to_be_hidden()
+    await page.get_by_label("Select bulk-0.png").check()
+    await page.get_by_label("Select bulk-2.png").check()
+    await expect(bar.locator("[data-bulk-count]")).to_have_text("2 images selected")
+    await bar.get_by_role("button", name="Make private").click()
+    await page.locator(".toast").filter(has_text="2 images made private").wait_for()
+    private = page.locator("[data-gallery] .gallery-item").filter(
+        has=page.locator(".badge", has_text="private")
+    )
+    await expect(private).to_have_count(2)
+    await page.get_by_label("Select bulk-1.png").check()
+    await bar.get_by_role("button", name="Delete").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    await page.locator(".toast").filter(has_text="1 image deleted").wait_for()
+    await expect(items).to_have_count(2)
+    assert page.console_errors == [], page.console_errors

@@ -168,8 +168,11 @@ async def list_images(
     public: bool | None = None,
     created_after: Annotated[Moment | None, Query()] = None,
     created_before: Annotated[Moment | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    sort: Annotated[str, Query(max_length=10)] = "newest",
 ) -> Page[ImageRead]:
-    """The active client's images, newest first (filters: album, public, created range)."""
+    """The active client's images (filters: album, public, created range, ``q`` in the
+    title or file name; ``sort``: newest, oldest, largest or name)."""
     images, cursor = await service.list_images(
         session,
         principal,
@@ -178,6 +181,8 @@ async def list_images(
         public=public,
         created_after=created_after,
         created_before=created_before,
+        search=q,
+        sort=sort,
     )
     return Page(items=[image_read(request, i) for i in images], next_cursor=cursor)
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column, select, update
+from sqlalchemy import delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -79,8 +79,19 @@ class ImageRepository(ClientScoped[Image]):
         public: bool | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        search: str | None = None,
+        sort: str = "newest",
     ) -> tuple[list[Image], str | None]:
         statement = self.readable(scope)
+        if search:
+            # Title or file name, case-insensitive; % and _ in the text are literal.
+            needle = search.lower()
+            statement = statement.where(
+                or_(
+                    func.lower(Image.title).contains(needle, autoescape=True),
+                    func.lower(Image.filename).contains(needle, autoescape=True),
+                )
+            )
         if album_id is not None:
             statement = statement.where(Image.album_id == album_id)
         if public is not None:
@@ -89,7 +100,24 @@ class ImageRepository(ClientScoped[Image]):
             statement = statement.where(Image.created_at >= created_after)
         if created_before is not None:
             statement = statement.where(Image.created_at < created_before)
-        return await self.newest_first(statement, params)
+        if sort == "newest":
+            return await self.newest_first(statement, params)
+        # Keyset pages in the other orders, the id breaking ties.
+        orders: dict[str, tuple[list[Any], bool]] = {
+            "oldest": ([Image.id], False),
+            "largest": ([Image.bytes, Image.id], True),
+            "name": ([Image.filename, Image.id], False),
+        }
+        order, descending = orders[sort]
+        names = [column.key for column in order]
+        rows, cursor = await self.page_by(
+            statement,
+            order,
+            params,
+            key=lambda row: [getattr(row[0], name) for name in names],
+            descending=descending,
+        )
+        return [row[0] for row in rows], cursor
 
     async def for_delivery(self, image_id: uuid.UUID) -> tuple[Image, Client] | None:
         """An image and its client by id alone, for the view role: a delivery URL carries the

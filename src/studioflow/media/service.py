@@ -440,6 +440,9 @@ async def camera_of(
     return await asyncio.to_thread(camera_facts, original)
 
 
+IMAGE_SORTS = ("newest", "oldest", "largest", "name")
+
+
 async def list_images(
     session: AsyncSession,
     principal: Principal,
@@ -449,7 +452,11 @@ async def list_images(
     public: bool | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    search: str | None = None,
+    sort: str = "newest",
 ) -> tuple[list[Image], str | None]:
+    if sort not in IMAGE_SORTS:
+        raise Unprocessable(f"sort must be one of: {', '.join(IMAGE_SORTS)}.", code="invalid_sort")
     return await ImageRepository(session).page(
         principal,
         params,
@@ -457,6 +464,8 @@ async def list_images(
         public=public,
         created_after=created_after,
         created_before=created_before,
+        search=(search or "").strip()[:100] or None,
+        sort=sort,
     )
 
 

@@ -81,11 +81,19 @@ async def gallery(
     page: ImagesPage,
     album: uuid.UUID | None = None,
     cursor: str | None = None,
+    q: str = "",
+    sort: str = "newest",
+    last_day: str = "",
 ) -> Response:
     principal, context = page.principal, page.context
-    plan = await plan_of(session, principal.client_id)
+    sort = sort if sort in service.IMAGE_SORTS else "newest"  # an unknown one sorts by date
     images, next_cursor = await service.list_images(
-        session, principal, PageParams(limit=48, cursor=cursor), album_id=album
+        session,
+        principal,
+        PageParams(limit=48, cursor=cursor),
+        album_id=album,
+        search=q[:100],
+        sort=sort,
     )
     platform = request.app.state.platform
 
@@ -105,12 +113,28 @@ async def gallery(
             for image in images
         ],
         next_cursor=next_cursor,
-        albums=await service.list_albums(session, principal),
+        q=q[:100],
+        sort=sort,
+        sorts=[
+            ("newest", "Newest first"),
+            ("oldest", "Oldest first"),
+            ("largest", "Largest"),
+            ("name", "File name"),
+        ],
+        # Grouped by upload day when sorted by date; the next page carries the last day so
+        # it does not repeat the heading.
+        grouped=sort in ("newest", "oldest"),
+        last_day=last_day,
         album=album,
-        plan=plan,
+        can_write=principal.can("images:write"),
+    )
+    if request.headers.get("hx-request") and cursor:
+        return render(request, "media/gallery_tiles.html", context)  # the next page's tiles
+    context.update(
+        albums=await service.list_albums(session, principal),
+        plan=await plan_of(session, principal.client_id),
         uploads_today=await service.uploads_today(session, principal.client_id),
         storage_used=await service.storage_used(session, principal.client_id),
-        can_write=principal.can("images:write"),
     )
     return render(request, "media/gallery.html", context)
 

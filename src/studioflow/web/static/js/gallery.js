@@ -1,0 +1,73 @@
+// Gallery: select tiles (their checkboxes) and act on all of them at once (visibility,
+// album, delete) through the JSON API, one request per image, with the outcome counted;
+// tiles of the next page (loaded as the sentinel scrolls into view) get their placeholder
+// colour too. No inline script (CSP).
+(function () {
+  "use strict";
+  var grid = document.querySelector("[data-gallery]");
+  var bar = document.querySelector("[data-bulk]");
+  document.body.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("img[data-placeholder]").forEach(function (img) {
+      if (!img.style.backgroundColor) img.style.backgroundColor = img.getAttribute("data-placeholder");
+    });
+  });
+  if (!grid || !bar) return;
+  var clientId = grid.getAttribute("data-client");
+  var count = bar.querySelector("[data-bulk-count]");
+
+  function chosen() { return Array.prototype.slice.call(grid.querySelectorAll("input[data-select]:checked")); }
+  function refresh() {
+    var n = chosen().length;
+    bar.hidden = n === 0;
+    count.textContent = n + (n === 1 ? " image selected" : " images selected");
+    grid.classList.toggle("selecting", n > 0);
+  }
+  grid.addEventListener("change", function (event) {
+    if (event.target.matches("input[data-select]")) {
+      event.target.closest("li").classList.toggle("selected", event.target.checked);
+      refresh();
+    }
+  });
+
+  async function each(boxes, method, body) {
+    var ok = 0, failed = 0;
+    for (var i = 0; i < boxes.length; i++) {
+      var id = boxes[i].value;
+      var result = await window.studioflow.api(method, "/api/v1/images/" + id, body, clientId);
+      if (result.ok) ok += 1; else failed += 1;
+    }
+    return { ok: ok, failed: failed };
+  }
+  function report(verb, outcome) {
+    var text = outcome.ok + (outcome.ok === 1 ? " image " : " images ") + verb;
+    if (outcome.failed) text += "; " + outcome.failed + " could not be changed";
+    sessionStorage.setItem("studioflow.toast", text + ".");
+    window.location.reload();  // the page as the server now has it
+  }
+
+  bar.addEventListener("click", async function (event) {
+    var button = event.target.closest("[data-bulk-action]");
+    if (!button) return;
+    var action = button.getAttribute("data-bulk-action");
+    var boxes = chosen();
+    if (action === "clear") {
+      boxes.forEach(function (box) { box.checked = false; box.closest("li").classList.remove("selected"); });
+      refresh();
+      return;
+    }
+    if (!boxes.length) return;
+    if (action === "delete") {
+      var sure = await window.studioflow.confirm("Delete " + boxes.length + (boxes.length === 1 ? " image" : " images") + " and every copy of them?", "Delete");
+      if (!sure) return;
+      report("deleted", await each(boxes, "DELETE"));
+      return;
+    }
+    report(action === "public" ? "made public" : "made private", await each(boxes, "PATCH", { is_public: action === "public" }));
+  });
+  bar.querySelector("[data-bulk-album]").addEventListener("change", async function (event) {
+    var value = event.target.value;
+    var boxes = chosen();
+    if (!value || !boxes.length) return;
+    report(value === "none" ? "taken out of their album" : "moved", await each(boxes, "PATCH", { album_id: value === "none" ? null : value }));
+  });
+})();
