@@ -183,6 +183,12 @@ async def test_select_many_and_act_on_them(
     await page.get_by_label("Select bulk-0.png").check()
     await page.get_by_label("Select bulk-2.png").check()
     await expect(bar.locator("[data-bulk-count]")).to_have_text("2 images selected")
+    async with page.expect_download() as downloading:
+        await bar.get_by_role("button", name="Download ZIP").click()
+    saved = await (await downloading.value).path()
+    import zipfile
+
+    assert sorted(zipfile.ZipFile(saved).namelist()) == ["bulk-0.png", "bulk-2.png"]
     await bar.get_by_role("button", name="Make private").click()
     await page.locator(".toast").filter(has_text="2 images made private").wait_for()
     private = page.locator("[data-gallery] .gallery-item").filter(

@@ -93,3 +93,34 @@ async def test_the_gallery_pages_on_by_partial(
     searched = await client.get("/images?q=shot-4")
     assert searched.text.count('class="gallery-item"') == 10
     client.cookies.clear()
+
+
+async def test_a_zip_of_chosen_originals(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    import io
+    import zipfile
+
+    first = await put(client, owner, "same.png", (30, 30))
+    second = await put(client, owner, "same.png", (31, 30))
+    other = await create_account(client, platform, "elsewhere@example.com")
+    theirs = await put(client, other, "theirs.png", (32, 30))
+    response = await client.post(
+        "/api/v1/images/archive",
+        json={"image_ids": [first, second, theirs]},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.namelist() == ["same.png", "same (2).png"]  # not the other workspace's
+    assert archive.read("same.png")[:8] == b"\x89PNG\r\n\x1a\n"
+    nothing = await client.post(
+        "/api/v1/images/archive", json={"image_ids": [theirs]}, headers=owner.headers
+    )
+    assert nothing.status_code == 404
+    too_many = await client.post(
+        "/api/v1/images/archive",
+        json={"image_ids": [first] * 201},
+        headers=owner.headers,
+    )
+    assert too_many.status_code == 422

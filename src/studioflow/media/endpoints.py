@@ -7,15 +7,17 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
-from studioflow.media import service, urls
+from studioflow.media import archive, service, urls
 from studioflow.media.auth import ImagesRead, ImagesWrite
 from studioflow.media.schemas import (
     AlbumIn,
     AlbumOut,
     AlbumUpdate,
+    ArchiveIn,
     ImageMetadata,
     ImageRead,
     ImageUpdate,
@@ -185,6 +187,27 @@ async def list_images(
         sort=sort,
     )
     return Page(items=[image_read(request, i) for i in images], next_cursor=cursor)
+
+
+@router.post(
+    "/api/v1/images/archive",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/zip": {}}},
+        **answers({404: "None of the images is the workspace's (`not_found`)."}),
+    },
+)
+async def archive_images(
+    body: ArchiveIn, request: Request, session: SessionDep, principal: ImagesRead
+) -> StreamingResponse:
+    """A ZIP of the chosen originals (up to 200), streamed; images of other workspaces are
+    left out as if they did not exist."""
+    chosen = await service.images_for_archive(session, principal, body.image_ids)
+    return StreamingResponse(
+        archive.zip_of(platform_of(request), chosen),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="images.zip"'},
+    )
 
 
 @router.get("/api/v1/images/{image_id}", response_model=ImageRead)

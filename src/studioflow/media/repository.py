@@ -65,6 +65,12 @@ class ImageRepository(ClientScoped[Image]):
         )
         return list(rows.all())
 
+    async def readable_many(self, scope: Scope, image_ids: list[uuid.UUID]) -> list[Image]:
+        """These images of the scope's client, in the order asked (others left out)."""
+        rows = await self.all(self.readable(scope).where(Image.id.in_(image_ids)))
+        by_id = {image.id: image for image in rows}
+        return [by_id[i] for i in dict.fromkeys(image_ids) if i in by_id]
+
     async def insert(self, dialect: str, values: dict[str, Any]) -> uuid.UUID | None:
         """Insert an image row; None when the client has these bytes already."""
         inserted = (await self.session.execute(_INSERT_IMAGE[dialect], values)).scalar()

@@ -156,3 +156,7 @@ class KnownIn(Input):
 
 class KnownOut(BaseModel):
     known: dict[str, uuid.UUID]
+
+
+class ArchiveIn(Input):
+    image_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)

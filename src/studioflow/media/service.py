@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import Principal
 from studioflow.identity.lifecycle import client_prefix
+from studioflow.media import archive
 from studioflow.media.camera import camera_facts
 from studioflow.media.inspect import ImageFacts, ImageRejected, inspect_image
 from studioflow.media.repository import AlbumRepository, ImageRepository
@@ -485,6 +486,20 @@ async def owned_image_ids(
     """Which of these images are the active client's."""
     images = ImageRepository(session)
     return set(await images.ids(principal, image_ids))
+
+
+async def images_for_archive(
+    session: AsyncSession, principal: Principal, image_ids: list[uuid.UUID]
+) -> list[Image]:
+    """The chosen images of the active client for a ZIP; 404 when none of them is theirs."""
+    if len(image_ids) > archive.MAX_IMAGES:
+        raise Unprocessable(
+            f"At most {archive.MAX_IMAGES} images per archive.", code="too_many_images"
+        )
+    found = await ImageRepository(session).readable_many(principal, image_ids)
+    if not found:
+        raise NotFound("No such images.")
+    return found
 
 
 async def update_image(

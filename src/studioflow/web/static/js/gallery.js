@@ -38,6 +38,32 @@
     }
     return { ok: ok, failed: failed };
   }
+  function cookie(name) {
+    var match = document.cookie.split("; ").find(function (c) { return c.indexOf(name + "=") === 0; });
+    return match ? decodeURIComponent(match.slice(name.length + 1)) : null;
+  }
+  // The originals as one ZIP (streamed by the server), saved under images.zip.
+  async function download(boxes, button) {
+    button.disabled = true;
+    var label = button.textContent; button.textContent = "Preparing…";
+    try {
+      var response = await fetch("/api/v1/images/archive", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-Client-Id": clientId,
+          "X-CSRF-Token": cookie("__Host-csrf_token") || cookie("csrf_token") || "" },
+        body: JSON.stringify({ image_ids: boxes.map(function (b) { return b.value; }) })
+      });
+      if (!response.ok) { window.studioflow.toast("The ZIP could not be made (" + response.status + ").", "error"); return; }
+      var url = URL.createObjectURL(await response.blob());
+      var a = document.createElement("a");
+      a.href = url; a.download = "images.zip"; document.body.append(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+      window.studioflow.toast(boxes.length + (boxes.length === 1 ? " image" : " images") + " in images.zip.", "success");
+    } finally {
+      button.disabled = false; button.textContent = label;
+    }
+  }
+
   function report(verb, outcome) {
     var text = outcome.ok + (outcome.ok === 1 ? " image " : " images ") + verb;
     if (outcome.failed) text += "; " + outcome.failed + " could not be changed";
@@ -56,6 +82,7 @@
       return;
     }
     if (!boxes.length) return;
+    if (action === "zip") { await download(boxes, button); return; }
     if (action === "delete") {
       var sure = await window.studioflow.confirm("Delete " + boxes.length + (boxes.length === 1 ? " image" : " images") + " and every copy of them?", "Delete");
       if (!sure) return;
