@@ -262,7 +262,12 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     assert "/health" in spec["paths"] and "/ready" in spec["paths"]
-    docs = await client.get("/docs")
+    reference = await client.get("/docs")  # our own page, from the same document
+    assert reference.status_code == 200 and "<h1>API reference</h1>" in reference.text
+    assert 'id="get-health"' in reference.text and "/api/v1/images/{image_id}" in reference.text
+    assert "swagger" not in reference.headers["content-security-policy"].lower()
+    assert "'unsafe-inline'" not in reference.headers["content-security-policy"]
+    docs = await client.get("/docs/try")
     assert docs.status_code == 200
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower()

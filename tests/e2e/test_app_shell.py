@@ -230,11 +230,12 @@ async def test_an_invitee_signs_up_from_the_link_and_is_a_member(
 
 
 AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-# Third-party pages bundled as they are: Swagger UI (/docs: nested buttons, low-contrast
-# stamps) and SAQ's monitor (/admin/queues/: no lang, low contrast) fail axe today. They are
-# to be replaced by pages of our own (README, "The app a user meets"); until then they are
-# left out here by name, and every Studioflow page is checked.
-THIRD_PARTY = ("/docs",)
+# Third-party pages bundled as they are: Swagger UI's "try it out" (/docs/try: nested
+# buttons, low-contrast stamps) and SAQ's monitor (/admin/queues/: no lang, low contrast)
+# fail axe today. /docs is our own reference; the monitor is to be replaced by a page of our
+# own (README, "The app a user meets"). Both are left out here by name; every Studioflow
+# page is checked.
+THIRD_PARTY = ("/docs/try",)
 
 
 async def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]

@@ -64,6 +64,13 @@ async def test_not_found_page(page, live_server: str) -> None:  # type: ignore[n
 
 async def test_api_docs_render_offline(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     await page.goto(live_server + "/docs")
+    # Our reference: every operation, opened by keyboard.
+    health = page.locator("details#get-health > summary")
+    await health.focus()
+    await page.keyboard.press("Enter")
+    assert await page.locator("details#get-health").get_attribute("open") is not None
+    await page.get_by_role("link", name="Try requests out (Swagger UI)").click()
+    await page.wait_for_url("**/docs/try")
     title = page.locator(".swagger-ui .info .title")
     await title.wait_for(timeout=15000)
     assert "Studioflow" in await title.inner_text()
