@@ -30,6 +30,7 @@ SIGNED_IN_PAGES = [
     "/account",
     "/admin/studio",
     "/admin/credits",
+    "/admin/jobs",
 ]
 PUBLIC_PAGES = [
     "/",

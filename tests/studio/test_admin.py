@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from studioflow.demo import create_admin
@@ -186,3 +188,26 @@ async def test_the_queue_never_holds_a_code_or_a_link(studio_app: Studio) -> Non
         for key in await platform.redis.keys(f"saq:job:{queue}:*"):
             stored = await platform.redis.get(key) or b""
             assert code.encode() not in stored and token.encode() not in stored
+
+
+async def test_the_jobs_page_shows_the_queues_in_the_shell(studio: Studio) -> None:
+    """Our page over SAQ's public Queue.info: each queue's depth and jobs, no arguments."""
+    await admin_of(studio)
+    # Scheduled an hour ahead, so it is still listed when the page is read.
+    await studio.platform.queue.saq.enqueue(
+        "mail.send", scheduled=int(time.time()) + 3600, sealed="not-for-eyes"
+    )
+    anonymous = await studio.client.get("/admin/jobs")
+    assert anonymous.status_code in (303, 307)  # to sign in
+    login = await studio.client.post(
+        "/api/v1/auth/login",
+        json={"identifier": "boss@example.com", "password": "a boss passphrase 42"},
+    )
+    assert login.status_code == 200
+    page = await studio.client.get("/admin/jobs")
+    assert page.status_code == 200 and 'aria-current="page"' in page.text
+    main = page.text.split("<main", 1)[1].split("</main>", 1)[0]
+    assert studio.settings.queue_name in main and "<code>mail.send</code>" in main, main
+    assert "<code>media.flush_views</code>" in main and ">queued<" in main
+    assert "not-for-eyes" not in page.text  # job arguments are never shown
+    studio.client.cookies.clear()
