@@ -124,6 +124,9 @@ async def test_the_drawer_on_a_phone(phone, live_server: str, live_data_dir: Pat
     await expect(link).to_be_hidden()
     assert await phone.evaluate("document.activeElement.getAttribute('aria-controls')") == "sidebar"
     await toggle.click()
+    await phone.get_by_role("button", name="Close menu").click()  # for touch, inside the drawer
+    await expect(link).to_be_hidden()
+    await toggle.click()
     await link.click()
     await phone.wait_for_url("**/albums")
     assert await toggle.get_attribute("aria-expanded") == "false"
