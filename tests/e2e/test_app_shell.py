@@ -195,8 +195,9 @@ async def test_an_invitee_signs_up_from_the_link_and_is_a_member(
     await page.get_by_label("Name").fill("Harbor Creative")
     await page.get_by_role("button", name="Create workspace").click()
     await page.get_by_role("cell", name="Harbor Creative").wait_for()
-    await page.get_by_role("combobox", name="Workspace").select_option(label="Harbor Creative")
-    await page.wait_for_load_state()
+    # The switch reloads the page in the new workspace: wait for that page, not this one.
+    async with page.expect_navigation():
+        await page.get_by_role("combobox", name="Workspace").select_option(label="Harbor Creative")
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
     await page.get_by_label("Email").fill("leo@example.com")
     await page.get_by_role("button", name="Send invitation").click()

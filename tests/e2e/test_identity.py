@@ -78,8 +78,9 @@ async def test_sign_up_to_sign_out(page, live_server: str, live_data_dir: Path) 
     await page.get_by_label("Name").fill("Browser Team")
     await page.get_by_role("button", name="Create workspace").click()
     await page.get_by_role("cell", name="Browser Team").wait_for()
-    await page.get_by_role("combobox", name="Workspace").select_option(label="Browser Team")
-    await page.wait_for_load_state()
+    # The switch reloads the page in the new workspace: wait for that page, not this one.
+    async with page.expect_navigation():
+        await page.get_by_role("combobox", name="Workspace").select_option(label="Browser Team")
     nav = page.get_by_role("navigation", name="Main")
     await nav.get_by_role("link", name="Members").click()
     await page.get_by_role("heading", name="Members of Browser Team").wait_for()
