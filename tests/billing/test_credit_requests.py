@@ -201,3 +201,28 @@ async def test_racing_asks_and_grants_on_a_real_database(
         )
     assert {r.status_code for r in grants} <= {200, 409}, [r.text for r in grants]
     assert await balance_of(platform, client_id) == before + 9
+
+
+async def test_a_grant_and_a_decline_racing_cannot_both_stand(
+    committed: tuple[Settings, Platform],
+) -> None:
+    """Four grants and four declines at once: one answer wins, the others are retries of it
+    (200) or 409, and the balance agrees with the answer that stands."""
+    settings, platform = committed
+    async with admin_client(settings, platform, "race-answer@example.com") as (client, headers):
+        asked = await client.post("/api/v1/credits/requests", json={"amount": 6}, headers=headers)
+        opened = asked.json()
+        before = await balance_of(platform, opened["client_id"])
+        base = f"/api/v1/admin/credit-requests/{opened['id']}"
+        answers = await asyncio.gather(
+            *(
+                client.post(f"{base}/{'grant' if n % 2 else 'decline'}", json={}, headers=headers)
+                for n in range(8)
+            )
+        )
+        final = (await client.get("/api/v1/credits/requests", headers=headers)).json()["items"][0]
+    assert {r.status_code for r in answers} <= {200, 409}, [r.text for r in answers]
+    winners = {r.json()["status"] for r in answers if r.status_code == 200}
+    assert winners == {final["status"]}
+    after = await balance_of(platform, opened["client_id"])
+    assert after == before + (6 if final["status"] == "granted" else 0)

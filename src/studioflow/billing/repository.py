@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, cast, func, select
+from sqlalchemy import BigInteger, bindparam, cast, func, select, update
 
 from studioflow.models import Client, CreditAccount, CreditEvent, CreditRequest, Plan, User
 from studioflow.models.base import INT_MAX, table_of
@@ -145,6 +145,20 @@ class CreditRequestRepository(ClientScoped[CreditRequest]):
             statement, [CreditRequest.id], params, key=lambda row: [row[0].id], descending=True
         )
         return [(row[0], row[1]) for row in rows], cursor
+
+    async def answer(self, request_id: uuid.UUID, values: dict[str, Any]) -> bool:
+        """Answer a request only while it is open (one conditional UPDATE): of a grant and a
+        decline racing, exactly one changes the row; the other sees it answered."""
+        result = await self.session.execute(
+            update(CreditRequest)
+            .where(CreditRequest.id == request_id, CreditRequest.status == "open")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def fresh(self, request_id: uuid.UUID) -> CreditRequest | None:
+        return await self.session.get(CreditRequest, request_id, populate_existing=True)
 
     async def count_open(self) -> int:
         value = await self.session.scalar(

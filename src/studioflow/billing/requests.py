@@ -107,17 +107,32 @@ async def resolve(
     context: Context,
 ) -> CreditRequest:
     """Grant (``amount``, by default what was asked) or decline an open request. Answering
-    one that is already answered the same way changes nothing; the other way is 409."""
-    request = await CreditRequestRepository(session).by_id(request_id)
+    one that is already answered the same way changes nothing; the other way is 409. The
+    answer is a conditional UPDATE on ``status = 'open'``, so a grant and a decline racing
+    cannot both stand (credits granted to a request shown as declined)."""
+    repository = CreditRequestRepository(session)
+    request = await repository.by_id(request_id)
     if request is None:
         raise NotFound("No such credit request.")
     wanted = GRANTED if grant else DECLINED
-    if request.status != OPEN:
+    given = (amount or request.amount) if grant else None
+    claimed = request.status == OPEN and await repository.answer(
+        request_id,
+        {
+            "status": wanted,
+            "granted": given,
+            "answer": answer,
+            "resolved_by": admin.user_id,
+            "resolved_at": datetime.now(UTC),
+        },
+    )
+    request = await repository.fresh(request_id) or request
+    if not claimed:
         if request.status == wanted:
-            return request  # a retry
+            return request  # a retry, or the same answer racing
         raise Conflict(f"This request was already {request.status}.", code="request_answered")
-    if grant:
-        given = amount or request.amount
+    if given is not None:
+        # In the same transaction as the answer: both stand or neither does.
         await credits.apply(
             session,
             request.client_id,
@@ -127,11 +142,6 @@ async def resolve(
             key=f"credit-request:{request.id}",
             actor_user_id=admin.user_id,
         )
-        request.granted = given
-    request.status = wanted
-    request.answer = answer
-    request.resolved_by = admin.user_id
-    request.resolved_at = datetime.now(UTC)
     await audit.by_principal(
         session,
         f"credits.request_{wanted}",
