@@ -16,10 +16,10 @@ from typing import IO, Any
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from studioflow.models import BatchResult, CreditEvent, Image, WorkflowExecution
-from studioflow.studio import streaming
+from studioflow.studio import runner, streaming
 from studioflow.studio.limiter import SPACING_MARGIN, ProviderLimiter
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.image_apis import GEMINI_KEY, FakeImageAPIs
@@ -325,3 +325,45 @@ async def test_a_worker_stopped_gracefully_hands_its_batch_back_at_once(
         except subprocess.TimeoutExpired:
             second.kill()
     assert done["status"] == "completed" and done["progress"]["completed"] == 20
+
+
+async def test_a_stopping_slice_requeues_items_claimed_but_not_yet_started(
+    studio_app: Studio, fake_apis: Fake
+) -> None:
+    """SIGTERM can cancel a claim after its commit reached the database and before its items
+    became tasks (seen once in CI): the stand-down still leaves nothing "processing"."""
+    studio = studio_app
+    fake, url = fake_apis
+    await use_provider(studio, "gemini", url)
+    studio.settings.gemini_api_key = GEMINI_KEY
+    studio.settings.studio_provider_rate_per_minute = 6000
+    studio.settings.studio_prompt_concurrency = 1
+    fake.default = "slow"
+    fake.slow_seconds = 5
+    execution_id = uuid.UUID(await studio.execute(["first", "second", "third"]))
+    running = asyncio.create_task(runner.run_slice(studio.platform, execution_id, 0))
+    deadline = time.monotonic() + 30
+    while not fake.calls:
+        assert time.monotonic() < deadline, "the slice made no provider call"
+        await asyncio.sleep(0.05)
+    # A claim the runner never saw: committed, but its task was not created.
+    async with studio.platform.db.transaction() as session:
+        await session.execute(
+            update(BatchResult)
+            .where(BatchResult.execution_id == execution_id, BatchResult.index == 2)
+            .values(status="processing", attempts=BatchResult.attempts + 1)
+        )
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    async with studio.platform.db.transaction() as session:
+        execution = await session.get(WorkflowExecution, execution_id)
+        statuses = (
+            await session.scalars(
+                select(BatchResult.status)
+                .where(BatchResult.execution_id == execution_id)
+                .order_by(BatchResult.index)
+            )
+        ).all()
+    assert execution is not None and execution.runner_id is None
+    assert list(statuses) == ["pending", "pending", "pending"]

@@ -405,13 +405,14 @@ class EngineRepository(Repository[WorkflowExecution]):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def hand_back(self, execution_id: uuid.UUID, runner_id: str) -> None:
-        """Give up this runner's lease at once (a worker stopping), if it still holds it."""
-        await self.session.execute(
+    async def hand_back(self, execution_id: uuid.UUID, runner_id: str) -> bool:
+        """Give up this runner's lease at once (a worker stopping); False if not held."""
+        result = await self.session.execute(
             update(WorkflowExecution)
             .where(WorkflowExecution.id == execution_id, WorkflowExecution.runner_id == runner_id)
             .values(runner_id=None, runner_until=None)
         )
+        return bool(getattr(result, "rowcount", 0))
 
     async def release(self, execution_id: uuid.UUID) -> None:
         await self.session.execute(

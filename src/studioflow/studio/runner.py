@@ -466,9 +466,12 @@ async def _stand_down(work: Slice) -> None:
         return
     async with work.platform.db.transaction() as session:
         engine = EngineRepository(session)
-        for item_id in item_ids:
-            await engine.back_to_pending(item_id)
-        await engine.hand_back(work.execution.id, work.runner_id)
+        # Every "processing" item is requeued, not only the tasks we know of: the stop can
+        # cancel a claim after its commit reached the database but before its items became
+        # tasks here. While this runner holds the lease (the UPDATE that releases it locks
+        # the row), anything in flight in this execution is ours.
+        if await engine.hand_back(work.execution.id, work.runner_id):
+            await engine.requeue_in_flight(work.execution.id, datetime.now(UTC))
     log.info("studio.slice_handed_back", execution=str(work.execution.id), items=len(item_ids))
 
 
