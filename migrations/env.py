@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from studioflow.models import Base
 from studioflow.platform.db import create_engine
+from studioflow.platform.migrations import in_one_transaction
 from studioflow.settings import Settings
 
 config = context.config
@@ -20,6 +21,7 @@ target_metadata = Base.metadata
 
 
 def _configure(connection: Connection) -> None:
+    """Alembic's own run; the transaction is the caller's (``in_one_transaction``)."""
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
@@ -40,8 +42,7 @@ async def _run_async() -> None:
     engine = create_engine(_url())
     try:
         async with engine.connect() as connection:
-            await connection.run_sync(_configure)
-            await connection.commit()
+            await connection.run_sync(in_one_transaction, _configure)
     finally:
         await engine.dispose()
 

@@ -63,6 +63,117 @@ async def test_albums(client: httpx.AsyncClient, owner: Account) -> None:
     ] is None
 
 
+async def test_an_image_in_several_albums(client: httpx.AsyncClient, owner: Account) -> None:
+    async def album(title: str) -> str:
+        made = await client.post("/api/v1/albums", json={"title": title}, headers=owner.headers)
+        assert made.status_code == 201
+        return made.json()["id"]  # type: ignore[no-any-return]
+
+    trips, faces, best = await album("Trips"), await album("Faces"), await album("Best")
+    first = await put(client, owner, album_id=trips)
+    more = [await put(client, owner) for _ in range(3)]
+    ids = [first["id"], *(i["id"] for i in more)]
+    # Many at once: the first is in Trips already and stays there, once.
+    added = await client.post(
+        f"/api/v1/albums/{faces}/images", json={"image_ids": ids}, headers=owner.headers
+    )
+    assert added.status_code == 200, added.text
+    assert added.json()["changed"] == 4 and added.json()["album"]["images"] == 4
+    again = await client.post(
+        f"/api/v1/albums/{trips}/images", json={"image_ids": ids[:2]}, headers=owner.headers
+    )
+    assert again.json()["changed"] == 1 and again.json()["album"]["images"] == 2
+    record = (await client.get(f"/api/v1/images/{first['id']}", headers=owner.headers)).json()
+    assert record["album_ids"] == [trips, faces] and record["album_id"] == trips
+    counts = {
+        a["title"]: a["images"]
+        for a in (await client.get("/api/v1/albums", headers=owner.headers)).json()["items"]
+    }
+    assert counts == {"Trips": 2, "Faces": 4, "Best": 0}
+    in_faces = (await client.get(f"/api/v1/images?album={faces}", headers=owner.headers)).json()[
+        "items"
+    ]
+    assert sorted(i["id"] for i in in_faces) == sorted(ids)
+    assert {i["id"]: i["album_ids"] for i in in_faces}[ids[1]] == [faces, trips]
+
+    # The whole set by PATCH; the one-album form puts it in that album alone.
+    patched = await client.patch(
+        f"/api/v1/images/{first['id']}", json={"album_ids": [best, faces]}, headers=owner.headers
+    )
+    assert patched.status_code == 200 and patched.json()["album_ids"] == [faces, best]
+    alone = await client.patch(
+        f"/api/v1/images/{first['id']}", json={"album_id": trips}, headers=owner.headers
+    )
+    assert alone.json()["album_ids"] == [trips]
+    both = await client.patch(
+        f"/api/v1/images/{first['id']}",
+        json={"album_id": trips, "album_ids": [faces]},
+        headers=owner.headers,
+    )
+    assert both.status_code == 422 and both.json()["code"] == "validation_error"
+
+    # Out of one album: the images stay in the library and in their other albums.
+    removed = await client.post(
+        f"/api/v1/albums/{faces}/images/remove", json={"image_ids": ids}, headers=owner.headers
+    )
+    assert removed.json()["changed"] == 3 and removed.json()["album"]["images"] == 0
+    second = (await client.get(f"/api/v1/images/{ids[1]}", headers=owner.headers)).json()
+    assert second["album_ids"] == [trips]
+    # Deleting an album or an image takes only the memberships with it.
+    assert (
+        await client.delete(f"/api/v1/albums/{trips}", headers=owner.headers)
+    ).status_code == 204
+    assert (await client.get(f"/api/v1/images/{ids[1]}", headers=owner.headers)).json()[
+        "album_ids"
+    ] == []
+    assert (await client.get(f"/api/v1/images/{ids[1]}", headers=owner.headers)).status_code == 200
+
+
+async def test_albums_hold_only_their_workspaces_images(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    other = await create_account(client, platform, "other-sharer@example.com")
+    mine = (
+        await client.post("/api/v1/albums", json={"title": "Mine"}, headers=owner.headers)
+    ).json()["id"]
+    theirs = (
+        await client.post("/api/v1/albums", json={"title": "Theirs"}, headers=other.headers)
+    ).json()["id"]
+    my_image = (await put(client, owner))["id"]
+    their_image = (await put(client, other))["id"]
+    # Another workspace's image in my album: 404 and nothing added (all or none).
+    mixed = await client.post(
+        f"/api/v1/albums/{mine}/images",
+        json={"image_ids": [my_image, their_image]},
+        headers=owner.headers,
+    )
+    assert mixed.status_code == 404 and mixed.json()["code"] == "not_found"
+    assert (await client.get(f"/api/v1/images/{my_image}", headers=owner.headers)).json()[
+        "album_ids"
+    ] == []
+    # My image in their album, by either route: their album does not exist for me.
+    for response in (
+        await client.post(
+            f"/api/v1/albums/{theirs}/images", json={"image_ids": [my_image]}, headers=owner.headers
+        ),
+        await client.post(
+            f"/api/v1/albums/{theirs}/images/remove",
+            json={"image_ids": [their_image]},
+            headers=owner.headers,
+        ),
+        await client.patch(
+            f"/api/v1/images/{my_image}", json={"album_ids": [theirs]}, headers=owner.headers
+        ),
+    ):
+        assert response.status_code == 404, response.text
+    listed = (await client.get(f"/api/v1/images?album={theirs}", headers=owner.headers)).json()
+    assert listed["items"] == []
+    empty = await client.post(
+        f"/api/v1/albums/{mine}/images", json={"image_ids": []}, headers=owner.headers
+    )
+    assert empty.status_code == 422
+
+
 async def test_private_by_default_setting(client: httpx.AsyncClient, owner: Account) -> None:
     changed = await client.patch(
         f"/api/v1/clients/{owner.client_id}",

@@ -14,6 +14,8 @@ from studioflow.identity.auth import platform_of
 from studioflow.media import archive, service, urls
 from studioflow.media.auth import ImagesRead, ImagesWrite
 from studioflow.media.schemas import (
+    AlbumImagesIn,
+    AlbumImagesOut,
     AlbumIn,
     AlbumOut,
     AlbumUpdate,
@@ -30,7 +32,7 @@ from studioflow.media.schemas import (
     TransformOut,
 )
 from studioflow.media.urls import transform_url, validate_transform
-from studioflow.models import Image
+from studioflow.models import Album, Image
 from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
@@ -46,12 +48,15 @@ def image_url(request: Request, image: Image, size: str | None = None) -> str:
     return urls.image_url(platform_of(request), image.id, size=size)
 
 
-def image_read(request: Request, image: Image, *, duplicate: bool = False) -> ImageRead:
+def image_read(
+    request: Request, image: Image, albums: list[uuid.UUID], *, duplicate: bool = False
+) -> ImageRead:
     return ImageRead(
         id=image.id,
         filename=image.filename,
         title=image.title,
-        album_id=image.album_id,
+        album_id=albums[0] if albums else None,
+        album_ids=albums,
         format=image.format,
         mime_type=image.mime_type,
         bytes=image.bytes,
@@ -157,7 +162,11 @@ async def upload_many(
         album_id=album_id,
         is_public=is_public,
     )
-    return [image_read(request, r.image, duplicate=r.duplicate) for r in results]
+    albums = await service.image_albums(session, principal, [r.image.id for r in results])
+    return [
+        image_read(request, r.image, albums.get(r.image.id, []), duplicate=r.duplicate)
+        for r in results
+    ]
 
 
 @router.get("/api/v1/images", response_model=Page[ImageRead])
@@ -186,7 +195,10 @@ async def list_images(
         search=q,
         sort=sort,
     )
-    return Page(items=[image_read(request, i) for i in images], next_cursor=cursor)
+    albums = await service.image_albums(session, principal, [i.id for i in images])
+    return Page(
+        items=[image_read(request, i, albums.get(i.id, [])) for i in images], next_cursor=cursor
+    )
 
 
 @router.post(
@@ -215,7 +227,9 @@ async def get_image(
     image_id: uuid.UUID, request: Request, session: SessionDep, principal: ImagesRead
 ) -> ImageRead:
     """One image's record."""
-    return image_read(request, await service.get_image(session, principal, image_id))
+    image = await service.get_image(session, principal, image_id)
+    albums = await service.image_albums(session, principal, [image.id])
+    return image_read(request, image, albums.get(image.id, []))
 
 
 @router.get("/api/v1/images/{image_id}/camera", response_model=dict[str, str])
@@ -235,11 +249,13 @@ async def update_image(
     session: SessionDep,
     principal: ImagesWrite,
 ) -> ImageRead:
-    """Change title, visibility, album, expiry or the metadata opt-in."""
+    """Change title, visibility, albums (``album_ids``, the whole set; or ``album_id``, one
+    album alone), expiry or the metadata opt-in."""
     image = await service.update_image(
-        session, principal, image_id, body.model_dump(exclude_unset=True)
+        platform_of(request), session, principal, image_id, body.model_dump(exclude_unset=True)
     )
-    return image_read(request, image)
+    albums = await service.image_albums(session, principal, [image.id])
+    return image_read(request, image, albums.get(image.id, []))
 
 
 @router.delete("/api/v1/images/{image_id}", status_code=204)
@@ -304,11 +320,50 @@ async def rename_album(
     return AlbumOut(id=album.id, title=album.title, images=count, created_at=album.created_at)
 
 
+@router.post(
+    "/api/v1/albums/{album_id}/images",
+    response_model=AlbumImagesOut,
+    responses=answers({404: "The album, or one of the images, is not the workspace's."}),
+)
+async def add_album_images(
+    album_id: uuid.UUID,
+    body: AlbumImagesIn,
+    request: Request,
+    session: SessionDep,
+    principal: ImagesWrite,
+) -> AlbumImagesOut:
+    """Put up to 200 images in the album at once (all or none); images already in it, and
+    their other albums, stay as they were."""
+    album, added, count = await service.add_to_album(
+        platform_of(request), session, principal, album_id, body.image_ids
+    )
+    return AlbumImagesOut(album=album_out(album, count), changed=added)
+
+
+@router.post(
+    "/api/v1/albums/{album_id}/images/remove",
+    response_model=AlbumImagesOut,
+    responses=answers({404: "The album is not the workspace's."}),
+)
+async def remove_album_images(
+    album_id: uuid.UUID, body: AlbumImagesIn, session: SessionDep, principal: ImagesWrite
+) -> AlbumImagesOut:
+    """Take up to 200 images out of the album; they stay in the library and other albums."""
+    album, removed, count = await service.remove_from_album(
+        session, principal, album_id, body.image_ids
+    )
+    return AlbumImagesOut(album=album_out(album, count), changed=removed)
+
+
+def album_out(album: Album, count: int) -> AlbumOut:
+    return AlbumOut(id=album.id, title=album.title, images=count, created_at=album.created_at)
+
+
 @router.delete("/api/v1/albums/{album_id}", status_code=204)
 async def delete_album(
     album_id: uuid.UUID, session: SessionDep, principal: ImagesWrite
 ) -> Response:
-    """Delete an album; its images stay, outside any album."""
+    """Delete an album; its images stay, in the library and in their other albums."""
     await service.delete_album(session, principal, album_id)
     return Response(status_code=204)
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from studioflow.models import (
     Album,
+    AlbumImage,
     Client,
     Image,
     ImageDaily,
@@ -99,7 +100,9 @@ class ImageRepository(ClientScoped[Image]):
                 )
             )
         if album_id is not None:
-            statement = statement.where(Image.album_id == album_id)
+            statement = statement.where(
+                Image.id.in_(select(AlbumImage.image_id).where(AlbumImage.album_id == album_id))
+            )
         if public is not None:
             statement = statement.where(Image.is_public == public)
         if created_after is not None:
@@ -206,14 +209,26 @@ class ImageRepository(ClientScoped[Image]):
         return list(rows.all())
 
 
+_ADD_TO_ALBUM = {
+    dialect: insert(table_of(AlbumImage)).on_conflict_do_nothing(
+        index_elements=["album_id", "image_id"]
+    )
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
+
+
 class AlbumRepository(ClientScoped[Album]):
+    """Albums and what is in them. Memberships are checked here against the scope's client on
+    both sides: an album of one client never holds another client's image."""
+
     model = Album
 
     def _with_counts(self, scope: Scope) -> Any:  # Select of (Album, count)
         counts = (
-            select(Image.album_id, func.count().label("n"))
+            select(AlbumImage.album_id, func.count().label("n"))
+            .join(Image, Image.id == AlbumImage.image_id)
             .where(Image.client_id == scope.client_id)
-            .group_by(Image.album_id)
+            .group_by(AlbumImage.album_id)
             .subquery()
         )
         return (
@@ -235,24 +250,87 @@ class AlbumRepository(ClientScoped[Album]):
         )
         return [(album, int(n)) for album, n in page], cursor
 
+    async def count_of(self, scope: Scope, album_id: uuid.UUID) -> int:
+        """How many of the scope's images are in the album."""
+        found = await self.session.scalar(
+            select(func.count())
+            .select_from(AlbumImage)
+            .join(Image, Image.id == AlbumImage.image_id)
+            .where(AlbumImage.album_id == album_id, Image.client_id == scope.client_id)
+        )
+        return int(found or 0)
+
     async def covers(self, scope: Scope, album_ids: list[uuid.UUID]) -> dict[uuid.UUID, Image]:
         """The newest image of each album (its cover), in one query."""
         if not album_ids:
             return {}
         ranked = (
             select(
-                Image.id,
+                AlbumImage.album_id,
+                AlbumImage.image_id,
                 func.row_number()
-                .over(partition_by=Image.album_id, order_by=Image.id.desc())
+                .over(partition_by=AlbumImage.album_id, order_by=AlbumImage.image_id.desc())
                 .label("rank"),
             )
-            .where(Image.client_id == scope.client_id, Image.album_id.in_(album_ids))
+            .join(Image, Image.id == AlbumImage.image_id)
+            .where(Image.client_id == scope.client_id, AlbumImage.album_id.in_(album_ids))
             .subquery()
         )
-        rows = await self.session.scalars(
-            select(Image).join(ranked, ranked.c.id == Image.id).where(ranked.c.rank == 1)
+        rows = await self.session.execute(
+            select(ranked.c.album_id, Image)
+            .join(ranked, ranked.c.image_id == Image.id)
+            .where(ranked.c.rank == 1)
         )
-        return {image.album_id: image for image in rows if image.album_id is not None}
+        return {album_id: image for album_id, image in rows}
+
+    async def memberships(
+        self, scope: Scope, image_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[uuid.UUID]]:
+        """The albums of each image, in the order it was put in them (one query)."""
+        if not image_ids:
+            return {}
+        rows = await self.session.execute(
+            select(AlbumImage.image_id, AlbumImage.album_id)
+            .join(Album, Album.id == AlbumImage.album_id)
+            .where(Album.client_id == scope.client_id, AlbumImage.image_id.in_(image_ids))
+            .order_by(AlbumImage.added_at, AlbumImage.album_id)
+        )
+        found: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for image_id, album_id in rows:
+            found.setdefault(image_id, []).append(album_id)
+        return found
+
+    async def add_images(
+        self, dialect: str, album_id: uuid.UUID, image_ids: list[uuid.UUID], at: datetime
+    ) -> int:
+        """Put images in an album (those already in it stay as they were): how many went in.
+        The caller has checked that the album and the images are the scope's."""
+        if not image_ids:
+            return 0
+        # One multi-row statement: an executemany's rowcount is -1 on asyncpg.
+        rows = [{"album_id": album_id, "image_id": i, "added_at": at} for i in image_ids]
+        result = await self.session.execute(
+            _ADD_TO_ALBUM[dialect].values(rows).returning(table_of(AlbumImage).c.image_id)
+        )
+        return len(result.all())
+
+    async def remove_images(self, album_id: uuid.UUID, image_ids: list[uuid.UUID]) -> int:
+        if not image_ids:
+            return 0
+        result = await self.session.execute(
+            delete(AlbumImage).where(
+                AlbumImage.album_id == album_id, AlbumImage.image_id.in_(image_ids)
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def leave_all_but(self, image_id: uuid.UUID, keep: list[uuid.UUID]) -> None:
+        """Take an image out of every album but ``keep``."""
+        await self.session.execute(
+            delete(AlbumImage).where(
+                AlbumImage.image_id == image_id, AlbumImage.album_id.not_in(keep)
+            )
+        )
 
 
 def utc_day(column: Any, dialect: str) -> Any:

@@ -38,7 +38,9 @@ class ImageRead(BaseModel):
     id: uuid.UUID
     filename: str
     title: str | None
+    # The album it was put in first (the one-album form older clients read), and all of them.
     album_id: uuid.UUID | None
+    album_ids: list[uuid.UUID] = []
     format: str
     mime_type: str
     bytes: int
@@ -63,7 +65,9 @@ class ImageRead(BaseModel):
 class ImageUpdate(Input):
     title: str | None = Field(default=None, max_length=200)
     is_public: bool | None = None
+    # In this one album alone (null: in none); or ``album_ids``, the whole set. Not both.
     album_id: uuid.UUID | None = None
+    album_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
     expires_at: Moment | None = None
     keep_metadata: bool | None = None
 
@@ -101,6 +105,18 @@ class AlbumOut(BaseModel):
     title: str
     images: int
     created_at: datetime
+
+
+class AlbumImagesIn(Input):
+    # At least one: checked after the album is found, so another workspace's album is a 404
+    # whatever the body says.
+    image_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+
+
+class AlbumImagesOut(BaseModel):
+    album: AlbumOut
+    # How many this request put in (or took out); the others were already so.
+    changed: int
 
 
 class InfoOut(BaseModel):

@@ -168,13 +168,20 @@ async def upload_images(
             filename=upload.filename,
             title=title,
             created_by=principal.user_id,
-            album_id=album_id,
             is_public=public,
             source="upload",
         )
         image = await ImageRepository(session).by_id(image_id)
         assert image is not None
         results.append(Uploaded(image=image, duplicate=duplicate))
+    if album_id is not None:
+        # Images the workspace had already go in the album too: that is what was asked.
+        await AlbumRepository(session).add_images(
+            platform.db.dialect,
+            album_id,
+            list(dict.fromkeys(r.image.id for r in results)),
+            datetime.now(UTC),
+        )
     return results
 
 
@@ -305,7 +312,6 @@ async def record_generated(
         filename=filename,
         title=title,
         created_by=created_by,
-        album_id=None,
         is_public=False,
         source="generated",
     )
@@ -320,7 +326,6 @@ async def _record(
     filename: str | None,
     title: str | None,
     created_by: uuid.UUID | None,
-    album_id: uuid.UUID | None,
     is_public: bool,
     source: str,
 ) -> tuple[uuid.UUID, bool]:
@@ -332,7 +337,6 @@ async def _record(
         "id": prepared.image_id,
         "client_id": prepared.client_id,
         "uploaded_by": created_by,
-        "album_id": album_id,
         "title": title,
         "filename": safe_filename(filename, prepared.fmt),
         "content_hash": prepared.content_hash,
@@ -503,17 +507,37 @@ async def images_for_archive(
 
 
 async def update_image(
-    session: AsyncSession, principal: Principal, image_id: uuid.UUID, changes: dict[str, Any]
+    platform: Platform,
+    session: AsyncSession,
+    principal: Principal,
+    image_id: uuid.UUID,
+    changes: dict[str, Any],
 ) -> Image:
+    """Change an image's fields; ``album_ids`` is the whole set of its albums, ``album_id``
+    (the older, one-album form) puts it in that one album alone, or in none when null."""
     image = await get_image(session, principal, image_id)
-    if "album_id" in changes and changes["album_id"] is not None:
-        await get_album(session, principal, changes["album_id"])
+    if "album_id" in changes and "album_ids" in changes:
+        raise Unprocessable("Send album_ids or album_id, not both.", code="validation_error")
+    albums: list[uuid.UUID] | None = None
+    if "album_ids" in changes:
+        albums = list(dict.fromkeys(changes["album_ids"] or []))
+    elif "album_id" in changes:
+        albums = [] if changes["album_id"] is None else [changes["album_id"]]
+    for album_id in albums or []:
+        await get_album(session, principal, album_id)
     expires = changes.get("expires_at")
     if expires is not None and (expires.tzinfo is None or expires <= datetime.now(UTC)):
         raise Unprocessable("expires_at must be a future time with a UTC offset.")
-    for field in ("title", "is_public", "album_id", "expires_at", "keep_metadata"):
+    for field in ("title", "is_public", "expires_at", "keep_metadata"):
         if field in changes:
             setattr(image, field, changes[field])
+    if albums is not None:
+        repository = AlbumRepository(session)
+        await repository.leave_all_but(image.id, albums)
+        for album_id in albums:
+            await repository.add_images(
+                platform.db.dialect, album_id, [image.id], datetime.now(UTC)
+            )
     await session.flush()
     return image
 
@@ -570,12 +594,52 @@ async def rename_album(
     if title is not None:
         album.title = title
     await session.flush()
-    count = next((n for a, n in await list_albums(session, principal) if a.id == album.id), 0)
-    return album, count
+    return album, await AlbumRepository(session).count_of(principal, album.id)
+
+
+async def image_albums(
+    session: AsyncSession, principal: Principal, image_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The albums of each of these images, oldest membership first."""
+    return await AlbumRepository(session).memberships(principal, image_ids)
+
+
+async def add_to_album(
+    platform: Platform,
+    session: AsyncSession,
+    principal: Principal,
+    album_id: uuid.UUID,
+    image_ids: list[uuid.UUID],
+) -> tuple[Album, int, int]:
+    """Put many images in an album at once, all or none: an id that is not one of the
+    workspace's images answers 404 and nothing changes. (album, how many went in, count)."""
+    album = await get_album(session, principal, album_id)
+    wanted = _some_images(image_ids)
+    if len(await ImageRepository(session).ids(principal, wanted)) != len(wanted):
+        raise NotFound("No such image.")
+    repository = AlbumRepository(session)
+    added = await repository.add_images(platform.db.dialect, album.id, wanted, datetime.now(UTC))
+    return album, added, await repository.count_of(principal, album.id)
+
+
+async def remove_from_album(
+    session: AsyncSession, principal: Principal, album_id: uuid.UUID, image_ids: list[uuid.UUID]
+) -> tuple[Album, int, int]:
+    """Take images out of an album (they stay in the library and in their other albums)."""
+    album = await get_album(session, principal, album_id)
+    repository = AlbumRepository(session)
+    removed = await repository.remove_images(album.id, _some_images(image_ids))
+    return album, removed, await repository.count_of(principal, album.id)
+
+
+def _some_images(image_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    if not image_ids:
+        raise Unprocessable("Name at least one image in image_ids.", code="validation_error")
+    return list(dict.fromkeys(image_ids))
 
 
 async def delete_album(session: AsyncSession, principal: Principal, album_id: uuid.UUID) -> None:
-    """Its images stay, outside any album."""
+    """Its images stay, in the library and in their other albums."""
     albums = AlbumRepository(session)
     await albums.delete(await get_album(session, principal, album_id))
 

@@ -13,7 +13,7 @@ from studioflow.models.client import (
     Role,
     RolePermission,
 )
-from studioflow.models.media import Album, Image, ImageSource, ImageVariant
+from studioflow.models.media import Album, AlbumImage, Image, ImageSource, ImageVariant
 from studioflow.models.studio import (
     ACTIVE_EXECUTION,
     FINISHED_EXECUTION,
@@ -46,6 +46,7 @@ __all__ = [
     "OPEN_ITEM",
     "ActionToken",
     "Album",
+    "AlbumImage",
     "ApiKey",
     "AuditEvent",
     "AuthSession",

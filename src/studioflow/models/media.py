@@ -38,9 +38,6 @@ class Image(IdMixin, TimestampMixin, Base):
     uploaded_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
-    album_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("albums.id", ondelete="SET NULL"), index=True
-    )
     title: Mapped[str | None] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(255))
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -66,6 +63,22 @@ class Image(IdMixin, TimestampMixin, Base):
     )
     original_key: Mapped[str] = mapped_column(String(300))
     public_key: Mapped[str] = mapped_column(String(300))
+
+
+class AlbumImage(Base):
+    """An image in an album: an image may be in several albums of its client, and an album
+    holds many images (the image and the album are both the same client's; the service
+    checks both through the client's scope)."""
+
+    __tablename__ = "album_images"
+
+    album_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("albums.id", ondelete="CASCADE"), primary_key=True
+    )
+    image_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ImageVariant(IdMixin, Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -43,8 +44,40 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    async with engine.connect() as connection:
+        await connection.run_sync(in_one_transaction, run)
+
+
+def in_one_transaction(connection: Connection, migrate: Callable[[Connection], None]) -> None:
+    """Run ``migrate`` in one transaction; on SQLite as its documented procedure for changing
+    a table's schema asks: foreign keys off outside the transaction, checked before commit.
+
+    SQLite changes most of a table by rebuilding it (Alembic's batch mode), and with foreign
+    keys on, the rebuild's DROP TABLE deletes every row first, firing ON DELETE CASCADE and
+    SET NULL in the tables that point at it (an image's variants, a result's image).
+    """
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        _pragma(connection, "PRAGMA foreign_keys=OFF")  # a no-op inside a transaction
+    try:
+        with connection.begin():
+            migrate(connection)
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration left broken foreign keys: {broken[:5]}")
+    finally:
+        if sqlite:
+            _pragma(connection, "PRAGMA foreign_keys=ON")
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    # On the DBAPI connection: SQLAlchemy's execute would begin a transaction first.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

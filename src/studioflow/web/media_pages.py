@@ -130,8 +130,10 @@ async def gallery(
     )
     if request.headers.get("hx-request") and cursor:
         return render(request, "media/gallery_tiles.html", context)  # the next page's tiles
+    albums = await service.list_albums(session, principal)
     context.update(
-        albums=await service.list_albums(session, principal),
+        albums=albums,
+        current_album=next((a for a, _ in albums if a.id == album), None),
         plan=await plan_of(session, principal.client_id),
         uploads_today=await service.uploads_today(session, principal.client_id),
         storage_used=await service.storage_used(session, principal.client_id),
@@ -161,6 +163,7 @@ async def detail(
         stats=stats,
         chart=bar_chart(stats["per_day"]),
         albums=await service.list_albums(session, principal),
+        image_albums=(await service.image_albums(session, principal, [image.id])).get(image.id, []),
         can_write=principal.can("images:write"),
         now=datetime.now(UTC),
     )

@@ -34,10 +34,18 @@
   function formBody(form) {
     var body = {};
     var scopes = [];
+    var lists = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
       if (el.type === "checkbox") {
         if (el.name === "scopes") { if (el.checked) scopes.push(el.value); return; }
+        // A group of checkboxes with data-list (an image's albums): the ticked values as a
+        // list, empty when none is ticked.
+        if (el.hasAttribute("data-list")) {
+          lists[el.name] = lists[el.name] || [];
+          if (el.checked) lists[el.name].push(el.value);
+          return;
+        }
         body[el.name] = el.checked; return;
       }
       if (el.type === "number") { if (el.value !== "") body[el.name] = Number(el.value); return; }
@@ -49,6 +57,7 @@
       if (el.value !== "") body[el.name] = el.value;
     });
     if (form.querySelector("input[name=scopes]")) body.scopes = scopes;
+    Object.keys(lists).forEach(function (name) { body[name] = lists[name]; });
     // data-shape="provider_keys": the fields are one object under that name.
     var shape = form.getAttribute("data-shape");
     if (shape) { var wrapped = {}; wrapped[shape] = body; return wrapped; }

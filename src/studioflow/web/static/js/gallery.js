@@ -1,5 +1,6 @@
-// Gallery: select tiles (their checkboxes) and act on all of them at once (visibility,
-// album, delete) through the JSON API, one request per image, with the outcome counted;
+// Gallery: select tiles (their checkboxes) and act on all of them at once through the JSON
+// API: visibility and delete one request per image, with the outcome counted; albums (add,
+// remove) one request for all;
 // tiles of the next page (loaded as the sentinel scrolls into view) get their placeholder
 // colour too. No inline script (CSP).
 (function () {
@@ -83,6 +84,7 @@
     }
     if (!boxes.length) return;
     if (action === "zip") { await download(boxes, button); return; }
+    if (action === "unalbum") { await album("/api/v1/albums/" + button.getAttribute("data-album") + "/images/remove", boxes, "taken out of"); return; }
     if (action === "delete") {
       var sure = await window.studioflow.confirm("Delete " + boxes.length + (boxes.length === 1 ? " image" : " images") + " and every copy of them?", "Delete");
       if (!sure) return;
@@ -91,10 +93,22 @@
     }
     report(action === "public" ? "made public" : "made private", await each(boxes, "PATCH", { is_public: action === "public" }));
   });
-  bar.querySelector("[data-bulk-album]").addEventListener("change", async function (event) {
+  // Albums take many images in one request (all or none); an image keeps its other albums.
+  async function album(path, boxes, verb) {
+    var result = await window.studioflow.api("POST", path, { image_ids: boxes.map(function (b) { return b.value; }) }, clientId);
+    if (!result.ok) {
+      window.studioflow.toast((result.data && result.data.detail) || ("The album could not be changed (" + result.status + ")."), "error");
+      return;
+    }
+    var n = boxes.length;
+    sessionStorage.setItem("studioflow.toast", n + (n === 1 ? " image " : " images ") + verb + " “" + result.data.album.title + "” (" + result.data.album.images + " in it now).");
+    window.location.reload();
+  }
+  var albumPicker = bar.querySelector("[data-bulk-album]");
+  if (albumPicker) albumPicker.addEventListener("change", async function (event) {
     var value = event.target.value;
     var boxes = chosen();
     if (!value || !boxes.length) return;
-    report(value === "none" ? "taken out of their album" : "moved", await each(boxes, "PATCH", { album_id: value === "none" ? null : value }));
+    await album("/api/v1/albums/" + value + "/images", boxes, "added to");
   });
 })();

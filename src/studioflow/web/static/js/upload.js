@@ -89,6 +89,8 @@
     pending += 1;
     var form = new FormData();
     form.append("file", file, file.name);
+    // Uploads made while an album is shown go into that album.
+    if (zone.getAttribute("data-album")) form.append("album_id", zone.getAttribute("data-album"));
     var xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/images");
     var token = cookie("__Host-csrf_token") || cookie("csrf_token");
