@@ -164,6 +164,8 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "job_id": job,
             "request_id": request_id,
             "template_id": str(template),
+            "queue": "default",
+            "job_key": "cron:media.purge_expired",
         },
         c=c,
         c_in_team={**c.headers, "X-Client-Id": team},

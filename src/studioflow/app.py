@@ -179,8 +179,6 @@ def create_app(
     # The documented "extending OpenAPI" hook: every operation lists its error answers.
     app.openapi = lambda: document_errors(app, documented)  # type: ignore[method-assign]
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    if role in _API:
-        app.mount(admin_api.MONITOR_PATH, admin_api.queue_monitor(the_platform))
 
     if settings.cors_origins:
         app.add_middleware(

@@ -209,3 +209,60 @@ async def test_select_many_and_act_on_them(
     await page.locator(".toast").filter(has_text="1 image deleted").wait_for()
     await expect(items).to_have_count(2)
     assert page.console_errors == [], page.console_errors
+
+
+async def test_albums_take_many_images_and_an_image_sits_in_several(
+    page, live_server: str, live_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/albums")
+    for title in ("Harbour shoot", "Portfolio picks"):
+        await page.get_by_label("Title").fill(title)
+        await page.get_by_role("button", name="Create album").click()
+        await page.locator(".toast").filter(has_text="Album created").first.wait_for()
+        await page.goto(live_server + "/albums")
+    await page.goto(live_server + "/images")
+    paths = []
+    for n in range(2):
+        path = tmp_path / f"harbour-{n}.png"
+        path.write_bytes(images.noise_png((63 + n, 47)))
+        paths.append(str(path))
+    await page.locator("[data-upload-input]").set_input_files(paths)
+    await page.locator(".toast").filter(has_text="Upload finished: 2 images").wait_for()
+    await page.get_by_label("Search by title or file name").fill("harbour-")
+    await page.get_by_role("button", name="Find").click()
+    await page.wait_for_url("**q=harbour-**")
+    # Both at once into the first album, by keyboard-reachable controls.
+    await page.get_by_label("Select harbour-0.png").check()
+    await page.get_by_label("Select harbour-1.png").check()
+    bar = page.get_by_role("region", name="Selected images")
+    await bar.get_by_label("Add to album").select_option(label="Harbour shoot")
+    await page.locator(".toast").filter(has_text="2 images added to “Harbour shoot”").wait_for()
+    # One of them into the second album too, from its page: it stays in the first.
+    await page.goto(live_server + "/images?q=harbour-1")
+    href = await page.locator("[data-gallery] a[href^='/images/']").first.get_attribute("href")
+    await page.goto(live_server + href)
+    await page.get_by_label("Portfolio picks").check()
+    await page.get_by_role("button", name="Save").click()
+    await page.locator(".toast").filter(has_text="Saved").wait_for()
+    await page.reload()
+    await expect(page.get_by_label("Harbour shoot")).to_be_checked()
+    await expect(page.get_by_label("Portfolio picks")).to_be_checked()
+    # The albums page: covers and counts.
+    await page.goto(live_server + "/albums")
+    harbour = page.get_by_role("link", name="Harbour shoot")
+    await expect(harbour).to_contain_text("2 images")
+    await expect(page.get_by_role("link", name="Portfolio picks")).to_contain_text("1 image")
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.albums img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    # In the album: take one out; it stays in the library.
+    await harbour.click()
+    await page.get_by_role("heading", name="Harbour shoot album").wait_for()
+    await page.get_by_label("Select harbour-0.png").check()
+    await bar.get_by_role("button", name="Remove from “Harbour shoot”").click()
+    await page.locator(".toast").filter(has_text="1 image taken out of “Harbour shoot”").wait_for()
+    await expect(page.locator("[data-gallery] .gallery-item")).to_have_count(1)
+    await page.goto(live_server + "/images?q=harbour-")
+    await expect(page.locator("[data-gallery] .gallery-item")).to_have_count(2)
+    assert page.console_errors == [], page.console_errors

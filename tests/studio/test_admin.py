@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
-
 from studioflow.demo import create_admin
 from tests.factories import create_account
 from tests.identity.helpers import Account, sign_in
@@ -125,35 +123,49 @@ async def test_assign_a_template_with_overrides(studio: Studio) -> None:
     assert workflows[0]["config"] == {"aspect_ratio": "16:9"}
 
 
-async def test_the_queue_monitor_is_for_admins_only(studio: Studio) -> None:
+async def test_admins_see_the_queues_and_abort_a_waiting_job(studio: Studio) -> None:
     admin = await admin_of(studio)
-    anonymous = await studio.client.get("/admin/queues/")
-    assert anonymous.status_code == 404
-    user = await studio.client.get("/admin/queues/api/queues", headers=studio.headers)
-    assert user.status_code == 404
-    page = await studio.client.get("/admin/queues/", headers=admin.headers)
-    assert page.status_code == 200 and "snabbdom" in page.text
-    assert "sha256-" in page.headers["content-security-policy"]
-    api = await studio.client.get("/admin/queues/api/queues", headers=admin.headers)
-    names = {q["name"] for q in api.json()["queues"]}
-    assert names == {studio.settings.queue_name, f"{studio.settings.queue_name}-studio"}
-    forged = await studio.client.post(
-        "/admin/queues/api/queues/x/jobs/y/abort",
-        headers={**admin.headers, "Origin": "https://evil.example"},
+    # A job for an hour from now: waiting, abortable.
+    waiting = await studio.platform.queue.enqueue(
+        "media.purge_expired", key="test-abort-me", scheduled=time.time() + 3600
     )
-    assert forged.status_code == 404
+    assert waiting is not None
+    for who in ({}, studio.headers):
+        assert (await studio.client.get("/api/v1/admin/jobs", headers=who)).status_code in {
+            401,
+            403,
+        }
+    listed = await studio.client.get("/api/v1/admin/jobs", headers=admin.headers)
+    assert listed.status_code == 200
+    queues = {q["name"]: q for q in listed.json()["queues"]}
+    assert set(queues) == {"default", "studio"}
+    (job,) = [j for j in queues["default"]["jobs"] if j["key"] == "test-abort-me"]
+    assert job["function"] == "media.purge_expired" and job["abortable"] is True
+    assert "kwargs" not in job  # never the arguments
 
-
-async def test_monitor_static_files_load(studio: Studio) -> None:
-    admin = await admin_of(studio)
-    response = await studio.client.get("/admin/queues/static/app.js", headers=admin.headers)
-    assert response.status_code == 200
-    assert isinstance(response, httpx.Response)
+    path = "/api/v1/admin/jobs/default/test-abort-me/abort"
+    refused = await studio.client.post(path, headers=studio.headers)
+    assert refused.status_code == 403
+    aborted = await studio.client.post(path, headers=admin.headers)
+    assert aborted.status_code == 202, aborted.text
+    assert aborted.json()["status"] == "aborting"
+    after = await studio.platform.queue.queues["default"].job("test-abort-me")
+    assert after is None or after.status.value in {"aborting", "aborted"}
+    again = await studio.client.post(path, headers=admin.headers)
+    assert again.status_code in {404, 409}
+    assert (
+        await studio.client.post("/api/v1/admin/jobs/nope/x/abort", headers=admin.headers)
+    ).status_code == 404
+    # The aborted job is no longer listed as waiting; SAQ's own monitor is gone (replaced).
+    listed = await studio.client.get("/api/v1/admin/jobs", headers=admin.headers)
+    keys = {j["key"] for q in listed.json()["queues"] for j in q["jobs"] if j["abortable"]}
+    assert "test-abort-me" not in keys
+    assert (await studio.client.get("/admin/queues/", headers=admin.headers)).status_code == 404
 
 
 async def test_the_queue_never_holds_a_code_or_a_link(studio_app: Studio) -> None:
-    """Mail jobs carry the message sealed and vanish when done: an admin reading the queue
-    monitor (or Redis) sees no sign-up code and no sign-in link (issue 12, item 6)."""
+    """Mail jobs carry the message sealed and vanish when done: an admin reading the queues
+    in the console (or Redis) sees no sign-up code and no sign-in link (issue 12, item 6)."""
     from studioflow.platform.tasks import send_mail
     from tests.identity.helpers import code_in, wait_for_mail
 
@@ -170,20 +182,27 @@ async def test_the_queue_never_holds_a_code_or_a_link(studio_app: Studio) -> Non
     queue = studio_app.settings.queue_name
     jobs = [job async for job in platform.queue.saq.iter_jobs() if job.function == "mail.send"]
     assert len(jobs) == 2
-    shown = []
+    # What an admin can read of the queue: the console's API and page.
+    listed = await client.get("/api/v1/admin/jobs", headers=admin.headers)
+    assert listed.status_code == 200, listed.text
+    mail = [j for q in listed.json()["queues"] for j in q["jobs"] if j["function"] == "mail.send"]
+    assert len(mail) == 2
+    signed_in = await client.post(
+        "/api/v1/auth/login", json={"identifier": admin.email, "password": admin.password}
+    )
+    assert signed_in.status_code == 200
+    page = await client.get("/admin/jobs")
+    client.cookies.clear()
+    assert page.status_code == 200 and "<code>mail.send</code>" in page.text
+    shown = [listed.text, page.text]
     for job in jobs:
-        answer = await client.get(
-            f"/admin/queues/api/queues/{queue}/jobs/{job.key}", headers=admin.headers
-        )
-        assert answer.status_code == 200, answer.text
-        shown.append(answer.text)
         assert set(job.kwargs or {}) == {"sealed"}
         assert await send_mail(platform, **(job.kwargs or {}))  # what the worker does
     code = code_in(await wait_for_mail(platform, "newcomer@example.com", subject="code"))
     link = await wait_for_mail(platform, "maker@example.com", subject="sign-in link")
     token = str(link.get_payload()).split("token=")[1].split()[0]
     for text in shown:
-        assert "sealed" in text and code not in text and token not in text
+        assert "sealed" not in text and code not in text and token not in text
     if platform.redis is not None:
         for key in await platform.redis.keys(f"saq:job:{queue}:*"):
             stored = await platform.redis.get(key) or b""
@@ -210,4 +229,5 @@ async def test_the_jobs_page_shows_the_queues_in_the_shell(studio: Studio) -> No
     assert studio.settings.queue_name in main and "<code>mail.send</code>" in main, main
     assert "<code>media.flush_views</code>" in main and ">queued<" in main
     assert "not-for-eyes" not in page.text  # job arguments are never shown
+    assert 'data-api="/api/v1/admin/jobs/default/' in main and ">Abort<" in main
     studio.client.cookies.clear()

@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
-from studioflow.admin import service
-from studioflow.admin.schemas import AdminClient, AdminUser, ClientPlanIn, PlanOut, PlanUpdate
-from studioflow.identity.auth import PlatformAdmin
+from studioflow.admin import jobs, service
+from studioflow.admin.schemas import (
+    AdminClient,
+    AdminUser,
+    ClientPlanIn,
+    JobOut,
+    PlanOut,
+    PlanUpdate,
+    QueuesOut,
+)
+from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.models import Plan
 from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import answers
 from studioflow.platform.pagination import (
     Page,
     PageParams,
@@ -80,3 +89,26 @@ async def admin_set_client_plan(
     """Move a client to another plan."""
     client, members = await service.move_client(session, client_id, body.plan)
     return AdminClient.with_members(client, members)
+
+
+@router.get("/jobs", response_model=QueuesOut)
+async def admin_jobs(principal: PlatformAdmin, request: Request) -> QueuesOut:
+    """Each job queue: workers, depth by state, and up to 25 running or waiting jobs (never
+    their arguments)."""
+    return QueuesOut.model_validate({"queues": await jobs.queues(platform_of(request))})
+
+
+@router.post(
+    "/jobs/{queue}/{job_key}/abort",
+    status_code=202,
+    response_model=JobOut,
+    responses=answers({404: "No such queue or job.", 409: "The job has finished (`conflict`)."}),
+)
+async def abort_job(
+    queue: str, job_key: str, principal: PlatformAdmin, request: Request, session: SessionDep
+) -> JobOut:
+    """Abort a job that has not finished: a waiting one never runs, a running one is
+    cancelled by its worker within seconds. An image-generation slice hands its batch back
+    (cancel a run from its own page to stop it)."""
+    job = await jobs.abort(platform_of(request), session, principal, queue, job_key)
+    return JobOut.model_validate(job)

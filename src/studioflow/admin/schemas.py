@@ -77,3 +77,33 @@ class PlanUpdate(Input):
 
 class ClientPlanIn(Input):
     plan: str = Field(max_length=40)
+
+
+class JobOut(BaseModel):
+    """A job as the console shows it: never its arguments."""
+
+    key: str
+    function: str
+    status: str
+    attempts: int
+    retries: int
+    queued_at: datetime | None
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    # The end of the last error (a traceback's last lines), at most 4,000 characters.
+    error: str
+    abortable: bool
+
+
+class QueueOut(BaseModel):
+    name: str
+    saq_name: str
+    workers: int
+    queued: int
+    active: int
+    scheduled: int
+    jobs: list[JobOut]
+
+
+class QueuesOut(BaseModel):
+    queues: list[QueueOut]

@@ -1,26 +1,22 @@
-"""Platform admins and the studio: templates, assigning workflows, reviewing workflow requests,
-and SAQ's queue monitor (mounted at ``/admin/queues``, admins only)."""
+"""Platform admins and the studio: templates, assigning workflows, reviewing workflow
+requests. (The job queues are the console's: ``admin/jobs.py``.)"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import APIRouter, Depends, Query
 
-from studioflow.identity.auth import PlatformAdmin, resolve_principal
+from studioflow.identity.auth import PlatformAdmin
 from studioflow.models import WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import AppError, Unprocessable, answers
+from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import (
     Page,
     PageParams,
     page_params,
 )
-from studioflow.platform.runtime import Platform
 from studioflow.studio import admin, service
 from studioflow.studio.auth import WorkflowReader
 from studioflow.studio.providers import PROVIDER_NAMES
@@ -182,72 +178,3 @@ async def review_request(
         reviewer=principal.user_id,
     )
     return request_out(row)
-
-
-# --- SAQ's queue monitor -----------------------------------------------------------------
-
-
-class AdminOnly:
-    """Lets platform admins (signed in with the session cookie) through to ``app``; everyone
-    else gets a 404, as if nothing were there. Writes must come from our own origin."""
-
-    def __init__(self, app: ASGIApp, platform: Platform, csp: str) -> None:
-        self.app = app
-        self.platform = platform
-        self.csp = csp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        allowed = False
-        async with self.platform.db.read() as session:
-            try:
-                principal = await resolve_principal(
-                    request, Response(), session, allow_api_key=False
-                )
-                allowed = principal.is_platform_admin
-            except AppError:
-                allowed = False
-        origin = request.headers.get("origin")
-        if request.method not in {"GET", "HEAD"} and origin not in {None, self._origin(request)}:
-            allowed = False
-        if not allowed:
-            response = Response(status_code=404, content="Not found", media_type="text/plain")
-            await response(scope, receive, send)
-            return
-
-        async def send_with_csp(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() != b"content-security-policy"
-                ]
-                headers.append((b"content-security-policy", self.csp.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_csp)
-
-    @staticmethod
-    def _origin(request: Request) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}"
-
-
-MONITOR_PATH = "/admin/queues"
-
-
-def queue_monitor(platform: Platform) -> ASGIApp:
-    from saq.web.starlette import saq_web
-
-    # SAQ's page has one inline script (its root path): allowed by its hash, nothing else.
-    inline = f'const root_path = "{MONITOR_PATH}";'
-    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
-    csp = (
-        f"default-src 'self'; script-src 'self' 'sha256-{digest}'; style-src 'self'; "
-        "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
-    )
-    monitor = saq_web(MONITOR_PATH, queues=list(platform.queue.queues.values()))
-    return AdminOnly(monitor, platform, csp)

@@ -3,12 +3,12 @@ grants from the page, and the job queues (the console grows here with the admin 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
 from studioflow.billing import requests
 from studioflow.platform.db import SessionDep
@@ -39,43 +39,10 @@ async def credit_requests(
     return render(request, "admin/credits.html", context)
 
 
-def _when(milliseconds: Any) -> str:
-    if not milliseconds:
-        return ""
-    return datetime.fromtimestamp(int(milliseconds) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 @router.get("/admin/jobs", response_class=HTMLResponse)
 async def jobs(request: Request, page: AdminPage) -> Response:
     """The queues in the shell: workers, depth by state and the jobs running or waiting,
-    read through SAQ's public ``Queue.info``. Job arguments are not shown (they are the
-    tasks' business, and mail travels sealed anyway)."""
+    each with its last error and an Abort button (admin/jobs.py)."""
     context = page.context
-    queues = []
-    for name, queue in request.app.state.platform.queue.queues.items():
-        info = await queue.info(jobs=True, limit=25)
-        queues.append(
-            {
-                "name": name,
-                "saq_name": info["name"],
-                "workers": len(info["workers"]),
-                "queued": info["queued"],
-                "active": info["active"],
-                "scheduled": info["scheduled"],
-                "jobs": [
-                    {
-                        "function": job.get("function", ""),
-                        "status": str(getattr(job.get("status"), "value", job.get("status"))),
-                        "attempts": job.get("attempts", 0),
-                        "queued": _when(job.get("queued")),
-                        "started": _when(job.get("started")),
-                        "error": (job.get("error") or "").strip().splitlines()[-1:][0][:200]
-                        if job.get("error")
-                        else "",
-                    }
-                    for job in info["jobs"]
-                ],
-            }
-        )
-    context.update(queues=queues)
+    context.update(queues=await admin_jobs.queues(request.app.state.platform))
     return render(request, "admin/jobs.html", context)
