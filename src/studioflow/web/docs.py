@@ -44,8 +44,8 @@ def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
     """``X | None`` as FastAPI writes it (anyOf with null): the X."""
     for option in schema.get("anyOf", []):
-        if option.get("type") != "null":
-            return option
+        if isinstance(option, dict) and option.get("type") != "null":
+            return dict(option)
     return schema
 
 
