@@ -155,3 +155,45 @@ async def test_our_own_pages_are_not_an_audience(
     for referrer in (f"{base}/embed/{image_id}", "https://blog.example.org/post"):
         await client.get(f"/i/{image_id}", headers={"Referer": referrer})
     assert await analytics.flush(platform) == 2
+
+
+async def test_the_workspaces_own_members_are_not_an_audience(
+    client: httpx.AsyncClient, platform: Platform, owner: Account
+) -> None:
+    """The owner opening a link to their own image (no Referer: pasted in the address bar)
+    while signed in adds bandwidth, not a view; someone signed in who is not a member of the
+    workspace is an audience like anyone else. Through the route and the cached hot path."""
+    upload = await client.post(
+        "/upload",
+        files={"file": ("own.png", images.encode("PNG"), "image/png")},
+        headers=owner.headers,
+    )
+    image_id = upload.json()["image"]["id"]
+    stranger = await create_account(client, platform, "stranger@example.com")
+
+    async def views_by(account: Account | None, times: int) -> int:
+        client.cookies.clear()
+        if account is not None:
+            signed_in = await client.post(
+                "/api/v1/auth/login",
+                json={"identifier": account.email, "password": account.password},
+            )
+            assert signed_in.status_code == 200
+        before = await count_views(platform)
+        for _ in range(times):  # the first through the route, the rest from the hot path
+            assert (await client.get(f"/i/{image_id}")).status_code == 200
+        await analytics.flush(platform)
+        client.cookies.clear()
+        return await count_views(platform) - before
+
+    assert await views_by(owner, 3) == 0
+    assert await views_by(stranger, 2) == 2
+    assert await views_by(None, 1) == 1
+    # A forged or expired token is nobody: the view counts.
+    client.cookies.set("access_token", "not-a-token")
+    assert (await client.get(f"/i/{image_id}")).status_code == 200
+    await analytics.flush(platform)
+    client.cookies.clear()
+    async with platform.db.sessionmaker() as session:
+        image = await session.get(Image, uuid.UUID(image_id))
+    assert image is not None and image.views == 4

@@ -106,6 +106,15 @@ class MemberRepository(Repository[Membership]):
         statement = _PERSONAL_ACCESS if client_id is None else _ACCESS_IN
         return list((await self.session.execute(statement, params)).all())
 
+    async def pairs(self, user_ids: list[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+        """(user_id, client_id) of every membership of these users."""
+        if not user_ids:
+            return set()
+        rows = await self.session.execute(
+            select(Membership.user_id, Membership.client_id).where(Membership.user_id.in_(user_ids))
+        )
+        return {(user_id, client_id) for user_id, client_id in rows}
+
     async def of(self, user_id: uuid.UUID, client_id: uuid.UUID) -> Membership | None:
         return await self.one_or_none(
             select(Membership).where(

@@ -147,6 +147,14 @@ def _valid_password(password: str, *, email: str | None, username: str | None) -
         ) from None
 
 
+async def member_pairs(
+    session: AsyncSession, user_ids: list[uuid.UUID]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(user_id, client_id) of every workspace these users belong to, in one query (the
+    analytics flush leaves out the views a workspace's own members made)."""
+    return await MemberRepository(session).pairs(user_ids)
+
+
 async def has_users(session: AsyncSession) -> bool:
     return await UserRepository(session).any()
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import structlog
 from ua_parser import parse as parse_ua
 
+from studioflow.identity import service as identity
 from studioflow.media.repository import ViewRepository
 from studioflow.models import Image, ImageDaily, ImageView, UsageDaily
 from studioflow.platform.security import derive_key
@@ -82,6 +83,7 @@ def make_event(
     ip: str,
     sent: int,
     at: datetime | None = None,
+    viewer: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     now = at or datetime.now(UTC)
     device, browser = classify(user_agent)
@@ -98,6 +100,9 @@ def make_event(
         "country": code if len(code) == 2 and code.isalpha() else None,
         "visitor": visitor_hash(secret, ip, now.date()),
         "bytes": sent,
+        # A signed-in viewer of this site (their user id, from a valid access token): the
+        # flush leaves the view out when they are a member of the image's workspace.
+        "viewer": str(viewer) if viewer is not None else None,
     }
 
 
@@ -117,6 +122,26 @@ def _row(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _members_views(platform: Any, events: list[dict[str, Any]]) -> set[int]:
+    """The events (by ``id()``) whose viewer is a member of the image's workspace: the
+    owner and their team looking at their own images are not an audience. One query for the
+    batch, none when nobody was signed in."""
+    viewers: dict[uuid.UUID, None] = {}
+    for event in events:
+        viewer = event.get("viewer")
+        if viewer:
+            viewers[uuid.UUID(viewer)] = None
+    if not viewers:
+        return set()
+    async with platform.db.read() as session:
+        members = await identity.member_pairs(session, list(viewers))
+    return {
+        id(e)
+        for e in events
+        if e.get("viewer") and (uuid.UUID(e["viewer"]), uuid.UUID(e["client_id"])) in members
+    }
+
+
 async def flush(platform: Any, *, limit: int = 50_000) -> int:
     """Drain recorded events into the database in batches; returns how many were written."""
     # This process's views still in its tally go to the buffer first.
@@ -127,9 +152,10 @@ async def flush(platform: Any, *, limit: int = 50_000) -> int:
         if not events:
             await platform.views.acknowledge(token)
             break
+        own = await _members_views(platform, events)
         rows: list[dict[str, Any]] = []
         for start in range(0, len(events), PIECE):
-            rows += [_row(e) for e in events[start : start + PIECE]]
+            rows += [_row(e) for e in events[start : start + PIECE] if id(e) not in own]
             await asyncio.sleep(0)
         per_image: dict[uuid.UUID, int] = {}
         for row in rows:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import functools
 import time
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from studioflow.identity.auth import access_tokens
+from studioflow.identity.cookies import access_cookie_name
+from studioflow.identity.tokens import InvalidToken
 from studioflow.media import analytics
 from studioflow.models import Image
 from studioflow.platform.client_ip import client_ip
@@ -99,6 +103,7 @@ def count_delivery(platform: Platform, request: Request, image: Image, tag: str,
     referrer = request.headers.get("referer")
     if from_own_pages(referrer, settings.base_url):
         return  # the workspace browsing its own gallery is not an audience
+    viewer = signed_in_viewer(platform, request)
     tally.record(
         functools.partial(
             analytics.make_event,
@@ -114,5 +119,19 @@ def count_delivery(platform: Platform, request: Request, image: Image, tag: str,
             ip=client_ip(request, settings.trusted_proxies),
             sent=sent,
             at=datetime.now(UTC),
+            viewer=viewer,
         )
     )
+
+
+def signed_in_viewer(platform: Platform, request: Request) -> uuid.UUID | None:
+    """The user behind a valid access-token cookie on an image request (the owner opening a
+    link to their own image), or None. No SQL here: the token's signature is checked (once
+    per token text, then remembered), and the analytics flush decides membership in bulk."""
+    token = request.cookies.get(access_cookie_name(platform.settings))
+    if not token:
+        return None
+    try:
+        return access_tokens(platform).verify(token).user_id
+    except InvalidToken:
+        return None
