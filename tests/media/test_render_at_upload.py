@@ -49,3 +49,36 @@ async def test_twelve_uploads_get_their_thumbnails_before_anyone_asks(
             assert await variants_stored(platform) == expected
     finally:
         await platform.stop_worker()
+
+
+async def test_an_animated_gif_stays_animated_in_the_gallery_and_the_viewer(
+    committed: tuple[Settings, Platform],
+) -> None:
+    """The sizes pages show (thumb, small: rendered at upload; large: the viewer's, on first
+    request) of an animated GIF keep every frame and the timing."""
+    import io
+
+    from PIL import Image as PILImage
+
+    settings, platform = committed
+    await platform.start_worker(concurrency=2, dequeue_timeout=0.05)
+    try:
+        async with admin_client(settings, platform, "gifs@example.com") as (client, headers):
+            data = images.animated_gif(6, size=(240, 160))
+            uploaded = await client.post(
+                "/upload", files={"file": ("loop.gif", data, "image/gif")}, headers=headers
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            image_id = uploaded.json()["image"]["id"]
+            for _ in range(400):
+                if await variants_stored(platform) >= len(PRESETS_AT_UPLOAD):
+                    break
+                await asyncio.sleep(0.05)
+            for size in ("thumb", "small", "large"):
+                answer = await client.get(f"/i/{image_id}?size={size}")
+                assert answer.status_code == 200, answer.text
+                with PILImage.open(io.BytesIO(answer.content)) as shown:
+                    assert getattr(shown, "n_frames", 1) == 6, (size, shown.format)
+                    assert shown.info.get("loop") == 0 and shown.info.get("duration")
+    finally:
+        await platform.stop_worker()
