@@ -49,7 +49,8 @@ async def fits(page) -> tuple[int, int]:  # type: ignore[no-untyped-def]
 
 
 async def workspace_pages(page, live_server: str) -> list[str]:  # type: ignore[no-untyped-def]
-    """The pages of the active workspace's members and activity, and an image's page."""
+    """The pages of one object each: the active workspace's members and activity, an image's
+    page, an album, a workflow and a run (one is started when there is none yet)."""
     await page.goto(live_server + "/clients")
     links = await page.locator("a[href^='/clients/']").evaluate_all(
         "els => els.map(e => e.getAttribute('href'))"
@@ -58,7 +59,24 @@ async def workspace_pages(page, live_server: str) -> list[str]:  # type: ignore[
     images = await page.locator("[data-gallery] a").evaluate_all(
         "els => els.slice(0, 1).map(e => e.getAttribute('href'))"
     )
-    return sorted(set(links))[:2] + images
+    made = await page.evaluate(
+        "async () => (await window.studioflow.api('POST', '/api/v1/albums', {title: 'Width check'})).data"
+    )
+    await page.goto(live_server + "/studio")
+    workflow = await page.get_by_role("link", name="Open").first.get_attribute("href")
+    await page.goto(live_server + "/studio/executions")
+    runs = await page.locator("a[href^='/studio/executions/']").evaluate_all(
+        "els => els.slice(0, 1).map(e => e.getAttribute('href'))"
+    )
+    if not runs:
+        started = await page.evaluate(
+            """async (path) => (await window.studioflow.api('POST',
+                 '/api/v1/workflows/' + path.split('/').pop() + '/execute',
+                 {prompts: ['a run for the width check']})).data""",
+            workflow,
+        )
+        runs = [f"/studio/executions/{started['execution_id']}"]
+    return sorted(set(links))[:2] + images + [f"/images?album={made['id']}", workflow, *runs]
 
 
 @pytest.mark.parametrize("width", [1280, 390])
