@@ -12,6 +12,7 @@ sessions join it through savepoints, so commits at the edge are real but leave n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -127,25 +128,34 @@ async def database_url(
         url = f"sqlite+aiosqlite:///{path}"
         yield url
         return
+    async with new_postgres_database("sf_test") as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def new_postgres_database(prefix: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database of its own on the test server (its URL), dropped after."""
     assert TEST_DATABASE_URL is not None
     import asyncpg
 
     admin_url = normalise_database_url(TEST_DATABASE_URL).replace(
         "postgresql+asyncpg", "postgresql"
     )
-    name = f"sf_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     connection = await asyncpg.connect(admin_url)
     try:
         await connection.execute(f'CREATE DATABASE "{name}"')
     finally:
         await connection.close()
     base, _, _ = admin_url.rpartition("/")
-    yield normalise_database_url(f"{base}/{name}")
-    connection = await asyncpg.connect(admin_url)
     try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield normalise_database_url(f"{base}/{name}")
     finally:
-        await connection.close()
+        connection = await asyncpg.connect(admin_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
 
 
 @pytest_asyncio.fixture(scope="session")

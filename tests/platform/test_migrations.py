@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from studioflow.models.base import UTCDateTime
 from studioflow.platform.db import create_engine
 from studioflow.platform.migrations import current_revision, head_revision, upgrade
-from studioflow.settings import normalise_database_url
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import new_postgres_database
 
 BEFORE_ALBUM_IMAGES = "20261202_0100"
 
@@ -31,28 +30,12 @@ async def empty_engine(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngin
         yield engine
         await engine.dispose()
         return
-    import asyncpg
-
-    assert TEST_DATABASE_URL is not None
-    admin_url = normalise_database_url(TEST_DATABASE_URL).replace(
-        "postgresql+asyncpg", "postgresql"
-    )
-    name = f"sf_upgrade_{uuid.uuid4().hex[:10]}"
-    connection = await asyncpg.connect(admin_url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    engine = create_engine(normalise_database_url(admin_url.rpartition("/")[0] + f"/{name}"))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        connection = await asyncpg.connect(admin_url)
+    async with new_postgres_database("sf_upgrade") as url:
+        engine = create_engine(url)
         try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            yield engine
         finally:
-            await connection.close()
+            await engine.dispose()
 
 
 def image_row(client: uuid.UUID, album: uuid.UUID | None, n: int) -> dict[str, object]:
