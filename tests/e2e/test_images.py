@@ -263,6 +263,14 @@ async def test_albums_take_many_images_and_an_image_sits_in_several(
     await bar.get_by_role("button", name="Remove from “Harbour shoot”").click()
     await page.locator(".toast").filter(has_text="1 image taken out of “Harbour shoot”").wait_for()
     await expect(page.locator("[data-gallery] .gallery-item")).to_have_count(1)
+    # Renamed and deleted from its page; its images stay.
+    await page.get_by_label("Album title").fill("Harbour shoot 2026")
+    await page.get_by_role("button", name="Rename").click()
+    await page.get_by_role("heading", name="Harbour shoot 2026 album").wait_for()
+    await page.get_by_role("button", name="Delete album").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete album").click()
+    await page.wait_for_url("**/albums")
+    await expect(page.get_by_role("link", name="Harbour shoot 2026")).to_have_count(0)
     await page.goto(live_server + "/images?q=harbour-")
     await expect(page.locator("[data-gallery] .gallery-item")).to_have_count(2)
     assert page.console_errors == [], page.console_errors
