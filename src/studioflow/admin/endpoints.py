@@ -5,19 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
-from studioflow.admin import jobs, service
+from studioflow.admin import jobs, service, users
 from studioflow.admin.schemas import (
+    AdminApiKey,
     AdminClient,
+    AdminSession,
     AdminUser,
+    AdminUserDetail,
+    AdminUserIn,
+    AdminUserUpdate,
     ClientPlanIn,
+    DeletionOut,
     JobOut,
     PlanOut,
     PlanUpdate,
     QueuesOut,
 )
 from studioflow.identity.auth import PlatformAdmin, platform_of
+from studioflow.identity.context import context_of
 from studioflow.models import Plan
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import answers
@@ -35,13 +42,109 @@ async def admin_users(
     principal: PlatformAdmin,
     session: SessionDep,
     params: Annotated[PageParams, Depends(page_params)],
+    q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[AdminUser]:
-    """Every account, newest first."""
-    users, cursor = await service.users(session, params)
+    """Every account, newest first; ``q`` finds by email, username or name."""
+    found, cursor = await users.search(session, params, q)
     return Page(
-        items=[AdminUser.model_validate(u) for u in users],
+        items=[AdminUser.model_validate(u) for u in found],
         next_cursor=cursor,
     )
+
+
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=AdminUser,
+    responses=answers({409: "The email address or username is taken (`conflict`)."}),
+)
+async def admin_invite_user(
+    body: AdminUserIn, principal: PlatformAdmin, request: Request, session: SessionDep
+) -> AdminUser:
+    """Make an account and email its address a link (valid 7 days) to choose a password."""
+    user = await users.invite(
+        platform_of(request), session, principal, context_of(request), body.model_dump()
+    )
+    return AdminUser.model_validate(user)
+
+
+def user_detail(found: users.UserPicture) -> AdminUserDetail:
+    return AdminUserDetail.model_validate(
+        {
+            **AdminUser.model_validate(found.user).model_dump(),
+            "email_verified_at": found.user.email_verified_at,
+            "memberships": [
+                {
+                    "client_id": client.id,
+                    "name": client.name,
+                    "role": role,
+                    "personal": client.personal_owner_id == found.user.id,
+                }
+                for client, role in found.memberships
+            ],
+            "sessions": [AdminSession.model_validate(s) for s in found.sessions],
+            "api_keys": [AdminApiKey.model_validate(k) for k in found.api_keys],
+        }
+    )
+
+
+@router.get("/users/{user_id}", response_model=AdminUserDetail)
+async def admin_user(
+    user_id: uuid.UUID, principal: PlatformAdmin, session: SessionDep
+) -> AdminUserDetail:
+    """One account: profile, workspaces and roles, live sessions, API keys."""
+    return user_detail(await users.picture(session, user_id))
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=AdminUserDetail,
+    responses=answers(
+        {
+            409: "Yourself or the last admin (`self_change`, `last_admin`), or the username "
+            "is taken (`username_taken`)."
+        }
+    ),
+)
+async def admin_update_user(
+    user_id: uuid.UUID,
+    body: AdminUserUpdate,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> AdminUserDetail:
+    """Edit the profile and platform role; ``is_active: false`` blocks the account (its
+    sessions end at once, its keys are refused, sign-in answers 403 ``account_blocked``)."""
+    await users.update(
+        session, principal, context_of(request), user_id, body.model_dump(exclude_unset=True)
+    )
+    return user_detail(await users.picture(session, user_id))
+
+
+@router.delete(
+    "/users/{user_id}",
+    status_code=202,
+    response_model=DeletionOut,
+    responses=answers(
+        {
+            409: "Yourself, the last admin (`self_change`, `last_admin`), or the only owner "
+            "of a workspace with other members (`last_owner`)."
+        }
+    ),
+)
+async def admin_delete_user(
+    user_id: uuid.UUID,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+    now: bool = False,
+) -> DeletionOut:
+    """Start the 7-day deletion (the owner is emailed and may cancel), or ``?now=true``:
+    delete the account, its personal workspace and its files at once."""
+    when = await users.delete(
+        platform_of(request), session, principal, context_of(request), user_id, now=now
+    )
+    return DeletionOut(delete_after=when)
 
 
 @router.get("/clients", response_model=Page[AdminClient])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from studioflow.models import Client, Membership, Plan, User
+from studioflow.models import Client, Membership, Plan, PlatformRole, User
 from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
 from studioflow.platform.repository import Repository
 
@@ -16,8 +16,49 @@ from studioflow.platform.repository import Repository
 class AdminRepository(Repository[User]):
     model = User
 
-    async def users(self, params: PageParams) -> tuple[list[User], str | None]:
-        return await self.newest_first(select(User), params)
+    async def users(
+        self, params: PageParams, *, search: str | None = None
+    ) -> tuple[list[User], str | None]:
+        """Every account, newest first; ``search`` in the email, username or name
+        (case-insensitive, % and _ literal)."""
+        statement = select(User)
+        if search:
+            needle = search.lower()
+            statement = statement.where(
+                or_(
+                    *(
+                        func.lower(column).contains(needle, autoescape=True)
+                        for column in (User.email, User.username, User.first_name, User.last_name)
+                    )
+                )
+            )
+        return await self.newest_first(statement, params)
+
+    async def user(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def locked_user(self, user_id: uuid.UUID) -> User | None:
+        """The user's row as committed now, locked for the change (PostgreSQL; SQLite
+        writers take turns)."""
+        found: User | None = await self.session.scalar(
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return found
+
+    async def active_admins(self) -> int:
+        """How many active admins there are, their rows locked until the transaction ends:
+        two admins demoting each other at once take turns, so one of them stays (PostgreSQL;
+        SQLite's writers take turns anyway)."""
+        rows = await self.session.scalars(
+            select(User.id)
+            .where(User.platform_role == PlatformRole.admin, User.is_active.is_(True))
+            .order_by(User.id)  # one order for everyone: crossing changes cannot deadlock
+            .with_for_update()
+        )
+        return len(rows.all())
 
     async def clients(self, params: PageParams) -> tuple[list[tuple[Client, int]], str | None]:
         counts = (

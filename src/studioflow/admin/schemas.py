@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -17,6 +18,8 @@ class AdminUser(BaseModel):
     id: uuid.UUID
     email: str
     username: str | None
+    first_name: str | None = None
+    last_name: str | None = None
     platform_role: str
     email_verified_at: datetime | None = Field(exclude=True)
     is_active: bool
@@ -107,3 +110,69 @@ class QueueOut(BaseModel):
 
 class QueuesOut(BaseModel):
     queues: list[QueueOut]
+
+
+Role = Literal["admin", "user"]
+
+
+class AdminUserIn(Input):
+    """An account an admin makes; the address gets a link to choose a password."""
+
+    email: str = Field(max_length=320)
+    username: str | None = Field(
+        default=None, min_length=3, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$"
+    )
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    platform_role: Role = "user"
+
+
+class AdminUserUpdate(Input):
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    username: str | None = Field(default=None, max_length=40, pattern=r"^$|^[A-Za-z0-9_.-]{3,40}$")
+    platform_role: Role | None = None
+    # false blocks the account (sessions end at once, keys are refused); true unblocks it.
+    is_active: bool | None = None
+
+
+class AdminMembership(BaseModel):
+    client_id: uuid.UUID
+    name: str
+    role: str
+    personal: bool
+
+
+class AdminSession(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    method: str
+    ip: str | None
+    user_agent: str | None
+    created_at: datetime
+    last_used_at: datetime
+
+
+class AdminApiKey(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+    client_id: uuid.UUID
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class AdminUserDetail(AdminUser):
+    memberships: list[AdminMembership]
+    sessions: list[AdminSession]
+    api_keys: list[AdminApiKey]
+
+
+class DeletionOut(BaseModel):
+    # When the account goes; null when it is gone already (?now=true).
+    delete_after: datetime | None

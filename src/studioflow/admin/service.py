@@ -9,13 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.admin.repository import AdminRepository
-from studioflow.models import Client, Plan, User
+from studioflow.models import Client, Plan
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
-
-
-async def users(session: AsyncSession, params: PageParams) -> tuple[list[User], str | None]:
-    return await AdminRepository(session).users(params)
 
 
 async def clients(

@@ -213,6 +213,12 @@ class ApiKeyRepository(ClientScoped[ApiKey]):
         ).first()
         return None if row is None else (row[0], row[1])
 
+    async def of_user(self, user_id: uuid.UUID) -> list[ApiKey]:
+        """Every key a user made, in every client, newest first (a platform admin's view)."""
+        return await self.all(
+            select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at.desc())
+        )
+
     def _visible(self, scope: Scope, *, everyone: bool) -> Any:
         statement = self.readable(scope)
         return statement if everyone else statement.where(ApiKey.user_id == scope.user_id)

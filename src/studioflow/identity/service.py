@@ -21,6 +21,7 @@ from studioflow.identity.passwords import WeakPassword, check_password
 from studioflow.identity.permissions import OWNER
 from studioflow.identity.repository import (
     ActionTokenRepository,
+    ApiKeyRepository,
     CodeRepository,
     MemberRepository,
     SessionRepository,
@@ -36,6 +37,7 @@ from studioflow.identity.tokens import (
 )
 from studioflow.models import (
     ActionToken,
+    ApiKey,
     AuthSession,
     Client,
     Membership,
@@ -48,6 +50,7 @@ from studioflow.platform.errors import (
     AppError,
     BadRequest,
     Conflict,
+    Forbidden,
     NotAuthenticated,
     NotFound,
     TooManyAttempts,
@@ -68,6 +71,7 @@ RESEND_INTERVAL = "1/minute"
 REGISTRATIONS_PER_ADDRESS = "5/hour"
 MAGIC_LINK_TTL = timedelta(minutes=15)
 RESET_TTL = timedelta(minutes=30)
+INVITE_TTL = timedelta(days=7)  # an admin's invitation: the password link in its email
 SESSION_LIFETIME = timedelta(days=30)
 REFRESH_GRACE = timedelta(seconds=10)
 DELETION_GRACE = timedelta(days=7)
@@ -153,6 +157,64 @@ async def member_pairs(
     """(user_id, client_id) of every workspace these users belong to, in one query (the
     analytics flush leaves out the views a workspace's own members made)."""
     return await MemberRepository(session).pairs(user_ids)
+
+
+async def invite_user(
+    platform: Platform,
+    session: AsyncSession,
+    *,
+    email: str,
+    username: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    platform_role: str,
+    invited_by: str,
+) -> User:
+    """An account made by a platform admin: no password yet, its personal workspace, and an
+    email with a link (valid 7 days, once) to choose a password, which also confirms the
+    address. 409 ``conflict`` when the address or username is taken."""
+    address = _valid_email(email)
+    if await user_by_email(session, address) is not None:
+        raise Conflict("An account with this email address exists.")
+    if username and await UserRepository(session).username_taken(username):
+        raise Conflict("This username is taken.", code="username_taken")
+    user = User(
+        email=address,
+        email_canonical=canonical_email(address),
+        username=username or None,
+        first_name=first_name or None,
+        last_name=last_name or None,
+        platform_role=platform_role,
+    )
+    session.add(user)
+    await session.flush()
+    await create_personal_client(session, user)
+    token = await _action_token(session, user, PASSWORD_RESET, INVITE_TTL)
+    link = f"{platform.settings.base_url}/reset-password?token={token}"
+    _mail(
+        platform,
+        session,
+        user.email,
+        "You have a Studioflow account",
+        f"{invited_by} made you a Studioflow account for {user.email}.\n\n"
+        f"Choose your password with this link (valid for 7 days, once):\n{link}\n\n"
+        "If you did not expect this, ignore this message: nothing happens without the link.",
+    )
+    return user
+
+
+async def set_blocked(session: AsyncSession, user: User, blocked: bool) -> None:
+    """Block or unblock an account. Blocked, its sessions end at once (revoked, so unblocking
+    does not bring them back) and its API keys are refused on every request while it stays
+    blocked (kept, so an unblocked account's integrations work again)."""
+    user.is_active = not blocked
+    if blocked:
+        await revoke_all_sessions(session, user.id, reason="blocked")
+    await session.flush()
+
+
+async def api_keys_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[ApiKey]:
+    return await ApiKeyRepository(session).of_user(user_id)
 
 
 async def has_users(session: AsyncSession) -> bool:
@@ -405,7 +467,15 @@ async def login(
     passwords = platform.passwords
     stored = found.password_hash if found is not None and found.password_hash else None
     password_ok = await passwords.verify(stored or passwords.dummy_hash, password)
-    if found is None or stored is None or not password_ok or not found.is_active:
+    if found is not None and password_ok and not found.is_active:
+        # The right password: say why, so the person knows to ask, not to retry.
+        await audit.by_user(session, "auth.login_blocked", found, context)
+        raise Forbidden(
+            "This account is blocked. Contact the platform's administrators.",
+            code="account_blocked",
+            commit=True,
+        )
+    if found is None or stored is None or not password_ok:
         failures = await platform.counters.incr(fail_key, ttl=FAILURE_MEMORY_SECONDS)
         await audit.by_user(
             session,
@@ -778,6 +848,42 @@ async def request_deletion(
         f"cancel on your account page: {platform.settings.base_url}/account#data-h\n",
     )
     return user.delete_after
+
+
+async def schedule_deletion_by_admin(
+    platform: Platform, session: AsyncSession, user: User, *, now: bool
+) -> datetime:
+    """A platform admin deletes an account: after the grace period (the owner is emailed and
+    may still cancel from their account page), or, with ``now``, due at once (the caller
+    deletes it in the same transaction, and no email says otherwise). Refused like the
+    owner's own request while they alone own a workspace with other members."""
+    if await MemberRepository(session).teams_owned_alone_with_others(user.id, OWNER):
+        raise Conflict(
+            "This user is the only owner of a workspace with other members. Make someone "
+            "else an owner of it first.",
+            code="last_owner",
+        )
+    moment = _now()
+    user.delete_requested_at = moment
+    user.delete_after = moment if now else moment + DELETION_GRACE
+    await session.flush()
+    if not now:
+        when = user.delete_after.strftime("%d %B %Y at %H:%M UTC")
+        _mail(
+            platform,
+            session,
+            user.email,
+            "Your Studioflow account will be deleted",
+            f"An administrator of this Studioflow site started deleting your account. It "
+            f"will be deleted on {when}, with your data and files.\n\nTo keep it, sign in "
+            f"before then and cancel on your account page: "
+            f"{platform.settings.base_url}/account#data-h\n",
+        )
+    return user.delete_after
+
+
+async def username_taken(session: AsyncSession, username: str) -> bool:
+    return await UserRepository(session).username_taken(username)
 
 
 async def cancel_deletion(session: AsyncSession, user_id: uuid.UUID, *, context: Context) -> None:
