@@ -237,3 +237,33 @@ async def test_two_admins_demoting_each_other_at_once_leave_one(
             assert admins == 1
             if answers[1].status_code == 200:
                 return  # the first admin is gone; the walk stops here
+
+
+async def test_the_users_pages_are_the_admins(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    admin = await make_admin(client, platform, "boss@example.com")
+    user = await create_account(client, platform, "page-user@example.com", first_name="Pia")
+    for who in (None, user):
+        client.cookies.clear()
+        if who is not None:
+            await client.post(
+                "/api/v1/auth/login", json={"identifier": who.email, "password": who.password}
+            )
+        for path in ("/admin/users", f"/admin/users/{user.user_id}"):
+            page = await client.get(path)
+            assert page.status_code in (303, 404), (path, page.status_code)
+    client.cookies.clear()
+    await client.post(
+        "/api/v1/auth/login", json={"identifier": admin.email, "password": PASSPHRASE}
+    )
+    listing = await client.get("/admin/users?q=page-user")
+    assert listing.status_code == 200 and f'href="/admin/users/{user.user_id}"' in listing.text
+    assert "boss@example.com" not in listing.text.split("<main", 1)[1].split("Invite", 1)[0]
+    detail = await client.get(f"/admin/users/{user.user_id}")
+    assert detail.status_code == 200 and ">Block</button>" in detail.text and "Pia" in detail.text
+    own = await client.get(f"/admin/users/{admin.user_id}")
+    assert ">Block</button>" not in own.text and "another admin" in own.text
+    missing = await client.get("/admin/users/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404
+    client.cookies.clear()

@@ -31,6 +31,7 @@ SIGNED_IN_PAGES = [
     "/admin/studio",
     "/admin/credits",
     "/admin/jobs",
+    "/admin/users",
 ]
 PUBLIC_PAGES = [
     "/",
@@ -76,7 +77,13 @@ async def workspace_pages(page, live_server: str) -> list[str]:  # type: ignore[
             workflow,
         )
         runs = [f"/studio/executions/{started['execution_id']}"]
-    return sorted(set(links))[:2] + images + [f"/images?album={made['id']}", workflow, *runs]
+    await page.goto(live_server + "/admin/users")
+    people = await page.locator("a[href^='/admin/users/']").evaluate_all(
+        "els => els.slice(0, 1).map(e => e.getAttribute('href'))"
+    )
+    return (
+        sorted(set(links))[:2] + images + [f"/images?album={made['id']}", workflow, *runs] + people
+    )
 
 
 @pytest.mark.parametrize("width", [1280, 390])

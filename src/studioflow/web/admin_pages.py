@@ -1,8 +1,11 @@
-"""Pages of the platform admins' console: the credit requests of every workspace and
-grants from the page, and the job queues (the console grows here with the admin issue)."""
+"""Pages of the platform admins' console: accounts (find, invite, edit, block, delete),
+the credit requests of every workspace and grants from the page, and the job queues (the
+console grows here with the admin issue)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -10,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
+from studioflow.admin import users as admin_users
 from studioflow.billing import requests
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
@@ -46,3 +50,35 @@ async def jobs(request: Request, page: AdminPage) -> Response:
     context = page.context
     context.update(queues=await admin_jobs.queues(request.app.state.platform))
     return render(request, "admin/jobs.html", context)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+async def users(
+    request: Request,
+    session: SessionDep,
+    page: AdminPage,
+    q: str = "",
+    cursor: str | None = None,
+) -> Response:
+    """Every account, newest first, found by email, username or name; invite from here."""
+    context = page.context
+    found, next_cursor = await admin_users.search(
+        session, PageParams(limit=50, cursor=cursor), q[:100]
+    )
+    context.update(users=found, q=q[:100], next_cursor=next_cursor, now=datetime.now(UTC))
+    return render(request, "admin/users.html", context)
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+async def user(
+    request: Request, session: SessionDep, page: AdminPage, user_id: uuid.UUID
+) -> Response:
+    """One account: edit, role, block or unblock, delete; its workspaces, sessions, keys."""
+    context = page.context
+    picture = await admin_users.picture(session, user_id)
+    context.update(
+        picture=picture,
+        subject=picture.user,
+        is_self=picture.user.id == page.principal.user_id,
+    )
+    return render(request, "admin/user.html", context)

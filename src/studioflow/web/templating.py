@@ -66,6 +66,7 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
             (
                 "Platform",
                 [
+                    ("Users", "/admin/users", "users"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
                     ("Jobs", "/admin/jobs", "list"),

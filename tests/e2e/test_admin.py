@@ -1,0 +1,51 @@
+"""The platform admins' console in a real browser: find an account, invite one, block and
+unblock it from its page (the product's confirm dialog), by keyboard where it matters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import expect
+
+from tests.e2e.test_identity import latest_mail
+from tests.e2e.test_images import sign_in_as_demo_admin
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_invite_find_block_and_unblock_a_user(
+    page, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    await page.wait_for_url("**/admin/users")
+    await page.get_by_label("Email", exact=True).fill("quinn.console@example.com")
+    await page.get_by_label("First name").fill("Quinn")
+    await page.get_by_role("button", name="Invite").click()
+    await page.locator(".toast").filter(has_text="Account made").wait_for()
+    invitation = await latest_mail(
+        live_data_dir / "outbox", "quinn.console@example.com", "You have a Studioflow account"
+    )
+    assert "Choose your password" in invitation
+    # Found by name, opened by keyboard.
+    await page.get_by_label("Email, username or name").fill("quinn")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**q=quinn**")
+    link = page.get_by_role("link", name="quinn.console@example.com")
+    await link.focus()
+    await page.keyboard.press("Enter")
+    await page.get_by_role("heading", name="quinn.console@example.com").wait_for()
+    await page.get_by_role("button", name="Block").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Block").click()
+    await page.locator(".toast").filter(has_text="Blocked").wait_for()
+    await expect(page.locator(".badge", has_text="blocked")).to_be_visible()
+    await page.get_by_role("button", name="Unblock").click()
+    await page.locator(".toast").filter(has_text="Unblocked").wait_for()
+    await expect(page.get_by_role("button", name="Block")).to_be_visible()
+    # The admin's own page offers no way to lock themself out.
+    await page.goto(live_server + "/admin/users?q=admin%40example.com")
+    await page.get_by_role("link", name="admin@example.com").click()
+    await page.get_by_text("another admin can block or delete it").wait_for()
+    assert await page.get_by_role("button", name="Block").count() == 0
+    assert page.console_errors == [], page.console_errors
