@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from studioflow.admin import jobs, service, users
+from studioflow.admin import clients, jobs, service, users
 from studioflow.admin.schemas import (
     AdminApiKey,
     AdminClient,
+    AdminClientOverview,
+    AdminMemberIn,
+    AdminRoleIn,
     AdminSession,
     AdminUser,
     AdminUserDetail,
@@ -23,9 +26,10 @@ from studioflow.admin.schemas import (
     PlanUpdate,
     QueuesOut,
 )
+from studioflow.clients.schemas import ActivityOut, MemberOut
 from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.identity.context import context_of
-from studioflow.models import Plan
+from studioflow.models import ExecutionStatus, Membership, Plan, User
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import answers
 from studioflow.platform.pagination import (
@@ -33,6 +37,7 @@ from studioflow.platform.pagination import (
     PageParams,
     page_params,
 )
+from studioflow.studio.schemas import ExecutionOut, WorkflowOut, execution_out
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -152,9 +157,10 @@ async def admin_clients(
     principal: PlatformAdmin,
     session: SessionDep,
     params: Annotated[PageParams, Depends(page_params)],
+    q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[AdminClient]:
-    """Every client with its member count, newest first."""
-    page, cursor = await service.clients(session, params)
+    """Every client with its member count, newest first; ``q`` finds by name."""
+    page, cursor = await clients.search(session, params, q)
     return Page(
         items=[AdminClient.with_members(c, n) for c, n in page],
         next_cursor=cursor,
@@ -215,3 +221,151 @@ async def abort_job(
     (cancel a run from its own page to stop it)."""
     job = await jobs.abort(platform_of(request), session, principal, queue, job_key)
     return JobOut.model_validate(job)
+
+
+@router.get("/clients/{client_id}", response_model=AdminClientOverview)
+async def admin_client(
+    client_id: uuid.UUID, principal: PlatformAdmin, request: Request, session: SessionDep
+) -> AdminClientOverview:
+    """A client's overview: plan, credits, storage, members, and the last 30 days'
+    executions, items and success rate."""
+    found = await clients.overview(platform_of(request).db, session, client_id)
+    return AdminClientOverview(
+        id=found.client.id,
+        name=found.client.name,
+        plan=found.client.plan,
+        personal=found.client.personal_owner_id is not None,
+        created_at=found.client.created_at,
+        members=found.members,
+        credits=found.credits,
+        storage_used=found.storage_used,
+        executions_30d=found.executions_30d,
+        items_completed_30d=found.items_completed_30d,
+        items_failed_30d=found.items_failed_30d,
+        success_rate_30d=found.success_rate_30d,
+    )
+
+
+def member_out(membership: Membership, user: User) -> MemberOut:
+    name = " ".join(p for p in (user.first_name, user.last_name) if p) or None
+    return MemberOut(
+        user_id=user.id,
+        email=user.email,
+        name=name,
+        role=membership.role,
+        joined_at=membership.created_at,
+    )
+
+
+@router.get("/clients/{client_id}/members", response_model=Page[MemberOut])
+async def admin_client_members(
+    client_id: uuid.UUID, principal: PlatformAdmin, session: SessionDep
+) -> Page[MemberOut]:
+    """A client's members, oldest first (one page: a team's members)."""
+    rows = await clients.members(session, principal, client_id)
+    return Page(items=[member_out(m, u) for m, u in rows], next_cursor=None)
+
+
+@router.post(
+    "/clients/{client_id}/members",
+    status_code=201,
+    response_model=MemberOut,
+    responses=answers(
+        {409: "Already a member (`already_member`), or a personal workspace (`personal_client`)."}
+    ),
+)
+async def admin_add_member(
+    client_id: uuid.UUID,
+    body: AdminMemberIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> MemberOut:
+    """Put an existing account in a team client directly, without an invitation."""
+    membership = await clients.add_member(
+        session, principal, context_of(request), client_id, user_id=body.user_id, role=body.role
+    )
+    user = await users.get(session, body.user_id)
+    return member_out(membership, user)
+
+
+@router.patch(
+    "/clients/{client_id}/members/{user_id}",
+    response_model=MemberOut,
+    responses=answers({409: "The client's last owner (`last_owner`)."}),
+)
+async def admin_change_member_role(
+    client_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: AdminRoleIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> MemberOut:
+    """Change a member's role."""
+    membership = await clients.change_role(
+        session, principal, context_of(request), client_id, user_id, body.role
+    )
+    return member_out(membership, await users.get(session, user_id))
+
+
+@router.delete(
+    "/clients/{client_id}/members/{user_id}",
+    status_code=204,
+    responses=answers({409: "The last owner (`last_owner`), or someone's own personal workspace."}),
+)
+async def admin_remove_member(
+    client_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> Response:
+    """Remove a member; their keys in the client are revoked."""
+    await clients.remove_member(session, principal, context_of(request), client_id, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/clients/{client_id}/workflows", response_model=Page[WorkflowOut])
+async def admin_client_workflows(
+    client_id: uuid.UUID,
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[WorkflowOut]:
+    """A client's active workflows by name (assign with POST on this path)."""
+    pairs, cursor = await clients.workflows(session, client_id, params)
+    return Page(items=[WorkflowOut.of(w, t) for w, t in pairs], next_cursor=cursor)
+
+
+@router.get("/clients/{client_id}/executions", response_model=Page[ExecutionOut])
+async def admin_client_executions(
+    client_id: uuid.UUID,
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[ExecutionStatus | None, Query()] = None,
+    workflow_id: uuid.UUID | None = None,
+) -> Page[ExecutionOut]:
+    """A client's executions, newest first (``?status=``, ``?workflow_id=``)."""
+    rows, cursor = await clients.executions(
+        session,
+        principal,
+        client_id,
+        params,
+        status=status.value if status else None,
+        workflow_id=workflow_id,
+    )
+    return Page(items=[execution_out(e) for e in rows], next_cursor=cursor)
+
+
+@router.get("/clients/{client_id}/activity", response_model=Page[ActivityOut])
+async def admin_client_activity(
+    client_id: uuid.UUID,
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[ActivityOut]:
+    """A client's audit timeline, newest first."""
+    events, cursor = await clients.activity(session, principal, client_id, params)
+    return Page(items=[ActivityOut.model_validate(e) for e in events], next_cursor=cursor)

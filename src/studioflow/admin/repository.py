@@ -60,19 +60,21 @@ class AdminRepository(Repository[User]):
         )
         return len(rows.all())
 
-    async def clients(self, params: PageParams) -> tuple[list[tuple[Client, int]], str | None]:
+    async def clients(
+        self, params: PageParams, *, search: str | None = None
+    ) -> tuple[list[tuple[Client, int]], str | None]:
+        """Every client with its member count, newest first; ``search`` in its name."""
         counts = (
             select(Membership.client_id, func.count().label("members"))
             .group_by(Membership.client_id)
             .subquery()
         )
-        statement = paginate_newest_first(
-            select(Client, func.coalesce(counts.c.members, 0)).outerjoin(
-                counts, counts.c.client_id == Client.id
-            ),
-            Client.id,
-            params,
+        listed = select(Client, func.coalesce(counts.c.members, 0)).outerjoin(
+            counts, counts.c.client_id == Client.id
         )
+        if search:
+            listed = listed.where(func.lower(Client.name).contains(search.lower(), autoescape=True))
+        statement = paginate_newest_first(listed, Client.id, params)
         rows: list[Any] = list((await self.session.execute(statement)).all())
         page, cursor = build_page(rows, params, key=lambda row: row[0].id)
         return [(client, int(n)) for client, n in page], cursor

@@ -176,3 +176,28 @@ class AdminUserDetail(AdminUser):
 class DeletionOut(BaseModel):
     # When the account goes; null when it is gone already (?now=true).
     delete_after: datetime | None
+
+
+class AdminClientOverview(BaseModel):
+    id: uuid.UUID
+    name: str
+    plan: str
+    personal: bool
+    created_at: datetime
+    members: int
+    credits: int
+    storage_used: int
+    executions_30d: int
+    items_completed_30d: int
+    items_failed_30d: int
+    # Items completed of those finished in the last 30 days; null with none finished.
+    success_rate_30d: float | None
+
+
+class AdminMemberIn(Input):
+    user_id: uuid.UUID
+    role: Literal["owner", "collaborator"] = "collaborator"
+
+
+class AdminRoleIn(Input):
+    role: Literal["owner", "collaborator"]

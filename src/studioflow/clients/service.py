@@ -27,6 +27,7 @@ from studioflow.platform.mail import build_message
 from studioflow.platform.pagination import (
     PageParams,
 )
+from studioflow.platform.repository import Scope
 from studioflow.platform.runtime import Platform
 from studioflow.platform.tasks import send_mail_later
 
@@ -129,8 +130,9 @@ async def update_settings(
     return client
 
 
-async def members(session: AsyncSession, principal: Principal) -> list[tuple[Membership, User]]:
-    return await MembershipRepository(session).with_users(principal)
+async def members(session: AsyncSession, scope: Scope) -> list[tuple[Membership, User]]:
+    """The scope's client's members and their accounts, oldest membership first."""
+    return await MembershipRepository(session).with_users(scope)
 
 
 async def pending_invitations(session: AsyncSession, principal: Principal) -> list[Invitation]:
@@ -256,13 +258,22 @@ async def _owners(session: AsyncSession, client_id: uuid.UUID) -> int:
 
 
 async def change_role(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, role: str, context: Context
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    *,
+    role: str,
+    context: Context,
+    client_id: uuid.UUID | None = None,
 ) -> Membership:
+    """Change a member's role in the principal's client, or with ``client_id`` in that
+    client (a platform admin's console; the caller has checked the platform role)."""
     _check_role(role)
-    membership = await _membership(session, principal.client_id, user_id)
+    client_id = client_id or principal.client_id
+    membership = await _membership(session, client_id, user_id)
     if membership.role == role:
         return membership
-    if membership.role == OWNER and await _owners(session, principal.client_id) == 1:
+    if membership.role == OWNER and await _owners(session, client_id) == 1:
         raise Conflict(
             "A client needs at least one owner. Make someone else an owner first.",
             code="last_owner",
@@ -272,6 +283,7 @@ async def change_role(
         "member.role_changed",
         principal,
         context,
+        client_id=client_id,
         member=str(user_id),
         old=membership.role,
         new=role,
@@ -282,16 +294,24 @@ async def change_role(
 
 
 async def remove_member(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, context: Context
+    session: AsyncSession,
+    principal: Principal,
+    user_id: uuid.UUID,
+    *,
+    context: Context,
+    client_id: uuid.UUID | None = None,
 ) -> None:
-    leaving = user_id == principal.user_id
-    if not leaving and not principal.can("members:manage"):
+    """Remove a member (or leave) in the principal's client, or with ``client_id`` in that
+    client (a platform admin's console; the caller has checked the platform role)."""
+    leaving = user_id == principal.user_id and client_id is None
+    if client_id is None and not leaving and not principal.can("members:manage"):
         raise Forbidden("This needs the 'members:manage' permission.")
-    membership = await _membership(session, principal.client_id, user_id)
-    client = await get_client(session, principal)
+    client_id = client_id or principal.client_id
+    membership = await _membership(session, client_id, user_id)
+    client = await _client(session, client_id)
     if client.personal_owner_id == user_id:
         raise Conflict("Nobody can leave their personal workspace.", code="personal_client")
-    if membership.role == OWNER and await _owners(session, principal.client_id) == 1:
+    if membership.role == OWNER and await _owners(session, client_id) == 1:
         raise Conflict(
             "The last owner cannot leave. Make someone else an owner first.", code="last_owner"
         )
@@ -299,18 +319,60 @@ async def remove_member(
     await memberships.delete(membership)
     # Their keys in this client would fail anyway (a key needs its creator's membership);
     # revoking them makes that visible in the key list too.
-    await memberships.revoke_keys_of(principal.client_id, user_id, _now())
+    await memberships.revoke_keys_of(client_id, user_id, _now())
     await audit.by_principal(
         session,
         "member.left" if leaving else "member.removed",
         principal,
         context,
+        client_id=client_id,
         member=str(user_id),
     )
     await session.flush()
 
 
 async def activity(
-    session: AsyncSession, principal: Principal, params: PageParams
+    session: AsyncSession, scope: Scope, params: PageParams
 ) -> tuple[list[AuditEvent], str | None]:
-    return await ActivityRepository(session).page(principal, params)
+    """The scope's client's audit timeline, newest first."""
+    return await ActivityRepository(session).page(scope, params)
+
+
+async def add_member(
+    session: AsyncSession,
+    principal: Principal,
+    client_id: uuid.UUID,
+    user: User,
+    *,
+    role: str,
+    context: Context,
+) -> Membership:
+    """Put an existing account in a team client directly, without an invitation (a platform
+    admin's console; the caller has checked the platform role). 409 ``already_member``, or
+    ``personal_client`` for someone's personal workspace."""
+    _check_role(role)
+    client = await _client(session, client_id)
+    if client.personal_owner_id is not None:
+        raise Conflict("A personal workspace has no other members.", code="personal_client")
+    if await MembershipRepository(session).of_user(client_id, user.id) is not None:
+        raise Conflict("This person is already a member.", code="already_member")
+    membership = Membership(client_id=client_id, user_id=user.id, role=role)
+    session.add(membership)
+    await session.flush()
+    await audit.by_principal(
+        session,
+        "member.added",
+        principal,
+        context,
+        client_id=client_id,
+        member=str(user.id),
+        role=role,
+    )
+    return membership
+
+
+async def _client(session: AsyncSession, client_id: uuid.UUID) -> Client:
+    client = await ClientRepository(session).get(client_id)
+    if client is None:
+        raise NotFound("No such client.")
+    return client

@@ -245,13 +245,23 @@ class ApiKeyRepository(ClientScoped[ApiKey]):
 class UsageRepository(Repository[WorkflowExecution]):
     model = WorkflowExecution
 
-    async def figures(self, client_id: uuid.UUID) -> tuple[dict[Any, int], dict[Any, int], int]:
-        """Executions by status, items by status, and the credit balance of a client."""
+    async def figures(
+        self, client_id: uuid.UUID, since: datetime | None = None
+    ) -> tuple[dict[Any, int], dict[Any, int], int]:
+        """Executions by status, items by status (of executions created ``since``, when
+        given), and the credit balance of a client."""
+        executions = [WorkflowExecution.client_id == client_id]
+        items_of = [BatchResult.client_id == client_id]
+        if since is not None:
+            executions.append(WorkflowExecution.created_at >= since)
+            items_of.append(
+                BatchResult.execution_id.in_(select(WorkflowExecution.id).where(*executions))
+            )
         by_status = dict(
             (
                 await self.session.execute(
                     select(WorkflowExecution.status, func.count())
-                    .where(WorkflowExecution.client_id == client_id)
+                    .where(*executions)
                     .group_by(WorkflowExecution.status)
                 )
             ).all()
@@ -260,7 +270,7 @@ class UsageRepository(Repository[WorkflowExecution]):
             (
                 await self.session.execute(
                     select(BatchResult.status, func.count())
-                    .where(BatchResult.client_id == client_id)
+                    .where(*items_of)
                     .group_by(BatchResult.status)
                 )
             ).all()

@@ -221,6 +221,10 @@ async def has_users(session: AsyncSession) -> bool:
     return await UserRepository(session).any()
 
 
+async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await UserRepository(session).by_id(user_id)
+
+
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await UserRepository(session).by_email(email)
 
@@ -927,11 +931,14 @@ def deletion_pending(user: User) -> bool:
     return user.delete_after is not None
 
 
-async def usage_figures(session: AsyncSession, client_id: uuid.UUID) -> dict[str, Any]:
-    """Profile statistics of a client, read straight from the studio and credit tables."""
+async def usage_figures(
+    session: AsyncSession, client_id: uuid.UUID, since: datetime | None = None
+) -> dict[str, Any]:
+    """Profile statistics of a client (of the executions since ``since``, when given), read
+    straight from the studio and credit tables."""
     from studioflow.models import ExecutionStatus, ItemStatus
 
-    by_status, items, balance = await UsageRepository(session).figures(client_id)
+    by_status, items, balance = await UsageRepository(session).figures(client_id, since)
     done = int(items.get(ItemStatus.completed, 0))
     failed = int(items.get(ItemStatus.failed, 0))
     return {

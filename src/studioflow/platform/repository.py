@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -38,6 +39,15 @@ class Scope(Protocol):
 
     @property
     def user_id(self) -> uuid.UUID: ...
+
+
+@dataclass(frozen=True)
+class ClientScope:
+    """One client's rows, read on someone's behalf who is not its member: a platform admin
+    looking at a workspace from the console. Its reads are the client's, as a member's are."""
+
+    client_id: uuid.UUID
+    user_id: uuid.UUID
 
 
 class Repository(Generic[M]):

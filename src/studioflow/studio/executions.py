@@ -35,6 +35,7 @@ from studioflow.platform.events import EventBus
 from studioflow.platform.pagination import (
     PageParams,
 )
+from studioflow.platform.repository import Scope
 from studioflow.platform.runtime import Platform
 from studioflow.studio import live
 from studioflow.studio.prompts import Item
@@ -201,7 +202,7 @@ async def get_execution(
 
 async def list_executions(
     session: AsyncSession,
-    principal: Principal,
+    principal: Scope,
     params: PageParams,
     *,
     status: str | None = None,

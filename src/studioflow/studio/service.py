@@ -49,6 +49,14 @@ async def page_of_workflows(
     return await WorkflowRepository(session).active_with_templates(principal.client_id, params)
 
 
+async def workflows_of(
+    session: AsyncSession, client_id: uuid.UUID, params: PageParams
+) -> tuple[list[tuple[Workflow, WorkflowTemplate]], str | None]:
+    """A client's active workflows by name, as they are (a platform admin's console: it
+    assigns nothing)."""
+    return await WorkflowRepository(session).active_with_templates(client_id, params)
+
+
 async def get_workflow(
     session: AsyncSession, principal: Principal, workflow_id: uuid.UUID
 ) -> tuple[Workflow, WorkflowTemplate]:

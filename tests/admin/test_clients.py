@@ -1,0 +1,103 @@
+"""A workspace as platform admins see it without belonging to it (API.md, "Admin"):
+overview, members (added directly, roles, removal), workflows, executions and activity."""
+
+from __future__ import annotations
+
+import httpx
+
+from studioflow.platform.runtime import Platform
+from tests.admin.test_users import make_admin
+from tests.factories import create_account
+
+
+async def test_an_admin_sees_and_manages_a_workspace_they_do_not_belong_to(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    admin = await make_admin(client, platform, "boss@example.com")
+    owner = await create_account(client, platform, "team-owner@example.com", first_name="Ona")
+    helper = await create_account(client, platform, "helper@example.com")
+    team = await client.post(
+        "/api/v1/clients", json={"name": "Harbor Creative"}, headers=owner.headers
+    )
+    team_id = team.json()["id"]
+
+    found = await client.get("/api/v1/admin/clients?q=harbor", headers=admin.headers)
+    assert [c["name"] for c in found.json()["items"]] == ["Harbor Creative"]
+    overview = (await client.get(f"/api/v1/admin/clients/{team_id}", headers=admin.headers)).json()
+    assert overview["name"] == "Harbor Creative" and overview["members"] == 1
+    assert overview["credits"] == 3 and overview["executions_30d"] == 0
+    assert overview["success_rate_30d"] is None and overview["personal"] is False
+
+    # Members: added directly (no invitation), promoted, removed; the last owner stays.
+    added = await client.post(
+        f"/api/v1/admin/clients/{team_id}/members",
+        json={"user_id": helper.user_id, "role": "collaborator"},
+        headers=admin.headers,
+    )
+    assert added.status_code == 201 and added.json()["email"] == "helper@example.com"
+    twice = await client.post(
+        f"/api/v1/admin/clients/{team_id}/members",
+        json={"user_id": helper.user_id},
+        headers=admin.headers,
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "already_member"
+    # The new member reaches the team at once.
+    in_team = {**helper.headers, "X-Client-Id": team_id}
+    assert (await client.get("/api/v1/images", headers=in_team)).status_code == 200
+    promoted = await client.patch(
+        f"/api/v1/admin/clients/{team_id}/members/{helper.user_id}",
+        json={"role": "owner"},
+        headers=admin.headers,
+    )
+    assert promoted.json()["role"] == "owner"
+    listed = await client.get(f"/api/v1/admin/clients/{team_id}/members", headers=admin.headers)
+    assert [(m["email"], m["role"]) for m in listed.json()["items"]] == [
+        ("team-owner@example.com", "owner"),
+        ("helper@example.com", "owner"),
+    ]
+    removed = await client.delete(
+        f"/api/v1/admin/clients/{team_id}/members/{owner.user_id}", headers=admin.headers
+    )
+    assert removed.status_code == 204
+    last = await client.delete(
+        f"/api/v1/admin/clients/{team_id}/members/{helper.user_id}", headers=admin.headers
+    )
+    assert last.status_code == 409 and last.json()["code"] == "last_owner"
+    personal = await client.post(
+        f"/api/v1/admin/clients/{owner.client_id}/members",
+        json={"user_id": helper.user_id},
+        headers=admin.headers,
+    )
+    assert personal.status_code == 409 and personal.json()["code"] == "personal_client"
+
+    # Workflows, executions, activity: the workspace's, read by an admin who is no member.
+    workflows = await client.get(
+        f"/api/v1/admin/clients/{team_id}/workflows", headers=admin.headers
+    )
+    assert workflows.status_code == 200
+    runs = await client.get(
+        f"/api/v1/admin/clients/{team_id}/executions?status=failed", headers=admin.headers
+    )
+    assert runs.status_code == 200 and runs.json()["items"] == []
+    bad = await client.get(
+        f"/api/v1/admin/clients/{team_id}/executions?status=sleeping", headers=admin.headers
+    )
+    assert bad.status_code == 422
+    events = (
+        await client.get(f"/api/v1/admin/clients/{team_id}/activity", headers=admin.headers)
+    ).json()["items"]
+    names = [e["event"] for e in events]
+    assert {"member.added", "member.role_changed", "member.removed"} <= set(names)
+    assert all(e["actor"] == "boss@example.com" for e in events if e["event"] == "member.added")
+
+    # Nobody else gets any of it; an unknown client is a 404.
+    for path in ("", "/members", "/workflows", "/executions", "/activity"):
+        assert (
+            await client.get(f"/api/v1/admin/clients/{team_id}{path}", headers=helper.headers)
+        ).status_code == 403
+        assert (
+            await client.get(
+                f"/api/v1/admin/clients/00000000-0000-0000-0000-000000000000{path}",
+                headers=admin.headers,
+            )
+        ).status_code == 404
