@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 
 from studioflow.platform.runtime import Platform
-from tests.admin.test_users import make_admin
+from tests.admin.test_users import PASSPHRASE, make_admin
 from tests.factories import create_account
 
 
@@ -41,6 +41,29 @@ async def test_an_admin_sees_and_manages_a_workspace_they_do_not_belong_to(
         headers=admin.headers,
     )
     assert twice.status_code == 409 and twice.json()["code"] == "already_member"
+    third = await create_account(client, platform, "third@example.com")
+    by_address = await client.post(
+        f"/api/v1/admin/clients/{team_id}/members",
+        json={"email": "Third@Example.com"},
+        headers=admin.headers,
+    )
+    assert by_address.status_code == 201 and by_address.json()["user_id"] == third.user_id
+    for neither_or_both in ({}, {"email": "x@example.com", "user_id": third.user_id}):
+        refused = await client.post(
+            f"/api/v1/admin/clients/{team_id}/members", json=neither_or_both, headers=admin.headers
+        )
+        assert refused.status_code == 422
+    nobody = await client.post(
+        f"/api/v1/admin/clients/{team_id}/members",
+        json={"email": "nobody@example.com"},
+        headers=admin.headers,
+    )
+    assert nobody.status_code == 404
+    assert (
+        await client.delete(
+            f"/api/v1/admin/clients/{team_id}/members/{third.user_id}", headers=admin.headers
+        )
+    ).status_code == 204
     # The new member reaches the team at once.
     in_team = {**helper.headers, "X-Client-Id": team_id}
     assert (await client.get("/api/v1/images", headers=in_team)).status_code == 200
@@ -101,3 +124,33 @@ async def test_an_admin_sees_and_manages_a_workspace_they_do_not_belong_to(
                 headers=admin.headers,
             )
         ).status_code == 404
+
+
+async def test_the_workspace_pages_are_the_admins(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    admin = await make_admin(client, platform, "boss@example.com")
+    owner = await create_account(client, platform, "pages-owner@example.com", first_name="Ona")
+    team = await client.post("/api/v1/clients", json={"name": "Pier Studio"}, headers=owner.headers)
+    team_id = team.json()["id"]
+    for path in ("/admin/clients", f"/admin/clients/{team_id}"):
+        await client.post(
+            "/api/v1/auth/login", json={"identifier": owner.email, "password": owner.password}
+        )
+        assert (await client.get(path)).status_code == 404
+        client.cookies.clear()
+    await client.post(
+        "/api/v1/auth/login", json={"identifier": admin.email, "password": PASSPHRASE}
+    )
+    listing = await client.get("/admin/clients?q=pier")
+    assert listing.status_code == 200 and f'href="/admin/clients/{team_id}"' in listing.text
+    page = await client.get(f"/admin/clients/{team_id}?status=failed")
+    assert page.status_code == 200
+    main = page.text.split("<main", 1)[1]
+    assert "Pier Studio" in main and "pages-owner@example.com" in main
+    assert "Ona created the workspace Pier Studio" in main  # activity as sentences
+    assert "No runs in that state" in main
+    assert (
+        await client.get("/admin/clients/00000000-0000-0000-0000-000000000000")
+    ).status_code == 404
+    client.cookies.clear()

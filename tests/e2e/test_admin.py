@@ -49,3 +49,40 @@ async def test_invite_find_block_and_unblock_a_user(
     await page.get_by_text("another admin can block or delete it").wait_for()
     assert await page.get_by_role("button", name="Block").count() == 0
     assert page.console_errors == [], page.console_errors
+
+
+async def test_a_workspace_from_the_console(page, live_server: str, live_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """An admin who is no member opens a workspace, grants credits, adds a member by
+    address, changes the plan, and reads the activity as sentences."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    made = await page.evaluate(
+        """async () => {
+          const team = await window.studioflow.api('POST', '/api/v1/clients', {name: 'Console Test Team'});
+          const person = await window.studioflow.api('POST', '/api/v1/admin/users', {email: 'joiner.console@example.com'});
+          return [team.status, person.status];
+        }"""
+    )
+    assert made == [201, 201], made
+    nav = page.get_by_role("navigation", name="Main")
+    await nav.get_by_role("link", name="Workspaces", exact=True).click()
+    await page.wait_for_url("**/admin/clients")
+    await page.get_by_label("Workspace name").fill("console test")
+    await page.get_by_role("button", name="Find").click()
+    await page.get_by_role("link", name="Console Test Team").click()
+    await page.get_by_role("heading", name="Console Test Team team workspace").wait_for()
+    credits = page.locator(".stat", has_text="Credits").locator(".stat-value")
+    before = int(await credits.inner_text())
+    await page.get_by_label("Credits (negative").fill("25")
+    await page.get_by_role("button", name="Grant").click()
+    await page.locator(".toast").filter(has_text="Credits granted").wait_for()
+    await expect(credits).to_have_text(str(before + 25))
+    await page.get_by_label("Their email").fill("joiner.console@example.com")
+    await page.get_by_role("button", name="Add member").click()
+    await page.locator(".toast").filter(has_text="Member added").wait_for()
+    await expect(page.get_by_role("link", name="joiner.console@example.com")).to_be_visible()
+    await page.get_by_label("Plan", exact=True).select_option("pro")
+    await page.get_by_role("button", name="Change plan").click()
+    await page.locator(".toast").filter(has_text="Plan changed").wait_for()
+    await expect(page.locator(".stat", has_text="Plan").locator(".stat-value")).to_have_text("pro")
+    await page.get_by_text("added joiner.console@example.com as collaborator").wait_for()
+    assert page.console_errors == [], page.console_errors

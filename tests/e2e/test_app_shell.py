@@ -32,6 +32,7 @@ SIGNED_IN_PAGES = [
     "/admin/credits",
     "/admin/jobs",
     "/admin/users",
+    "/admin/clients",
 ]
 PUBLIC_PAGES = [
     "/",
@@ -79,6 +80,10 @@ async def workspace_pages(page, live_server: str) -> list[str]:  # type: ignore[
         runs = [f"/studio/executions/{started['execution_id']}"]
     await page.goto(live_server + "/admin/users")
     people = await page.locator("a[href^='/admin/users/']").evaluate_all(
+        "els => els.slice(0, 1).map(e => e.getAttribute('href'))"
+    )
+    await page.goto(live_server + "/admin/clients")
+    people += await page.locator("a[href^='/admin/clients/']").evaluate_all(
         "els => els.slice(0, 1).map(e => e.getAttribute('href'))"
     )
     return (

@@ -31,7 +31,7 @@ from studioflow.models import (
     WorkflowTemplate,
 )
 from studioflow.platform.db import Database
-from studioflow.platform.errors import NotFound
+from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
 from studioflow.platform.repository import ClientScope
 from studioflow.studio import executions as studio_executions
@@ -100,10 +100,17 @@ async def add_member(
     context: Context,
     client_id: uuid.UUID,
     *,
-    user_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    email: str | None,
     role: str,
 ) -> Membership:
-    user = await identity.user_by_id(session, user_id)
+    """Put an account, named by id or email address, in a team client directly."""
+    if (user_id is None) == (email is None):
+        raise Unprocessable("Name the account by user_id or by email, one of them.")
+    if user_id is not None:
+        user = await identity.user_by_id(session, user_id)
+    else:
+        user = await identity.user_by_address(session, str(email))
     if user is None:
         raise NotFound("No such user.")
     return await clients.add_member(session, principal, client_id, user, role=role, context=context)

@@ -281,12 +281,18 @@ async def admin_add_member(
     request: Request,
     session: SessionDep,
 ) -> MemberOut:
-    """Put an existing account in a team client directly, without an invitation."""
+    """Put an existing account (``user_id``, or ``email``) in a team client directly,
+    without an invitation."""
     membership = await clients.add_member(
-        session, principal, context_of(request), client_id, user_id=body.user_id, role=body.role
+        session,
+        principal,
+        context_of(request),
+        client_id,
+        user_id=body.user_id,
+        email=body.email,
+        role=body.role,
     )
-    user = await users.get(session, body.user_id)
-    return member_out(membership, user)
+    return member_out(membership, await users.get(session, membership.user_id))
 
 
 @router.patch(

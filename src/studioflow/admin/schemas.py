@@ -195,7 +195,10 @@ class AdminClientOverview(BaseModel):
 
 
 class AdminMemberIn(Input):
-    user_id: uuid.UUID
+    """The account by id (API.md) or, as the console's form sends it, by email address."""
+
+    user_id: uuid.UUID | None = None
+    email: str | None = Field(default=None, max_length=320)
     role: Literal["owner", "collaborator"] = "collaborator"
 
 

@@ -285,8 +285,10 @@ async def change_role(
         context,
         client_id=client_id,
         member=str(user_id),
+        email=await _address(session, user_id),
         old=membership.role,
         new=role,
+        role=role,
     )
     membership.role = role
     await session.flush()
@@ -327,6 +329,7 @@ async def remove_member(
         context,
         client_id=client_id,
         member=str(user_id),
+        email=await _address(session, user_id),
     )
     await session.flush()
 
@@ -366,9 +369,16 @@ async def add_member(
         context,
         client_id=client_id,
         member=str(user.id),
+        email=user.email,
         role=role,
     )
     return membership
+
+
+async def _address(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    """A member's email address for the timeline's sentence ("Ona removed leo@…")."""
+    user = await session.get(User, user_id)
+    return user.email if user is not None else None
 
 
 async def _client(session: AsyncSession, client_id: uuid.UUID) -> Client:

@@ -225,6 +225,14 @@ async def user_by_id(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await UserRepository(session).by_id(user_id)
 
 
+async def user_by_address(session: AsyncSession, text: str) -> User | None:
+    """The account with this email address as someone typed it, or None."""
+    try:
+        return await user_by_email(session, normalise_email(text))
+    except InvalidEmail:
+        return None
+
+
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     return await UserRepository(session).by_email(email)
 

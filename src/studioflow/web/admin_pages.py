@@ -1,4 +1,5 @@
 """Pages of the platform admins' console: accounts (find, invite, edit, block, delete),
+workspaces (overview, plan and credits, members, workflows, runs, activity),
 the credit requests of every workspace and grants from the page, and the job queues (the
 console grows here with the admin issue)."""
 
@@ -11,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from studioflow.admin import clients as admin_clients
 from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
 from studioflow.admin import users as admin_users
@@ -82,3 +84,61 @@ async def user(
         is_self=picture.user.id == page.principal.user_id,
     )
     return render(request, "admin/user.html", context)
+
+
+@router.get("/admin/clients", response_class=HTMLResponse)
+async def workspaces(
+    request: Request,
+    session: SessionDep,
+    page: AdminPage,
+    q: str = "",
+    cursor: str | None = None,
+) -> Response:
+    """Every workspace, newest first, found by name."""
+    context = page.context
+    found, next_cursor = await admin_clients.search(
+        session, PageParams(limit=50, cursor=cursor), q[:100]
+    )
+    context.update(workspaces=found, q=q[:100], next_cursor=next_cursor)
+    return render(request, "admin/clients.html", context)
+
+
+EXECUTION_STATES = ("queued", "processing", "completed", "failed", "cancelled")
+
+
+@router.get("/admin/clients/{client_id}", response_class=HTMLResponse)
+async def workspace(
+    request: Request,
+    session: SessionDep,
+    page: AdminPage,
+    client_id: uuid.UUID,
+    status: str = "",
+) -> Response:
+    """One workspace for the admins: overview, plan and credits, members, workflows,
+    executions (filtered by state) and activity."""
+    context, principal = page.context, page.principal
+    platform = request.app.state.platform
+    overview = await admin_clients.overview(platform.db, session, client_id)
+    people = await admin_clients.members(session, principal, client_id)
+    workflows, _ = await admin_clients.workflows(session, client_id, PageParams(limit=100))
+    state = status if status in EXECUTION_STATES else ""
+    runs, _ = await admin_clients.executions(
+        session, principal, client_id, PageParams(limit=25), status=state or None
+    )
+    events, _ = await admin_clients.activity(session, principal, client_id, PageParams(limit=25))
+    plans, _ = await admin.plans(session, PageParams(limit=50))
+    context.update(
+        overview=overview,
+        workspace=overview.client,
+        people=people,
+        names={user.id: user.first_name for _, user in people if user.first_name},
+        owners=sum(1 for membership, _ in people if membership.role == "owner"),
+        workflows=workflows,
+        workflow_names={workflow.id: workflow.name for workflow, _ in workflows},
+        runs=runs,
+        status=state,
+        states=EXECUTION_STATES,
+        events=events,
+        plans=plans,
+    )
+    return render(request, "admin/client.html", context)

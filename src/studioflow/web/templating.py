@@ -67,6 +67,7 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                 "Platform",
                 [
                     ("Users", "/admin/users", "users"),
+                    ("Workspaces", "/admin/clients", "grid"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
                     ("Jobs", "/admin/jobs", "list"),
