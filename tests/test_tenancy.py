@@ -28,6 +28,7 @@ from tests.media import images
 
 # Endpoints anyone may call (signing up and in); they hold no tenant data.
 PUBLIC = {
+    "/api/v1/flags",  # API.md: no authentication (public flags)
     "/api/v1/auth/register",
     "/api/v1/auth/verify-email",
     "/api/v1/auth/resend-code",
@@ -166,6 +167,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "template_id": str(template),
             "queue": "default",
             "job_key": "cron:media.purge_expired",
+            "key": "media.archive_download",
         },
         c=c,
         c_in_team={**c.headers, "X-Client-Id": team},

@@ -81,6 +81,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(billing_endpoints.router, _API),
     Mount(settings_api.router, _API),
     Mount(admin_endpoints.router, _API),
+    Mount(admin_endpoints.public_router, _API),
     Mount(admin_api.router, _API),
     Mount(docs.router, _EVERY_ROLE),
     Mount(pages.router, _API),

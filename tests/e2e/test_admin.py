@@ -86,3 +86,32 @@ async def test_a_workspace_from_the_console(page, live_server: str, live_data_di
     await expect(page.locator(".stat", has_text="Plan").locator(".stat-value")).to_have_text("pro")
     await page.get_by_text("added joiner.console@example.com as collaborator").wait_for()
     assert page.console_errors == [], page.console_errors
+
+
+async def test_turn_a_feature_off_and_on_from_the_settings(
+    page, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Platform settings")
+        .click()
+    )
+    await page.wait_for_url("**/admin/settings")
+    card = page.get_by_role("form", name="media.archive_download")
+    try:
+        await card.get_by_label("On", exact=True).uncheck()
+        await card.get_by_role("button", name="Save").click()
+        await page.locator(".toast").filter(has_text="media.archive_download saved").wait_for()
+        await expect(page.get_by_role("form", name="media.archive_download")).to_contain_text("off")
+        await page.goto(live_server + "/images")
+        assert await page.get_by_role("button", name="Download ZIP").count() == 0
+    finally:
+        restored = await page.evaluate(
+            """async () => (await window.studioflow.api('PUT',
+                 '/api/v1/admin/flags/media.archive_download', {enabled: true})).status"""
+        )
+        assert restored == 200
+    await page.goto(live_server + "/admin/settings")
+    await expect(page.get_by_role("form", name="media.archive_download")).to_contain_text("on")
+    assert page.console_errors == [], page.console_errors

@@ -33,6 +33,7 @@ SIGNED_IN_PAGES = [
     "/admin/jobs",
     "/admin/users",
     "/admin/clients",
+    "/admin/settings",
 ]
 PUBLIC_PAGES = [
     "/",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from studioflow.admin import clients, jobs, service, users
+from studioflow.admin import clients, flags, jobs, service, users
 from studioflow.admin.schemas import (
     AdminApiKey,
     AdminClient,
@@ -21,15 +21,19 @@ from studioflow.admin.schemas import (
     AdminUserUpdate,
     ClientPlanIn,
     DeletionOut,
+    FlagIn,
+    FlagOut,
     JobOut,
     PlanOut,
     PlanUpdate,
+    PublicFlagsOut,
     QueuesOut,
 )
 from studioflow.clients.schemas import ActivityOut, MemberOut
-from studioflow.identity.auth import PlatformAdmin, platform_of
+from studioflow.identity.auth import PlatformAdmin, optional_principal, platform_of
 from studioflow.identity.context import context_of
 from studioflow.models import ExecutionStatus, Membership, Plan, User
+from studioflow.platform import flags as platform_flags
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import answers
 from studioflow.platform.pagination import (
@@ -40,6 +44,7 @@ from studioflow.platform.pagination import (
 from studioflow.studio.schemas import ExecutionOut, WorkflowOut, execution_out
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+public_router = APIRouter(tags=["flags"])
 
 
 @router.get("/users", response_model=Page[AdminUser])
@@ -375,3 +380,35 @@ async def admin_client_activity(
     """A client's audit timeline, newest first."""
     events, cursor = await clients.activity(session, principal, client_id, params)
     return Page(items=[ActivityOut.model_validate(e) for e in events], next_cursor=cursor)
+
+
+@router.get("/flags", response_model=Page[FlagOut])
+async def admin_flags(principal: PlatformAdmin, session: SessionDep) -> Page[FlagOut]:
+    """Every feature flag, by key."""
+    rows = await flags.listed(session)
+    return Page(items=[FlagOut.model_validate(r) for r in rows], next_cursor=None)
+
+
+@router.put("/flags/{key}", response_model=FlagOut)
+async def admin_put_flag(
+    key: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9_.-]+$")],
+    body: FlagIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> FlagOut:
+    """Create or change a flag: on or off, public or not, the share of users who get it,
+    the workspaces that get it whatever the share. Takes effect in this process at once,
+    in the others within 5 seconds."""
+    row = await flags.put(
+        platform_of(request), session, principal, context_of(request), key, body.model_dump()
+    )
+    return FlagOut.model_validate(row)
+
+
+@public_router.get("/api/v1/flags", response_model=PublicFlagsOut)
+async def public_flags(request: Request, session: SessionDep) -> PublicFlagsOut:
+    """The public feature flags, no sign-in needed; with a session (or key), each decided
+    for that user and workspace (rollout and allow-list)."""
+    reader = await optional_principal(request, session)
+    return PublicFlagsOut(flags=await platform_flags.public_flags(platform_of(request).db, reader))

@@ -204,3 +204,29 @@ class AdminMemberIn(Input):
 
 class AdminRoleIn(Input):
     role: Literal["owner", "collaborator"]
+
+
+class FlagOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    key: str
+    enabled: bool
+    description: str
+    public: bool
+    rollout_percent: int
+    client_ids: list[uuid.UUID]
+    updated_at: datetime
+
+
+class FlagIn(Input):
+    """A flag's values (PUT: create or change; left out, a value stays as it is)."""
+
+    enabled: bool
+    description: str | None = Field(default=None, max_length=300)
+    public: bool | None = None
+    rollout_percent: int | None = Field(default=None, ge=0, le=100)
+    client_ids: list[uuid.UUID] | None = Field(default=None, max_length=1000)
+
+
+class PublicFlagsOut(BaseModel):
+    flags: dict[str, bool]

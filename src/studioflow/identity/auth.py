@@ -217,6 +217,16 @@ class ClientAuthenticator(Authenticator):
         return self.authorise(principal)
 
 
+async def optional_principal(request: Request, session: AsyncSession) -> Principal | None:
+    """The principal when the request is signed in (cookie, bearer or key), None when it
+    is not or its credentials no longer work (an expired token reads as signed out). Naming
+    another workspace with X-Client-Id is still a 404."""
+    try:
+        return await resolve_principal(request, Response(), session)
+    except (NotAuthenticated, Forbidden):
+        return None
+
+
 async def resolve_principal(
     request: Request,
     response: Response,

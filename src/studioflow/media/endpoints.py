@@ -33,6 +33,7 @@ from studioflow.media.schemas import (
 )
 from studioflow.media.urls import transform_url, validate_transform
 from studioflow.models import Album, Image
+from studioflow.platform import flags
 from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
@@ -213,7 +214,9 @@ async def archive_images(
     body: ArchiveIn, request: Request, session: SessionDep, principal: ImagesRead
 ) -> StreamingResponse:
     """A ZIP of the chosen originals (up to 200), streamed; images of other workspaces are
-    left out as if they did not exist."""
+    left out as if they did not exist. 403 ``feature_disabled`` when the
+    ``media.archive_download`` flag is off."""
+    await flags.require(platform_of(request).db, "media.archive_download", principal)
     chosen = await service.images_for_archive(session, principal, body.image_ids)
     return StreamingResponse(
         archive.zip_of(platform_of(request), chosen),

@@ -13,6 +13,7 @@ from studioflow.models.client import (
     Role,
     RolePermission,
 )
+from studioflow.models.flags import FeatureFlag
 from studioflow.models.media import Album, AlbumImage, Image, ImageSource, ImageVariant
 from studioflow.models.studio import (
     ACTIVE_EXECUTION,
@@ -59,6 +60,7 @@ __all__ = [
     "ExecutionEvent",
     "ExecutionKind",
     "ExecutionStatus",
+    "FeatureFlag",
     "IdempotencyRecord",
     "Image",
     "ImageDaily",

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import IdempotencyRecord
+from studioflow.models import FeatureFlag, IdempotencyRecord
 from studioflow.platform.pagination import (
     PageParams,
     build_page,
@@ -145,3 +145,20 @@ class IdempotencyRepository(ClientScoped[IdempotencyRecord]):
                 IdempotencyRecord.key == key,
             )
         )
+
+
+class FlagRepository(Repository[FeatureFlag]):
+    """Feature flags (``platform/flags.py``): the platform's own table, beside the base."""
+
+    model = FeatureFlag
+
+    async def listed(self) -> list[FeatureFlag]:
+        return list(
+            (await self.session.scalars(select(FeatureFlag).order_by(FeatureFlag.key))).all()
+        )
+
+    async def keys(self) -> set[str]:
+        return set((await self.session.scalars(select(FeatureFlag.key))).all())
+
+    async def locked(self, key: str) -> FeatureFlag | None:
+        return await self.session.get(FeatureFlag, key, with_for_update=True)

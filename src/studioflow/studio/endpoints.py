@@ -17,7 +17,7 @@ from studioflow.models import (
     WorkflowTemplate,
 )
 from studioflow.models.base import INT_MAX
-from studioflow.platform import idempotency
+from studioflow.platform import flags, idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import NotFound, Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
@@ -250,7 +250,9 @@ async def export_pdf(
     body: PdfExportIn, request: Request, session: SessionDep, principal: WorkflowReader
 ) -> Response:
     """A PDF of an execution's results (or of some jobs): title, images, prompts. Watermarked
-    while the client has 0 credits (seed 001)."""
+    while the client has 0 credits (seed 001). 403 ``feature_disabled`` when the
+    ``studio.pdf_export`` flag is off."""
+    await flags.require(platform_of(request).db, "studio.pdf_export", principal)
     if (body.execution_id is None) == (not body.job_ids):
         raise Unprocessable("Give execution_id or job_ids.", code="validation_error")
     ids = [body.execution_id] if body.execution_id else list(dict.fromkeys(body.job_ids))

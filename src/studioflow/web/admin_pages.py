@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioflow.admin import clients as admin_clients
+from studioflow.admin import flags as admin_flags
 from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
 from studioflow.admin import users as admin_users
@@ -142,3 +143,12 @@ async def workspace(
         plans=plans,
     )
     return render(request, "admin/client.html", context)
+
+
+@router.get("/admin/settings", response_class=HTMLResponse)
+async def settings(request: Request, session: SessionDep, page: AdminPage) -> Response:
+    """The platform's settings: feature flags (on or off, public, share of users, the
+    workspaces that get them whatever the share)."""
+    context = page.context
+    context.update(flags=await admin_flags.listed(session))
+    return render(request, "admin/settings.html", context)

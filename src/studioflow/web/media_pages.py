@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from studioflow.billing.plans import plan_of
 from studioflow.media import analytics, service, snippets, urls
+from studioflow.platform import flags
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.web.auth import Page, PageView, html_errors
@@ -132,6 +133,7 @@ async def gallery(
         return render(request, "media/gallery_tiles.html", context)  # the next page's tiles
     albums = await service.list_albums(session, principal)
     context.update(
+        archive_enabled=await flags.enabled(platform.db, "media.archive_download", principal),
         albums=albums,
         current_album=next((a for a, _ in albums if a.id == album), None),
         plan=await plan_of(session, principal.client_id),

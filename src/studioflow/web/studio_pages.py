@@ -15,6 +15,7 @@ from studioflow.media import service as media
 from studioflow.media.urls import signed_url
 from studioflow.models import ExecutionStatus
 from studioflow.models.studio import OPEN_ITEM
+from studioflow.platform import flags
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions, pdf, service
@@ -129,6 +130,9 @@ async def execution_page(
         cancellable=execution.status in executions.ACTIVE,
         downloadable=not live and execution.completed > 0,
         can_execute=principal.can("workflows:execute"),
+        pdf_enabled=await flags.enabled(
+            request.app.state.platform.db, "studio.pdf_export", principal
+        ),
     )
     return render(request, "studio/execution.html", context)
 
@@ -141,6 +145,7 @@ async def execution_pdf(
     execution_id: uuid.UUID,
     paper: str = "A4",
 ) -> Response:
+    await flags.require(request.app.state.platform.db, "studio.pdf_export", page.principal)
     document, _ = await pdf.export(
         request.app.state.platform,
         session,

@@ -71,6 +71,7 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
                     ("Jobs", "/admin/jobs", "list"),
+                    ("Platform settings", "/admin/settings", "gear"),
                 ],
             )
         )
