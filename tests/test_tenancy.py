@@ -139,6 +139,13 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             headers=a.headers,
         )
     ).json()["id"]
+    ticket = (
+        await client.post(
+            "/api/v1/support-tickets",
+            json={"subject": "A's trouble", "body": "Only A and the admins read this."},
+            headers=a.headers,
+        )
+    ).json()["id"]
     async with platform.db.sessionmaker() as session:
         template = await session.scalar(select(WorkflowTemplate.id))
     async with platform.db.transaction() as session:
@@ -168,6 +175,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "queue": "default",
             "job_key": "cron:media.purge_expired",
             "key": "media.archive_download",
+            "ticket_id": ticket,
         },
         c=c,
         c_in_team={**c.headers, "X-Client-Id": team},

@@ -36,6 +36,7 @@ from studioflow.platform.runtime import Platform, build_platform, freeze_startup
 from studioflow.settings import Role, Settings
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
+from studioflow.support import endpoints as support_endpoints
 from studioflow.web import (
     account_pages,
     admin_pages,
@@ -43,6 +44,7 @@ from studioflow.web import (
     media_pages,
     pages,
     studio_pages,
+    support_pages,
     workspace_pages,
 )
 from studioflow.web.auth import SignInRequired, sign_in_required
@@ -80,6 +82,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(client_endpoints.router, _API),
     Mount(billing_endpoints.router, _API),
     Mount(settings_api.router, _API),
+    Mount(support_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),
     Mount(admin_endpoints.public_router, _API),
     Mount(admin_api.router, _API),
@@ -89,6 +92,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(media_pages.router, _API),
     Mount(studio_pages.router, _API),
     Mount(workspace_pages.router, _API),
+    Mount(support_pages.router, _API),
     Mount(admin_pages.router, _API),
 )
 

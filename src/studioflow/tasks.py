@@ -5,5 +5,13 @@ from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
 from studioflow.platform import tasks as platform_tasks
 from studioflow.studio import tasks as studio_tasks
+from studioflow.support import tasks as support_tasks
 
-__all__ = ["billing_tasks", "identity_tasks", "media_tasks", "platform_tasks", "studio_tasks"]
+__all__ = [
+    "billing_tasks",
+    "identity_tasks",
+    "media_tasks",
+    "platform_tasks",
+    "studio_tasks",
+    "support_tasks",
+]

@@ -35,13 +35,24 @@ from studioflow.identity.context import context_of
 from studioflow.models import ExecutionStatus, Membership, Plan, User
 from studioflow.platform import flags as platform_flags
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import answers
+from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import (
     Page,
     PageParams,
     page_params,
 )
 from studioflow.studio.schemas import ExecutionOut, WorkflowOut, execution_out
+from studioflow.support import service as support
+from studioflow.support.schemas import Priority as TicketPriorityName
+from studioflow.support.schemas import (
+    StaffMessageIn,
+    StaffMessageOut,
+    StaffTicketDetail,
+    StaffTicketOut,
+    TicketOut,
+    TicketUpdate,
+)
+from studioflow.support.schemas import Status as TicketStatusName
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 public_router = APIRouter(tags=["flags"])
@@ -412,3 +423,110 @@ async def public_flags(request: Request, session: SessionDep) -> PublicFlagsOut:
     for that user and workspace (rollout and allow-list)."""
     reader = await optional_principal(request, session)
     return PublicFlagsOut(flags=await platform_flags.public_flags(platform_of(request).db, reader))
+
+
+def staff_ticket(thread: support.Thread) -> StaffTicketDetail:
+    return StaffTicketDetail.model_validate(
+        {
+            **TicketOut.model_validate(thread.ticket).model_dump(),
+            "client_name": thread.client_name,
+            "messages": [StaffMessageOut.model_validate(m) for m in thread.messages],
+        }
+    )
+
+
+@router.get("/support-tickets", response_model=Page[StaffTicketOut])
+async def admin_tickets(
+    principal: PlatformAdmin,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[TicketStatusName | None, Query()] = None,
+    priority: Annotated[TicketPriorityName | None, Query()] = None,
+    assignee: Annotated[str | None, Query(description="a user id, `me` or `none`")] = None,
+) -> Page[StaffTicketOut]:
+    """Every workspace's tickets, newest first (``?status=&priority=&assignee=``)."""
+    assignee_id: uuid.UUID | None = None
+    if assignee == "me":
+        assignee_id = principal.user_id
+    elif assignee not in (None, "", "none"):
+        try:
+            assignee_id = uuid.UUID(str(assignee))
+        except ValueError:
+            raise Unprocessable("assignee is a user id, me or none.") from None
+    rows, cursor = await support.queue(
+        session,
+        params,
+        status=status,
+        priority=priority,
+        assignee=assignee_id,
+        unassigned=assignee == "none",
+    )
+    return Page(
+        items=[
+            StaffTicketOut.model_validate(
+                {**TicketOut.model_validate(t).model_dump(), "client_name": name}
+            )
+            for t, name in rows
+        ],
+        next_cursor=cursor,
+    )
+
+
+@router.get("/support-tickets/{ticket_id}", response_model=StaffTicketDetail)
+async def admin_ticket(
+    ticket_id: uuid.UUID, principal: PlatformAdmin, session: SessionDep
+) -> StaffTicketDetail:
+    """A ticket with every message, internal notes included."""
+    return staff_ticket(await support.staff_thread(session, ticket_id))
+
+
+@router.patch(
+    "/support-tickets/{ticket_id}",
+    response_model=StaffTicketDetail,
+    responses=answers({409: "The state cannot go there from here (`invalid_transition`)."}),
+)
+async def admin_update_ticket(
+    ticket_id: uuid.UUID,
+    body: TicketUpdate,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> StaffTicketDetail:
+    """Change the state, priority or assignee (an admin, or null); the opener is emailed
+    when the state changes."""
+    await support.update(
+        platform_of(request),
+        session,
+        principal,
+        context_of(request),
+        ticket_id,
+        body.model_dump(exclude_unset=True),
+    )
+    return staff_ticket(await support.staff_thread(session, ticket_id))
+
+
+@router.post(
+    "/support-tickets/{ticket_id}/messages",
+    status_code=201,
+    response_model=StaffMessageOut,
+    responses=answers({409: "A reply on a closed ticket (`ticket_closed`)."}),
+)
+async def admin_ticket_message(
+    ticket_id: uuid.UUID,
+    body: StaffMessageIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
+) -> StaffMessageOut:
+    """Reply (the workspace reads it and its opener is emailed) or, with ``internal``,
+    add a note only admins see."""
+    message = await support.staff_reply(
+        platform_of(request),
+        session,
+        principal,
+        ticket_id,
+        body=body.body,
+        internal=body.internal,
+        image_ids=body.image_ids,
+    )
+    return StaffMessageOut.model_validate(message)

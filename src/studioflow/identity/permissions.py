@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, str] = {
     "billing:manage": "Change the plan and buy credits",
     "settings:read": "See the client's settings",
     "settings:update": "Change the client's settings and provider keys",
+    "support:read": "See the client's support tickets",
+    "support:write": "Open support tickets and write in them",
     "platform:admin": "Administer the whole platform",
 }
 
@@ -52,6 +54,8 @@ ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
                 "workflows:execute",
                 "billing:read",
                 "settings:read",
+                "support:read",
+                "support:write",
             }
         ),
     ),

@@ -45,6 +45,7 @@ from studioflow.platform.loops import PerLoop, in_background
 from studioflow.platform.pagination import (
     PageParams,
 )
+from studioflow.platform.repository import Scope
 from studioflow.platform.runtime import Platform
 
 CHUNK = 1024 * 1024
@@ -485,9 +486,9 @@ async def known_hashes(
 
 
 async def owned_image_ids(
-    session: AsyncSession, principal: Principal, image_ids: list[uuid.UUID]
+    session: AsyncSession, principal: Scope, image_ids: list[uuid.UUID]
 ) -> set[uuid.UUID]:
-    """Which of these images are the active client's."""
+    """Which of these images are the scope's client's."""
     images = ImageRepository(session)
     return set(await images.ids(principal, image_ids))
 

@@ -31,6 +31,13 @@ from studioflow.models.studio import (
     WorkflowRequest,
     WorkflowTemplate,
 )
+from studioflow.models.support import (
+    SupportMessage,
+    SupportTicket,
+    TicketCategory,
+    TicketPriority,
+    TicketStatus,
+)
 from studioflow.models.user import (
     ActionToken,
     AuthSession,
@@ -79,6 +86,11 @@ __all__ = [
     "RequestStatus",
     "Role",
     "RolePermission",
+    "SupportMessage",
+    "SupportTicket",
+    "TicketCategory",
+    "TicketPriority",
+    "TicketStatus",
     "UsageDaily",
     "User",
     "Workflow",

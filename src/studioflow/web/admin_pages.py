@@ -20,6 +20,7 @@ from studioflow.admin import users as admin_users
 from studioflow.billing import requests
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
+from studioflow.support import service as support
 from studioflow.web.auth import Page, PageView, html_errors
 from studioflow.web.templating import render
 
@@ -152,3 +153,58 @@ async def settings(request: Request, session: SessionDep, page: AdminPage) -> Re
     context = page.context
     context.update(flags=await admin_flags.listed(session))
     return render(request, "admin/settings.html", context)
+
+
+TICKET_STATES = ("open", "in_progress", "waiting_on_client", "resolved", "closed")
+
+
+@router.get("/admin/tickets", response_class=HTMLResponse)
+async def tickets(
+    request: Request,
+    session: SessionDep,
+    page: AdminPage,
+    status: str = "",
+    priority: str = "",
+    mine: str = "",
+    cursor: str | None = None,
+) -> Response:
+    """Every workspace's support tickets, filtered by state, priority and "mine"."""
+    context = page.context
+    state = status if status in TICKET_STATES else ""
+    level = priority if priority in ("low", "normal", "high", "urgent") else ""
+    rows, next_cursor = await support.queue(
+        session,
+        PageParams(limit=50, cursor=cursor),
+        status=state or None,
+        priority=level or None,
+        assignee=page.principal.user_id if mine else None,
+    )
+    context.update(
+        tickets=rows,
+        next_cursor=next_cursor,
+        status=state,
+        priority=level,
+        mine=bool(mine),
+        statuses=TICKET_STATES,
+    )
+    return render(request, "admin/tickets.html", context)
+
+
+@router.get("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
+async def ticket(
+    request: Request, session: SessionDep, page: AdminPage, ticket_id: uuid.UUID
+) -> Response:
+    """A ticket with every message and internal note; state, priority, assignee; reply."""
+    thread = await support.staff_thread(session, ticket_id)
+    admins, _ = await admin_users.search(session, PageParams(limit=200), None)
+    page.context.update(
+        ticket=thread.ticket,
+        messages=thread.messages,
+        client_name=thread.client_name,
+        staff=True,
+        statuses=TICKET_STATES,
+        admins=[u for u in admins if u.platform_role == "admin" and u.is_active],
+        back="/admin/tickets",
+        back_label="All tickets",
+    )
+    return render(request, "support/thread.html", page.context)

@@ -68,6 +68,7 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                 [
                     ("Users", "/admin/users", "users"),
                     ("Workspaces", "/admin/clients", "grid"),
+                    ("Support tickets", "/admin/tickets", "bell"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
                     ("Jobs", "/admin/jobs", "list"),
@@ -75,7 +76,10 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                 ],
             )
         )
-    groups.append(("Help", [("API docs", "/docs", "book")]))
+    help_links = [("API docs", "/docs", "book")]
+    if principal.can("support:read"):
+        help_links.insert(0, ("Support", "/support", "bell"))
+    groups.append(("Help", help_links))
     return groups
 
 

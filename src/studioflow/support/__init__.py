@@ -1,0 +1,1 @@
+"""Support tickets (seed 000): workspaces ask, platform admins answer."""
