@@ -115,3 +115,46 @@ async def test_turn_a_feature_off_and_on_from_the_settings(
     await page.goto(live_server + "/admin/settings")
     await expect(page.get_by_role("form", name="media.archive_download")).to_contain_text("on")
     assert page.console_errors == [], page.console_errors
+
+
+async def test_a_ticket_is_asked_and_answered(page, live_server: str, live_data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """The demo admin's own workspace asks; the admin answers from the queue, with an
+    internal note the workspace's page never shows."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Support", exact=True)
+        .click()
+    )
+    await page.wait_for_url("**/support")
+    await page.get_by_label("Subject").fill("Where did my credits go?")
+    await page.get_by_label("About").select_option("billing")
+    await page.get_by_label("What happened, and what you need").fill("I had 10 and now 3.")
+    await page.get_by_role("button", name="Open ticket").click()
+    await page.locator(".toast").filter(has_text="Ticket opened").wait_for()
+    await page.get_by_role("link", name="Where did my credits go?").first.wait_for()
+    # The admins' side.
+    await (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Support tickets")
+        .click()
+    )
+    await page.get_by_role("link", name="Where did my credits go?").first.click()
+    await page.get_by_role("textbox", name="Message").fill("Checked the ledger: three runs used them.")
+    await page.get_by_role("button", name="Send").click()
+    await page.locator(".toast").filter(has_text="Sent").wait_for()
+    await page.get_by_role("textbox", name="Message").fill("Customer seems fine, no refund needed.")
+    await page.get_by_label("Internal note").check()
+    await page.get_by_role("button", name="Send").click()
+    await page.locator(".toast").filter(has_text="Sent").wait_for()
+    await page.get_by_label("State").select_option("resolved")
+    await page.get_by_role("button", name="Save").click()
+    await page.locator(".toast").filter(has_text="Ticket updated").wait_for()
+    ticket_id = page.url.rsplit("/", 1)[1]
+    # The workspace's page: the reply, from the support team; never the note.
+    await page.goto(f"{live_server}/support/{ticket_id}")
+    await page.get_by_text("three runs used them").wait_for()
+    assert await page.get_by_text("no refund needed").count() == 0
+    await expect(page.locator("[data-ticket-status]")).to_have_text("resolved")
+    assert await page.locator(".message-staff .meta strong").first.inner_text() == "Support team"
+    assert page.console_errors == [], page.console_errors

@@ -34,6 +34,8 @@ SIGNED_IN_PAGES = [
     "/admin/users",
     "/admin/clients",
     "/admin/settings",
+    "/admin/tickets",
+    "/support",
 ]
 PUBLIC_PAGES = [
     "/",
@@ -95,6 +97,11 @@ async def workspace_pages(page, live_server: str) -> list[str]:  # type: ignore[
     people += await page.locator("a[href^='/admin/clients/']").evaluate_all(
         "els => els.slice(0, 1).map(e => e.getAttribute('href'))"
     )
+    opened = await page.evaluate(
+        """async () => (await window.studioflow.api('POST', '/api/v1/support-tickets',
+             {subject: 'Width check', body: 'A ticket for the page walk.'})).data"""
+    )
+    people += [f"/support/{opened['id']}", f"/admin/tickets/{opened['id']}"]
     return (
         sorted(set(links))[:2] + images + [f"/images?album={made['id']}", workflow, *runs] + people
     )
