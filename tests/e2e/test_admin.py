@@ -140,7 +140,9 @@ async def test_a_ticket_is_asked_and_answered(page, live_server: str, live_data_
         .click()
     )
     await page.get_by_role("link", name="Where did my credits go?").first.click()
-    await page.get_by_role("textbox", name="Message").fill("Checked the ledger: three runs used them.")
+    await page.get_by_role("textbox", name="Message").fill(
+        "Checked the ledger: three runs used them."
+    )
     await page.get_by_role("button", name="Send").click()
     await page.locator(".toast").filter(has_text="Sent").wait_for()
     await page.get_by_role("textbox", name="Message").fill("Customer seems fine, no refund needed.")
@@ -157,4 +159,25 @@ async def test_a_ticket_is_asked_and_answered(page, live_server: str, live_data_
     assert await page.get_by_text("no refund needed").count() == 0
     await expect(page.locator("[data-ticket-status]")).to_have_text("resolved")
     assert await page.locator(".message-staff .meta strong").first.inner_text() == "Support team"
+    assert page.console_errors == [], page.console_errors
+
+
+async def test_change_a_plans_limits_in_gigabytes(
+    page, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Plans").click()
+    await page.wait_for_url("**/admin/plans")
+    enterprise = page.get_by_role("form", name="Enterprise")
+    await enterprise.get_by_label("Storage, GB").fill("512")
+    await enterprise.get_by_role("button", name="Save enterprise").click()
+    await page.locator(".toast").filter(has_text="Plan enterprise saved").wait_for()
+    stored = await page.evaluate(
+        """async () => (await window.studioflow.api('GET', '/api/v1/admin/plans')).data.items
+             .find(p => p.name === 'enterprise').storage_bytes"""
+    )
+    assert stored == 512 * 1024**3
+    await expect(
+        page.get_by_role("form", name="Enterprise").get_by_label("Storage, GB")
+    ).to_have_value("512.0")
     assert page.console_errors == [], page.console_errors

@@ -35,6 +35,7 @@ SIGNED_IN_PAGES = [
     "/admin/clients",
     "/admin/settings",
     "/admin/tickets",
+    "/admin/plans",
     "/support",
 ]
 PUBLIC_PAGES = [

@@ -200,19 +200,27 @@ async def admin_plans(
 
 @router.patch("/plans/{name}", response_model=PlanOut)
 async def admin_update_plan(
-    name: str, body: PlanUpdate, principal: PlatformAdmin, session: SessionDep
+    name: str, body: PlanUpdate, principal: PlatformAdmin, request: Request, session: SessionDep
 ) -> PlanOut:
     """Change a plan's limits (they apply to its clients at once)."""
-    plan = await service.update_plan(session, name, body.model_dump(exclude_unset=True))
+    plan = await service.update_plan(
+        session, principal, context_of(request), name, body.model_dump(exclude_unset=True)
+    )
     return plan_out(plan)
 
 
 @router.patch("/clients/{client_id}", response_model=AdminClient)
 async def admin_set_client_plan(
-    client_id: uuid.UUID, body: ClientPlanIn, principal: PlatformAdmin, session: SessionDep
+    client_id: uuid.UUID,
+    body: ClientPlanIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
 ) -> AdminClient:
     """Move a client to another plan."""
-    client, members = await service.move_client(session, client_id, body.plan)
+    client, members = await service.move_client(
+        session, principal, context_of(request), client_id, body.plan
+    )
     return AdminClient.with_members(client, members)
 
 

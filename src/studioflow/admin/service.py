@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.admin.repository import AdminRepository
+from studioflow.identity import audit
+from studioflow.identity.auth import Principal
+from studioflow.identity.context import Context
 from studioflow.models import Client, Plan
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
@@ -24,28 +27,56 @@ async def plans(session: AsyncSession, params: PageParams) -> tuple[list[Plan], 
     return await AdminRepository(session).plans(params)
 
 
-async def update_plan(session: AsyncSession, name: str, changes: dict[str, Any]) -> Plan:
-    """Change a plan's limits; they apply to its clients at once."""
+async def update_plan(
+    session: AsyncSession,
+    principal: Principal,
+    context: Context,
+    name: str,
+    changes: dict[str, Any],
+) -> Plan:
+    """Change a plan's limits; they apply to its clients at once. Audited."""
     plan = await AdminRepository(session).plan(name)
     if plan is None:
         raise NotFound("No such plan.")
+    changed = {}
     for field, value in changes.items():
-        if value is not None:
+        if value is not None and getattr(plan, field) != value:
+            changed[field] = value
             setattr(plan, field, value)
     await session.flush()
+    if changed:
+        await audit.by_principal(
+            session, "admin.plan_changed", principal, context, plan=name, **changed
+        )
     return plan
 
 
 async def move_client(
-    session: AsyncSession, client_id: uuid.UUID, plan_name: str
+    session: AsyncSession,
+    principal: Principal,
+    context: Context,
+    client_id: uuid.UUID,
+    plan_name: str,
 ) -> tuple[Client, int]:
-    """Move a client to another plan: the client and its member count."""
+    """Move a client to another plan: the client and its member count. Audited on the
+    client's timeline."""
     admin = AdminRepository(session)
     client = await admin.client(client_id)
     if client is None:
         raise NotFound("No such client.")
     if await admin.plan(plan_name) is None:
         raise Unprocessable(f"No plan named {plan_name!r}.")
+    before = client.plan
     client.plan = plan_name
     await session.flush()
+    if before != plan_name:
+        await audit.by_principal(
+            session,
+            "admin.plan_moved",
+            principal,
+            context,
+            client_id=client.id,
+            old=before,
+            plan=plan_name,
+        )
     return client, await admin.members_of(client.id)

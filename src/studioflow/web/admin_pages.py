@@ -208,3 +208,11 @@ async def ticket(
         back_label="All tickets",
     )
     return render(request, "support/thread.html", page.context)
+
+
+@router.get("/admin/plans", response_class=HTMLResponse)
+async def plans(request: Request, session: SessionDep, page: AdminPage) -> Response:
+    """The plans and their limits, each editable (changes apply to its workspaces at once)."""
+    found, _ = await admin.plans(session, PageParams(limit=50))
+    page.context.update(plans=found)
+    return render(request, "admin/plans.html", page.context)

@@ -68,6 +68,7 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                 [
                     ("Users", "/admin/users", "users"),
                     ("Workspaces", "/admin/clients", "grid"),
+                    ("Plans", "/admin/plans", "coin"),
                     ("Support tickets", "/admin/tickets", "bell"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),

@@ -48,7 +48,13 @@
         }
         body[el.name] = el.checked; return;
       }
-      if (el.type === "number") { if (el.value !== "") body[el.name] = Number(el.value); return; }
+      // data-scale: the field is in larger units (GB, MB) than the API's (bytes).
+      if (el.type === "number") {
+        if (el.value === "") return;
+        var scale = Number(el.getAttribute("data-scale") || 1);
+        body[el.name] = scale === 1 ? Number(el.value) : Math.round(Number(el.value) * scale);
+        return;
+      }
       if (el.tagName === "SELECT" && (el.value === "true" || el.value === "false")) { body[el.name] = el.value === "true"; return; }
       if (el.type === "datetime-local") { if (el.value !== "") body[el.name] = el.value + ":00Z"; return; }
       // A textarea of one entry per line (allowed sites): a list, blank lines dropped.
