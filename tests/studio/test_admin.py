@@ -6,8 +6,9 @@ import time
 
 from studioflow.demo import create_admin
 from tests.factories import create_account
+from tests.fakes.image_apis import OPENAI_KEY, FakeImageAPIs
 from tests.identity.helpers import Account, sign_in
-from tests.studio.conftest import Studio
+from tests.studio.conftest import Studio, use_provider
 
 
 async def admin_of(studio: Studio) -> Account:
@@ -231,3 +232,31 @@ async def test_the_jobs_page_shows_the_queues_in_the_shell(studio: Studio) -> No
     assert "not-for-eyes" not in page.text  # job arguments are never shown
     assert 'data-api="/api/v1/admin/jobs/default/' in main and ">Abort<" in main
     studio.client.cookies.clear()
+
+
+async def test_failed_runs_and_items_are_grouped_by_code_for_admins(
+    studio: Studio, fake_apis: tuple[FakeImageAPIs, str]
+) -> None:
+    fake, url = fake_apis
+    studio.settings.studio_retry_base_seconds = 0.05
+    studio.settings.studio_provider_rate_per_minute = 6000
+    studio.settings.openai_api_key = OPENAI_KEY
+    await use_provider(studio, "openai", url)
+    fake.default = "safety"
+    execution_id = await studio.execute(["a", "b"])
+    done = await studio.wait(execution_id)
+    assert done["status"] == "failed"
+    admin = await admin_of(studio)
+    runs = await studio.client.get("/api/v1/admin/errors?kind=execution", headers=admin.headers)
+    assert runs.status_code == 200
+    (group,) = runs.json()["groups"]
+    assert (group["code"], group["count"], group["execution_id"]) == (
+        "all_failed",
+        1,
+        execution_id,
+    )
+    items = (
+        await studio.client.get("/api/v1/admin/errors?kind=item", headers=admin.headers)
+    ).json()["groups"]
+    assert sum(g["count"] for g in items) == 2 and all(g["code"] != "unknown" for g in items)
+    assert all(g["execution_id"] == execution_id for g in items)

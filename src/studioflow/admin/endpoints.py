@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from studioflow.admin import clients, flags, jobs, service, users
+from studioflow.admin import clients, errors, flags, jobs, service, users
 from studioflow.admin.schemas import (
     AdminApiKey,
     AdminClient,
@@ -21,6 +22,8 @@ from studioflow.admin.schemas import (
     AdminUserUpdate,
     ClientPlanIn,
     DeletionOut,
+    ErrorGroup,
+    ErrorsOut,
     FlagIn,
     FlagOut,
     JobOut,
@@ -204,7 +207,11 @@ async def admin_update_plan(
 ) -> PlanOut:
     """Change a plan's limits (they apply to its clients at once)."""
     plan = await service.update_plan(
-        session, principal, context_of(request), name, body.model_dump(exclude_unset=True)
+        session,
+        name,
+        body.model_dump(exclude_unset=True),
+        principal=principal,
+        context=context_of(request),
     )
     return plan_out(plan)
 
@@ -538,3 +545,22 @@ async def admin_ticket_message(
         image_ids=body.image_ids,
     )
     return StaffMessageOut.model_validate(message)
+
+
+@router.get("/errors", response_model=ErrorsOut)
+async def admin_errors(
+    principal: PlatformAdmin,
+    session: SessionDep,
+    since: Annotated[date | None, Query(alias="from")] = None,
+    kind: Annotated[Literal["execution", "item", "request"] | None, Query()] = None,
+) -> ErrorsOut:
+    """What failed since ``from`` (a date; default 7 days ago): failed runs and items by
+    error code, unexpected 500s by exception type and route, each with its count and
+    latest case (``?kind=`` for one of them)."""
+    start = (
+        datetime.combine(since, time.min, tzinfo=UTC)
+        if since is not None
+        else datetime.now(UTC) - timedelta(days=7)
+    )
+    found = await errors.groups(session, start, kind)
+    return ErrorsOut(since=start, groups=[ErrorGroup.model_validate(g) for g in found])

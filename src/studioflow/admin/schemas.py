@@ -230,3 +230,22 @@ class FlagIn(Input):
 
 class PublicFlagsOut(BaseModel):
     flags: dict[str, bool]
+
+
+class ErrorGroup(BaseModel):
+    kind: Literal["execution", "item", "request"]
+    # The error code of runs and items; the exception's type for requests.
+    code: str
+    count: int
+    latest_at: datetime | None
+    client_id: uuid.UUID | None = None
+    execution_id: uuid.UUID | None = None
+    error: str | None = None
+    method: str | None = None
+    route: str | None = None
+    request_id: str | None = None
+
+
+class ErrorsOut(BaseModel):
+    since: datetime
+    groups: list[ErrorGroup]

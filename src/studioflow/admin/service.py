@@ -29,12 +29,14 @@ async def plans(session: AsyncSession, params: PageParams) -> tuple[list[Plan], 
 
 async def update_plan(
     session: AsyncSession,
-    principal: Principal,
-    context: Context,
     name: str,
     changes: dict[str, Any],
+    *,
+    principal: Principal | None = None,
+    context: Context | None = None,
 ) -> Plan:
-    """Change a plan's limits; they apply to its clients at once. Audited."""
+    """Change a plan's limits; they apply to its clients at once. Audited as the admin's
+    (``principal``), or as Studioflow's own change without one (the CLI, a migration)."""
     plan = await AdminRepository(session).plan(name)
     if plan is None:
         raise NotFound("No such plan.")
@@ -44,9 +46,13 @@ async def update_plan(
             changed[field] = value
             setattr(plan, field, value)
     await session.flush()
-    if changed:
+    if changed and principal is not None and context is not None:
         await audit.by_principal(
             session, "admin.plan_changed", principal, context, plan=name, **changed
+        )
+    elif changed:
+        await audit.record(
+            session, "admin.plan_changed", actor_label="Studioflow", plan=name, **changed
         )
     return plan
 

@@ -32,6 +32,7 @@ from studioflow.models import (
     PlatformRole,
     User,
 )
+from studioflow.platform import error_log
 from studioflow.platform.db import ReadSessionDep
 from studioflow.platform.errors import (
     Forbidden,
@@ -234,6 +235,26 @@ async def resolve_principal(
     *,
     allow_api_key: bool = True,
     client_override: uuid.UUID | None = None,
+) -> Principal:
+    principal = await _resolve(
+        request,
+        response,
+        session,
+        allow_api_key=allow_api_key,
+        client_override=client_override,
+    )
+    # An unexpected error later in this request is recorded with who it failed for.
+    error_log.note_who(request, principal.user_id, principal.client_id)
+    return principal
+
+
+async def _resolve(
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    *,
+    allow_api_key: bool,
+    client_override: uuid.UUID | None,
 ) -> Principal:
     platform = platform_of(request)
     requested_client = client_override or _parse_client_header(request)

@@ -13,6 +13,7 @@ from studioflow.models.client import (
     Role,
     RolePermission,
 )
+from studioflow.models.errors import ErrorEvent
 from studioflow.models.flags import FeatureFlag
 from studioflow.models.media import Album, AlbumImage, Image, ImageSource, ImageVariant
 from studioflow.models.studio import (
@@ -64,6 +65,7 @@ __all__ = [
     "CreditAccount",
     "CreditEvent",
     "CreditRequest",
+    "ErrorEvent",
     "ExecutionEvent",
     "ExecutionKind",
     "ExecutionStatus",

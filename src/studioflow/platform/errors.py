@@ -277,9 +277,12 @@ INTERNAL_ERROR_DETAIL = "Something went wrong on our side. Quote the request id 
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:
-    return problem(
-        500, code="internal_error", detail=INTERNAL_ERROR_DETAIL, request_id=_request_id(request)
-    )
+    # Imported here: error_log reads through the repositories, which import this module.
+    from studioflow.platform import error_log
+
+    request_id = _request_id(request)
+    await error_log.record(request, exc, request_id)
+    return problem(500, code="internal_error", detail=INTERNAL_ERROR_DETAIL, request_id=request_id)
 
 
 def install_error_handlers(app: FastAPI, *, html_error_page: HtmlErrorPage | None = None) -> None:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import FeatureFlag, IdempotencyRecord
+from studioflow.models import ErrorEvent, FeatureFlag, IdempotencyRecord
 from studioflow.platform.pagination import (
     PageParams,
     build_page,
@@ -162,3 +162,44 @@ class FlagRepository(Repository[FeatureFlag]):
 
     async def locked(self, key: str) -> FeatureFlag | None:
         return await self.session.get(FeatureFlag, key, with_for_update=True)
+
+
+class ErrorRepository(Repository[ErrorEvent]):
+    """Unexpected 500s (``platform/error_log.py``): the platform's own table."""
+
+    model = ErrorEvent
+
+    async def prune(self, before: datetime) -> int:
+        result = await self.session.execute(
+            delete(ErrorEvent).where(ErrorEvent.occurred_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def groups(self, since: datetime) -> list[tuple[str, str, str, int, datetime]]:
+        """(error_type, method, route, count, latest) since ``since``, most frequent first."""
+        rows = await self.session.execute(
+            select(
+                ErrorEvent.error_type,
+                ErrorEvent.method,
+                ErrorEvent.route,
+                func.count(),
+                func.max(ErrorEvent.occurred_at),
+            )
+            .where(ErrorEvent.occurred_at >= since)
+            .group_by(ErrorEvent.error_type, ErrorEvent.method, ErrorEvent.route)
+            .order_by(func.count().desc())
+            .limit(200)
+        )
+        return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+
+    async def latest_of(self, error_type: str, method: str, route: str) -> ErrorEvent | None:
+        return await self.one_or_none(
+            select(ErrorEvent)
+            .where(
+                ErrorEvent.error_type == error_type,
+                ErrorEvent.method == method,
+                ErrorEvent.route == route,
+            )
+            .order_by(ErrorEvent.occurred_at.desc())
+            .limit(1)
+        )

@@ -80,3 +80,11 @@ async def cleanup_staging(platform: Platform) -> int:
     if removed:
         log.info("storage.staging_removed", count=removed)
     return removed
+
+
+@task("platform.prune_error_events", cron="17 4 * * *", timeout=300, retries=3)
+async def prune_error_events(platform: Platform) -> int:
+    """Daily: forget recorded 500s older than 30 days."""
+    from studioflow.platform import error_log
+
+    return await error_log.prune(platform)

@@ -20,7 +20,9 @@ from studioflow.models import (
     BatchResult,
     Client,
     ExecutionEvent,
+    ExecutionStatus,
     Image,
+    ItemStatus,
     RequestStatus,
     Workflow,
     WorkflowExecution,
@@ -162,6 +164,70 @@ class ExecutionRepository(ClientScoped[WorkflowExecution]):
             )
         )
         return {row[0]: row[1] for row in rows.all()}
+
+
+class FailureRepository(Repository[WorkflowExecution]):
+    """Failed runs and items of every workspace, grouped by their error code (the admins'
+    errors page; no tenant scope, their guard says so). A missing code reads "unknown"."""
+
+    model = WorkflowExecution
+
+    async def runs_by_code(self, since: datetime) -> list[tuple[str, int, datetime | None]]:
+        rows = await self.session.execute(
+            select(
+                WorkflowExecution.error_code,
+                func.count(),
+                func.max(WorkflowExecution.created_at),
+            )
+            .where(
+                WorkflowExecution.status == ExecutionStatus.failed,
+                WorkflowExecution.created_at >= since,
+            )
+            .group_by(WorkflowExecution.error_code)
+            .order_by(func.count().desc())
+        )
+        return [(code or UNKNOWN, int(n), latest) for code, n, latest in rows.all()]
+
+    async def latest_run(self, code: str, since: datetime) -> WorkflowExecution | None:
+        return await self.one_or_none(
+            select(WorkflowExecution)
+            .where(
+                WorkflowExecution.status == ExecutionStatus.failed,
+                WorkflowExecution.created_at >= since,
+                _code_is(WorkflowExecution.error_code, code),
+            )
+            .order_by(WorkflowExecution.id.desc())
+            .limit(1)
+        )
+
+    async def items_by_code(self, since: datetime) -> list[tuple[str, int, datetime | None]]:
+        rows = await self.session.execute(
+            select(BatchResult.error_code, func.count(), func.max(BatchResult.completed_at))
+            .where(BatchResult.status == ItemStatus.failed, BatchResult.completed_at >= since)
+            .group_by(BatchResult.error_code)
+            .order_by(func.count().desc())
+        )
+        return [(code or UNKNOWN, int(n), latest) for code, n, latest in rows.all()]
+
+    async def latest_item(self, code: str, since: datetime) -> BatchResult | None:
+        found: BatchResult | None = await self.session.scalar(
+            select(BatchResult)
+            .where(
+                BatchResult.status == ItemStatus.failed,
+                BatchResult.completed_at >= since,
+                _code_is(BatchResult.error_code, code),
+            )
+            .order_by(BatchResult.completed_at.desc())
+            .limit(1)
+        )
+        return found
+
+
+UNKNOWN = "unknown"
+
+
+def _code_is(column: Any, code: str) -> Any:
+    return column.is_(None) if code == UNKNOWN else column == code
 
 
 class RequestRepository(ClientScoped[WorkflowRequest]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from studioflow.platform.pagination import PageParams
 from studioflow.platform.security import encrypt_secret
 from studioflow.studio.providers import KEY_PURPOSE
 from studioflow.studio.repository import (
+    FailureRepository,
     RequestRepository,
     TemplateRepository,
     WorkflowRepository,
@@ -159,3 +161,26 @@ async def set_provider_keys(
     client.settings = values  # a new dict, so the JSON column is marked changed
     await session.flush()
     return client
+
+
+async def failures(
+    session: AsyncSession, since: datetime, kind: str
+) -> list[tuple[str, int, datetime | None, Any]]:
+    """Failed runs (``kind="execution"``) or items (``"item"``) of every workspace since
+    ``since``, grouped by error code: (code, count, latest time, the latest row). For the
+    platform admins' errors page."""
+    repository = FailureRepository(session)
+    groups: list[tuple[str, int, datetime | None]] = (
+        list(await repository.runs_by_code(since))
+        if kind == "execution"
+        else await repository.items_by_code(since)
+    )
+    found = []
+    for code, count, latest in groups:
+        row = (
+            await repository.latest_run(code, since)
+            if kind == "execution"
+            else await repository.latest_item(code, since)
+        )
+        found.append((code, count, latest, row))
+    return found

@@ -6,13 +6,14 @@ console grows here with the admin issue)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from studioflow.admin import clients as admin_clients
+from studioflow.admin import errors as admin_errors
 from studioflow.admin import flags as admin_flags
 from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
@@ -216,3 +217,15 @@ async def plans(request: Request, session: SessionDep, page: AdminPage) -> Respo
     found, _ = await admin.plans(session, PageParams(limit=50))
     page.context.update(plans=found)
     return render(request, "admin/plans.html", page.context)
+
+
+@router.get("/admin/errors", response_class=HTMLResponse)
+async def errors(request: Request, session: SessionDep, page: AdminPage, days: int = 7) -> Response:
+    """What failed in the last days: runs and items by error code, unexpected 500s."""
+    span = days if days in (1, 7, 30) else 7
+    found = await admin_errors.groups(session, datetime.now(UTC) - timedelta(days=span), None)
+    page.context.update(
+        groups={kind: [g for g in found if g["kind"] == kind] for kind in admin_errors.KINDS},
+        days=span,
+    )
+    return render(request, "admin/errors.html", page.context)

@@ -72,6 +72,7 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                     ("Support tickets", "/admin/tickets", "bell"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
+                    ("Errors", "/admin/errors", "shield"),
                     ("Jobs", "/admin/jobs", "list"),
                     ("Platform settings", "/admin/settings", "gear"),
                 ],
