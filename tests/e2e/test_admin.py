@@ -140,18 +140,20 @@ async def test_a_ticket_is_asked_and_answered(page, live_server: str, live_data_
         .click()
     )
     await page.get_by_role("link", name="Where did my credits go?").first.click()
+    # Each step waits for what it changed on the page (a toast of the step before may
+    # still be showing).
     await page.get_by_role("textbox", name="Message").fill(
         "Checked the ledger: three runs used them."
     )
     await page.get_by_role("button", name="Send").click()
-    await page.locator(".toast").filter(has_text="Sent").wait_for()
+    await page.locator(".message").filter(has_text="three runs used them").wait_for()
     await page.get_by_role("textbox", name="Message").fill("Customer seems fine, no refund needed.")
     await page.get_by_label("Internal note").check()
     await page.get_by_role("button", name="Send").click()
-    await page.locator(".toast").filter(has_text="Sent").wait_for()
+    await page.locator(".message-internal").filter(has_text="no refund needed").wait_for()
     await page.get_by_label("State").select_option("resolved")
     await page.get_by_role("button", name="Save").click()
-    await page.locator(".toast").filter(has_text="Ticket updated").wait_for()
+    await expect(page.locator("[data-ticket-status]")).to_have_text("resolved")
     ticket_id = page.url.rsplit("/", 1)[1]
     # The workspace's page: the reply, from the support team; never the note.
     await page.goto(f"{live_server}/support/{ticket_id}")

@@ -36,6 +36,7 @@ SIGNED_IN_PAGES = [
     "/admin/settings",
     "/admin/tickets",
     "/admin/plans",
+    "/admin/errors",
     "/support",
 ]
 PUBLIC_PAGES = [
