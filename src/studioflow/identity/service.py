@@ -833,15 +833,14 @@ async def request_deletion(
     refused while the user is the only owner of a workspace that has other members (they
     must hand it over first)."""
     user = await _user(session, user_id)
-    if await MemberRepository(session).teams_owned_alone_with_others(user.id, OWNER):
-        raise Conflict(
-            "You are the only owner of a workspace with other members. Make someone else "
-            "an owner first.",
-            code="last_owner",
-        )
-    now = _now()
-    user.delete_requested_at = now
-    user.delete_after = now + DELETION_GRACE
+    await _mark_for_deletion(
+        session,
+        user,
+        at_once=False,
+        refusal="You are the only owner of a workspace with other members. Make someone "
+        "else an owner first.",
+    )
+    assert user.delete_after is not None
     await audit.by_user(
         session,
         "user.deletion_requested",
@@ -869,16 +868,14 @@ async def schedule_deletion_by_admin(
     may still cancel from their account page), or, with ``now``, due at once (the caller
     deletes it in the same transaction, and no email says otherwise). Refused like the
     owner's own request while they alone own a workspace with other members."""
-    if await MemberRepository(session).teams_owned_alone_with_others(user.id, OWNER):
-        raise Conflict(
-            "This user is the only owner of a workspace with other members. Make someone "
-            "else an owner of it first.",
-            code="last_owner",
-        )
-    moment = _now()
-    user.delete_requested_at = moment
-    user.delete_after = moment if now else moment + DELETION_GRACE
-    await session.flush()
+    await _mark_for_deletion(
+        session,
+        user,
+        at_once=now,
+        refusal="This user is the only owner of a workspace with other members. Make "
+        "someone else an owner of it first.",
+    )
+    assert user.delete_after is not None
     if not now:
         when = user.delete_after.strftime("%d %B %Y at %H:%M UTC")
         _mail(
@@ -892,6 +889,19 @@ async def schedule_deletion_by_admin(
             f"{platform.settings.base_url}/account#data-h\n",
         )
     return user.delete_after
+
+
+async def _mark_for_deletion(
+    session: AsyncSession, user: User, *, at_once: bool, refusal: str
+) -> None:
+    """Due after the grace period (or at once); refused (409 ``last_owner``) while the user
+    alone owns a workspace with other members, who would be left without an owner."""
+    if await MemberRepository(session).teams_owned_alone_with_others(user.id, OWNER):
+        raise Conflict(refusal, code="last_owner")
+    moment = _now()
+    user.delete_requested_at = moment
+    user.delete_after = moment if at_once else moment + DELETION_GRACE
+    await session.flush()
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:
