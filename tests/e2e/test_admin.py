@@ -183,3 +183,39 @@ async def test_change_a_plans_limits_in_gigabytes(
         page.get_by_role("form", name="Enterprise").get_by_label("Storage, GB")
     ).to_have_value("512.0")
     assert page.console_errors == [], page.console_errors
+
+
+async def test_edit_deactivate_and_activate_a_template(
+    page, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    made = await page.evaluate(
+        """async () => (await window.studioflow.api('POST', '/api/v1/admin/workflow-templates',
+             {name: 'Throwaway Posters', provider: 'placeholder', model: 'poster-1',
+              price_credits: 2})).status"""
+    )
+    assert made == 201
+    await page.goto(live_server + "/admin/studio")
+    row = page.locator("tr", has_text="Throwaway Posters")
+    await row.get_by_role("button", name="Deactivate").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Deactivate").click()
+    await page.locator(".toast").filter(has_text="Template deactivated").wait_for()
+    await expect(
+        page.locator("tr", has_text="Throwaway Posters").get_by_role("button", name="Activate")
+    ).to_be_visible()
+    await (
+        page.locator("tr", has_text="Throwaway Posters")
+        .get_by_role("button", name="Activate")
+        .click()
+    )
+    await expect(
+        page.locator("tr", has_text="Throwaway Posters").get_by_role("button", name="Deactivate")
+    ).to_be_visible()
+    await page.get_by_text("Edit Throwaway Posters").click()
+    edit = page.get_by_role("form", name="Edit Throwaway Posters")
+    await edit.get_by_label("Credits an image").fill("4")
+    await edit.get_by_role("button", name="Save Throwaway Posters").click()
+    await expect(page.locator("tr", has_text="Throwaway Posters").locator("td.num")).to_have_text(
+        "4"
+    )
+    assert page.console_errors == [], page.console_errors
