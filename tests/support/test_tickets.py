@@ -216,3 +216,13 @@ async def test_an_empty_message_is_refused(client: httpx.AsyncClient, platform: 
             f"/api/v1/support-tickets/{ticket['id']}/messages", json=body, headers=owner.headers
         )
         assert refused.status_code == 422 and refused.json()["code"] == "validation_error"
+
+
+async def test_a_blank_ticket_is_refused(client: httpx.AsyncClient, platform: Platform) -> None:
+    owner = await create_account(client, platform, "blank@example.com")
+    for body in ({"subject": "   ", "body": "text"}, {"subject": "Help", "body": " \n "}):
+        refused = await client.post("/api/v1/support-tickets", json=body, headers=owner.headers)
+        assert refused.status_code == 422 and refused.json()["code"] == "validation_error"
+    assert (await client.get("/api/v1/support-tickets", headers=owner.headers)).json()[
+        "items"
+    ] == []

@@ -107,6 +107,9 @@ async def open_ticket(
     execution_id: uuid.UUID | None,
     image_ids: list[uuid.UUID],
 ) -> SupportTicket:
+    if not subject.strip():
+        raise Unprocessable("Give the ticket a subject.", code="validation_error")
+    _some_text(body)
     if execution_id is not None:
         await executions.get_execution(session, principal, execution_id)  # 404 if not theirs
     attached = await _images(session, principal, image_ids)
