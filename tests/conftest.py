@@ -32,6 +32,7 @@ from studioflow.platform.db import Database, ReadOnlySession, create_engine
 from studioflow.platform.migrations import upgrade
 from studioflow.platform.observability import configure_logging
 from studioflow.platform.runtime import Platform, build_platform
+from studioflow.platform.site_settings import SiteConfig
 from studioflow.seeds import seed_reference_data
 from studioflow.settings import Settings, normalise_database_url
 
@@ -253,6 +254,7 @@ async def platform(settings: Settings, db: Database) -> AsyncIterator[Platform]:
     the_platform = build_platform(settings)
     await the_platform.db.dispose()
     the_platform.db = db
+    the_platform.site = SiteConfig(db, settings)  # it reads the test's database too
     the_platform.run_crons = False  # one shared connection: no job may start on its own
     try:
         yield the_platform

@@ -62,7 +62,7 @@ async def create_account(
         )
         session.add(user)
         await session.flush()
-        await create_personal_client(session, user)
+        await create_personal_client(session, user, plan="free")
     return await sign_in(client, email, password)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from studioflow.app import MOUNTS, create_app, served
 from studioflow.platform.errors import Conflict, NotFound
 from studioflow.platform.runtime import Platform
+from studioflow.platform.site_settings import SiteConfig
 from studioflow.settings import Settings
 
 PROBLEM = "application/problem+json"
@@ -308,6 +309,8 @@ async def test_cors_allow_list(settings: Settings, platform) -> None:  # type: i
 
 async def test_default_per_ip_limit_on_the_api(settings: Settings, platform) -> None:  # type: ignore[no-untyped-def]
     tight = settings.model_copy(update={"rate_limit_per_ip": "3/minute"})
+    # The environment's value is the default of the platform setting (site_settings.py).
+    platform.site = SiteConfig(platform.db, tight)
     app = create_app(tight, platform=platform, run_worker=False, configure_logs=False)
     transport = httpx.ASGITransport(app=served(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

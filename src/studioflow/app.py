@@ -132,6 +132,9 @@ def create_app(
         lag = asyncio.create_task(watch_loop_lag(the_platform.metrics), name="loop-lag")
         following = asyncio.create_task(cache.follow(the_platform), name="delivery-cache")
         tally = asyncio.create_task(the_platform.tally.run(), name="tally")
+        site = asyncio.create_task(
+            the_platform.site.follow(the_platform.events), name="site-settings"
+        )
         if owns_platform:  # a server process of its own (tests hand in their platform)
             if role in _VIEW:
                 # ua_parser builds its parser on first use (~180 ms): at start-up, not in
@@ -143,6 +146,7 @@ def create_app(
         finally:
             lag.cancel()
             following.cancel()
+            site.cancel()
             tally.cancel()  # it writes what is pending as it stops
             with contextlib.suppress(asyncio.CancelledError):
                 await tally
@@ -223,7 +227,7 @@ def create_app(
             hsts=settings.secure_cookies,
             body_limit=settings.max_request_bytes,
             body_overrides=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS],
-            ip_limit=settings.rate_limit_per_ip,
+            ip_limit=lambda: the_platform.site.current.rate_limit_per_ip,
             trusted_proxies=settings.trusted_proxies,
         ),
         metrics=the_platform.metrics,

@@ -167,6 +167,7 @@ def worker(
             "runs the worker inside the server."
         )
     from studioflow.media.delivery_cache import publish_changes
+    from studioflow.platform import site_settings
     from studioflow.platform.jobs import build_worker
     from studioflow.platform.observability import configure_logging, keep_queue_depth
     from studioflow.platform.runtime import build_platform, freeze_startup_heap
@@ -177,8 +178,9 @@ def worker(
     import studioflow.tasks  # noqa: F401  (registers every feature's tasks)
 
     async def run() -> None:
-        # A worker needs only the control messages of the executions it runs.
-        platform = build_platform(settings, listen=live.CONTROL_CHANNELS)
+        # A worker needs only the control messages of the executions it runs, and to hear
+        # of changed platform settings.
+        platform = build_platform(settings, listen=(live.CONTROL_CHANNELS, site_settings.CHANNEL))
         publish_changes(platform)  # what the worker's jobs change reaches the view role
         if metrics_port:
             from prometheus_client import start_http_server
@@ -213,9 +215,11 @@ def worker(
         if recovered := await recover_executions(platform):
             announce(settings, "worker.recovered", executions=recovered)
         depth = asyncio.create_task(keep_queue_depth(platform)) if metrics_port else None
+        following = asyncio.create_task(platform.site.follow(platform.events))
         try:
             await asyncio.gather(saq_worker.start(), studio_worker.start())
         finally:
+            following.cancel()
             if depth is not None:
                 depth.cancel()
             await platform.close()

@@ -44,7 +44,7 @@ async def create_admin(
     )
     session.add(user)
     await session.flush()
-    await create_personal_client(session, user)
+    await create_personal_client(session, user, plan="free")
     return user
 
 

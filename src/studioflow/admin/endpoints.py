@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from studioflow.admin import clients, errors, flags, jobs, service, users
+from studioflow.admin import clients, errors, flags, jobs, service, site, users
 from studioflow.admin.schemas import (
     AdminApiKey,
     AdminClient,
@@ -31,6 +31,9 @@ from studioflow.admin.schemas import (
     PlanUpdate,
     PublicFlagsOut,
     QueuesOut,
+    SettingOut,
+    SettingsIn,
+    SettingsOut,
 )
 from studioflow.clients.schemas import ActivityOut, MemberOut
 from studioflow.identity.auth import PlatformAdmin, optional_principal, platform_of
@@ -430,6 +433,38 @@ async def admin_put_flag(
         platform_of(request), session, principal, context_of(request), key, body.model_dump()
     )
     return FlagOut.model_validate(row)
+
+
+@router.get("/settings", response_model=SettingsOut)
+async def admin_settings(
+    principal: PlatformAdmin, request: Request, session: SessionDep
+) -> SettingsOut:
+    """Every platform setting: its value in force, its default and whether an admin changed
+    it. Provider keys are write-only: only whether one is set and its last characters."""
+    found = await site.described(platform_of(request), session)
+    return SettingsOut(settings=[SettingOut.model_validate(s) for s in found])
+
+
+@router.put(
+    "/settings",
+    response_model=SettingsOut,
+    responses=answers(
+        {
+            422: "An unknown setting (`unknown_setting`) or a value out of its bounds "
+            "(`invalid_setting`, with `setting`); nothing is changed."
+        }
+    ),
+)
+async def admin_put_settings(
+    body: SettingsIn, principal: PlatformAdmin, request: Request, session: SessionDep
+) -> SettingsOut:
+    """Change some settings at once (all checked before any is written; null: back to the
+    default). Every process uses the new values within moments (the event bus; at the
+    latest a minute). Each change is an audit entry (a key's, without the key)."""
+    platform = platform_of(request)
+    await site.change(platform, session, principal, context_of(request), body.root)
+    found = await site.described(platform, session)
+    return SettingsOut(settings=[SettingOut.model_validate(s) for s in found])
 
 
 @public_router.get("/api/v1/flags", response_model=PublicFlagsOut)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, RootModel, computed_field
 
 from studioflow.models.base import BIGINT_MAX, INT_MAX
 from studioflow.platform.schemas import Input
@@ -249,3 +249,30 @@ class ErrorGroup(BaseModel):
 class ErrorsOut(BaseModel):
     since: datetime
     groups: list[ErrorGroup]
+
+
+class SettingOut(BaseModel):
+    """One platform setting. A secret's ``value`` is always null: ``is_set`` and ``hint``
+    (its last characters) say what is there."""
+
+    key: str
+    kind: str
+    label: str
+    help: str
+    value: bool | int | str | None
+    default: bool | int | str | None
+    overridden: bool
+    updated_at: datetime | None
+    is_set: bool | None = None
+    hint: str | None = None
+    min: int | None = None
+    max: int | None = None
+
+
+class SettingsOut(BaseModel):
+    settings: list[SettingOut]
+
+
+class SettingsIn(RootModel[dict[str, bool | int | str | None]]):
+    """The settings to change, by key (others stay): a value sets it, null returns it to
+    its default (a provider key: removes it)."""

@@ -83,8 +83,9 @@ async def create_client(
             retry_after=limit.reset_after,
             headers=dict(limit.headers),
         )
+    site = await platform_of(request).site.get()
     client = await service.create_client(
-        session, principal, name=body.name, context=context_of(request)
+        session, principal, name=body.name, plan=site.default_plan, context=context_of(request)
     )
     return client_out(client, "owner")
 

@@ -49,9 +49,9 @@ async def page_of_my_clients(
 
 
 async def create_client(
-    session: AsyncSession, principal: Principal, *, name: str, context: Context
+    session: AsyncSession, principal: Principal, *, name: str, plan: str, context: Context
 ) -> Client:
-    client = Client(name=name)
+    client = Client(name=name, plan=plan)
     session.add(client)
     await session.flush()
     session.add(Membership(client_id=client.id, user_id=principal.user_id, role=OWNER))

@@ -87,7 +87,12 @@ def signed_in(request: Request, response: Response, result: SignIn) -> LoginOut:
     "/api/v1/auth/register",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=StatusOut,
-    responses=answers({409: "An account has this username (`username_taken`)."}),
+    responses=answers(
+        {
+            403: "Sign-up is closed on this site (`signup_closed`); admins invite instead.",
+            409: "An account has this username (`username_taken`).",
+        }
+    ),
 )
 async def register(body: RegisterIn, request: Request, session: SessionDep) -> StatusOut:
     """Create an account and email a 6-digit code (same answer whether or not the email exists)."""
@@ -586,6 +591,8 @@ async def _oauth_callback(
         return failed
     if outcome.link_required:
         response = RedirectResponse("/login?oauth=link_required", status_code=303)
+    elif outcome.signup_closed:
+        response = RedirectResponse("/login?oauth=signup_closed", status_code=303)
     elif outcome.linked:
         response = RedirectResponse("/account", status_code=303)
     else:

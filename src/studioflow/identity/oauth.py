@@ -68,6 +68,7 @@ class Outcome:
     sign_in: SignIn | None = None
     linked: bool = False
     link_required: bool = False
+    signup_closed: bool = False
 
 
 def configured(platform: Platform, provider: str) -> bool:
@@ -300,6 +301,9 @@ async def complete(
         raise OAuthFailed("the provider's email address is not usable") from None
     if await user_by_email(session, address) is not None:
         return Outcome(link_required=True)
+    site = await platform.site.get()
+    if not site.signup_open:
+        return Outcome(signup_closed=True)
     user = User(
         email=address,
         email_canonical=canonical_email(address),
@@ -307,7 +311,7 @@ async def complete(
     )
     session.add(user)
     await session.flush()
-    await create_personal_client(session, user)
+    await create_personal_client(session, user, plan=site.default_plan)
     session.add(
         OAuthIdentity(
             user_id=user.id, provider=identity.provider, subject=identity.subject, email=address

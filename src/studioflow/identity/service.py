@@ -188,7 +188,7 @@ async def invite_user(
     )
     session.add(user)
     await session.flush()
-    await create_personal_client(session, user)
+    await create_personal_client(session, user, plan=(await platform.site.get()).default_plan)
     token = await _action_token(session, user, PASSWORD_RESET, INVITE_TTL)
     link = f"{platform.settings.base_url}/reset-password?token={token}"
     _mail(
@@ -263,6 +263,13 @@ async def register(
 ) -> None:
     """Create an unverified account and email a code; the answer never tells if it existed."""
     await _ip_limit(platform, "register", context.ip, IP_EMAIL_LIMIT)
+    site = await platform.site.get()
+    if not site.signup_open:
+        raise Forbidden(
+            "New accounts cannot be created on this site at the moment; ask an administrator "
+            "for an invitation.",
+            code="signup_closed",
+        )
     address = _valid_email(email)
     _valid_password(password, email=address, username=username)
     # Hash before looking anything up, so a taken address costs the same time as a new one.
@@ -303,7 +310,7 @@ async def register(
     )
     session.add(user)
     await session.flush()
-    await create_personal_client(session, user)
+    await create_personal_client(session, user, plan=site.default_plan)
     await audit.by_user(
         session,
         "user.registered",
@@ -314,9 +321,9 @@ async def register(
     await _send_code(platform, session, user, registration=Registration(password_hash, profile))
 
 
-async def create_personal_client(session: AsyncSession, user: User) -> Client:
+async def create_personal_client(session: AsyncSession, user: User, *, plan: str) -> Client:
     name = " ".join(p for p in (user.first_name, user.last_name) if p) or user.email.split("@")[0]
-    client = Client(name=f"{name}'s workspace"[:120], personal_owner_id=user.id)
+    client = Client(name=f"{name}'s workspace"[:120], personal_owner_id=user.id, plan=plan)
     session.add(client)
     await session.flush()
     session.add(Membership(client_id=client.id, user_id=user.id, role=OWNER))

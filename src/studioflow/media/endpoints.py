@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
+from studioflow.identity.hourly_limits import check_hourly
 from studioflow.media import archive, service, urls
 from studioflow.media.auth import ImagesRead, ImagesWrite
 from studioflow.media.schemas import (
@@ -87,6 +88,7 @@ def image_read(
         {
             413: "The file is larger than the plan allows (`payload_too_large`).",
             415: "Not an image type Studioflow takes (`unsupported_media_type`).",
+            429: "More uploads an hour than the platform allows (`rate_limited`).",
         }
     ),
 )
@@ -101,6 +103,7 @@ async def upload(
     is_public: Annotated[bool | None, Form()] = None,
 ) -> SeedUploadOut:
     """Upload one image (multipart field ``file``); the hosting seed's answer shape."""
+    await check_hourly(request, principal, "uploads_per_hour")
     (result,) = await service.upload_images(
         platform_of(request),
         read,
@@ -135,6 +138,7 @@ async def upload(
         {
             413: "A file is larger than the plan allows (`payload_too_large`).",
             415: ("A file is not an image type Studioflow takes (`unsupported_media_type`)."),
+            429: "More uploads an hour than the platform allows (`rate_limited`).",
         }
     ),
 )
@@ -153,6 +157,7 @@ async def upload_many(
         raise Unprocessable(
             f"At most {MAX_FILES_PER_REQUEST} files per request.", code="too_many_files"
         )
+    await check_hourly(request, principal, "uploads_per_hour", cost=len(file))
     results = await service.upload_images(
         platform_of(request),
         read,

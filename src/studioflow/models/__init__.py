@@ -14,7 +14,7 @@ from studioflow.models.client import (
     RolePermission,
 )
 from studioflow.models.errors import ErrorEvent
-from studioflow.models.flags import FeatureFlag
+from studioflow.models.flags import FeatureFlag, PlatformSetting
 from studioflow.models.media import Album, AlbumImage, Image, ImageSource, ImageVariant
 from studioflow.models.studio import (
     ACTIVE_EXECUTION,
@@ -84,6 +84,7 @@ __all__ = [
     "Permission",
     "Plan",
     "PlatformRole",
+    "PlatformSetting",
     "RefreshToken",
     "RequestStatus",
     "Role",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,6 +32,22 @@ class FeatureFlag(Base):
     rollout_percent: Mapped[int] = mapped_column(default=100)
     # Workspaces that get it whatever the rollout (ids as strings).
     client_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
+class PlatformSetting(Base):
+    """One platform setting an admin changed (``platform/site_settings.py`` declares them and
+    their defaults; a key without a row has its default). Secrets (provider keys) are stored
+    AES-GCM encrypted, as a client's are."""
+
+    __tablename__ = "platform_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # {"value": ...}: one JSON shape for every kind (a bare JSON null is awkward on SQLite).
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")

@@ -84,7 +84,9 @@ class EdgeConfig:
     body_limit: int
     # Path prefixes with a longer body limit (uploads), checked in order.
     body_overrides: Sequence[tuple[str, int]]
-    ip_limit: str
+    # Every address's limit on the API, read per request (an admin changes it in the platform
+    # settings; platform/site_settings.py keeps it in memory).
+    ip_limit: Callable[[], str]
     trusted_proxies: Sequence[str]
     api_prefix: str = "/api/"
 
@@ -204,7 +206,7 @@ class Edge:
 
         if path.startswith(config.api_prefix):
             address = client_ip(Request(scope), list(config.trusted_proxies))
-            result = await self.limiter.hit(config.ip_limit, "ip", "api", address)
+            result = await self.limiter.hit(config.ip_limit(), "ip", "api", address)
             # A tighter limit on the route (an API key's) keeps its own headers.
             limited = [(k.lower().encode(), v.encode()) for k, v in result.headers.items()]
             if not result.allowed:

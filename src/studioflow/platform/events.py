@@ -118,16 +118,16 @@ class MemoryEventBus:
 class RedisEventBus:
     """One pattern subscription per process, routed to local subscribers.
 
-    ``listen`` narrows the pattern (glob, as Redis matches it) for processes that need only
+    ``listen`` narrows the patterns (globs, as Redis matches them) for processes that need only
     some channels: a worker listens to its executions' control channels and no longer
     receives, decodes and drops every event of every execution (a cost that grew with the
     whole cluster's load). Subscribing outside it is a programming error, so it raises.
     """
 
-    def __init__(self, redis: Redis, *, prefix: str, listen: str = "*") -> None:
+    def __init__(self, redis: Redis, *, prefix: str, listen: str | tuple[str, ...] = "*") -> None:
         self.redis = redis
         self.prefix = f"{prefix}:events:"
-        self.listen = listen
+        self.listen = (listen,) if isinstance(listen, str) else listen
         self._router = _LocalRouter()
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -138,7 +138,7 @@ class RedisEventBus:
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        if not fnmatch.fnmatchcase(channel, self.listen):
+        if not any(fnmatch.fnmatchcase(channel, pattern) for pattern in self.listen):
             raise ValueError(f"this process listens to {self.listen!r} only, not {channel!r}")
         await self._ensure_reader()
         subscription = Subscription(channel)
@@ -159,7 +159,7 @@ class RedisEventBus:
         while True:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(self.prefix + self.listen)
+                await pubsub.psubscribe(*(self.prefix + pattern for pattern in self.listen))
                 self._ready.set()
                 while True:
                     message = await pubsub.get_message(timeout=30.0)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.models import ErrorEvent, FeatureFlag, IdempotencyRecord
+from studioflow.models import ErrorEvent, FeatureFlag, IdempotencyRecord, Plan, PlatformSetting
 from studioflow.platform.pagination import (
     PageParams,
     build_page,
@@ -162,6 +162,26 @@ class FlagRepository(Repository[FeatureFlag]):
 
     async def locked(self, key: str) -> FeatureFlag | None:
         return await self.session.get(FeatureFlag, key, with_for_update=True)
+
+
+class SettingRepository(Repository[PlatformSetting]):
+    """Platform settings (``platform/site_settings.py``): the platform's own table."""
+
+    model = PlatformSetting
+
+    async def values(self) -> dict[str, Any]:
+        rows = await self.session.scalars(select(PlatformSetting))
+        return {row.key: row.value.get("value") for row in rows}
+
+    async def listed(self) -> list[PlatformSetting]:
+        return list((await self.session.scalars(select(PlatformSetting))).all())
+
+    async def locked(self, key: str) -> PlatformSetting | None:
+        return await self.session.get(PlatformSetting, key, with_for_update=True)
+
+    async def plan_exists(self, name: str) -> bool:
+        found = await self.session.scalar(select(Plan.id).where(Plan.name == name))
+        return found is not None
 
 
 class ErrorRepository(Repository[ErrorEvent]):

@@ -26,6 +26,7 @@ from studioflow.platform.observability import Metrics
 from studioflow.platform.queue_memory import MemoryQueue
 from studioflow.platform.ratelimit import Counters, MemoryCounters, RateLimiter, RedisCounters
 from studioflow.platform.security import Passwords
+from studioflow.platform.site_settings import SiteConfig
 from studioflow.platform.storage import Storage, create_storage
 from studioflow.platform.streams import EventStream, MemoryStream, RedisStream
 from studioflow.platform.tally import Tally
@@ -57,10 +58,13 @@ class Platform:
     run_crons: bool = True
     # Delivered bytes and views, gathered and written in one go (platform/tally.py).
     tally: Tally = field(init=False)
+    # The platform settings admins change (platform/site_settings.py), as this process has them.
+    site: SiteConfig = field(init=False)
     _worker_tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.tally = Tally(self.counters, self.views)
+        self.site = SiteConfig(self.db, self.settings)
 
     @property
     def outbox(self) -> Path:
@@ -151,7 +155,7 @@ def freeze_startup_heap() -> None:
 
 
 def build_platform(
-    settings: Settings, *, metrics: Metrics | None = None, listen: str = "*"
+    settings: Settings, *, metrics: Metrics | None = None, listen: str | tuple[str, ...] = "*"
 ) -> Platform:
     """Every service from ``settings``. ``listen``: the live-event channels this process
     subscribes to (at scale; see :class:`RedisEventBus`)."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from studioflow.identity.auth import Principal, platform_of
+from studioflow.identity.hourly_limits import check_hourly
 from studioflow.media.urls import signed_url
 from studioflow.models import (
     ExecutionStatus,
@@ -76,6 +77,7 @@ async def get_workflow(
         {
             402: "Not enough credits for the batch (`insufficient_credits`).",
             409: ("This Idempotency-Key was used with another body (`idempotency_key_reused`)."),
+            429: "More generations an hour than the platform allows (`rate_limited`).",
         }
     ),
 )
@@ -103,6 +105,7 @@ async def execute(
         response.status_code = replay.status_code
         response.headers["Idempotent-Replayed"] = "true"  # Stripe's name: a client can tell
         return replay.response
+    await check_hourly(request, principal, "generations_per_hour")
     try:
         items = parse_items(
             body.prompts,
@@ -321,6 +324,7 @@ async def _job_out(request: Request, session: Any, execution: WorkflowExecution)
         {
             402: "Not enough credits (`insufficient_credits`).",
             409: ("This Idempotency-Key was used with another body (`idempotency_key_reused`)."),
+            429: "More generations an hour than the platform allows (`rate_limited`).",
         }
     ),
 )
@@ -341,6 +345,7 @@ async def create_job(
         response.status_code = replay.status_code
         response.headers["Idempotent-Replayed"] = "true"  # Stripe's name: a client can tell
         return replay.response
+    await check_hourly(request, principal, "generations_per_hour")
     try:
         (item,) = parse_items(
             [body.prompt], None, max_items=1, max_chars=platform.settings.studio_max_prompt_chars

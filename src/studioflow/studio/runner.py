@@ -121,8 +121,14 @@ async def run_slice(platform: Platform, execution_id: uuid.UUID, slice_no: int) 
         Reference(data=await platform.storage.read(key), mime_type=mime)
         for key, mime in reference_keys
     ]
+    site = await platform.site.get()
     try:
-        provider = build_provider(settings, execution.provider, client_settings)
+        provider = build_provider(
+            settings,
+            execution.provider,
+            client_settings,
+            {"gemini": site.gemini_api_key, "openai": site.openai_api_key},
+        )
     except ProviderError as error:
         async with platform.db.transaction() as session:
             await executions.fail_execution(
@@ -314,7 +320,7 @@ async def _run_item(work: Slice, item: Claimed) -> None:
     try:
         if work.provider.rate_limited:
             await work.limiter.acquire(
-                work.provider.limit_key, settings.studio_provider_rate_per_minute
+                work.provider.limit_key, work.platform.site.current.provider_rate_per_minute
             )
         work.platform.metrics.provider_calls.labels(work.provider.name).inc()
         generated = await asyncio.wait_for(

@@ -14,12 +14,12 @@ KEYED_PROVIDERS = ("gemini", "openai")
 
 
 def settings_out(request: Request, principal: Principal, values: dict[str, Any]) -> SettingsOut:
-    platform_settings = platform_of(request).settings
+    site = platform_of(request).site.current
     sealed = values.get("provider_keys") or {}
     hints = values.get("provider_key_hints") or {}
     defaults = {
-        "gemini": platform_settings.gemini_api_key is not None,
-        "openai": platform_settings.openai_api_key is not None,
+        "gemini": site.gemini_api_key is not None,
+        "openai": site.openai_api_key is not None,
     }
     return SettingsOut(
         client_id=str(principal.client_id),

@@ -66,7 +66,12 @@ async def signup(
     return render(
         request,
         "auth/signup.html",
-        {"providers": _oauth_providers(request), "next": _safe_next(next), "email": email},
+        {
+            "providers": _oauth_providers(request),
+            "next": _safe_next(next),
+            "email": email,
+            "signup_open": (await request.app.state.platform.site.get()).signup_open,
+        },
     )
 
 

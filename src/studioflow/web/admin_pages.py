@@ -17,6 +17,7 @@ from studioflow.admin import errors as admin_errors
 from studioflow.admin import flags as admin_flags
 from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
+from studioflow.admin import site as admin_site
 from studioflow.admin import users as admin_users
 from studioflow.billing import requests
 from studioflow.platform.db import SessionDep
@@ -149,10 +150,16 @@ async def workspace(
 
 @router.get("/admin/settings", response_class=HTMLResponse)
 async def settings(request: Request, session: SessionDep, page: AdminPage) -> Response:
-    """The platform's settings: feature flags (on or off, public, share of users, the
-    workspaces that get them whatever the share)."""
+    """The platform's settings (sign-up, plans, banner, limits, provider keys, credit price)
+    and feature flags (on or off, public, share of users, the workspaces that get them
+    whatever the share)."""
     context = page.context
-    context.update(flags=await admin_flags.listed(session))
+    plans, _ = await admin.plans(session, PageParams(limit=100))
+    context.update(
+        flags=await admin_flags.listed(session),
+        settings=await admin_site.described(request.app.state.platform, session),
+        plan_names=[p.name for p in plans],
+    )
     return render(request, "admin/settings.html", context)
 
 

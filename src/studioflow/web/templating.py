@@ -111,6 +111,8 @@ def render(
         "public_navigation": PUBLIC_NAVIGATION,
         "current_path": request.url.path,
         "request_id": request.scope.get("state", {}).get("request_id"),
+        # The platform settings' banner, from this process's copy (no query).
+        "site_banner": request.app.state.platform.site.current.maintenance_banner,
     }
     return templates.TemplateResponse(
         request, template, {**base, **context}, status_code=status_code

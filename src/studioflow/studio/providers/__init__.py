@@ -7,7 +7,7 @@ platform's (``STUDIOFLOW_GEMINI_API_KEY`` / ``STUDIOFLOW_OPENAI_API_KEY``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from studioflow.platform.security import decrypt_secret
@@ -69,21 +69,27 @@ def client_key(settings: Settings, client_settings: dict[str, Any], provider: st
         return None  # encrypted under an older secret: as if absent
 
 
-def build_provider(settings: Settings, name: str, client_settings: dict[str, Any]) -> ImageProvider:
-    """The provider for an execution; ``ProviderError(AUTH)`` when no key is available."""
+def build_provider(
+    settings: Settings,
+    name: str,
+    client_settings: dict[str, Any],
+    platform_keys: Mapping[str, str | None],
+) -> ImageProvider:
+    """The provider for an execution; ``ProviderError(AUTH)`` when no key is available.
+    ``platform_keys``: the platform's own keys (its settings, else the environment), used
+    when the workspace has none."""
     if name in EXTRA:
         return EXTRA[name](settings, client_key(settings, client_settings, name))
     if name == "placeholder":
         return PlaceholderProvider(settings.studio_placeholder_delay_seconds)
     if name in {"gemini", "openai"}:
-        platform_key = settings.gemini_api_key if name == "gemini" else settings.openai_api_key
-        key = client_key(settings, client_settings, name) or platform_key
+        key = client_key(settings, client_settings, name) or platform_keys.get(name)
         label = "Gemini" if name == "gemini" else "OpenAI"
         if not key:
             raise ProviderError(
                 FailureKind.AUTH,
-                f"No {label} API key: add one in the client's settings or set "
-                f"STUDIOFLOW_{name.upper()}_API_KEY.",
+                f"No {label} API key: add one in the client's settings, or the platform's "
+                f"in the admin settings or STUDIOFLOW_{name.upper()}_API_KEY.",
             )
         if name == "gemini":
             from studioflow.studio.providers.gemini import GeminiProvider

@@ -60,7 +60,8 @@
       // A textarea of one entry per line (allowed sites): a list, blank lines dropped.
       if (el.hasAttribute("data-lines")) { body[el.name] = el.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean); return; }
       if (el.tagName === "SELECT" && el.value === "" && el.name.slice(-3) === "_id") { body[el.name] = null; return; }
-      if (el.value !== "") body[el.name] = el.value;
+      // data-keep-empty: an emptied field is sent as "" (clearing a banner), not left out.
+      if (el.value !== "" || el.hasAttribute("data-keep-empty")) body[el.name] = el.value;
     });
     if (form.querySelector("input[name=scopes]")) body.scopes = scopes;
     Object.keys(lists).forEach(function (name) { body[name] = lists[name]; });
