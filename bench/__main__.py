@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from bench import (
+    admin_bench,
     analytics_stall,
     delivery_bench,
     load_bench,
@@ -23,6 +24,7 @@ SUITES = {
     "load": load_bench.run,
     "delivery": delivery_bench.run,
     "analytics": analytics_stall.run,
+    "admin": admin_bench.run,
 }
 
 

@@ -219,3 +219,68 @@ async def test_edit_deactivate_and_activate_a_template(
         "4"
     )
     assert page.console_errors == [], page.console_errors
+
+
+async def test_the_admins_walk_from_the_dashboard_to_an_answered_ticket(
+    page, live_server: str, live_data_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15's walk: dashboard → a user → block → their workspace → grant credits →
+    answer a ticket; and a maintenance banner set from the settings page."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    made = await page.evaluate(
+        """async () => {
+          const person = await window.studioflow.api('POST', '/api/v1/admin/users',
+            {email: 'walker.console@example.com', first_name: 'Wally'});
+          const ticket = await window.studioflow.api('POST', '/api/v1/support-tickets',
+            {subject: 'Walk: my run stopped', body: 'It stopped at 3 of 10.',
+             category: 'workflow', priority: 'high'});
+          return [person.status, ticket.status];
+        }"""
+    )
+    assert made == [201, 201], made
+    nav = page.get_by_role("navigation", name="Main")
+    await nav.get_by_role("link", name="Overview").click()
+    await page.wait_for_url("**/admin")
+    await page.get_by_role("heading", name="Platform dashboard").wait_for()
+    await expect(page.locator(".stat-cards li").first).to_contain_text("Users")
+    await page.get_by_role("link", name="7 days").click()
+    await page.wait_for_url("**/admin?days=7")
+    await expect(page.get_by_label("From", exact=True)).not_to_have_value("")
+    # A user, blocked from their page.
+    await nav.get_by_role("link", name="Users").click()
+    await page.get_by_label("Email, username or name").fill("walker.console")
+    await page.keyboard.press("Enter")
+    await page.get_by_role("link", name="walker.console@example.com").click()
+    await page.get_by_role("button", name="Block").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Block").click()
+    await expect(page.locator(".badge", has_text="blocked")).to_be_visible()
+    # Their workspace, and credits for it.
+    await page.get_by_role("link", name="Wally's workspace").click()
+    await page.get_by_role("heading", name="Wally's workspace").wait_for()
+    credits = page.locator(".stat", has_text="Credits").locator(".stat-value")
+    before = int(await credits.inner_text())
+    await page.get_by_label("Credits (negative").fill("7")
+    await page.get_by_role("button", name="Grant").click()
+    await expect(credits).to_have_text(str(before + 7))
+    # The ticket, answered.
+    await nav.get_by_role("link", name="Support tickets").click()
+    await page.get_by_role("link", name="Walk: my run stopped").first.click()
+    await page.get_by_role("textbox", name="Message").fill("Restarted it for you.")
+    await page.get_by_role("button", name="Send").click()
+    await page.locator(".message").filter(has_text="Restarted it for you").wait_for()
+    # A maintenance banner from the settings page, on every page; cleared after.
+    try:
+        await nav.get_by_role("link", name="Platform settings").click()
+        await page.get_by_label("Maintenance banner").fill("Walk: maintenance at 22:00")
+        await page.get_by_role("button", name="Save settings").click()
+        await page.locator(".site-banner", has_text="maintenance at 22:00").wait_for()
+        await nav.get_by_role("link", name="Finances").click()
+        await page.get_by_role("heading", name="Finances").wait_for()
+        await expect(page.locator(".site-banner")).to_contain_text("maintenance at 22:00")
+    finally:
+        cleared = await page.evaluate(
+            """async () => (await window.studioflow.api('PUT', '/api/v1/admin/settings',
+                 {maintenance_banner: null})).status"""
+        )
+        assert cleared == 200
+    assert page.console_errors == [], page.console_errors

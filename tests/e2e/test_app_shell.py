@@ -37,6 +37,9 @@ SIGNED_IN_PAGES = [
     "/admin/tickets",
     "/admin/plans",
     "/admin/errors",
+    "/admin",
+    "/admin/finances",
+    "/admin/finances?group_by=client",
     "/support",
 ]
 PUBLIC_PAGES = [

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from studioflow.admin import clients, errors, flags, jobs, service, site, users
+from studioflow.admin import (
+    analytics,
+    clients,
+    errors,
+    finances,
+    flags,
+    jobs,
+    service,
+    site,
+    users,
+)
+from studioflow.admin.ranges import day_range
 from studioflow.admin.schemas import (
     AdminApiKey,
     AdminClient,
@@ -20,10 +31,12 @@ from studioflow.admin.schemas import (
     AdminUserDetail,
     AdminUserIn,
     AdminUserUpdate,
+    AnalyticsOut,
     ClientPlanIn,
     DeletionOut,
     ErrorGroup,
     ErrorsOut,
+    FinancesOut,
     FlagIn,
     FlagOut,
     JobOut,
@@ -40,7 +53,7 @@ from studioflow.identity.auth import PlatformAdmin, optional_principal, platform
 from studioflow.identity.context import context_of
 from studioflow.models import ExecutionStatus, Membership, Plan, User
 from studioflow.platform import flags as platform_flags
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import (
     Page,
@@ -433,6 +446,62 @@ async def admin_put_flag(
         platform_of(request), session, principal, context_of(request), key, body.model_dump()
     )
     return FlagOut.model_validate(row)
+
+
+@router.get(
+    "/analytics",
+    response_model=AnalyticsOut,
+    responses=answers({422: "`from` after `to`, or more than 366 days (`invalid_range`)."}),
+)
+async def admin_analytics(
+    principal: PlatformAdmin,
+    request: Request,
+    session: ReadSessionDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Annotated[date | None, Query()] = None,
+) -> dict[str, Any]:
+    """The dashboard's figures over a range of days (UTC, both included; default the last
+    30): cards, a trend of every day, the busiest workflows and workspaces, the latest
+    failed runs. Revenue is the credits spent (less refunds) at the platform's credit
+    price (settings)."""
+    platform = platform_of(request)
+    return await analytics.dashboard(
+        session, platform.db.dialect, day_range(from_, to), await platform.site.get()
+    )
+
+
+@router.get(
+    "/finances",
+    response_model=FinancesOut,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with `format=csv`."},
+        **answers({422: "`from` after `to`, or more than 366 days (`invalid_range`)."}),
+    },
+)
+async def admin_finances(
+    principal: PlatformAdmin,
+    request: Request,
+    session: ReadSessionDep,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Annotated[date | None, Query()] = None,
+    group_by: Literal["day", "client", "workflow"] = "day",
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Credits granted, spent and refunded, provider cost, revenue and margin by day,
+    workspace or workflow, with totals; ``format=csv`` downloads the same rows."""
+    platform = platform_of(request)
+    days = day_range(from_, to)
+    found = await finances.report(
+        session, platform.db.dialect, days, group_by, await platform.site.get()
+    )
+    if format == "csv":
+        name = f"studioflow-finances-{group_by}-{days.first}-{days.last}.csv"
+        return Response(
+            finances.as_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    return found
 
 
 @router.get("/settings", response_model=SettingsOut)

@@ -4,13 +4,23 @@ only platform admins reach these, and their guard says so)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from studioflow.models import Client, Membership, Plan, PlatformRole, User
+from studioflow.models import (
+    Client,
+    CreditEvent,
+    Membership,
+    Plan,
+    PlatformRole,
+    User,
+    Workflow,
+    WorkflowExecution,
+)
 from studioflow.platform.pagination import PageParams, build_page, paginate_newest_first
-from studioflow.platform.repository import Repository
+from studioflow.platform.repository import Repository, utc_day
 
 
 class AdminRepository(Repository[User]):
@@ -100,3 +110,161 @@ class AdminRepository(Repository[User]):
     async def plan(self, name: str) -> Plan | None:
         found: Plan | None = await self.session.scalar(select(Plan).where(Plan.name == name))
         return found
+
+
+# The ledger's reasons the figures read (billing/credits.py and studio/executions.py write them).
+SPEND = "execution"
+REFUND = "refund"
+
+
+class FigureRepository(Repository[WorkflowExecution]):
+    """The platform's figures over a time range, for the dashboard and finances: each one
+    query, each on an index on the table's ``created_at`` (no scan of older history)."""
+
+    model = WorkflowExecution
+
+    async def users(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """(every account, accounts created in the range)."""
+        row = (
+            await self.session.execute(
+                select(
+                    func.count(),
+                    func.count().filter(User.created_at >= start, User.created_at < end),
+                ).select_from(User)
+            )
+        ).one()
+        return int(row[0]), int(row[1] or 0)
+
+    def _ledger_sums(self) -> list[Any]:
+        c = CreditEvent
+        return [
+            func.coalesce(func.sum(c.delta).filter(c.delta > 0, c.reason != REFUND), 0),
+            func.coalesce(-func.sum(c.delta).filter(c.reason == SPEND), 0),
+            func.coalesce(func.sum(c.delta).filter(c.reason == REFUND), 0),
+        ]
+
+    async def runs_by_day(self, start: datetime, end: datetime, dialect: str) -> list[Any]:
+        """(day, runs, items done, items failed, provider cost) of each day with runs."""
+        e = WorkflowExecution
+        day = utc_day(e.created_at, dialect)
+        return list(
+            (
+                await self.session.execute(
+                    select(
+                        day,
+                        func.count(),
+                        func.coalesce(func.sum(e.completed), 0),
+                        func.coalesce(func.sum(e.failed), 0),
+                        func.coalesce(func.sum(e.cost_micro_usd), 0),
+                    )
+                    .where(e.created_at >= start, e.created_at < end)
+                    .group_by(day)
+                )
+            ).all()
+        )
+
+    async def credits_by_day(self, start: datetime, end: datetime, dialect: str) -> list[Any]:
+        """(day, granted, spent, refunded) of each day with ledger entries."""
+        c = CreditEvent
+        day = utc_day(c.created_at, dialect)
+        return list(
+            (
+                await self.session.execute(
+                    select(day, *self._ledger_sums())
+                    .where(c.created_at >= start, c.created_at < end)
+                    .group_by(day)
+                )
+            ).all()
+        )
+
+    async def credits_by_client(self, start: datetime, end: datetime) -> list[Any]:
+        """(client id, name, granted, spent, refunded) of each workspace with entries."""
+        c = CreditEvent
+        totals = (
+            select(c.client_id.label("client_id"), *self._ledger_sums())
+            .where(c.created_at >= start, c.created_at < end)
+            .group_by(c.client_id)
+            .subquery()
+        )
+        return list(
+            (
+                await self.session.execute(
+                    select(totals, Client.name).join(Client, Client.id == totals.c.client_id)
+                )
+            ).all()
+        )
+
+    async def runs_by_client(self, start: datetime, end: datetime) -> dict[uuid.UUID, int]:
+        """Each workspace's provider cost of the runs started in the range."""
+        e = WorkflowExecution
+        rows = await self.session.execute(
+            select(e.client_id, func.coalesce(func.sum(e.cost_micro_usd), 0))
+            .where(e.created_at >= start, e.created_at < end)
+            .group_by(e.client_id)
+        )
+        return {client_id: int(cost) for client_id, cost in rows.all()}
+
+    async def by_workflow(self, start: datetime, end: datetime, limit: int | None) -> list[Any]:
+        """(workflow id, name, workspace name, runs, items done, items failed, credits
+        reserved, credits refunded, provider cost) per workflow, most runs first."""
+        e = WorkflowExecution
+        runs = func.count().label("runs")
+        totals = (
+            select(
+                e.workflow_id.label("workflow_id"),
+                runs,
+                func.coalesce(func.sum(e.completed), 0).label("completed"),
+                func.coalesce(func.sum(e.failed), 0).label("failed"),
+                func.coalesce(func.sum(e.credits_reserved), 0).label("reserved"),
+                func.coalesce(func.sum(e.credits_refunded), 0).label("refunded"),
+                func.coalesce(func.sum(e.cost_micro_usd), 0).label("cost"),
+            )
+            .where(e.created_at >= start, e.created_at < end, e.workflow_id.is_not(None))
+            .group_by(e.workflow_id)
+            .order_by(runs.desc(), e.workflow_id)
+        )
+        if limit is not None:
+            totals = totals.limit(limit)
+        sub = totals.subquery()
+        statement = (
+            select(sub, Workflow.name, Client.name)
+            .join(Workflow, Workflow.id == sub.c.workflow_id)
+            .join(Client, Client.id == Workflow.client_id)
+            .order_by(sub.c.runs.desc(), sub.c.workflow_id)
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def by_client(self, start: datetime, end: datetime) -> list[Any]:
+        """(client id, name, runs, items done, credits kept) of every workspace that ran
+        something, busiest first (their number is the active workspaces)."""
+        e = WorkflowExecution
+        runs = func.count().label("runs")
+        sub = (
+            select(
+                e.client_id.label("client_id"),
+                runs,
+                func.coalesce(func.sum(e.completed), 0).label("completed"),
+                func.coalesce(func.sum(e.credits_reserved - e.credits_refunded), 0).label("kept"),
+            )
+            .where(e.created_at >= start, e.created_at < end)
+            .group_by(e.client_id)
+            .subquery()
+        )
+        statement = (
+            select(sub, Client.name)
+            .join(Client, Client.id == sub.c.client_id)
+            .order_by(sub.c.runs.desc(), sub.c.client_id)
+        )
+        return list((await self.session.execute(statement)).all())
+
+    async def recent_failures(self, start: datetime, end: datetime, limit: int) -> list[Any]:
+        """The latest runs in the range that failed or had failed items, with the workspace."""
+        e = WorkflowExecution
+        statement = (
+            select(e, Client.name)
+            .join(Client, Client.id == e.client_id)
+            .where(e.created_at >= start, e.created_at < end, e.failed > 0)
+            .order_by(e.created_at.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(statement)).all())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, computed_field
@@ -276,3 +278,98 @@ class SettingsOut(BaseModel):
 class SettingsIn(RootModel[dict[str, bool | int | str | None]]):
     """The settings to change, by key (others stay): a value sets it, null returns it to
     its default (a provider key: removes it)."""
+
+
+class Money(BaseModel):
+    amount: Decimal = Field(description="In the currency's units, as a decimal string.")
+    currency: str
+
+
+class Cards(BaseModel):
+    users: int
+    new_users: int
+    active_clients: int = Field(description="Workspaces that started a run in the range.")
+    executions: int
+    items_completed: int
+    items_failed: int
+    success_rate: float | None = Field(description="Items done of items finished, 0 to 1.")
+    credits_spent: int = Field(description="Credits spent less credits refunded (the ledger).")
+    provider_cost_usd: Decimal
+    revenue: Money
+
+
+class TrendDay(BaseModel):
+    date: dt.date
+    executions: int
+    items_completed: int
+    items_failed: int
+    success_rate: float | None
+    credits_spent: int
+    revenue: Decimal
+
+
+class TopWorkflow(BaseModel):
+    workflow_id: uuid.UUID
+    name: str
+    client_name: str
+    executions: int
+    items_completed: int
+    items_failed: int
+    success_rate: float | None
+    credits_spent: int
+
+
+class TopClient(BaseModel):
+    client_id: uuid.UUID
+    name: str
+    executions: int
+    items_completed: int
+    credits_spent: int
+
+
+class RecentFailure(BaseModel):
+    execution_id: uuid.UUID
+    client_id: uuid.UUID
+    client_name: str
+    status: str
+    total: int
+    items_failed: int
+    error_code: str | None
+    error: str | None
+    created_at: datetime
+
+
+class AnalyticsOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    cards: Cards
+    trend: list[TrendDay]
+    top_workflows: list[TopWorkflow]
+    top_clients: list[TopClient]
+    recent_failures: list[RecentFailure]
+
+
+class FinanceRow(BaseModel):
+    key: str = Field(description="The day, the workspace's id or the workflow's id.")
+    label: str
+    credits_granted: int | None = Field(description="Null by workflow: grants are not a run's.")
+    credits_spent: int
+    credits_refunded: int
+    provider_cost_usd: Decimal
+    revenue: Decimal
+    currency: str
+    margin: Decimal | None = Field(
+        description="Revenue less provider cost; null when the credit price is not in USD."
+    )
+
+
+class FinancesOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: dt.date = Field(alias="from")
+    to: dt.date
+    group_by: str
+    rows: list[FinanceRow]
+    totals: FinanceRow

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,7 +27,7 @@ from studioflow.models import (
 )
 from studioflow.models.base import table_of
 from studioflow.platform.pagination import PageParams
-from studioflow.platform.repository import ClientScoped, Repository, Scope
+from studioflow.platform.repository import ClientScoped, Repository, Scope, utc_day
 
 # Built once: it runs for every generated image and upload. The same bytes are one image per
 # client, so a second insert of them changes nothing.
@@ -331,14 +331,6 @@ class AlbumRepository(ClientScoped[Album]):
                 AlbumImage.image_id == image_id, AlbumImage.album_id.not_in(keep)
             )
         )
-
-
-def utc_day(column: Any, dialect: str) -> Any:
-    """The UTC calendar day of a timestamp column, the same way on both databases."""
-    if dialect == "postgresql":
-        # A literal, not a bind parameter: GROUP BY must see the same expression as SELECT.
-        return func.date(func.timezone(literal_column("'UTC'"), column))
-    return func.date(column)  # SQLite stores ISO text with the offset; date() reads it
 
 
 class ViewRepository(Repository[ImageView]):

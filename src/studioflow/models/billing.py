@@ -41,6 +41,11 @@ class CreditEvent(IdMixin, Base):
     """The ledger: every change of a balance, once (the idempotency key is unique)."""
 
     __tablename__ = "credit_events"
+    # The dashboard and finances sum the ledger over a range of days, from the index alone
+    # (the ledger is written once per entry and never updated).
+    __table_args__ = (
+        Index("ix_credit_events_created_at", "created_at", "reason", "delta", "client_id"),
+    )
 
     client_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("clients.id", ondelete="CASCADE"), index=True

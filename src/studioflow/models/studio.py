@@ -96,6 +96,21 @@ class WorkflowExecution(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_workflow_executions_client_created", "client_id", "id"),
         Index("ix_workflow_executions_status", "status"),
+        # The dashboard and finances read the runs started in a range of days; the figures'
+        # columns ride in the index, so a range is read from it alone and not from the wide
+        # rows (5x faster on SQLite, bench/README.md). The counters change once per item,
+        # a small extra index write beside the row's own.
+        Index(
+            "ix_workflow_executions_created_at",
+            "created_at",
+            "client_id",
+            "workflow_id",
+            "completed",
+            "failed",
+            "cost_micro_usd",
+            "credits_reserved",
+            "credits_refunded",
+        ),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.models import ErrorEvent, FeatureFlag, IdempotencyRecord, Plan, PlatformSetting
@@ -145,6 +145,14 @@ class IdempotencyRepository(ClientScoped[IdempotencyRecord]):
                 IdempotencyRecord.key == key,
             )
         )
+
+
+def utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column, the same way on both databases."""
+    if dialect == "postgresql":
+        # A literal, not a bind parameter: GROUP BY must see the same expression as SELECT.
+        return func.date(func.timezone(literal_column("'UTC'"), column))
+    return func.date(column)  # SQLite stores ISO text with the offset; date() reads it
 
 
 class FlagRepository(Repository[FeatureFlag]):

@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -148,26 +148,68 @@ SPECS: dict[str, Spec] = {
 }
 
 
-@dataclass(frozen=True)
 class Site:
-    """The values in force, one attribute per spec (secrets decrypted, kept out of repr)."""
+    """The values in force: an admin's where set, else the default, read from the
+    environment's settings when asked (so a default follows the settings object). Secrets
+    are decrypted once, here, and kept out of ``repr``."""
 
-    signup_open: bool
-    default_plan: str
-    maintenance_banner: str
-    rate_limit_per_ip: str
-    provider_rate_per_minute: int
-    credit_price_cents: int
-    currency: str
-    uploads_per_hour: int
-    generations_per_hour: int
-    gemini_api_key: str | None = None
-    openai_api_key: str | None = None
+    def __init__(self, settings: Settings, values: dict[str, Any]) -> None:
+        self._settings = settings
+        self._values = values
+
+    def value(self, key: str) -> Any:
+        if key in self._values:
+            return self._values[key]
+        return SPECS[key].default(self._settings)
+
+    @property
+    def signup_open(self) -> bool:
+        return bool(self.value("signup_open"))
+
+    @property
+    def default_plan(self) -> str:
+        return str(self.value("default_plan"))
+
+    @property
+    def maintenance_banner(self) -> str:
+        return str(self.value("maintenance_banner"))
+
+    @property
+    def rate_limit_per_ip(self) -> str:
+        return str(self.value("rate_limit_per_ip"))
+
+    @property
+    def provider_rate_per_minute(self) -> int:
+        return int(self.value("provider_rate_per_minute"))
+
+    @property
+    def credit_price_cents(self) -> int:
+        return int(self.value("credit_price_cents"))
+
+    @property
+    def currency(self) -> str:
+        return str(self.value("currency"))
+
+    @property
+    def uploads_per_hour(self) -> int:
+        return int(self.value("uploads_per_hour"))
+
+    @property
+    def generations_per_hour(self) -> int:
+        return int(self.value("generations_per_hour"))
+
+    @property
+    def gemini_api_key(self) -> str | None:
+        found = self.value("gemini_api_key")
+        return str(found) if found else None
+
+    @property
+    def openai_api_key(self) -> str | None:
+        found = self.value("openai_api_key")
+        return str(found) if found else None
 
     def __repr__(self) -> str:  # the keys must never reach a log line
-        shown = {
-            f.name: getattr(self, f.name) for f in fields(self) if SPECS[f.name].kind != "secret"
-        }
+        shown = {k: self.value(k) for k, spec in SPECS.items() if spec.kind != "secret"}
         return f"Site({shown})"
 
 
@@ -185,12 +227,14 @@ def build_site(settings: Settings, stored: dict[str, Any]) -> Site:
     values: dict[str, Any] = {}
     for key, spec in SPECS.items():
         if key not in stored:
-            values[key] = spec.default(settings)
-        elif spec.kind == "secret":
-            values[key] = _secret_value(settings, key, stored[key]) or spec.default(settings)
+            continue
+        if spec.kind == "secret":
+            secret = _secret_value(settings, key, stored[key])
+            if secret is not None:  # undecryptable: as if unset (the default applies)
+                values[key] = secret
         else:
             values[key] = stored[key]
-    return Site(**values)
+    return Site(settings, values)
 
 
 class SiteConfig:
@@ -255,16 +299,16 @@ def describe(settings: Settings, site: Site, rows: list[PlatformSetting]) -> lis
         if spec.kind == "secret":
             item["value"] = None
             item["default"] = None
-            item["is_set"] = getattr(site, key) is not None
+            item["is_set"] = site.value(key) is not None
             item["hint"] = (
                 row.value["value"].get("hint")
                 if row is not None
-                else ("…" + getattr(site, key)[-4:] + " (environment)")
-                if getattr(site, key)
+                else ("…" + site.value(key)[-4:] + " (environment)")
+                if site.value(key)
                 else None
             )
         else:
-            item["value"] = getattr(site, key)
+            item["value"] = site.value(key)
             item["default"] = spec.default(settings)
             if spec.kind == "int":
                 item["min"], item["max"] = spec.low, spec.high

@@ -6,28 +6,109 @@ console grows here with the admin issue)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from studioflow.admin import analytics as admin_analytics
 from studioflow.admin import clients as admin_clients
 from studioflow.admin import errors as admin_errors
+from studioflow.admin import finances as admin_finances
 from studioflow.admin import flags as admin_flags
 from studioflow.admin import jobs as admin_jobs
 from studioflow.admin import service as admin
 from studioflow.admin import site as admin_site
 from studioflow.admin import users as admin_users
+from studioflow.admin.ranges import MAX_DAYS, DayRange, day_range
 from studioflow.billing import requests
 from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import Unprocessable
 from studioflow.platform.pagination import PageParams
 from studioflow.support import service as support
+from studioflow.web import charts
 from studioflow.web.auth import Page, PageView, html_errors
 from studioflow.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
 AdminPage = Annotated[PageView, Depends(Page(admin=True))]
+
+
+def _days(from_: str, to: str, days: int | None) -> DayRange:
+    """The page's range: ``days`` (a quick pick) ending today, or ``from``/``to``."""
+    if days is not None:
+        return day_range(None, None, span=days)
+    try:
+        first = date.fromisoformat(from_) if from_ else None
+        last = date.fromisoformat(to) if to else None
+    except ValueError:
+        raise Unprocessable("Dates are YYYY-MM-DD.", code="invalid_range") from None
+    return day_range(first, last)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def dashboard(
+    request: Request,
+    session: SessionDep,
+    page: AdminPage,
+    from_: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to: Annotated[str, Query(max_length=10)] = "",
+    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
+) -> Response:
+    """The platform at a glance over a range of days: cards, runs, success rate and
+    revenue per day (inline SVG), the busiest workflows and workspaces, recent failures."""
+    platform = request.app.state.platform
+    figures = await admin_analytics.dashboard(
+        session, platform.db.dialect, _days(from_, to, days), await platform.site.get()
+    )
+    trend = figures["trend"]
+    context = page.context
+    context.update(
+        figures=figures,
+        runs_chart=charts.bars("Runs a day", [(str(d["date"]), d["executions"]) for d in trend]),
+        rate_chart=charts.line(
+            "Success rate a day (items done of items finished)",
+            [
+                (str(d["date"]), None if d["success_rate"] is None else d["success_rate"] * 100)
+                for d in trend
+            ],
+        ),
+        revenue_chart=charts.bars(
+            f"Revenue a day ({figures['cards']['revenue']['currency']})",
+            [(str(d["date"]), float(d["revenue"])) for d in trend],
+            fmt="{:.2f}",
+        ),
+    )
+    return render(request, "admin/dashboard.html", context)
+
+
+@router.get("/admin/finances", response_class=HTMLResponse)
+async def finances_page(
+    request: Request,
+    session: SessionDep,
+    page: AdminPage,
+    from_: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to: Annotated[str, Query(max_length=10)] = "",
+    days: Annotated[int | None, Query(ge=1, le=MAX_DAYS)] = None,
+    group_by: admin_finances.GroupBy = "day",
+) -> Response:
+    """Credits, provider cost, revenue and margin by day, workspace or workflow; the CSV
+    download is the API's answer with ``format=csv``."""
+    platform = request.app.state.platform
+    site = await platform.site.get()
+    figures = await admin_finances.report(
+        session,
+        platform.db.dialect,
+        _days(from_, to, days),
+        group_by,
+        site,
+    )
+    context = page.context
+    context.update(
+        figures=figures, group_by=group_by, price=site.credit_price_cents, currency=site.currency
+    )
+    return render(request, "admin/finances.html", context)
 
 
 @router.get("/admin/credits", response_class=HTMLResponse)

@@ -66,12 +66,14 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
             (
                 "Platform",
                 [
+                    ("Overview", "/admin", "home"),
                     ("Users", "/admin/users", "users"),
                     ("Workspaces", "/admin/clients", "grid"),
                     ("Plans", "/admin/plans", "coin"),
                     ("Support tickets", "/admin/tickets", "bell"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
+                    ("Finances", "/admin/finances", "coin"),
                     ("Errors", "/admin/errors", "shield"),
                     ("Jobs", "/admin/jobs", "list"),
                     ("Platform settings", "/admin/settings", "gear"),
