@@ -202,6 +202,21 @@ class ImageRepository(ClientScoped[Image]):
         )
         return found
 
+    async def old_result_previews(self, before: datetime, *, limit: int) -> list[ImageVariant]:
+        """Rendered sizes of studio results that still expire (not kept), made before
+        ``before``: the previews the results' TTL lets go early."""
+        rows = await self.session.scalars(
+            select(ImageVariant)
+            .join(Image, Image.id == ImageVariant.image_id)
+            .where(
+                Image.source == ImageSource.generated,
+                Image.expires_at.is_not(None),
+                ImageVariant.created_at < before,
+            )
+            .limit(limit)
+        )
+        return list(rows.all())
+
     async def variant_keys(self, image_id: uuid.UUID) -> list[str]:
         rows = await self.session.scalars(
             select(ImageVariant.storage_key).where(ImageVariant.image_id == image_id)

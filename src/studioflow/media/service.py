@@ -123,12 +123,18 @@ async def upload_images(
     title: str | None = None,
     album_id: uuid.UUID | None = None,
     is_public: bool | None = None,
+    max_bytes: int | None = None,
+    source: str = "upload",
+    expires_at: datetime | None = None,
 ) -> list[Uploaded]:
     """Check, store and record uploads: prepare every file with no transaction open
     (spooling, hashing, decoding and storage writes read through ``read`` only), then record
     them all in ``session``, the unit of work, whose first statement takes the write lock.
-    A refused or failed file anywhere leaves no file of the request behind."""
+    A refused or failed file anywhere leaves no file of the request behind. ``max_bytes``
+    lowers the plan's size limit (reference uploads); ``source`` and ``expires_at`` mark a
+    studio reference, which expires."""
     plan = await plan_of(read, principal.client_id)
+    limit = min(plan.max_upload_bytes, max_bytes or plan.max_upload_bytes)
     if album_id is not None:
         await get_album(read, principal, album_id)
     public = (
@@ -140,7 +146,7 @@ async def upload_images(
     try:
         for upload in uploads:
             prepared.append(
-                await _prepare_upload(platform, read, principal.client_id, plan, upload)
+                await _prepare_upload(platform, read, principal.client_id, plan, upload, limit)
             )
     except BaseException:
         await _discard_all(platform, prepared)
@@ -170,7 +176,8 @@ async def upload_images(
             title=title,
             created_by=principal.user_id,
             is_public=public,
-            source="upload",
+            source=source,
+            expires_at=expires_at,
         )
         image = await ImageRepository(session).by_id(image_id)
         assert image is not None
@@ -187,11 +194,16 @@ async def upload_images(
 
 
 async def _prepare_upload(
-    platform: Platform, read: AsyncSession, client_id: uuid.UUID, plan: Plan, upload: UploadFile
+    platform: Platform,
+    read: AsyncSession,
+    client_id: uuid.UUID,
+    plan: Plan,
+    upload: UploadFile,
+    limit: int,
 ) -> PreparedImage | Image:
     """The stored, checked files of an upload, or the image the client already has of the
     same bytes (nothing stored then)."""
-    path, content_hash, size = await _spool(platform, upload, plan.max_upload_bytes)
+    path, content_hash, size = await _spool(platform, upload, limit)
     try:
         if size == 0:
             raise Unprocessable("The file is empty.", code="invalid_image")
@@ -296,10 +308,12 @@ async def record_generated(
     filename: str,
     title: str | None,
     created_by: uuid.UUID | None,
+    expires_at: datetime | None,
 ) -> uuid.UUID:
     """The image row of a prepared result (its id): private, ``source="generated"``, not held
-    to uploads/day (credits paid for it) though counted as storage. Identical bytes (the
-    placeholder is deterministic) share one image; the extra files go."""
+    to uploads/day (credits paid for it) though counted as storage, deleted at
+    ``expires_at`` unless kept. Identical bytes (the placeholder is deterministic) share one
+    image; the extra files go."""
 
     async def forget() -> None:
         await discard_prepared(platform, prepared)
@@ -315,6 +329,7 @@ async def record_generated(
         created_by=created_by,
         is_public=False,
         source="generated",
+        expires_at=expires_at,
     )
     return image_id
 
@@ -329,6 +344,7 @@ async def _record(
     created_by: uuid.UUID | None,
     is_public: bool,
     source: str,
+    expires_at: datetime | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """Insert the row of prepared files: its id, and whether the client had these bytes
     already (a race); then the existing image stands and the prepared files go after the
@@ -353,6 +369,8 @@ async def _record(
         "blurhash": facts.blurhash,
         "is_public": is_public,
         "source": source,
+        # Only a new row expires: bytes the client had already keep the image's own date.
+        "expires_at": expires_at,
         "original_key": prepared.original_key,
         "public_key": prepared.public_key,
     }
@@ -541,6 +559,28 @@ async def update_image(
             )
     await session.flush()
     return image
+
+
+async def expiries(
+    session: AsyncSession, scope: Scope, image_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime | None]:
+    """When each of these images of the scope's client expires (None: never)."""
+    images = await ImageRepository(session).readable_many(scope, image_ids)
+    return {image.id: image.expires_at for image in images}
+
+
+async def keep_images(session: AsyncSession, scope: Scope, image_ids: list[uuid.UUID]) -> int:
+    """Take these images' expiry away (a studio result kept for the gallery); how many had
+    one still ahead. Changed through the ORM, so the delivery caches hear of it."""
+    kept = 0
+    now = datetime.now(UTC)
+    for image in await ImageRepository(session).readable_many(scope, image_ids):
+        # An image past its date is gone already (delivery answers 404): not brought back.
+        if image.expires_at is not None and image.expires_at > now:
+            image.expires_at = None
+            kept += 1
+    await session.flush()
+    return kept
 
 
 async def delete_image(

@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import structlog
@@ -145,6 +145,47 @@ SPECS: dict[str, Spec] = {
         _fixed(60),
         high=1_000_000,
     ),
+    "ttl_artifacts_days": Spec(
+        "int",
+        "Studio results kept (days)",
+        "A generated image is deleted this many days after it was made unless someone keeps "
+        "it (Keep moves it into the gallery for good); 0: results never expire.",
+        _fixed(90),
+        high=3650,
+    ),
+    "ttl_originals_days": Spec(
+        "int",
+        "Reference uploads kept (days)",
+        "An image uploaded as a studio reference (purpose=reference) is deleted after this "
+        "many days; 0: never.",
+        _fixed(30),
+        high=3650,
+    ),
+    "max_original_bytes": Spec(
+        "int",
+        "Largest reference upload (bytes)",
+        "A reference upload larger than this is refused (413), whatever the plan allows.",
+        _fixed(50 * 1024 * 1024),
+        low=1024,
+        high=5 * 1024**3,
+    ),
+    "ttl_previews_days": Spec(
+        "int",
+        "Studio result previews kept (days)",
+        "The rendered sizes of a studio result (thumbnails, gallery sizes) are dropped after "
+        "this many days and rendered again when next asked for; 0: kept with the result.",
+        _fixed(90),
+        high=3650,
+    ),
+    "ttl_intermediates_hours": Spec(
+        "int",
+        "Unfinished uploads kept (hours)",
+        "Bytes sent to an upload URL (POST /api/v1/uploads) that was never completed are "
+        "deleted after this many hours.",
+        _fixed(48),
+        low=1,
+        high=24 * 365,
+    ),
 }
 
 
@@ -197,6 +238,30 @@ class Site:
     @property
     def generations_per_hour(self) -> int:
         return int(self.value("generations_per_hour"))
+
+    @property
+    def ttl_artifacts_days(self) -> int:
+        return int(self.value("ttl_artifacts_days"))
+
+    @property
+    def ttl_originals_days(self) -> int:
+        return int(self.value("ttl_originals_days"))
+
+    @property
+    def max_original_bytes(self) -> int:
+        return int(self.value("max_original_bytes"))
+
+    @property
+    def ttl_previews_days(self) -> int:
+        return int(self.value("ttl_previews_days"))
+
+    @property
+    def ttl_intermediates_hours(self) -> int:
+        return int(self.value("ttl_intermediates_hours"))
+
+    def expiry(self, days: int, now: datetime) -> datetime | None:
+        """``now`` plus ``days``, or None (never) for 0."""
+        return now + timedelta(days=days) if days > 0 else None
 
     @property
     def gemini_api_key(self) -> str | None:

@@ -10,6 +10,8 @@ from fastapi.responses import StreamingResponse
 
 from studioflow.identity.auth import Principal, platform_of
 from studioflow.identity.hourly_limits import check_hourly
+from studioflow.media import service as media
+from studioflow.media.auth import ImagesWrite as ResultsKeeper
 from studioflow.media.urls import signed_url
 from studioflow.models import (
     ExecutionStatus,
@@ -32,6 +34,7 @@ from studioflow.studio.schemas import (
     ExecutionOut,
     JobIn,
     JobOut,
+    KeptOut,
     PdfExportIn,
     WorkflowOut,
     batch_result_out,
@@ -170,17 +173,36 @@ async def batch_results(
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Page[BatchResultOut]:
     """Every item in order: prompt, state, attempts, error, and a signed URL of its image
-    when done."""
+    when done, with the date the image expires unless kept."""
     platform = platform_of(request)
     await executions.get_execution(session, principal, execution_id)
     items, cursor = await executions.page_of_results(session, execution_id, params)
+    expiry = await media.expiries(
+        session, principal, [item.image_id for item in items if item.image_id]
+    )
     return Page(
         items=[
-            batch_result_out(item, signed_url(platform, item.image_id) if item.image_id else None)
+            batch_result_out(
+                item,
+                signed_url(platform, item.image_id) if item.image_id else None,
+                expiry.get(item.image_id) if item.image_id else None,
+            )
             for item in items
         ],
         next_cursor=cursor,
     )
+
+
+@router.post("/api/v1/executions/{execution_id}/keep", response_model=KeptOut)
+async def keep_results(
+    execution_id: uuid.UUID, session: SessionDep, principal: ResultsKeeper
+) -> KeptOut:
+    """Keep every result of a run: their expiry goes, and they stay in the gallery until
+    deleted (one image: ``PATCH /api/v1/images/{id}`` with ``expires_at: null``)."""
+    await executions.get_execution(session, principal, execution_id)
+    image_ids = [i.image_id for i in await executions.batch_results(session, execution_id)]
+    kept = await media.keep_images(session, principal, [i for i in image_ids if i])
+    return KeptOut(kept=kept)
 
 
 @router.get(

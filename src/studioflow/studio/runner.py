@@ -393,6 +393,9 @@ async def _complete(work: Slice, item: Claimed, generated: Generated) -> None:
                 filename=f"execution-{work.execution.id}-{item.index + 1:03d}.png",
                 title=item.prompt[:200],
                 created_by=work.execution.created_by,
+                expires_at=work.platform.site.current.expiry(
+                    work.platform.site.current.ttl_artifacts_days, datetime.now(UTC)
+                ),
             )
             finished = await executions.finish_item(
                 session,

@@ -137,11 +137,18 @@ class BatchResultOut(BaseModel):
     provider_request_id: str | None
     cost_micro_usd: int
     completed_at: datetime | None
+    # When the result image is deleted unless kept (the studio results' TTL); null: never.
+    expires_at: datetime | None = None
 
 
-def batch_result_out(item: BatchResult, result_url: str | None) -> BatchResultOut:
-    """The stored item plus its signed URL, which only the caller can mint."""
-    return BatchResultOut.model_validate(item).model_copy(update={"result_url": result_url})
+def batch_result_out(
+    item: BatchResult, result_url: str | None, expires_at: datetime | None = None
+) -> BatchResultOut:
+    """The stored item plus its signed URL, which only the caller can mint, and when its
+    image expires."""
+    return BatchResultOut.model_validate(item).model_copy(
+        update={"result_url": result_url, "expires_at": expires_at}
+    )
 
 
 class JobIn(Input):
@@ -311,3 +318,7 @@ class SettingsIn(Input):
     provider_keys: dict[str, Annotated[str, Field(min_length=8, max_length=400)] | None] = Field(
         default_factory=dict
     )
+
+
+class KeptOut(BaseModel):
+    kept: int = Field(description="How many results had an expiry that is now gone.")

@@ -114,8 +114,13 @@ async def execution_page(
     # Live until every item has its final state: after a cancel the runner still aborts the
     # items it holds, and the page follows until the last event rather than freezing them.
     live = execution.status in executions.ACTIVE or any(i.status in OPEN_ITEM for i in items)
+    expiry = await media.expiries(session, principal, [i.image_id for i in items if i.image_id])
+    dates = [d for d in expiry.values() if d is not None]
     context.update(
         execution=execution,
+        # The earliest date a result goes unless kept, and whether any still expires.
+        expires_at=min(dates) if dates else None,
+        can_keep=principal.can("images:write"),
         items=[
             (
                 item,
