@@ -146,6 +146,13 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             headers=a.headers,
         )
     ).json()["id"]
+    upload = (
+        await client.post(
+            "/api/v1/uploads",
+            json={"filename": "a.png", "content_type": "image/png", "bytes": 100},
+            headers=a.headers,
+        )
+    ).json()["upload_id"]
     async with platform.db.sessionmaker() as session:
         template = await session.scalar(select(WorkflowTemplate.id))
     async with platform.db.transaction() as session:
@@ -176,6 +183,7 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "job_key": "cron:media.purge_expired",
             "key": "media.archive_download",
             "ticket_id": ticket,
+            "upload_id": upload,
         },
         c=c,
         c_in_team={**c.headers, "X-Client-Id": team},

@@ -28,7 +28,7 @@ from studioflow.media.delivery_cache import DeliveryCache, publish_changes
 from studioflow.media.hot_path import HotDelivery
 from studioflow.openapi import document_errors
 from studioflow.platform import files, health
-from studioflow.platform.edge import Edge, EdgeConfig, FastAnswer
+from studioflow.platform.edge import Edge, EdgeConfig, FastAnswer, csp_with_uploads
 from studioflow.platform.errors import install_error_handlers
 from studioflow.platform.health import Liveness
 from studioflow.platform.observability import configure_logging, watch_loop_lag
@@ -75,6 +75,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(health.router, _EVERY_ROLE),
     Mount(media_delivery.router, _VIEW),
     Mount(files.router, _VIEW),
+    Mount(files.upload_router, _UPLOAD),
     Mount(studio_endpoints.router, _API),
     Mount(media_endpoints.upload_router, _UPLOAD),
     Mount(media_endpoints.router, _API),
@@ -228,6 +229,7 @@ def create_app(
             body_limit=settings.max_request_bytes,
             body_overrides=[(path, settings.max_upload_bytes) for path in UPLOAD_PATHS],
             ip_limit=lambda: the_platform.site.current.rate_limit_per_ip,
+            csp=csp_with_uploads(the_platform.storage.upload_origin),
             trusted_proxies=settings.trusted_proxies,
         ),
         metrics=the_platform.metrics,

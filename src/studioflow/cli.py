@@ -272,6 +272,14 @@ def upload(
     ] = None,
     album: Annotated[str | None, typer.Option(help="Album id to put the images in.")] = None,
     public: Annotated[bool | None, typer.Option("--public/--private", help="Visibility.")] = None,
+    direct_from: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Files of this many bytes or more go as direct uploads (a signed PUT "
+            "straight to the store).",
+        ),
+    ] = 8 * 1024 * 1024,
 ) -> None:
     """Upload images with a progress bar; run again to resume (uploaded files are skipped)."""
     if not api_key:
@@ -282,7 +290,13 @@ def upload(
     target = server or load_settings().base_url
     try:
         outcome = upload_paths(
-            paths, server=target, api_key=api_key or "", album=album, public=public, console=console
+            paths,
+            server=target,
+            api_key=api_key or "",
+            album=album,
+            public=public,
+            console=console,
+            direct_from=direct_from,
         )
     except ServerRefused as refused:
         _fail(f"{target} refused: {refused}")

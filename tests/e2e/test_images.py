@@ -275,3 +275,25 @@ async def test_albums_take_many_images_and_an_image_sits_in_several(
     await page.goto(live_server + "/images?q=harbour-")
     await expect(page.locator("[data-gallery] .gallery-item")).to_have_count(2)
     assert page.console_errors == [], page.console_errors
+
+
+async def test_a_large_file_goes_as_a_direct_upload(
+    page, live_server: str, live_data_dir: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Files from the page's threshold go to the signed upload URL and are completed; the
+    tile arrives as for any upload, and no request to POST /api/v1/images is made."""
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/images")
+    # A low threshold for the test (the page's default is 8 MiB).
+    await page.locator("[data-dropzone]").evaluate("z => z.setAttribute('data-direct-from', '1')")
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(f"{r.method} {r.url.split('?')[0]}"))
+    large = tmp_path / "panorama-direct.png"
+    large.write_bytes(images.noise_png((300, 100)))
+    await page.locator("[data-upload-input]").set_input_files([str(large)])
+    await page.locator(".toast").filter(has_text="Upload finished: 1 image").wait_for()
+    await expect(page.locator("[data-gallery] li", has_text="panorama-direct.png")).to_have_count(1)
+    assert any(s.startswith("PUT ") and "/uploads/" in s for s in seen), seen
+    assert any(s.endswith("/complete") for s in seen), seen
+    assert not any(s.startswith("POST ") and s.endswith("/api/v1/images") for s in seen), seen
+    assert page.console_errors == [], page.console_errors

@@ -70,6 +70,15 @@ def test_upload_a_folder_and_resume(tmp_path: Path, settings: Settings) -> None:
         assert "uploaded 1, already there 2, not images 1, failed 0" in second.stderr
         listed = httpx.get(f"{base}/api/v1/images", headers={"X-API-Key": key}).json()["items"]
         assert len(listed) == 3 and sum(not i["is_public"] for i in listed) == 2
+        # Large files go as direct uploads (a signed PUT, then the completion).
+        (folder / "large.png").write_bytes(images.noise_png((120, 90)))
+        direct = cli("upload", str(folder), "--server", base, "--direct-from", "20000", env=env_cli)
+        assert direct.returncode == 0, direct.stderr
+        assert "uploaded 1, already there 3, not images 1, failed 0" in direct.stderr
+        found = httpx.get(f"{base}/api/v1/images", headers={"X-API-Key": key}).json()["items"]
+        assert {"large.png"} <= {i["filename"] for i in found}
+        sent = (data_dir / "storage" / "uploads").rglob("*")
+        assert not [p for p in sent if p.is_file()]  # the sent bytes went
         no_key = cli("upload", str(folder), "--server", base, env=env)
         assert no_key.returncode == 2 and "STUDIOFLOW_API_KEY" in no_key.stderr
         # A refusal prints the server's own words and code, not the HTTP library's message.

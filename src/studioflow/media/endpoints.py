@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from studioflow.billing.plans import plan_of
 from studioflow.identity.auth import platform_of
 from studioflow.identity.hourly_limits import check_hourly
-from studioflow.media import archive, service, urls
+from studioflow.media import archive, direct_uploads, service, urls
 from studioflow.media.auth import ImagesRead, ImagesWrite
 from studioflow.media.schemas import (
     AlbumImagesIn,
@@ -21,6 +21,8 @@ from studioflow.media.schemas import (
     AlbumOut,
     AlbumUpdate,
     ArchiveIn,
+    DirectUploadIn,
+    DirectUploadOut,
     ImageMetadata,
     ImageRead,
     ImageUpdate,
@@ -173,6 +175,79 @@ async def upload_many(
         image_read(request, r.image, albums.get(r.image.id, []), duplicate=r.duplicate)
         for r in results
     ]
+
+
+@upload_router.post(
+    "/api/v1/uploads",
+    status_code=201,
+    response_model=DirectUploadOut,
+    responses=answers(
+        {
+            413: "Larger than the plan (or, for a reference, the platform) allows "
+            "(`payload_too_large`).",
+            415: "Not an image type Studioflow takes (`unsupported_media_type`).",
+            422: "`purpose=video` before reels exist (`purpose_unavailable`).",
+            429: "More uploads an hour than the platform allows (`rate_limited`).",
+        }
+    ),
+)
+async def start_direct_upload(
+    body: DirectUploadIn, request: Request, session: SessionDep, principal: ImagesWrite
+) -> DirectUploadOut:
+    """Start a direct upload, for large files: PUT exactly ``bytes`` bytes to
+    ``upload_url`` with ``headers`` within the hour, then POST
+    ``/api/v1/uploads/{upload_id}/complete``."""
+    await check_hourly(request, principal, "uploads_per_hour")
+    row, target = await direct_uploads.start(
+        platform_of(request),
+        session,
+        principal,
+        filename=body.filename,
+        content_type=body.content_type,
+        size=body.bytes,
+        purpose=body.purpose,
+        title=body.title,
+        album_id=body.album_id,
+        is_public=body.is_public,
+    )
+    return DirectUploadOut(
+        upload_id=row.id,
+        upload_url=target.url,
+        headers=target.headers,
+        expires_at=row.url_expires_at,
+    )
+
+
+@upload_router.post(
+    "/api/v1/uploads/{upload_id}/complete",
+    status_code=201,
+    response_model=ImageRead,
+    responses=answers(
+        {
+            409: "No bytes arrived at the upload URL, or they were refused (`upload_missing`).",
+            413: "The file is larger than allowed (`payload_too_large`).",
+            415: "Not an image type Studioflow takes (`unsupported_media_type`).",
+            422: "Not the declared size (`size_mismatch`) or not a usable image.",
+        }
+    ),
+)
+async def complete_direct_upload(
+    upload_id: uuid.UUID,
+    request: Request,
+    read: ReadSessionDep,
+    session: SessionDep,
+    principal: ImagesWrite,
+) -> ImageRead:
+    """Check the sent bytes as ``POST /upload`` does and make the image (a reference
+    expires); the sent object is deleted whatever the outcome. Completing again answers
+    the same image."""
+    result = await direct_uploads.complete(
+        platform_of(request), read, session, principal, upload_id
+    )
+    albums = await service.image_albums(session, principal, [result.image.id])
+    return image_read(
+        request, result.image, albums.get(result.image.id, []), duplicate=result.duplicate
+    )
 
 
 @router.get("/api/v1/images", response_model=Page[ImageRead])

@@ -23,6 +23,7 @@ from studioflow.models import (
     ImageSource,
     ImageVariant,
     ImageView,
+    PendingUpload,
     UsageDaily,
 )
 from studioflow.models.base import table_of
@@ -468,3 +469,26 @@ class ViewRepository(Repository[ImageView]):
             )
         )
         return int(value or 0)
+
+
+class UploadRepository(ClientScoped[PendingUpload]):
+    """Direct uploads (``media/direct_uploads.py``), scoped to their workspace."""
+
+    model = PendingUpload
+
+    async def locked(self, scope: Scope, upload_id: uuid.UUID) -> PendingUpload | None:
+        """The scope's upload, locked while it is completed (two completions take turns)."""
+        found: PendingUpload | None = await self.session.scalar(
+            self.readable(scope)
+            .where(PendingUpload.id == upload_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return found
+
+    async def delete_older_than(self, before: datetime) -> int:
+        """Forget uploads made before ``before`` (their bytes are gone by then)."""
+        result = await self.session.execute(
+            delete(PendingUpload).where(PendingUpload.created_at < before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

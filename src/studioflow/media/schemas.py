@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from studioflow.models.base import BIGINT_MAX
 from studioflow.platform.schemas import Input, Moment
 
 
@@ -176,3 +178,23 @@ class KnownOut(BaseModel):
 
 class ArchiveIn(Input):
     image_ids: list[uuid.UUID] = Field(min_length=1, max_length=200)
+
+
+class DirectUploadIn(Input):
+    """What the client is about to send (``POST /api/v1/uploads``)."""
+
+    filename: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(min_length=1, max_length=100)
+    bytes: int = Field(ge=1, le=BIGINT_MAX)
+    purpose: Literal["image", "reference", "video"] = "image"
+    title: str | None = Field(default=None, max_length=200)
+    album_id: uuid.UUID | None = None
+    is_public: bool | None = None
+
+
+class DirectUploadOut(BaseModel):
+    upload_id: uuid.UUID
+    upload_url: str = Field(description="PUT the bytes here, with `headers`, before expires_at.")
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_at: datetime

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from studioflow.media import analytics, variants
+from studioflow.media import analytics, direct_uploads, variants
 from studioflow.media.inspect import ImageRejected
 from studioflow.media.repository import ImageRepository
 from studioflow.media.variants import VariantSpec
@@ -68,6 +68,12 @@ async def drop_old_previews(platform: Platform) -> int:
     if dropped:
         log.info("media.previews_dropped", count=dropped)
     return dropped
+
+
+@task("media.purge_stale_uploads", cron="47 * * * *", timeout=900, retries=3)
+async def purge_stale_uploads(platform: Platform) -> int:
+    """Hourly: bytes sent to direct-upload URLs and never completed, after their TTL."""
+    return await direct_uploads.purge_stale(platform)
 
 
 @task("media.flush_views", cron="* * * * *", timeout=300, retries=3)

@@ -15,7 +15,16 @@ from studioflow.models.client import (
 )
 from studioflow.models.errors import ErrorEvent
 from studioflow.models.flags import FeatureFlag, PlatformSetting
-from studioflow.models.media import Album, AlbumImage, Image, ImageSource, ImageVariant
+from studioflow.models.media import (
+    Album,
+    AlbumImage,
+    Image,
+    ImageSource,
+    ImageVariant,
+    PendingUpload,
+    UploadPurpose,
+    UploadState,
+)
 from studioflow.models.studio import (
     ACTIVE_EXECUTION,
     FINISHED_EXECUTION,
@@ -81,6 +90,7 @@ __all__ = [
     "Membership",
     "OAuthIdentity",
     "OneTimeCode",
+    "PendingUpload",
     "Permission",
     "Plan",
     "PlatformRole",
@@ -94,6 +104,8 @@ __all__ = [
     "TicketCategory",
     "TicketPriority",
     "TicketStatus",
+    "UploadPurpose",
+    "UploadState",
     "UsageDaily",
     "User",
     "Workflow",

@@ -91,3 +91,51 @@ class ImageVariant(IdMixin, Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UploadPurpose(StrEnum):
+    image = "image"  # a hosted image (the gallery)
+    reference = "reference"  # a studio reference: expires (seed 001's originals)
+    video = "video"  # a reel's video (reels are not built yet: refused)
+
+
+class UploadState(StrEnum):
+    pending = "pending"
+    completed = "completed"
+    failed = "failed"
+
+
+class PendingUpload(IdMixin, Base):
+    """A direct upload (``POST /api/v1/uploads``): the client sends the bytes to a signed
+    URL (S3's presigned PUT, or this app's on local storage) under ``storage_key``, then
+    completes it, when the bytes are checked like any upload. Unfinished ones are deleted
+    after the intermediates' TTL (seed 001)."""
+
+    __tablename__ = "pending_uploads"
+    __table_args__ = (Index("ix_pending_uploads_state_created", "state", "created_at"),)
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    purpose: Mapped[UploadPurpose] = mapped_column(
+        status_type(UploadPurpose, name="purpose", length=12)
+    )
+    state: Mapped[UploadState] = mapped_column(
+        status_type(UploadState, name="state", length=12), default=UploadState.pending
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    # What the completed image goes into (the upload form's options).
+    title: Mapped[str | None] = mapped_column(String(200))
+    album_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("albums.id", ondelete="SET NULL"))
+    is_public: Mapped[bool | None]
+    image_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    url_expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]

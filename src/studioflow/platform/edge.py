@@ -50,6 +50,15 @@ DEFAULT_CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+
+def csp_with_uploads(origin: str | None) -> str:
+    """The default policy, letting pages PUT direct uploads to the store's ``origin`` (S3's
+    presigned URLs are on its host, not ours)."""
+    if not origin:
+        return DEFAULT_CSP
+    return DEFAULT_CSP.replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
@@ -89,6 +98,7 @@ class EdgeConfig:
     ip_limit: Callable[[], str]
     trusted_proxies: Sequence[str]
     api_prefix: str = "/api/"
+    csp: str = DEFAULT_CSP
 
 
 class _BodyTooLarge(Exception):
@@ -107,6 +117,7 @@ class Edge:
     ) -> None:
         self.app = app
         self.config = config
+        self._csp = config.csp.encode()
         self.metrics = metrics
         self.limiter = limiter
         self.answers = tuple(answers)
@@ -283,7 +294,7 @@ class Edge:
             if key not in present and not (key == _FRAME and own_csp):
                 headers.append((key, value))
         if not own_csp:
-            headers.append((_CSP, DEFAULT_CSP.encode()))
+            headers.append((_CSP, self._csp))
         if self.config.hsts and _HSTS[0] not in present:
             headers.append(_HSTS)
         headers.append((_REQUEST_ID, request_id.encode()))

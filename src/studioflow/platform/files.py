@@ -1,14 +1,16 @@
-"""Signed downloads from the local storage folder (S3 hands out its own presigned URLs)."""
+"""Signed downloads from, and direct uploads into, the local storage folder (S3 hands out
+its own presigned URLs for both)."""
 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from studioflow.platform.errors import NotFound
-from studioflow.platform.storage import Storage, StorageKeyError
+from studioflow.platform.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from studioflow.platform.storage import UPLOAD_PREFIX, Storage, StorageKeyError
 
 router = APIRouter(tags=["storage"], include_in_schema=False)
 
@@ -44,3 +46,49 @@ async def signed_file(
         ),
     }
     return StreamingResponse(storage.stream(key), media_type=media_type, headers=headers)
+
+
+upload_router = APIRouter(tags=["storage"], include_in_schema=False)
+
+
+@upload_router.put("/uploads/{path:path}")
+async def signed_upload(
+    request: Request,
+    path: str,
+    expires: int = Query(...),
+    signature: str = Query(..., max_length=128),
+) -> JSONResponse:
+    """The local store's stand-in for an S3 presigned PUT (``Storage.upload_target``): the
+    signature covers the key, Content-Type, Content-Length and expiry, so exactly the
+    declared bytes are taken, streamed into the store; a longer body is cut off and nothing
+    is kept (the store's write is atomic)."""
+    storage: Storage = request.app.state.platform.storage
+    key = UPLOAD_PREFIX + path
+    content_type = request.headers.get("content-type", "")
+    try:
+        length = int(request.headers.get("content-length", ""))
+    except ValueError:
+        length = -1
+    if (
+        storage.kind != "local"
+        or length < 0
+        or not storage.verify_upload_signature(key, content_type, length, expires, signature)
+    ):
+        # S3 answers a signature that does not match the request alike: 403.
+        raise Forbidden("This upload URL is invalid, has expired, or does not match the request.")
+
+    async def body() -> AsyncIterator[bytes]:
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > length:
+                raise PayloadTooLarge("The body is longer than the upload declared.")
+            yield chunk
+        if received != length:
+            raise BadRequest("The body is shorter than the upload declared.")
+
+    try:
+        info = await storage.put(key, body(), content_type=content_type)
+    except StorageKeyError:
+        raise Forbidden("This upload URL is invalid.") from None
+    return JSONResponse({"size": info.size}, headers={"ETag": info.etag or ""})

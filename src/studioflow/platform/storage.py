@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,12 +62,34 @@ def _put_file(store: Any, key: str, path: Path) -> tuple[Any, int]:
     return obstore.put(store, key, path), path.stat().st_size
 
 
+# Signs an S3 PUT of (key, content type, length) valid for some seconds: a presigned URL.
+PutSigner = Callable[[str, str, int, int], str]
+UPLOAD_PREFIX = "uploads/"
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where a client sends an object's bytes itself, and the headers it must send."""
+
+    url: str
+    headers: dict[str, str]
+
+
 class Storage:
-    def __init__(self, store: Any, *, kind: str, signing_key: bytes, base_url: str) -> None:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        kind: str,
+        signing_key: bytes,
+        base_url: str,
+        put_signer: PutSigner | None = None,
+    ) -> None:
         self.store = store
         self.kind = kind
         self._signing_key = signing_key
         self._base_url = base_url.rstrip("/")
+        self._put_signer = put_signer
 
     # Writing -----------------------------------------------------------------------------
 
@@ -201,6 +223,48 @@ class Storage:
         query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
         return f"{self._base_url}/files/{quote(key)}?{query}"
 
+    def upload_target(
+        self, key: str, *, content_type: str, length: int, expires_in: timedelta
+    ) -> UploadTarget:
+        """A URL the client PUTs exactly ``length`` bytes of ``content_type`` to, until
+        ``expires_in`` from now. S3: a presigned PUT whose signature covers Content-Length
+        and Content-Type, so the store refuses any other size or type. Local: this app's
+        ``PUT /uploads/…`` route (the upload role), signed over the same four things."""
+        validate_key(key)
+        if not key.startswith(UPLOAD_PREFIX):
+            raise StorageKeyError("direct uploads go under uploads/")
+        seconds = int(expires_in.total_seconds())
+        headers = {"Content-Type": content_type, "Content-Length": str(length)}
+        if self.kind == "s3":
+            if self._put_signer is None:  # pragma: no cover - create_storage always sets it
+                raise RuntimeError("no S3 signer")
+            return UploadTarget(self._put_signer(key, content_type, length, seconds), headers)
+        expires = int(time.time()) + seconds
+        signature = self._upload_signature(key, content_type, length, expires)
+        query = urlencode({"expires": expires, "signature": signature})
+        return UploadTarget(f"{self._base_url}/{quote(key)}?{query}", headers)
+
+    @property
+    def upload_origin(self) -> str | None:
+        """The origin direct uploads are PUT to when it is not this site (S3): pages must be
+        allowed to connect to it (the CSP's connect-src)."""
+        if self.kind != "s3" or self._put_signer is None:
+            return None
+        parts = urlsplit(self._put_signer(UPLOAD_PREFIX + "probe", "image/png", 1, 60))
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def verify_upload_signature(
+        self, key: str, content_type: str, length: int, expires: int, signature: str
+    ) -> bool:
+        if expires < time.time() or not key.startswith(UPLOAD_PREFIX):
+            return False
+        expected = self._upload_signature(key, content_type, length, expires)
+        return hmac.compare_digest(expected, signature)
+
+    def _upload_signature(self, key: str, content_type: str, length: int, expires: int) -> str:
+        message = f"PUT\n{key}\n{content_type}\n{length}\n{expires}".encode()
+        return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()
+
     def verify_local_signature(self, key: str, expires: int, signature: str) -> bool:
         if expires < time.time():
             return False
@@ -248,11 +312,64 @@ def create_storage(
             if s3_endpoint_url.startswith("http://"):
                 client_options["allow_http"] = True
         prefix = parts.path.strip("/") or None
+        signer = _s3_put_signer(
+            parts.netloc,
+            prefix,
+            endpoint=s3_endpoint_url,
+            region=s3_region,
+            key_id=s3_access_key_id,
+            secret=s3_secret_access_key,
+        )
         store = S3Store(
             parts.netloc,
             prefix=prefix,
             config=config,  # type: ignore[arg-type]
             client_options=client_options,  # type: ignore[arg-type]
         )
-        return Storage(store, kind="s3", signing_key=signing_key, base_url=base_url)
+        return Storage(
+            store, kind="s3", signing_key=signing_key, base_url=base_url, put_signer=signer
+        )
     raise ValueError(f"unsupported storage URL scheme {parts.scheme!r}")
+
+
+def _s3_put_signer(
+    bucket: str,
+    prefix: str | None,
+    *,
+    endpoint: str | None,
+    region: str,
+    key_id: str | None,
+    secret: str | None,
+) -> PutSigner:
+    """Presigned PUTs by botocore (obstore's signer covers the host only, so it cannot
+    bind the size). Signing is local computation: no request is made. Credentials as given,
+    else botocore's own chain (environment, instance role), as obstore finds them."""
+    from botocore.config import Config
+    from botocore.session import get_session
+
+    client = get_session().create_client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path" if endpoint else "auto"},
+        ),
+    )
+
+    def sign(key: str, content_type: str, length: int, seconds: int) -> str:
+        url: str = client.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": bucket,
+                "Key": f"{prefix}/{key}" if prefix else key,
+                "ContentType": content_type,
+                "ContentLength": length,
+            },
+            ExpiresIn=seconds,
+        )
+        return url
+
+    return sign

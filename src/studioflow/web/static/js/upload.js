@@ -1,5 +1,7 @@
 // Gallery: drag-and-drop and file-picker uploads with per-file progress, one request per
-// file so each has its own bar and its own error. New images are put at the top of the
+// file so each has its own bar and its own error. Large files (data-direct-from bytes and up)
+// go as direct uploads: the bytes are PUT to the URL the server signs (S3 itself at scale),
+// then completed, so they never sit in an app process's request body. New images are put at the top of the
 // gallery as they arrive (no reload: focus and failures stay where they are); a failed file
 // stays listed with its reason until dismissed. Placeholders take the dominant colour.
 (function () {
@@ -87,6 +89,8 @@
     row.append(name, bar, status);
     list.append(row);
     pending += 1;
+    var directFrom = Number(zone.getAttribute("data-direct-from") || 8 * 1024 * 1024);
+    if (file.size >= directFrom) { direct(file, row, bar, status); return; }
     var form = new FormData();
     form.append("file", file, file.name);
     // Uploads made while an album is shown go into that album.
@@ -103,11 +107,7 @@
       var body = null;
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
       if (xhr.status === 201 && body && body[0]) {
-        bar.value = 100;
-        status.textContent = body[0].duplicate ? "already uploaded" : "uploaded";
-        row.classList.add("done");
-        addTile(body[0]);
-        succeeded += 1;
+        done(row, bar, status, body[0]);
       } else {
         fail(row, status, (body && body.detail) || ("failed (" + xhr.status + ")"));
       }
@@ -116,6 +116,41 @@
     xhr.addEventListener("error", function () { fail(row, status, "network error: not uploaded"); finish(); });
     status.textContent = "0%";
     xhr.send(form);
+  }
+  function done(row, bar, status, image) {
+    bar.value = 100;
+    status.textContent = image.duplicate ? "already uploaded" : "uploaded";
+    row.classList.add("done");
+    addTile(image);
+    succeeded += 1;
+  }
+  async function direct(file, row, bar, status) {
+    var album = zone.getAttribute("data-album");
+    var ask = { filename: file.name, content_type: file.type || "application/octet-stream", bytes: file.size };
+    if (album) ask.album_id = album;
+    var started = await window.studioflow.api("POST", "/api/v1/uploads", ask, clientId);
+    if (!started.ok) { fail(row, status, (started.data && started.data.detail) || "refused"); finish(); return; }
+    var target = started.data;
+    var xhr = new XMLHttpRequest();
+    xhr.open("PUT", target.upload_url);
+    // The browser sets Content-Length from the body itself (the signature covers it).
+    Object.keys(target.headers).forEach(function (name) {
+      if (name.toLowerCase() !== "content-length") xhr.setRequestHeader(name, target.headers[name]);
+    });
+    xhr.upload.addEventListener("progress", function (e) {
+      if (e.lengthComputable) { bar.value = Math.round(e.loaded / e.total * 95); status.textContent = bar.value + "%"; }
+    });
+    xhr.addEventListener("load", async function () {
+      if (xhr.status !== 200 && xhr.status !== 201) { fail(row, status, "the store refused the file (" + xhr.status + ")"); finish(); return; }
+      status.textContent = "checking";
+      var completed = await window.studioflow.api("POST", "/api/v1/uploads/" + target.upload_id + "/complete", undefined, clientId);
+      if (completed.ok) done(row, bar, status, completed.data);
+      else fail(row, status, (completed.data && completed.data.detail) || "refused");
+      finish();
+    });
+    xhr.addEventListener("error", function () { fail(row, status, "network error: not uploaded"); finish(); });
+    status.textContent = "0%";
+    xhr.send(file);
   }
   function fail(row, status, reason) {
     status.textContent = reason;
