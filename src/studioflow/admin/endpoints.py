@@ -647,6 +647,7 @@ async def admin_ticket_message(
         body=body.body,
         internal=body.internal,
         image_ids=body.image_ids,
+        context=context_of(request),
     )
     return StaffMessageOut.model_validate(message)
 

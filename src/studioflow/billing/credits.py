@@ -179,3 +179,8 @@ async def ledger_sum(session: AsyncSession, client_id: uuid.UUID) -> int:
 
 async def client_exists(session: AsyncSession, client_id: uuid.UUID) -> bool:
     return await CreditRepository(session).client(client_id) is not None
+
+
+async def recorded(session: AsyncSession, key: str) -> bool:
+    """Whether the ledger already has the change of this idempotency key."""
+    return await CreditRepository(session).event(key) is not None

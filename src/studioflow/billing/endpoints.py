@@ -18,6 +18,7 @@ from studioflow.billing.schemas import (
     CreditsOut,
     GrantIn,
 )
+from studioflow.identity import audit
 from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.identity.context import context_of
 from studioflow.models import CreditRequest
@@ -71,6 +72,7 @@ async def grant_credits(
         # The caller may send 200 characters; the ledger's column holds 200 with the prefix.
         digest = hashlib.sha256(key.encode()).hexdigest()
         key = f"admin:{client_id}:sha256:{digest}"
+    replayed = await credits.recorded(session, key)
     await credits.apply(
         session,
         client_id,
@@ -80,6 +82,16 @@ async def grant_credits(
         key=key,
         actor_user_id=principal.user_id,
     )
+    if not replayed:  # a retried grant changes nothing, its audit entry included
+        await audit.by_principal(
+            session,
+            "admin.credits_granted",
+            principal,
+            context_of(request),
+            client_id=client_id,
+            amount=body.amount,
+            reason=body.reason,
+        )
     return await _credits_out(platform_of(request).db, session, client_id)
 
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from studioflow.identity import audit
 from studioflow.identity.auth import PlatformAdmin
+from studioflow.identity.context import context_of
 from studioflow.models import WorkflowRequest, WorkflowTemplate
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import Unprocessable, answers
@@ -75,11 +77,19 @@ async def list_templates(
     responses=answers({409: "A template has that name (`conflict`)."}),
 )
 async def create_template(
-    body: TemplateIn, principal: PlatformAdmin, session: SessionDep
+    body: TemplateIn, principal: PlatformAdmin, request: Request, session: SessionDep
 ) -> TemplateOut:
     """A new template; with ``auto_assign`` every client gets it on its next visit."""
     _check_provider(body.provider, body.default_config)
     template = await admin.create_template(session, body.model_dump())
+    await audit.by_principal(
+        session,
+        "admin.template_created",
+        principal,
+        context_of(request),
+        template=str(template.id),
+        name=template.name,
+    )
     return _template_out(template, 0)
 
 
@@ -89,7 +99,11 @@ async def create_template(
     responses=answers({409: "Another template has that name (`conflict`)."}),
 )
 async def update_template(
-    template_id: uuid.UUID, body: TemplatePatch, principal: PlatformAdmin, session: SessionDep
+    template_id: uuid.UUID,
+    body: TemplatePatch,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
 ) -> TemplateOut:
     """Change a template; running executions keep the price and provider they started with."""
     template = await admin.template(session, template_id)
@@ -99,6 +113,16 @@ async def update_template(
         changes.get("default_config", template.default_config),
     )
     template = await admin.update_template(session, template, changes)
+    await audit.by_principal(
+        session,
+        "admin.template_changed",
+        principal,
+        context_of(request),
+        template=str(template.id),
+        name=template.name,
+        fields=sorted(changes),
+        is_active=template.is_active,
+    )
     return _template_out(template, await admin.usage(session, template))
 
 
@@ -106,13 +130,26 @@ async def update_template(
     "/api/v1/admin/clients/{client_id}/workflows", response_model=AssignedOut, status_code=201
 )
 async def assign_to_client(
-    client_id: uuid.UUID, body: AssignIn, principal: PlatformAdmin, session: SessionDep
+    client_id: uuid.UUID,
+    body: AssignIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
 ) -> AssignedOut:
     """Give a client a workflow made from a template (with its own config overrides)."""
     template = await admin.template(session, body.template_id)
     _check_provider(template.provider, body.config_overrides)
     workflow, template = await admin.assign(
         session, client_id, body.template_id, body.name, body.config_overrides
+    )
+    await audit.by_principal(
+        session,
+        "admin.workflow_assigned",
+        principal,
+        context_of(request),
+        client_id=client_id,  # on the workspace's own timeline
+        workflow=str(workflow.id),
+        template=template.name,
     )
     return AssignedOut(
         id=workflow.id, client_id=client_id, template_id=template.id, name=workflow.name
@@ -166,7 +203,11 @@ async def admin_requests(
     responses=answers({409: "The request was already reviewed (`conflict`)."}),
 )
 async def review_request(
-    request_id: uuid.UUID, body: ReviewIn, principal: PlatformAdmin, session: SessionDep
+    request_id: uuid.UUID,
+    body: ReviewIn,
+    principal: PlatformAdmin,
+    request: Request,
+    session: SessionDep,
 ) -> WorkflowRequestOut:
     """Approve (optionally assigning a template's workflow to the client) or decline."""
     row = await admin.review(
@@ -176,5 +217,14 @@ async def review_request(
         note=body.note,
         template_id=body.template_id,
         reviewer=principal.user_id,
+    )
+    await audit.by_principal(
+        session,
+        "admin.workflow_request_reviewed",
+        principal,
+        context_of(request),
+        client_id=row.client_id,
+        request=str(row.id),
+        decision=row.status.value,
     )
     return request_out(row)

@@ -310,6 +310,7 @@ async def staff_reply(
     body: str,
     internal: bool,
     image_ids: list[uuid.UUID],
+    context: Context,
 ) -> SupportMessage:
     """An admin writes: a reply the workspace reads (emailed to the opener; an open ticket
     goes in progress), or an internal note only admins see."""
@@ -335,6 +336,16 @@ async def staff_reply(
             ticket.status = TicketStatus.in_progress
         ticket.updated_at = _now()
     await session.flush()
+    await audit.by_principal(
+        session,
+        "support.staff_replied",
+        principal,
+        context,
+        # An internal note is never the workspace's to see, not even on its timeline.
+        client_id=None if internal else ticket.client_id,
+        ticket=str(ticket.id),
+        internal=internal,
+    )
     if not internal:
         await _tell_opener(
             platform,
