@@ -154,3 +154,30 @@ async def test_the_workspace_pages_are_the_admins(
         await client.get("/admin/clients/00000000-0000-0000-0000-000000000000")
     ).status_code == 404
     client.cookies.clear()
+
+
+async def test_the_list_shows_credits_and_storage(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    from tests.media import images
+
+    admin = await make_admin(client, platform, "boss@example.com")
+    owner = await create_account(client, platform, "lister@example.com")
+    quiet = await create_account(client, platform, "quiet@example.com")
+    png = images.noise_png((40, 40))
+    uploaded = await client.post(
+        "/upload", files={"file": ("l.png", png, "image/png")}, headers=owner.headers
+    )
+    assert uploaded.status_code == 201
+    await client.get("/api/v1/credits", headers=owner.headers)  # opens the account: 3
+    listed = await client.get("/api/v1/admin/clients?limit=100", headers=admin.headers)
+    rows = {row["id"]: row for row in listed.json()["items"]}
+    mine, theirs = rows[owner.client_id], rows[quiet.client_id]
+    assert mine["credits"] == 3 and mine["storage_bytes"] >= len(png)
+    assert theirs["credits"] is None and theirs["storage_bytes"] == 0
+    await client.post(
+        "/api/v1/auth/login", json={"identifier": admin.email, "password": PASSPHRASE}
+    )
+    page = await client.get("/admin/clients")
+    assert page.status_code == 200 and ">Credits<" in page.text and ">Storage<" in page.text
+    client.cookies.clear()

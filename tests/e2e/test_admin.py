@@ -85,6 +85,13 @@ async def test_a_workspace_from_the_console(page, live_server: str, live_data_di
     await page.locator(".toast").filter(has_text="Plan changed").wait_for()
     await expect(page.locator(".stat", has_text="Plan").locator(".stat-value")).to_have_text("pro")
     await page.get_by_text("added joiner.console@example.com as collaborator").wait_for()
+    # A template assigned from the page, with overrides typed as JSON.
+    assign = page.get_by_role("form", name="Assign a template")
+    await assign.get_by_label("Name").fill("Console portraits")
+    await assign.get_by_label("Configuration overrides").fill('{"aspect_ratio": "16:9"}')
+    await assign.get_by_role("button", name="Assign").click()
+    await page.locator(".toast").filter(has_text="Workflow assigned").wait_for()
+    await expect(page.get_by_text("Console portraits")).to_be_visible()
     assert page.console_errors == [], page.console_errors
 
 

@@ -34,6 +34,7 @@ from studioflow.platform.db import Database
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
 from studioflow.platform.repository import ClientScope
+from studioflow.studio import admin as studio_admin
 from studioflow.studio import executions as studio_executions
 from studioflow.studio import service as studio
 
@@ -63,12 +64,32 @@ def _scope(principal: Principal, client_id: uuid.UUID) -> ClientScope:
     return ClientScope(client_id=client_id, user_id=principal.user_id)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A workspace in the console's list: members, credits (None: no account opened yet)
+    and bytes stored."""
+
+    client: Client
+    members: int
+    credits: int | None
+    storage_bytes: int
+
+
 async def search(
     session: AsyncSession, params: PageParams, query: str | None
-) -> tuple[list[tuple[Client, int]], str | None]:
-    return await AdminRepository(session).clients(
+) -> tuple[list[Listed], str | None]:
+    """A page of workspaces found by name, each with its figures (three queries a page,
+    not three a workspace)."""
+    page, cursor = await AdminRepository(session).clients(
         params, search=(query or "").strip()[:100] or None
     )
+    ids = [client.id for client, _ in page]
+    balances = await credits.balances(session, ids)
+    stored = await media.storage_of(session, ids)
+    return [
+        Listed(client, members, balances.get(client.id), stored.get(client.id, 0))
+        for client, members in page
+    ], cursor
 
 
 async def overview(db: Database, session: AsyncSession, client_id: uuid.UUID) -> Overview:
@@ -166,3 +187,9 @@ async def activity(
 ) -> tuple[list[AuditEvent], str | None]:
     await client(session, client_id)
     return await clients.activity(session, _scope(principal, client_id), params)
+
+
+async def assignable_templates(session: AsyncSession) -> list[WorkflowTemplate]:
+    """The active templates, by name: what the workspace page offers to assign."""
+    rows, _ = await studio_admin.templates(session, PageParams(limit=200))
+    return [template for template, _ in rows if template.is_active]

@@ -194,10 +194,16 @@ async def admin_clients(
     params: Annotated[PageParams, Depends(page_params)],
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Page[AdminClient]:
-    """Every client with its member count, newest first; ``q`` finds by name."""
+    """Every client with its member count, credits and storage, newest first; ``q`` finds
+    by name."""
     page, cursor = await clients.search(session, params, q)
     return Page(
-        items=[AdminClient.with_members(c, n) for c, n in page],
+        items=[
+            AdminClient.with_members(row.client, row.members).model_copy(
+                update={"credits": row.credits, "storage_bytes": row.storage_bytes}
+            )
+            for row in page
+        ],
         next_cursor=cursor,
     )
 

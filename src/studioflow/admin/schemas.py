@@ -45,6 +45,8 @@ class AdminClient(BaseModel):
     plan: str
     personal_owner_id: uuid.UUID | None = Field(exclude=True)
     members: int = 0
+    credits: int | None = Field(default=None, description="Null until its account opens.")
+    storage_bytes: int | None = None
     created_at: datetime
 
     @computed_field  # type: ignore[prop-decorator]

@@ -184,3 +184,8 @@ async def client_exists(session: AsyncSession, client_id: uuid.UUID) -> bool:
 async def recorded(session: AsyncSession, key: str) -> bool:
     """Whether the ledger already has the change of this idempotency key."""
     return await CreditRepository(session).event(key) is not None
+
+
+async def balances(session: AsyncSession, client_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The balances of many clients at once (those without an account yet are absent)."""
+    return await CreditRepository(session).balances(client_ids)

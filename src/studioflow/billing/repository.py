@@ -39,6 +39,17 @@ _RECORD_EVENT = table_of(CreditEvent).insert()
 class CreditRepository(ClientScoped[CreditEvent]):
     model = CreditEvent
 
+    async def balances(self, client_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """The balances of those of these clients that have an account (one query)."""
+        if not client_ids:
+            return {}
+        rows = await self.session.execute(
+            select(CreditAccount.client_id, CreditAccount.balance).where(
+                CreditAccount.client_id.in_(client_ids)
+            )
+        )
+        return {client_id: int(balance) for client_id, balance in rows.all()}
+
     async def account(self, client_id: uuid.UUID, *, fresh: bool = False) -> CreditAccount | None:
         return await self.session.get(CreditAccount, client_id, populate_existing=fresh)
 

@@ -142,6 +142,26 @@ class ImageRepository(ClientScoped[Image]):
         ).first()
         return (row[0], row[1]) if row is not None else None
 
+    async def storage_of(self, client_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """``storage_used`` of many clients in two grouped queries."""
+        if not client_ids:
+            return {}
+        totals = {client_id: 0 for client_id in client_ids}
+        images = await self.session.execute(
+            select(Image.client_id, func.sum(Image.bytes + Image.public_bytes))
+            .where(Image.client_id.in_(client_ids))
+            .group_by(Image.client_id)
+        )
+        variants = await self.session.execute(
+            select(Image.client_id, func.sum(ImageVariant.bytes))
+            .join(Image, Image.id == ImageVariant.image_id)
+            .where(Image.client_id.in_(client_ids))
+            .group_by(Image.client_id)
+        )
+        for client_id, used in [*images.all(), *variants.all()]:
+            totals[client_id] += int(used or 0)
+        return totals
+
     async def storage_used(self, client_id: uuid.UUID) -> int:
         """Bytes a client stores: originals, public copies and cached variants."""
         images = await self.session.scalar(

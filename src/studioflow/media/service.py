@@ -561,6 +561,11 @@ async def update_image(
     return image
 
 
+async def storage_of(session: AsyncSession, client_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Bytes each of these clients stores (originals, public copies, rendered sizes)."""
+    return await ImageRepository(session).storage_of(client_ids)
+
+
 async def expiries(
     session: AsyncSession, scope: Scope, image_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, datetime | None]:

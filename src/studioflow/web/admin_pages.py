@@ -220,6 +220,7 @@ async def workspace(
         owners=sum(1 for membership, _ in people if membership.role == "owner"),
         workflows=workflows,
         workflow_names={workflow.id: workflow.name for workflow, _ in workflows},
+        templates=await admin_clients.assignable_templates(session),
         runs=runs,
         status=state,
         states=EXECUTION_STATES,

@@ -57,6 +57,13 @@
       }
       if (el.tagName === "SELECT" && (el.value === "true" || el.value === "false")) { body[el.name] = el.value === "true"; return; }
       if (el.type === "datetime-local") { if (el.value !== "") body[el.name] = el.value + ":00Z"; return; }
+      // data-json: a JSON object typed by hand (workflow overrides); not JSON: sent as
+      // text, and the API's 422 names the field.
+      if (el.hasAttribute("data-json")) {
+        if (el.value.trim() === "") return;
+        try { body[el.name] = JSON.parse(el.value); } catch (e) { body[el.name] = el.value; }
+        return;
+      }
       // A textarea of one entry per line (allowed sites): a list, blank lines dropped.
       if (el.hasAttribute("data-lines")) { body[el.name] = el.value.split("\n").map(function (l) { return l.trim(); }).filter(Boolean); return; }
       if (el.tagName === "SELECT" && el.value === "" && el.name.slice(-3) === "_id") { body[el.name] = null; return; }
