@@ -3,6 +3,19 @@
 from studioflow.models.analytics import ImageDaily, ImageView, UsageDaily
 from studioflow.models.base import Base
 from studioflow.models.billing import CreditAccount, CreditEvent, CreditRequest, Plan
+from studioflow.models.booking import (
+    OPEN_APPOINTMENT,
+    Appointment,
+    AppointmentStatus,
+    BookingProfile,
+    ExceptionKind,
+    Service,
+    ServiceCategory,
+    StaffException,
+    StaffMember,
+    StaffService,
+    WorkingHours,
+)
 from studioflow.models.client import (
     ApiKey,
     AuditEvent,
@@ -61,20 +74,25 @@ from studioflow.models.user import (
 __all__ = [
     "ACTIVE_EXECUTION",
     "FINISHED_EXECUTION",
+    "OPEN_APPOINTMENT",
     "OPEN_ITEM",
     "ActionToken",
     "Album",
     "AlbumImage",
     "ApiKey",
+    "Appointment",
+    "AppointmentStatus",
     "AuditEvent",
     "AuthSession",
     "Base",
     "BatchResult",
+    "BookingProfile",
     "Client",
     "CreditAccount",
     "CreditEvent",
     "CreditRequest",
     "ErrorEvent",
+    "ExceptionKind",
     "ExecutionEvent",
     "ExecutionKind",
     "ExecutionStatus",
@@ -99,6 +117,11 @@ __all__ = [
     "RequestStatus",
     "Role",
     "RolePermission",
+    "Service",
+    "ServiceCategory",
+    "StaffException",
+    "StaffMember",
+    "StaffService",
     "SupportMessage",
     "SupportTicket",
     "TicketCategory",
@@ -112,4 +135,5 @@ __all__ = [
     "WorkflowExecution",
     "WorkflowRequest",
     "WorkflowTemplate",
+    "WorkingHours",
 ]
