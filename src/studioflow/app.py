@@ -18,6 +18,7 @@ import studioflow.tasks  # noqa: F401  (registers every task with the queue)
 from studioflow import __version__
 from studioflow.admin import endpoints as admin_endpoints
 from studioflow.billing import endpoints as billing_endpoints
+from studioflow.booking import endpoints as booking_endpoints
 from studioflow.clients import endpoints as client_endpoints
 from studioflow.identity import api_keys
 from studioflow.identity import endpoints as identity_endpoints
@@ -84,6 +85,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(billing_endpoints.router, _API),
     Mount(settings_api.router, _API),
     Mount(support_endpoints.router, _API),
+    Mount(booking_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),
     Mount(admin_endpoints.public_router, _API),
     Mount(admin_api.router, _API),

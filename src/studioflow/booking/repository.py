@@ -3,11 +3,96 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from studioflow.models import Appointment, StaffMember
-from studioflow.platform.repository import ClientScoped
+from studioflow.models import (
+    OPEN_APPOINTMENT,
+    Appointment,
+    BookingProfile,
+    Membership,
+    Service,
+    ServiceCategory,
+    StaffException,
+    StaffMember,
+    StaffService,
+    WorkingHours,
+)
+from studioflow.platform.repository import ClientScoped, Repository, Scope
+
+
+class BookingRepository(Repository[BookingProfile]):
+    model = BookingProfile
+
+    async def profile(self, client_id: uuid.UUID) -> BookingProfile | None:
+        found: BookingProfile | None = await self.session.get(BookingProfile, client_id)
+        return found
+
+    async def profile_by_slug(self, slug: str) -> BookingProfile | None:
+        return await self.one_or_none(select(BookingProfile).where(BookingProfile.slug == slug))
+
+    async def categories(self, client_id: uuid.UUID) -> list[ServiceCategory]:
+        return list(
+            (
+                await self.session.scalars(
+                    select(ServiceCategory)
+                    .where(ServiceCategory.client_id == client_id)
+                    .order_by(ServiceCategory.position, ServiceCategory.name)
+                )
+            ).all()
+        )
+
+    async def category(self, scope: Scope, category_id: uuid.UUID) -> ServiceCategory | None:
+        found: ServiceCategory | None = await self.session.scalar(
+            select(ServiceCategory).where(
+                ServiceCategory.client_id == scope.client_id, ServiceCategory.id == category_id
+            )
+        )
+        return found
+
+    async def services(self, client_id: uuid.UUID) -> list[Service]:
+        return list(
+            (
+                await self.session.scalars(
+                    select(Service).where(Service.client_id == client_id).order_by(Service.name)
+                )
+            ).all()
+        )
+
+    async def service(self, client_id: uuid.UUID, service_id: uuid.UUID) -> Service | None:
+        found: Service | None = await self.session.scalar(
+            select(Service).where(Service.client_id == client_id, Service.id == service_id)
+        )
+        return found
+
+    async def service_anywhere(self, service_id: uuid.UUID) -> Service | None:
+        """A service of any business: customers book across businesses (public data)."""
+        found: Service | None = await self.session.get(Service, service_id)
+        return found
+
+    async def performers(self, service_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        if not service_ids:
+            return {}
+        rows = await self.session.execute(
+            select(StaffService.service_id, StaffService.staff_id)
+            .where(StaffService.service_id.in_(service_ids))
+            .order_by(StaffService.staff_id)
+        )
+        found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for service_id, staff_id in rows.all():
+            found[service_id].append(staff_id)
+        return found
+
+    async def set_performers_of_service(
+        self, service_id: uuid.UUID, staff_ids: list[uuid.UUID]
+    ) -> None:
+        await self.session.execute(
+            delete(StaffService).where(StaffService.service_id == service_id)
+        )
+        self.session.add_all(StaffService(staff_id=s, service_id=service_id) for s in staff_ids)
+        await self.session.flush()
 
 
 class StaffRepository(ClientScoped[StaffMember]):
@@ -23,13 +108,102 @@ class StaffRepository(ClientScoped[StaffMember]):
     async def of_business(self, client_id: uuid.UUID, staff_id: uuid.UUID) -> StaffMember | None:
         return await self.one_or_none(self.of_client(client_id).where(StaffMember.id == staff_id))
 
+    async def ids_of(self, client_id: uuid.UUID, staff_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        if not staff_ids:
+            return set()
+        rows = await self.session.scalars(
+            select(StaffMember.id).where(
+                StaffMember.client_id == client_id, StaffMember.id.in_(staff_ids)
+            )
+        )
+        return set(rows.all())
+
+    async def of_client_all(
+        self, client_id: uuid.UUID, *, active_only: bool = False
+    ) -> list[StaffMember]:
+        statement = self.of_client(client_id).order_by(StaffMember.display_name)
+        if active_only:
+            statement = statement.where(StaffMember.is_active.is_(True))
+        return await self.all(statement)
+
+    async def is_member(self, client_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(Membership.user_id).where(
+                Membership.client_id == client_id, Membership.user_id == user_id
+            )
+        )
+        return found is not None
+
+    async def by_user(self, client_id: uuid.UUID, user_id: uuid.UUID) -> StaffMember | None:
+        return await self.one_or_none(
+            self.of_client(client_id).where(StaffMember.user_id == user_id)
+        )
+
+    async def services_of(self, staff_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        if not staff_ids:
+            return {}
+        rows = await self.session.execute(
+            select(StaffService.staff_id, StaffService.service_id)
+            .where(StaffService.staff_id.in_(staff_ids))
+            .order_by(StaffService.service_id)
+        )
+        found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for staff_id, service_id in rows.all():
+            found[staff_id].append(service_id)
+        return found
+
+    async def set_services(self, staff_id: uuid.UUID, service_ids: list[uuid.UUID]) -> None:
+        await self.session.execute(delete(StaffService).where(StaffService.staff_id == staff_id))
+        self.session.add_all(StaffService(staff_id=staff_id, service_id=s) for s in service_ids)
+        await self.session.flush()
+
+    async def hours_of(self, staff_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WorkingHours]]:
+        if not staff_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(WorkingHours)
+            .where(WorkingHours.staff_id.in_(staff_ids))
+            .order_by(WorkingHours.weekday, WorkingHours.start_minute)
+        )
+        found: dict[uuid.UUID, list[WorkingHours]] = defaultdict(list)
+        for row in rows.all():
+            found[row.staff_id].append(row)
+        return found
+
+    async def hours(self, staff_id: uuid.UUID) -> list[WorkingHours]:
+        return (await self.hours_of([staff_id])).get(staff_id, [])
+
+    async def replace_hours(self, staff_id: uuid.UUID, rows: list[WorkingHours]) -> None:
+        await self.session.execute(delete(WorkingHours).where(WorkingHours.staff_id == staff_id))
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def exceptions(
+        self, staff_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[StaffException]:
+        rows = await self.session.scalars(
+            select(StaffException).where(
+                StaffException.staff_id == staff_id,
+                StaffException.starts_at < end,
+                StaffException.ends_at > start,
+            )
+        )
+        return list(rows.all())
+
 
 class AppointmentRepository(ClientScoped[Appointment]):
     model = Appointment
 
-    async def of_staff(self, staff_id: uuid.UUID) -> list[Appointment]:
-        return await self.all(
-            select(Appointment)
-            .where(Appointment.staff_id == staff_id)
-            .order_by(Appointment.starts_at)
+    async def held(
+        self, staff_id: uuid.UUID, start: datetime, end: datetime
+    ) -> list[tuple[datetime, datetime]]:
+        """The staff member's open appointments touching [start, end), with buffers."""
+        rows = await self.session.execute(
+            select(Appointment.starts_at, Appointment.blocked_until).where(
+                Appointment.staff_id == staff_id,
+                Appointment.status.in_(OPEN_APPOINTMENT),
+                Appointment.starts_at < end,
+                Appointment.blocked_until > start,
+            )
         )
+        return [(s, e) for s, e in rows.all()]

@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, str] = {
     "settings:update": "Change the client's settings and provider keys",
     "support:read": "See the client's support tickets",
     "support:write": "Open support tickets and write in them",
+    "booking:read": "See the business's profile, services, staff and appointments",
+    "booking:manage": "Change the booking profile, services, staff and their hours",
     "platform:admin": "Administer the whole platform",
 }
 
@@ -56,6 +58,7 @@ ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
                 "settings:read",
                 "support:read",
                 "support:write",
+                "booking:read",
             }
         ),
     ),

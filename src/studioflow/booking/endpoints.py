@@ -1,0 +1,361 @@
+"""The booking API (API.md, "Booking"): the business's profile, categories, services, staff
+and hours; the public view and availability by slug; booking an appointment."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+
+from studioflow.booking import service
+from studioflow.booking.auth import BookingManager, BookingReader, Customer
+from studioflow.booking.schemas import (
+    AppointmentIn,
+    AppointmentOut,
+    AvailabilityOut,
+    CategoryIn,
+    CategoryOut,
+    CategoryPatch,
+    HoursIn,
+    Location,
+    Money,
+    ProfileIn,
+    ProfileOut,
+    PublicBusinessOut,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+    Slot,
+    StaffIn,
+    StaffOut,
+    StaffPatch,
+)
+from studioflow.models import Appointment, BookingProfile
+from studioflow.platform.db import SessionDep
+from studioflow.platform.errors import answers
+
+router = APIRouter(tags=["booking"])
+
+
+def profile_out(row: BookingProfile) -> ProfileOut:
+    location = (
+        Location(lat=row.latitude, lng=row.longitude)
+        if row.latitude is not None and row.longitude is not None
+        else None
+    )
+    return ProfileOut(
+        slug=row.slug,
+        name=row.name,
+        timezone=row.timezone,
+        currency=row.currency,
+        auto_confirm=row.auto_confirm,
+        cancellation_notice_hours=row.cancellation_notice_hours,
+        horizon_days=row.horizon_days,
+        address=row.address,
+        location=location,
+    )
+
+
+def service_out(view: service.ServiceView) -> ServiceOut:
+    s = view.service
+    return ServiceOut(
+        id=s.id,
+        category_id=s.category_id,
+        name=s.name,
+        description=s.description,
+        price=Money(amount=s.price_minor, currency=s.currency),
+        duration_minutes=s.duration_minutes,
+        buffer_minutes=s.buffer_minutes,
+        image_id=s.image_id,
+        staff_ids=view.staff_ids,
+        is_active=s.is_active,
+    )
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def staff_out(view: service.StaffView) -> StaffOut:
+    s = view.staff
+    return StaffOut(
+        id=s.id,
+        user_id=s.user_id,
+        display_name=s.display_name,
+        bio=s.bio,
+        avatar_image_id=s.avatar_image_id,
+        service_ids=view.service_ids,
+        location=Location(lat=s.latitude, lng=s.longitude)
+        if s.latitude is not None and s.longitude is not None
+        else None,
+        is_active=s.is_active,
+        hours=[
+            HoursIn(weekday=h.weekday, start=_clock(h.start_minute), end=_clock(h.end_minute))
+            for h in view.hours
+        ],
+    )
+
+
+def appointment_out(row: Appointment) -> AppointmentOut:
+    zone = ZoneInfo(row.timezone)
+    return AppointmentOut(
+        id=row.id,
+        status=row.status.value,
+        date=row.local_date,
+        time=row.local_time,
+        start=row.starts_at.astimezone(zone),
+        end=row.ends_at.astimezone(zone),
+        timezone=row.timezone,
+        staff_id=row.staff_id,
+        service_id=row.service_id,
+        price=Money(amount=row.price_minor, currency=row.currency),
+    )
+
+
+# --- the business's own ------------------------------------------------------------------
+
+
+@router.get("/api/v1/booking/profile", response_model=ProfileOut)
+async def get_profile(principal: BookingReader, session: SessionDep) -> ProfileOut:
+    """The active workspace's booking profile (404 until it has one)."""
+    return profile_out(await service.profile(session, principal))
+
+
+@router.put(
+    "/api/v1/booking/profile",
+    response_model=ProfileOut,
+    responses=answers(
+        {
+            409: "Another business has that slug (`slug_taken`).",
+            422: "Unknown time zone (`invalid_timezone`) or a reserved slug.",
+        }
+    ),
+)
+async def put_profile(
+    body: ProfileIn, principal: BookingManager, session: SessionDep
+) -> ProfileOut:
+    """Create or replace the booking profile: the public page is /book/{slug}."""
+    return profile_out(await service.put_profile(session, principal, body.model_dump()))
+
+
+@router.get("/api/v1/service-categories", response_model=list[CategoryOut])
+async def list_categories(principal: BookingReader, session: SessionDep) -> list[CategoryOut]:
+    """The business's service categories, in their order."""
+    found = await service.categories(session, principal.client_id)
+    return [CategoryOut.model_validate(c) for c in found]
+
+
+@router.post("/api/v1/service-categories", status_code=201, response_model=CategoryOut)
+async def create_category(
+    body: CategoryIn, principal: BookingManager, session: SessionDep
+) -> CategoryOut:
+    """Add a category of services."""
+    return CategoryOut.model_validate(
+        await service.save_category(session, principal, body.model_dump())
+    )
+
+
+@router.patch("/api/v1/service-categories/{category_id}", response_model=CategoryOut)
+async def update_category(
+    category_id: uuid.UUID, body: CategoryPatch, principal: BookingManager, session: SessionDep
+) -> CategoryOut:
+    """Change a category."""
+    changes = body.model_dump(exclude_unset=True)
+    return CategoryOut.model_validate(
+        await service.save_category(session, principal, changes, category_id)
+    )
+
+
+@router.delete("/api/v1/service-categories/{category_id}", status_code=204)
+async def delete_category(
+    category_id: uuid.UUID, principal: BookingManager, session: SessionDep
+) -> Response:
+    """Delete a category; its services stay, without a category."""
+    await service.delete_category(session, principal, category_id)
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/services", response_model=list[ServiceOut])
+async def list_services(principal: BookingReader, session: SessionDep) -> list[ServiceOut]:
+    """The business's services, by name."""
+    return [service_out(v) for v in await service.services(session, principal.client_id)]
+
+
+NOT_OURS = answers(
+    {404: "A category, image, staff member or service of another workspace (`not_found`)."}
+)
+
+
+@router.post("/api/v1/services", status_code=201, response_model=ServiceOut, responses=NOT_OURS)
+async def create_service(
+    body: ServiceIn, principal: BookingManager, session: SessionDep
+) -> ServiceOut:
+    """Add a service: price in minor units, duration, buffer after, who performs it."""
+    return service_out(
+        await service.save_service(session, principal, body.model_dump(mode="python"))
+    )
+
+
+@router.get("/api/v1/services/{service_id}", response_model=ServiceOut)
+async def get_service(
+    service_id: uuid.UUID, principal: BookingReader, session: SessionDep
+) -> ServiceOut:
+    """One service."""
+    found = await service.service(session, principal, service_id)
+    views = {v.service.id: v for v in await service.services(session, principal.client_id)}
+    return service_out(views[found.id])
+
+
+@router.patch("/api/v1/services/{service_id}", response_model=ServiceOut, responses=NOT_OURS)
+async def update_service(
+    service_id: uuid.UUID, body: ServicePatch, principal: BookingManager, session: SessionDep
+) -> ServiceOut:
+    """Change a service; booked appointments keep the price they were booked at."""
+    changes = body.model_dump(mode="python", exclude_unset=True)
+    return service_out(await service.save_service(session, principal, changes, service_id))
+
+
+@router.delete("/api/v1/services/{service_id}", status_code=204)
+async def delete_service(
+    service_id: uuid.UUID, principal: BookingManager, session: SessionDep
+) -> Response:
+    """Delete a service; its appointments keep their own copy of its name and price."""
+    await service.delete_service(session, principal, service_id)
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/booking/staff", response_model=list[StaffOut])
+async def list_staff(principal: BookingReader, session: SessionDep) -> list[StaffOut]:
+    """The business's staff with their services and weekly hours."""
+    return [staff_out(v) for v in await service.staff_views(session, principal.client_id)]
+
+
+@router.post(
+    "/api/v1/booking/staff",
+    status_code=201,
+    response_model=StaffOut,
+    responses=answers(
+        {
+            404: "Not a member of this workspace, or another workspace's image or service.",
+            409: "That member is staff already (`already_exists`).",
+        }
+    ),
+)
+async def create_staff(body: StaffIn, principal: BookingManager, session: SessionDep) -> StaffOut:
+    """Make a member of the workspace bookable."""
+    return staff_out(await service.save_staff(session, principal, body.model_dump()))
+
+
+@router.patch("/api/v1/booking/staff/{staff_id}", response_model=StaffOut, responses=NOT_OURS)
+async def update_staff(
+    staff_id: uuid.UUID, body: StaffPatch, principal: BookingManager, session: SessionDep
+) -> StaffOut:
+    """Change a staff member's profile and services."""
+    changes = body.model_dump(exclude_unset=True)
+    return staff_out(await service.save_staff(session, principal, changes, staff_id))
+
+
+@router.delete("/api/v1/booking/staff/{staff_id}", status_code=204)
+async def delete_staff(
+    staff_id: uuid.UUID, principal: BookingManager, session: SessionDep
+) -> Response:
+    """Stop someone being bookable (their appointments go with them)."""
+    await service.delete_staff(session, principal, staff_id)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/api/v1/booking/staff/{staff_id}/hours",
+    response_model=StaffOut,
+    responses=answers({422: "A range that ends first or overlaps another (`invalid_hours`)."}),
+)
+async def put_hours(
+    staff_id: uuid.UUID, body: list[HoursIn], principal: BookingManager, session: SessionDep
+) -> StaffOut:
+    """Replace the weekly hours: wall-clock ranges in the business's zone (Monday 0)."""
+    return staff_out(
+        await service.set_hours(session, principal, staff_id, [h.model_dump() for h in body])
+    )
+
+
+# --- customers ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/api/v1/appointments",
+    status_code=201,
+    response_model=AppointmentOut,
+    responses=answers(
+        {
+            409: "The time was taken meanwhile (`slot_taken`).",
+            422: "Nobody can take that service then (`outside_availability`).",
+        }
+    ),
+)
+async def create_appointment(
+    body: AppointmentIn, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """Book a free slot of a service as the signed-in customer (any staff member when none
+    is named). Confirmed at once or pending, as the business chose."""
+    row = await service.book(
+        session,
+        principal,
+        service_id=body.service_id,
+        start=body.start,
+        staff_id=body.staff_id,
+        notes=body.notes,
+    )
+    return appointment_out(row)
+
+
+# --- public ------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/booking/{slug}", response_model=PublicBusinessOut)
+async def public_business(slug: str, session: SessionDep) -> PublicBusinessOut:
+    """A business's public page data: profile, categories, active services and staff."""
+    found = await service.business(session, slug)
+    return PublicBusinessOut(
+        profile=profile_out(found),
+        categories=[
+            CategoryOut.model_validate(c)
+            for c in await service.categories(session, found.client_id)
+        ],
+        services=[
+            service_out(v)
+            for v in await service.services(session, found.client_id)
+            if v.service.is_active
+        ],
+        staff=[
+            staff_out(v)
+            for v in await service.staff_views(session, found.client_id, active_only=True)
+        ],
+    )
+
+
+@router.get("/api/v1/booking/{slug}/availability", response_model=AvailabilityOut)
+async def public_availability(
+    slug: str,
+    session: SessionDep,
+    service_id: uuid.UUID,
+    date_: Annotated[date, Query(alias="date")],
+    days: Annotated[int, Query(ge=1, le=14)] = 1,
+    staff_id: uuid.UUID | None = None,
+) -> AvailabilityOut:
+    """Free slots of a service from ``date`` (the business's calendar) for ``days`` days,
+    in the business's offset of each day."""
+    found = await service.business(session, slug)
+    zone = ZoneInfo(found.timezone)
+    slots = await service.availability(
+        session, found, service_id=service_id, first=date_, days=days, staff_id=staff_id
+    )
+    return AvailabilityOut(
+        timezone=found.timezone,
+        slots=[
+            Slot(start=start.astimezone(zone), end=end.astimezone(zone), staff_id=member)
+            for start, end, member in slots
+        ],
+    )

@@ -1,0 +1,187 @@
+"""Request and response models of the booking API (API.md, "Booking")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from studioflow.models.base import BIGINT_MAX
+from studioflow.platform.schemas import Input
+
+SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
+CLOCK = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
+
+
+class Location(Input):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+
+
+class Money(BaseModel):
+    amount: int = Field(ge=0, le=BIGINT_MAX, description="In minor units (cents).")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class ProfileIn(Input):
+    slug: str = Field(pattern=SLUG, description="The public page is /book/{slug}.")
+    name: str = Field(min_length=1, max_length=120)
+    timezone: str = Field(min_length=1, max_length=64, description="IANA, e.g. Europe/Berlin")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    auto_confirm: bool = True
+    cancellation_notice_hours: int = Field(default=24, ge=0, le=720)
+    horizon_days: int = Field(default=60, ge=1, le=365)
+    address: str = Field(default="", max_length=300)
+    location: Location | None = None
+
+
+class ProfileOut(BaseModel):
+    slug: str
+    name: str
+    timezone: str
+    currency: str
+    auto_confirm: bool
+    cancellation_notice_hours: int
+    horizon_days: int
+    address: str
+    location: Location | None
+
+
+class CategoryIn(Input):
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=1000)
+    position: int = Field(default=0, ge=0, le=10_000)
+
+
+class CategoryPatch(Input):
+    """The values to change (left out: kept)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=1000)
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class CategoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    description: str
+    position: int
+
+
+class ServiceIn(Input):
+    category_id: uuid.UUID | None = None
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    price: Money
+    duration_minutes: int = Field(ge=5, le=1440)
+    buffer_minutes: int = Field(default=0, ge=0, le=480)
+    image_id: uuid.UUID | None = None
+    staff_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    is_active: bool = True
+
+
+class ServicePatch(Input):
+    """The values to change (left out: kept; ``category_id``/``image_id`` null: none)."""
+
+    category_id: uuid.UUID | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    description: str | None = Field(default=None, max_length=2000)
+    price: Money | None = None
+    duration_minutes: int | None = Field(default=None, ge=5, le=1440)
+    buffer_minutes: int | None = Field(default=None, ge=0, le=480)
+    image_id: uuid.UUID | None = None
+    staff_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
+    is_active: bool | None = None
+
+
+class ServiceOut(BaseModel):
+    id: uuid.UUID
+    category_id: uuid.UUID | None
+    name: str
+    description: str
+    price: Money
+    duration_minutes: int
+    buffer_minutes: int
+    image_id: uuid.UUID | None
+    staff_ids: list[uuid.UUID]
+    is_active: bool
+
+
+class StaffIn(Input):
+    user_id: uuid.UUID = Field(description="A member of the business.")
+    display_name: str = Field(min_length=1, max_length=120)
+    bio: str = Field(default="", max_length=2000)
+    avatar_image_id: uuid.UUID | None = None
+    service_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
+    location: Location | None = None
+    is_active: bool = True
+
+
+class StaffPatch(Input):
+    """The values to change (left out: kept; the user stays the same)."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=120)
+    bio: str | None = Field(default=None, max_length=2000)
+    avatar_image_id: uuid.UUID | None = None
+    service_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
+    location: Location | None = None
+    is_active: bool | None = None
+
+
+class HoursIn(Input):
+    weekday: int = Field(ge=0, le=6, description="Monday 0 … Sunday 6")
+    start: str = Field(pattern=CLOCK, examples=["09:00"])
+    end: str = Field(pattern=CLOCK, examples=["17:00"])
+
+
+class StaffOut(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    bio: str
+    avatar_image_id: uuid.UUID | None
+    service_ids: list[uuid.UUID]
+    location: Location | None
+    is_active: bool
+    hours: list[HoursIn]
+
+
+class Slot(BaseModel):
+    start: dt.datetime = Field(description="ISO 8601 with the business's offset.")
+    end: dt.datetime
+    staff_id: uuid.UUID
+
+
+class AvailabilityOut(BaseModel):
+    timezone: str
+    slots: list[Slot]
+
+
+class PublicBusinessOut(BaseModel):
+    profile: ProfileOut
+    categories: list[CategoryOut]
+    services: list[ServiceOut]
+    staff: list[StaffOut]
+
+
+class AppointmentIn(Input):
+    service_id: uuid.UUID
+    start: AwareDatetime
+    staff_id: uuid.UUID | None = Field(default=None, description="Left out: anyone free.")
+    notes: str = Field(default="", max_length=2000)
+
+
+class AppointmentOut(BaseModel):
+    id: uuid.UUID
+    status: str
+    date: dt.date
+    time: str
+    start: dt.datetime
+    end: dt.datetime
+    timezone: str
+    staff_id: uuid.UUID
+    service_id: uuid.UUID | None
+    price: Money

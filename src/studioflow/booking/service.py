@@ -1,0 +1,439 @@
+"""The business side of booking: its profile, service categories, services, staff and their
+hours; the public view by slug, availability, and booking an appointment as a customer.
+Every object is the active client's (another client's id answers 404)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.booking import appointments
+from studioflow.booking.availability import DayRange, free_slots
+from studioflow.booking.repository import (
+    AppointmentRepository,
+    BookingRepository,
+    StaffRepository,
+)
+from studioflow.identity.auth import Principal
+from studioflow.media import service as media
+from studioflow.models import (
+    Appointment,
+    AppointmentStatus,
+    BookingProfile,
+    ExceptionKind,
+    Service,
+    ServiceCategory,
+    StaffMember,
+    WorkingHours,
+)
+from studioflow.platform.errors import Conflict, NotFound, Unprocessable
+
+RESERVED_SLUGS = frozenset({"profile", "staff", "artists"})
+# Fields a change may set to null; any other null in a change means "keep".
+NULLABLE = frozenset({"category_id", "image_id", "avatar_image_id", "location"})
+
+
+def _changes(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None or k in NULLABLE}
+
+
+SLOT_STEP = timedelta(minutes=15)
+MAX_DAYS = 14
+
+
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Unprocessable(f"Unknown time zone {name!r}.", code="invalid_timezone") from None
+
+
+# --- the profile -------------------------------------------------------------------------
+
+
+async def profile(session: AsyncSession, principal: Principal) -> BookingProfile:
+    found = await BookingRepository(session).profile(principal.client_id)
+    if found is None:
+        raise NotFound("This workspace has no booking profile yet.")
+    return found
+
+
+async def put_profile(
+    session: AsyncSession, principal: Principal, values: dict[str, Any]
+) -> BookingProfile:
+    zone_of(values["timezone"])
+    if values["slug"] in RESERVED_SLUGS:
+        raise Unprocessable("That address is reserved.", code="slug_taken")
+    repository = BookingRepository(session)
+    taken = await repository.profile_by_slug(values["slug"])
+    if taken is not None and taken.client_id != principal.client_id:
+        raise Conflict("Another business has that address.", code="slug_taken")
+    location = values.pop("location", None)
+    row = await repository.profile(principal.client_id)
+    if row is None:
+        row = BookingProfile(client_id=principal.client_id)
+        session.add(row)
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.latitude, row.longitude = (location["lat"], location["lng"]) if location else (None, None)
+    await session.flush()
+    return row
+
+
+# --- categories and services -------------------------------------------------------------
+
+
+async def categories(session: AsyncSession, client_id: uuid.UUID) -> list[ServiceCategory]:
+    return await BookingRepository(session).categories(client_id)
+
+
+async def category(
+    session: AsyncSession, principal: Principal, category_id: uuid.UUID
+) -> ServiceCategory:
+    found = await BookingRepository(session).category(principal, category_id)
+    if found is None:
+        raise NotFound("No such category.")
+    return found
+
+
+async def save_category(
+    session: AsyncSession,
+    principal: Principal,
+    values: dict[str, Any],
+    category_id: uuid.UUID | None = None,
+) -> ServiceCategory:
+    row = (
+        await category(session, principal, category_id)
+        if category_id
+        else ServiceCategory(client_id=principal.client_id)
+    )
+    for key, value in _changes(values).items():
+        setattr(row, key, value)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def delete_category(
+    session: AsyncSession, principal: Principal, category_id: uuid.UUID
+) -> None:
+    await session.delete(await category(session, principal, category_id))
+    await session.flush()
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    service: Service
+    staff_ids: list[uuid.UUID]
+
+
+async def services(session: AsyncSession, client_id: uuid.UUID) -> list[ServiceView]:
+    repository = BookingRepository(session)
+    rows = await repository.services(client_id)
+    performers = await repository.performers([s.id for s in rows])
+    return [ServiceView(s, performers.get(s.id, [])) for s in rows]
+
+
+async def service(session: AsyncSession, principal: Principal, service_id: uuid.UUID) -> Service:
+    found = await BookingRepository(session).service(principal.client_id, service_id)
+    if found is None:
+        raise NotFound("No such service.")
+    return found
+
+
+async def save_service(
+    session: AsyncSession,
+    principal: Principal,
+    values: dict[str, Any],
+    service_id: uuid.UUID | None = None,
+) -> ServiceView:
+    """Create a service or change some of its values; its category, image and staff must
+    be this business's (404 otherwise)."""
+    repository = BookingRepository(session)
+    row = (
+        await service(session, principal, service_id)
+        if service_id
+        else Service(client_id=principal.client_id)
+    )
+    values = _changes(values)
+    if values.get("category_id") is not None:
+        await category(session, principal, values["category_id"])
+    if values.get("image_id") is not None:
+        await media.get_image(session, principal, values["image_id"])
+    staff_ids = values.pop("staff_ids", None)
+    if staff_ids is not None:
+        staff_ids = list(dict.fromkeys(staff_ids))
+        await _own_staff(session, principal, staff_ids)
+    price = values.pop("price", None)
+    if price is not None:
+        row.price_minor, row.currency = price["amount"], price["currency"]
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.add(row)
+    await session.flush()
+    if staff_ids is not None:
+        await repository.set_performers_of_service(row.id, staff_ids)
+    performers = (await repository.performers([row.id])).get(row.id, [])
+    return ServiceView(row, performers)
+
+
+async def delete_service(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID
+) -> None:
+    """Booked appointments keep their own copy of the name and price (service_id goes null)."""
+    await session.delete(await service(session, principal, service_id))
+    await session.flush()
+
+
+# --- staff -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffView:
+    staff: StaffMember
+    service_ids: list[uuid.UUID]
+    hours: list[WorkingHours]
+
+
+async def _own_staff(
+    session: AsyncSession, principal: Principal, staff_ids: list[uuid.UUID]
+) -> None:
+    found = await StaffRepository(session).ids_of(principal.client_id, staff_ids)
+    if len(found) != len(set(staff_ids)):
+        raise NotFound("No such staff member.")
+
+
+async def staff_views(
+    session: AsyncSession, client_id: uuid.UUID, *, active_only: bool = False
+) -> list[StaffView]:
+    repository = StaffRepository(session)
+    rows = await repository.of_client_all(client_id, active_only=active_only)
+    ids = [s.id for s in rows]
+    performs = await repository.services_of(ids)
+    hours = await repository.hours_of(ids)
+    return [StaffView(s, performs.get(s.id, []), hours.get(s.id, [])) for s in rows]
+
+
+async def staff_member(
+    session: AsyncSession, principal: Principal, staff_id: uuid.UUID
+) -> StaffMember:
+    found = await StaffRepository(session).of_business(principal.client_id, staff_id)
+    if found is None:
+        raise NotFound("No such staff member.")
+    return found
+
+
+async def save_staff(
+    session: AsyncSession,
+    principal: Principal,
+    values: dict[str, Any],
+    staff_id: uuid.UUID | None = None,
+) -> StaffView:
+    repository = StaffRepository(session)
+    values = _changes(values)
+    if staff_id is None:
+        user_id = values.pop("user_id")
+        if not await repository.is_member(principal.client_id, user_id):
+            raise NotFound("No such member of this workspace.")
+        if await repository.by_user(principal.client_id, user_id) is not None:
+            raise Conflict("That member is staff already.", code="already_exists")
+        row = StaffMember(client_id=principal.client_id, user_id=user_id)
+    else:
+        row = await staff_member(session, principal, staff_id)
+    if values.get("avatar_image_id") is not None:
+        await media.get_image(session, principal, values["avatar_image_id"])
+    service_ids = values.pop("service_ids", None)
+    if service_ids is not None:
+        service_ids = list(dict.fromkeys(service_ids))
+        for service_id in service_ids:
+            await service(session, principal, service_id)
+    if "location" in values:
+        location = values.pop("location")
+        row.latitude, row.longitude = (
+            (location["lat"], location["lng"]) if location else (None, None)
+        )
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.add(row)
+    await session.flush()
+    if service_ids is not None:
+        await repository.set_services(row.id, service_ids)
+    performs = (await repository.services_of([row.id])).get(row.id, [])
+    return StaffView(row, performs, await repository.hours(row.id))
+
+
+async def delete_staff(session: AsyncSession, principal: Principal, staff_id: uuid.UUID) -> None:
+    await session.delete(await staff_member(session, principal, staff_id))
+    await session.flush()
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+async def set_hours(
+    session: AsyncSession, principal: Principal, staff_id: uuid.UUID, ranges: list[dict[str, Any]]
+) -> StaffView:
+    """Replace the weekly hours; ranges of one weekday must not overlap."""
+    row = await staff_member(session, principal, staff_id)
+    parsed = sorted((r["weekday"], _minutes(r["start"]), _minutes(r["end"])) for r in ranges)
+    for _, start, end in parsed:
+        if end <= start:
+            raise Unprocessable("A range ends after it starts.", code="invalid_hours")
+    for (day_a, _, end_a), (day_b, start_b, _) in itertools.pairwise(parsed):
+        if day_a == day_b and start_b < end_a:
+            raise Unprocessable("Ranges of one day overlap.", code="invalid_hours")
+    repository = StaffRepository(session)
+    await repository.replace_hours(
+        row.id,
+        [
+            WorkingHours(staff_id=row.id, weekday=d, start_minute=s, end_minute=e)
+            for d, s, e in parsed
+        ],
+    )
+    return StaffView(
+        row,
+        (await repository.services_of([row.id])).get(row.id, []),
+        await repository.hours(row.id),
+    )
+
+
+# --- the public side ---------------------------------------------------------------------
+
+
+async def business(session: AsyncSession, slug: str) -> BookingProfile:
+    found = await BookingRepository(session).profile_by_slug(slug)
+    if found is None:
+        raise NotFound("No business has that address.")
+    return found
+
+
+async def availability(
+    session: AsyncSession,
+    found: BookingProfile,
+    *,
+    service_id: uuid.UUID,
+    first: date,
+    days: int,
+    staff_id: uuid.UUID | None,
+    now: datetime | None = None,
+) -> list[tuple[datetime, datetime, uuid.UUID]]:
+    """Free (start, end, staff) of the business for the service over ``days`` local days
+    from ``first``, soonest first."""
+    if not 1 <= days <= MAX_DAYS:
+        raise Unprocessable(f"From 1 to {MAX_DAYS} days.", code="validation_error")
+    repository = BookingRepository(session)
+    offered = await repository.service(found.client_id, service_id)
+    if offered is None or not offered.is_active:
+        raise NotFound("No such service.")
+    zone = zone_of(found.timezone)
+    performers = (await repository.performers([offered.id])).get(offered.id, [])
+    candidates = [s for s in performers if staff_id is None or s == staff_id]
+    staff_repository = StaffRepository(session)
+    active = {s.id for s in await staff_repository.of_client_all(found.client_id, active_only=True)}
+    candidates = [s for s in candidates if s in active]
+    local_days = [first + timedelta(days=n) for n in range(days)]
+    window_start = datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    window_end = window_start + timedelta(days=days + 2)
+    moment = now or datetime.now(UTC)
+    found_slots: list[tuple[datetime, datetime, uuid.UUID]] = []
+    hours = await staff_repository.hours_of(candidates)
+    for member in candidates:
+        exceptions = await staff_repository.exceptions(member, window_start, window_end)
+        busy = await AppointmentRepository(session).held(member, window_start, window_end)
+        for start, end in free_slots(
+            days=local_days,
+            ranges=[
+                DayRange(h.weekday, h.start_minute, h.end_minute) for h in hours.get(member, [])
+            ],
+            zone=zone,
+            duration=timedelta(minutes=offered.duration_minutes),
+            buffer=timedelta(minutes=offered.buffer_minutes),
+            step=SLOT_STEP,
+            extra=[
+                (e.starts_at, e.ends_at) for e in exceptions if e.kind == ExceptionKind.extra_hours
+            ],
+            time_off=[
+                (e.starts_at, e.ends_at) for e in exceptions if e.kind == ExceptionKind.time_off
+            ],
+            busy=busy,
+            earliest=moment + timedelta(minutes=30),
+            latest=moment + timedelta(days=found.horizon_days),
+        ):
+            found_slots.append((start, end, member))
+    return sorted(found_slots, key=lambda slot: (slot[0], str(slot[2])))
+
+
+async def book(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    service_id: uuid.UUID,
+    start: datetime,
+    staff_id: uuid.UUID | None,
+    notes: str,
+) -> Appointment:
+    """Book the service at ``start`` as the signed-in customer: with the staff member asked
+    for, or the first free one. 422 ``outside_availability`` when nobody works then; 409
+    ``slot_taken`` when the time was taken meanwhile (the database decides)."""
+    repository = BookingRepository(session)
+    offered = await repository.service_anywhere(service_id)
+    if offered is None or not offered.is_active:
+        raise NotFound("No such service.")
+    found = await repository.profile(offered.client_id)
+    if found is None:
+        raise NotFound("No such service.")
+    start = start.astimezone(UTC)
+    local_day = start.astimezone(zone_of(found.timezone)).date()
+    free = await availability(
+        session,
+        found,
+        service_id=service_id,
+        first=local_day,
+        days=1,
+        staff_id=staff_id,
+    )
+    matching = [member for slot_start, _, member in free if slot_start == start]
+    if not matching:
+        asked = (
+            [staff_id]
+            if staff_id
+            else (await repository.performers([offered.id])).get(offered.id, [])
+        )
+        if await _held_by_anyone(session, asked, start):
+            raise Conflict("That time was just taken; choose another slot.", code="slot_taken")
+        raise Unprocessable(
+            "Nobody can take that service at that time; choose one of the free slots.",
+            code="outside_availability",
+        )
+    status = AppointmentStatus.confirmed if found.auto_confirm else AppointmentStatus.pending
+    return await appointments.book(
+        session,
+        client_id=found.client_id,
+        staff_id=matching[0],
+        service=offered,
+        starts_at=start,
+        timezone=found.timezone,
+        customer_id=principal.user_id,
+        status=status,
+        notes=notes,
+    )
+
+
+async def _held_by_anyone(
+    session: AsyncSession, staff_ids: list[uuid.UUID], start: datetime
+) -> bool:
+    """Whether one of them holds ``start``: a slot taken, not a time nobody works."""
+    repository = AppointmentRepository(session)
+    for staff_id in staff_ids:
+        held = await repository.held(staff_id, start - timedelta(days=1), start + timedelta(days=1))
+        if any(s <= start < e for s, e in held):
+            return True
+    return False

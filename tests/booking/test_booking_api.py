@@ -1,0 +1,158 @@
+"""The booking API end to end (issue 16): a business sets its profile, a category, a
+service and a staff member's hours; anyone reads its page and free slots; a customer books
+one; the same slot again is 409 ``slot_taken``, a time nobody works 422."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from studioflow.platform.runtime import Platform
+from tests.factories import create_account
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def next_monday() -> str:
+    day = datetime.now(BERLIN).date() + timedelta(days=3)
+    while day.weekday() != 0:
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+async def a_business(client: httpx.AsyncClient, platform: Platform) -> dict[str, object]:
+    owner = await create_account(client, platform, "glow@example.com")
+    h = owner.headers
+    profile = await client.put(
+        "/api/v1/booking/profile",
+        json={"slug": "glow-studio", "name": "Glow Studio", "timezone": "Europe/Berlin",
+              "currency": "EUR", "location": {"lat": 52.52, "lng": 13.405}},
+        headers=h,
+    )  # fmt: skip
+    assert profile.status_code == 200, profile.text
+    category = await client.post("/api/v1/service-categories", json={"name": "Make-up"}, headers=h)
+    assert category.status_code == 201, category.text
+    staff = await client.post(
+        "/api/v1/booking/staff",
+        json={"user_id": owner.user_id, "display_name": "Mara"},
+        headers=h,
+    )
+    assert staff.status_code == 201, staff.text
+    offered = await client.post(
+        "/api/v1/services",
+        json={"category_id": category.json()["id"], "name": "Bridal make-up",
+              "price": {"amount": 12000, "currency": "EUR"}, "duration_minutes": 60,
+              "buffer_minutes": 15, "staff_ids": [staff.json()["id"]]},
+        headers=h,
+    )  # fmt: skip
+    assert offered.status_code == 201, offered.text
+    hours = await client.put(
+        f"/api/v1/booking/staff/{staff.json()['id']}/hours",
+        json=[{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(5)],
+        headers=h,
+    )
+    assert hours.status_code == 200, hours.text
+    assert hours.json()["hours"][0] == {"weekday": 0, "start": "09:00", "end": "17:00"}
+    return {"owner": owner, "service": offered.json()["id"], "staff": staff.json()["id"]}
+
+
+async def test_a_customer_books_a_free_slot_once(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    made = await a_business(client, platform)
+    page = await client.get("/api/v1/booking/glow-studio")  # no sign-in
+    assert page.status_code == 200
+    assert [s["name"] for s in page.json()["services"]] == ["Bridal make-up"]
+    assert [s["display_name"] for s in page.json()["staff"]] == ["Mara"]
+    day = next_monday()
+    free = await client.get(
+        f"/api/v1/booking/glow-studio/availability?service_id={made['service']}&date={day}"
+    )
+    assert free.status_code == 200, free.text
+    slots = free.json()["slots"]
+    assert free.json()["timezone"] == "Europe/Berlin"
+    first = datetime.fromisoformat(slots[0]["start"])
+    assert first.astimezone(BERLIN).strftime("%H:%M") == "09:00"
+    assert slots[-1]["start"].endswith(("16:00:00+01:00", "16:00:00+02:00"))  # fits by 17:00
+    customer = await create_account(client, platform, "bride@example.com")
+    body = {"service_id": made["service"], "start": slots[0]["start"], "notes": "Early, please"}
+    booked = await client.post("/api/v1/appointments", json=body, headers=customer.headers)
+    assert booked.status_code == 201, booked.text
+    appointment = booked.json()
+    assert (appointment["date"], appointment["time"], appointment["status"]) == (
+        day,
+        "09:00",
+        "confirmed",
+    )
+    assert appointment["price"] == {"amount": 12000, "currency": "EUR"}
+    again = await client.post("/api/v1/appointments", json=body, headers=customer.headers)
+    assert again.status_code == 409 and again.json()["code"] == "slot_taken"
+    evening = datetime.fromisoformat(slots[0]["start"]).replace(hour=20).astimezone(UTC)
+    late = await client.post(
+        "/api/v1/appointments",
+        json={"service_id": made["service"], "start": evening.isoformat()},
+        headers=customer.headers,
+    )
+    assert late.status_code == 422 and late.json()["code"] == "outside_availability"
+    after = await client.get(
+        f"/api/v1/booking/glow-studio/availability?service_id={made['service']}&date={day}"
+    )
+    starts = [datetime.fromisoformat(s["start"]).astimezone(BERLIN).strftime("%H:%M")
+              for s in after.json()["slots"]]  # fmt: skip
+    assert starts[0] == "10:15"  # the hour and its 15-minute buffer are held
+
+
+async def test_the_business_side_refuses_what_is_wrong(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    made = await a_business(client, platform)
+    owner = made["owner"]
+    other = await create_account(client, platform, "rival@example.com")
+    for body, status, code in (
+        ({"timezone": "Mars/Olympus"}, 422, "invalid_timezone"),
+        ({"slug": "profile"}, 422, "slug_taken"),
+    ):
+        answer = await client.put(
+            "/api/v1/booking/profile",
+            json={"slug": "rival", "name": "Rival", "timezone": "Europe/Paris",
+                  "currency": "EUR", **body},
+            headers=other.headers,
+        )  # fmt: skip
+        assert answer.status_code == status and answer.json()["code"] == code, body
+    taken = await client.put(
+        "/api/v1/booking/profile",
+        json={"slug": "glow-studio", "name": "Rival", "timezone": "Europe/Paris",
+              "currency": "EUR"},
+        headers=other.headers,
+    )  # fmt: skip
+    assert taken.status_code == 409 and taken.json()["code"] == "slug_taken"
+    overlapping = await client.put(
+        f"/api/v1/booking/staff/{made['staff']}/hours",
+        json=[{"weekday": 0, "start": "09:00", "end": "12:00"},
+              {"weekday": 0, "start": "11:00", "end": "15:00"}],
+        headers=owner.headers,  # type: ignore[attr-defined]
+    )  # fmt: skip
+    assert overlapping.status_code == 422 and overlapping.json()["code"] == "invalid_hours"
+    # Staff must be a member; another business's staff or service answers 404.
+    stranger = await client.post(
+        "/api/v1/booking/staff",
+        json={"user_id": other.user_id, "display_name": "Not ours"},
+        headers=owner.headers,  # type: ignore[attr-defined]
+    )
+    assert stranger.status_code == 404
+    foreign = await client.patch(
+        f"/api/v1/services/{made['service']}",
+        json={"name": "Mine now", "price": {"amount": 1, "currency": "EUR"},
+              "duration_minutes": 30},
+        headers=other.headers,
+    )  # fmt: skip
+    assert foreign.status_code in (403, 404)
+    borrowed = await client.post(
+        "/api/v1/services",
+        json={"name": "Borrowed", "price": {"amount": 1, "currency": "EUR"},
+              "duration_minutes": 30, "staff_ids": [made["staff"]]},
+        headers=other.headers,
+    )  # fmt: skip
+    assert borrowed.status_code in (403, 404)
