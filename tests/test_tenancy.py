@@ -11,6 +11,7 @@ import re
 import typing
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -178,6 +179,27 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             headers=a.headers,
         )
     ).json()["id"]
+    await client.put(
+        "/api/v1/booking/profile",
+        json={"slug": "a-biz", "name": "A", "timezone": "UTC", "currency": "EUR"},
+        headers=a.headers,
+    )
+    await client.put(
+        f"/api/v1/booking/staff/{staff}/hours",
+        json=[{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)],
+        headers=a.headers,
+    )
+    day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    slot = (
+        await client.get(f"/api/v1/booking/a-biz/availability?service_id={offered}&date={day}")
+    ).json()["slots"][0]["start"]
+    appointment = (
+        await client.post(
+            "/api/v1/appointments",
+            json={"service_id": offered, "start": slot},
+            headers=a.headers,
+        )
+    ).json()["id"]
     async with platform.db.sessionmaker() as session:
         template = await session.scalar(select(WorkflowTemplate.id))
     async with platform.db.transaction() as session:
@@ -212,6 +234,8 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "category_id": category,
             "staff_id": staff,
             "service_id": offered,
+            "appointment_id": appointment,
+            "slug": "a-biz",
         },
         c=c,
         c_in_team={**c.headers, "X-Client-Id": team},

@@ -1,6 +1,7 @@
 """Imports every feature's task module so the worker knows every task. Add new ones here."""
 
 from studioflow.billing import tasks as billing_tasks
+from studioflow.booking import tasks as booking_tasks
 from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
 from studioflow.platform import tasks as platform_tasks
@@ -9,6 +10,7 @@ from studioflow.support import tasks as support_tasks
 
 __all__ = [
     "billing_tasks",
+    "booking_tasks",
     "identity_tasks",
     "media_tasks",
     "platform_tasks",

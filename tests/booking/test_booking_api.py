@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from studioflow.booking import lifecycle
 from studioflow.platform.runtime import Platform
 from tests.factories import create_account
 
@@ -156,3 +157,75 @@ async def test_the_business_side_refuses_what_is_wrong(
         headers=other.headers,
     )  # fmt: skip
     assert borrowed.status_code in (403, 404)
+
+
+async def test_appointments_move_through_their_states(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    made = await a_business(client, platform)
+    owner = made["owner"]
+    business = owner.headers  # type: ignore[attr-defined]
+    customer = await create_account(client, platform, "bride@example.com")
+    stranger = await create_account(client, platform, "nosy@example.com")
+    day = next_monday()
+    url = f"/api/v1/booking/glow-studio/availability?service_id={made['service']}&date={day}"
+    slots = (await client.get(url)).json()["slots"]
+
+    async def book(start: str) -> dict[str, object]:
+        answer = await client.post(
+            "/api/v1/appointments",
+            json={"service_id": made["service"], "start": start},
+            headers=customer.headers,
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    first = await book(slots[0]["start"])
+    path = f"/api/v1/appointments/{first['id']}"
+    assert (await client.get(path, headers=customer.headers)).status_code == 200
+    assert (await client.get(path, headers=business)).status_code == 200
+    assert (await client.get(path, headers=stranger.headers)).status_code == 404
+    mine = await client.get("/api/v1/appointments", headers=customer.headers)
+    theirs = await client.get("/api/v1/appointments?as=business", headers=business)
+    assert [a["id"] for a in mine.json()["items"]] == [first["id"]]
+    assert [a["id"] for a in theirs.json()["items"]] == [first["id"]]
+    assert (await client.get("/api/v1/appointments", headers=stranger.headers)).json()[
+        "items"
+    ] == []
+    # Confirmed already (the profile auto-confirms); only the business completes.
+    again = await client.post(f"{path}/confirm", headers=business)
+    assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+    refused = await client.post(f"{path}/complete", headers=customer.headers)
+    assert refused.status_code == 403
+    # Rescheduled to a later free slot: the old time is free again.
+    later = slots[8]["start"]
+    moved = await client.post(f"{path}/reschedule", json={"start": later}, headers=customer.headers)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["start"] == later
+    free_now = [s["start"] for s in (await client.get(url)).json()["slots"]]
+    assert slots[0]["start"] in free_now and later not in free_now
+    cancelled = await client.post(
+        f"{path}/cancel", json={"reason": "Plans changed"}, headers=customer.headers
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    twice = await client.post(f"{path}/cancel", json={}, headers=customer.headers)
+    assert twice.status_code == 409
+    # A long notice: the customer may no longer cancel; the business still may.
+    await client.put(
+        "/api/v1/booking/profile",
+        json={"slug": "glow-studio", "name": "Glow Studio", "timezone": "Europe/Berlin",
+              "currency": "EUR", "cancellation_notice_hours": 720, "auto_confirm": False},
+        headers=business,
+    )  # fmt: skip
+    second = await book(slots[0]["start"])
+    assert second["status"] == "pending"
+    late = await client.post(
+        f"/api/v1/appointments/{second['id']}/cancel", json={}, headers=customer.headers
+    )
+    assert late.status_code == 409 and late.json()["code"] == "too_late"
+    # Not confirmed within a day: the hourly job cancels it.
+    async with platform.db.transaction() as session:
+        gone = await lifecycle.cancel_unconfirmed(session, datetime.now(UTC) + timedelta(hours=25))
+    assert gone == 1
+    state = await client.get(f"/api/v1/appointments/{second['id']}", headers=business)
+    assert state.json()["status"] == "cancelled"

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.booking import service
+from studioflow.booking import lifecycle, service
 from studioflow.booking.auth import BookingManager, BookingReader, Customer
 from studioflow.booking.schemas import (
     AppointmentIn,
     AppointmentOut,
     AvailabilityOut,
+    CancelIn,
     CategoryIn,
     CategoryOut,
     CategoryPatch,
@@ -25,6 +28,7 @@ from studioflow.booking.schemas import (
     ProfileIn,
     ProfileOut,
     PublicBusinessOut,
+    RescheduleIn,
     ServiceIn,
     ServiceOut,
     ServicePatch,
@@ -33,9 +37,11 @@ from studioflow.booking.schemas import (
     StaffOut,
     StaffPatch,
 )
+from studioflow.identity.auth import Principal
 from studioflow.models import Appointment, BookingProfile
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import answers
+from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["booking"])
 
@@ -307,6 +313,131 @@ async def create_appointment(
         start=body.start,
         staff_id=body.staff_id,
         notes=body.notes,
+    )
+    return appointment_out(row)
+
+
+TRANSITION_ANSWERS = answers(
+    {
+        403: "Only the business can do that (`forbidden`).",
+        409: "The states do not allow it (`invalid_transition`), or it is too late for the "
+        "customer (`too_late`).",
+    }
+)
+
+
+@router.get("/api/v1/appointments", response_model=Page[AppointmentOut])
+async def list_appointments(
+    principal: Customer,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    as_: Annotated[Literal["customer", "business"], Query(alias="as")] = "customer",
+    status: Annotated[
+        Literal["pending", "confirmed", "completed", "no_show", "cancelled"] | None, Query()
+    ] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+    staff_id: uuid.UUID | None = None,
+) -> Page[AppointmentOut]:
+    """Your own appointments, newest first; ``as=business``: the active business's."""
+    rows, cursor = await lifecycle.listed(
+        session,
+        principal,
+        params,
+        as_business=as_ == "business",
+        status=status,
+        start=from_,
+        end=to,
+        staff_id=staff_id,
+    )
+    return Page(items=[appointment_out(r) for r in rows], next_cursor=cursor)
+
+
+@router.get("/api/v1/appointments/{appointment_id}", response_model=AppointmentOut)
+async def get_appointment(
+    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """One appointment: its customer's, or the business's staff's; anyone else 404."""
+    return appointment_out(await lifecycle.get(session, principal, appointment_id))
+
+
+async def _act(
+    session: AsyncSession,
+    principal: Principal,
+    appointment_id: uuid.UUID,
+    action: lifecycle.Action,
+    reason: str | None = None,
+) -> AppointmentOut:
+    return appointment_out(
+        await lifecycle.act(session, principal, appointment_id, action, reason=reason)
+    )
+
+
+@router.post(
+    "/api/v1/appointments/{appointment_id}/confirm",
+    response_model=AppointmentOut,
+    responses=TRANSITION_ANSWERS,
+)
+async def confirm_appointment(
+    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """The business confirms a pending appointment."""
+    return await _act(session, principal, appointment_id, "confirm")
+
+
+@router.post(
+    "/api/v1/appointments/{appointment_id}/cancel",
+    response_model=AppointmentOut,
+    responses=TRANSITION_ANSWERS,
+)
+async def cancel_appointment(
+    appointment_id: uuid.UUID, body: CancelIn, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """Cancel: the customer up to the business's notice, the business any time."""
+    return await _act(session, principal, appointment_id, "cancel", body.reason)
+
+
+@router.post(
+    "/api/v1/appointments/{appointment_id}/complete",
+    response_model=AppointmentOut,
+    responses=TRANSITION_ANSWERS,
+)
+async def complete_appointment(
+    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """The business marks a confirmed appointment done."""
+    return await _act(session, principal, appointment_id, "complete")
+
+
+@router.post(
+    "/api/v1/appointments/{appointment_id}/no-show",
+    response_model=AppointmentOut,
+    responses=TRANSITION_ANSWERS,
+)
+async def no_show_appointment(
+    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """The business marks that the customer did not come."""
+    return await _act(session, principal, appointment_id, "no_show")
+
+
+@router.post(
+    "/api/v1/appointments/{appointment_id}/reschedule",
+    response_model=AppointmentOut,
+    responses=answers(
+        {
+            409: "Taken meanwhile (`slot_taken`), a closed appointment "
+            "(`invalid_transition`) or too late for the customer (`too_late`).",
+            422: "Nobody can take it then (`outside_availability`).",
+        }
+    ),
+)
+async def reschedule_appointment(
+    appointment_id: uuid.UUID, body: RescheduleIn, principal: Customer, session: SessionDep
+) -> AppointmentOut:
+    """Move an open appointment to another free slot, in one transaction."""
+    row = await lifecycle.reschedule(
+        session, principal, appointment_id, start=body.start, staff_id=body.staff_id
     )
     return appointment_out(row)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 
 from studioflow.models import (
     OPEN_APPOINTMENT,
     Appointment,
+    AppointmentStatus,
     BookingProfile,
     Membership,
     Service,
@@ -20,7 +22,11 @@ from studioflow.models import (
     StaffService,
     WorkingHours,
 )
+from studioflow.platform.pagination import PageParams
 from studioflow.platform.repository import ClientScoped, Repository, Scope
+
+if TYPE_CHECKING:
+    from studioflow.identity.auth import Principal
 
 
 class BookingRepository(Repository[BookingProfile]):
@@ -195,15 +201,80 @@ class AppointmentRepository(ClientScoped[Appointment]):
     model = Appointment
 
     async def held(
-        self, staff_id: uuid.UUID, start: datetime, end: datetime
+        self,
+        staff_id: uuid.UUID,
+        start: datetime,
+        end: datetime,
+        *,
+        ignore: uuid.UUID | None = None,
     ) -> list[tuple[datetime, datetime]]:
-        """The staff member's open appointments touching [start, end), with buffers."""
-        rows = await self.session.execute(
-            select(Appointment.starts_at, Appointment.blocked_until).where(
-                Appointment.staff_id == staff_id,
-                Appointment.status.in_(OPEN_APPOINTMENT),
-                Appointment.starts_at < end,
-                Appointment.blocked_until > start,
+        """The staff member's open appointments touching [start, end), with buffers
+        (``ignore``: one being moved, whose own time is free to move into)."""
+        statement = select(Appointment.starts_at, Appointment.blocked_until).where(
+            Appointment.staff_id == staff_id,
+            Appointment.status.in_(OPEN_APPOINTMENT),
+            Appointment.starts_at < end,
+            Appointment.blocked_until > start,
+        )
+        if ignore is not None:
+            statement = statement.where(Appointment.id != ignore)
+        rows = await self.session.execute(statement)
+        return [(s, e) for s, e in rows.all()]
+
+    def _visible_to(self, principal: Principal) -> Any:
+        """The customer's own appointments, and the active business's for its staff."""
+        mine = Appointment.customer_id == principal.user_id
+        if principal.can("booking:read"):
+            return or_(mine, Appointment.client_id == principal.client_id)
+        return mine
+
+    async def visible(
+        self, principal: Principal, appointment_id: uuid.UUID, *, lock: bool = False
+    ) -> Appointment | None:
+        statement = select(Appointment).where(
+            Appointment.id == appointment_id, self._visible_to(principal)
+        )
+        if lock:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return await self.one_or_none(statement)
+
+    async def page(
+        self,
+        principal: Principal,
+        params: PageParams,
+        *,
+        as_business: bool,
+        status: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        staff_id: uuid.UUID | None,
+    ) -> tuple[list[Appointment], str | None]:
+        statement = select(Appointment).where(
+            Appointment.client_id == principal.client_id
+            if as_business
+            else Appointment.customer_id == principal.user_id
+        )
+        if status:
+            statement = statement.where(Appointment.status == status)
+        if start:
+            statement = statement.where(Appointment.starts_at >= start)
+        if end:
+            statement = statement.where(Appointment.starts_at < end)
+        if staff_id:
+            statement = statement.where(Appointment.staff_id == staff_id)
+        return await self.newest_first(statement, params)
+
+    async def cancel_pending_before(self, before: datetime) -> int:
+        result = await self.session.execute(
+            update(Appointment)
+            .where(
+                Appointment.status == AppointmentStatus.pending,
+                Appointment.created_at < before,
+            )
+            .values(
+                status=AppointmentStatus.cancelled,
+                cancel_reason="Not confirmed by the business within a day.",
+                sequence=Appointment.sequence + 1,
             )
         )
-        return [(s, e) for s, e in rows.all()]
+        return int(getattr(result, "rowcount", 0) or 0)

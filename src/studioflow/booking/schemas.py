@@ -185,3 +185,13 @@ class AppointmentOut(BaseModel):
     staff_id: uuid.UUID
     service_id: uuid.UUID | None
     price: Money
+
+
+class CancelIn(Input):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RescheduleIn(Input):
+    # Required, but checked after the appointment is found: another's id answers 404 first.
+    start: AwareDatetime | None = Field(default=None, description="Required: the new start.")
+    staff_id: uuid.UUID | None = Field(default=None, description="Left out: the same person.")

@@ -324,6 +324,7 @@ async def availability(
     days: int,
     staff_id: uuid.UUID | None,
     now: datetime | None = None,
+    ignore: uuid.UUID | None = None,
 ) -> list[tuple[datetime, datetime, uuid.UUID]]:
     """Free (start, end, staff) of the business for the service over ``days`` local days
     from ``first``, soonest first."""
@@ -347,7 +348,9 @@ async def availability(
     hours = await staff_repository.hours_of(candidates)
     for member in candidates:
         exceptions = await staff_repository.exceptions(member, window_start, window_end)
-        busy = await AppointmentRepository(session).held(member, window_start, window_end)
+        busy = await AppointmentRepository(session).held(
+            member, window_start, window_end, ignore=ignore
+        )
         for start, end in free_slots(
             days=local_days,
             ranges=[
