@@ -89,3 +89,24 @@ async def admin_client(
         )
         client.cookies.clear()
         yield client, {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def bearer_headers(platform: Platform, address: str) -> dict[str, str]:
+    """A verified account with its personal workspace and a session started directly (not
+    through the sign-in route, whose per-address limit a test of many users would meet):
+    its Bearer headers."""
+    from studioflow.identity.context import Context
+    from studioflow.identity.service import start_session
+
+    email = normalise_email(address)
+    async with platform.db.transaction() as session:
+        user = User(
+            email=email, email_canonical=canonical_email(email), email_verified_at=datetime.now(UTC)
+        )
+        session.add(user)
+        await session.flush()
+        await create_personal_client(session, user, plan="free")
+        signed = await start_session(
+            platform, session, user, method="test", context=Context(ip="127.0.0.1")
+        )
+    return {"Authorization": f"Bearer {signed.access_token}"}

@@ -137,3 +137,63 @@ async def test_overlaps_buffers_neighbours_cancellations_and_moves(
             reopened.status = AppointmentStatus.confirmed
             await session.flush()
     assert appointments.slot_taken(refused.value)
+
+
+async def test_fifty_racing_requests_over_http_get_one_201(
+    committed: tuple[Settings, Platform],
+) -> None:
+    """The same through the API: 50 customers' requests for one slot at once."""
+    import httpx
+
+    from studioflow.app import create_app, served
+    from tests.factories import bearer_headers, create_account
+
+    settings, platform = committed
+    app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+    transport = httpx.ASGITransport(app=served(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        owner = await create_account(client, platform, "racing-owner@example.com")
+        h = owner.headers
+        await client.put(
+            "/api/v1/booking/profile",
+            json={"slug": "race", "name": "Race", "timezone": "UTC", "currency": "EUR"},
+            headers=h,
+        )
+        staff = (
+            await client.post(
+                "/api/v1/booking/staff",
+                json={"user_id": owner.user_id, "display_name": "Only one"},
+                headers=h,
+            )
+        ).json()["id"]
+        offered = (
+            await client.post(
+                "/api/v1/services",
+                json={"name": "Cut", "price": {"amount": 1000, "currency": "EUR"},
+                      "duration_minutes": 30, "staff_ids": [staff]},
+                headers=h,
+            )
+        ).json()["id"]  # fmt: skip
+        await client.put(
+            f"/api/v1/booking/staff/{staff}/hours",
+            json=[{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)],
+            headers=h,
+        )
+        day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+        slot = (
+            await client.get(f"/api/v1/booking/race/availability?service_id={offered}&date={day}")
+        ).json()["slots"][0]["start"]
+        customers = [await bearer_headers(platform, f"racer{n}@example.com") for n in range(50)]
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/appointments",
+                    json={"service_id": offered, "start": slot},
+                    headers=c,
+                )
+                for c in customers
+            )
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * 49, statuses
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"slot_taken"}

@@ -88,6 +88,10 @@ async def test_a_cancel_shows_the_apis_counts(page, live_server: str, live_data_
     )
     assert granted == 200
     await page.get_by_role("link", name="Open").first.click()
+    # The form's script must be running before the click (under load a click on a page
+    # still loading submitted the bare form and reloaded it).
+    await page.wait_for_url("**/studio/workflows/*")
+    await page.wait_for_load_state("load")
     await page.get_by_label("Prompts").fill("\n".join(f"cancel me {n}" for n in range(5)))
     await page.get_by_role("button", name="Run batch").click()
     await page.wait_for_url("**/studio/executions/*")

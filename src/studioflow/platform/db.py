@@ -325,6 +325,11 @@ async def get_session(request: Request, read: ReadSessionDep) -> AsyncIterator[A
     if request.method in SAFE_METHODS:
         yield read
         return
+    # Authentication read through ``read``; its connection goes back to the pool before the
+    # unit of work takes one, so a request never holds two at once waiting for the second
+    # (50 concurrent writes on a pool of 20 all timed out, each holding its reader). Used
+    # again later (uploads prepare through it), it takes a connection anew.
+    await read.close()
     async with _database(request).transaction() as session:
         yield session
 
