@@ -90,6 +90,16 @@ async def test_a_customer_books_a_free_slot_once(
     assert appointment["price"] == {"amount": 12000, "currency": "EUR"}
     again = await client.post("/api/v1/appointments", json=body, headers=customer.headers)
     assert again.status_code == 409 and again.json()["code"] == "slot_taken"
+    # With Idempotency-Key a retried booking answers the first one again.
+    keyed = {**customer.headers, "Idempotency-Key": "book-2"}
+    second = {**body, "start": slots[-1]["start"]}
+    once = await client.post("/api/v1/appointments", json=second, headers=keyed)
+    twice = await client.post("/api/v1/appointments", json=second, headers=keyed)
+    assert once.status_code == twice.status_code == 201
+    assert once.json()["id"] == twice.json()["id"]
+    assert twice.headers["idempotent-replayed"] == "true"
+    reused = await client.post("/api/v1/appointments", json=body, headers=keyed)
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     evening = datetime.fromisoformat(slots[0]["start"]).replace(hour=20).astimezone(UTC)
     late = await client.post(
         "/api/v1/appointments",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +39,7 @@ from studioflow.booking.schemas import (
 )
 from studioflow.identity.auth import Principal
 from studioflow.models import Appointment, BookingProfile
+from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import answers
 from studioflow.platform.pagination import Page, PageParams, page_params
@@ -296,16 +297,33 @@ async def put_hours(
     response_model=AppointmentOut,
     responses=answers(
         {
-            409: "The time was taken meanwhile (`slot_taken`).",
+            409: "The time was taken meanwhile (`slot_taken`), or this Idempotency-Key was "
+            "used with another body (`idempotency_key_reused`).",
             422: "Nobody can take that service then (`outside_availability`).",
         }
     ),
 )
 async def create_appointment(
-    body: AppointmentIn, principal: Customer, session: SessionDep
-) -> AppointmentOut:
+    body: AppointmentIn,
+    principal: Customer,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
     """Book a free slot of a service as the signed-in customer (any staff member when none
-    is named). Confirmed at once or pending, as the business chose."""
+    is named). Confirmed at once or pending, as the business chose. With Idempotency-Key
+    a retry answers the first booking again and books nothing more."""
+    guard = idempotency.Guard(
+        session,
+        principal.client_id,
+        f"appointments:{principal.user_id}",
+        idempotency_key,
+        body.model_dump(mode="json"),
+    )
+    if (replay := await guard.replay()) is not None:
+        response.status_code = replay.status_code
+        response.headers["Idempotent-Replayed"] = "true"
+        return replay.response
     row = await service.book(
         session,
         principal,
@@ -314,7 +332,9 @@ async def create_appointment(
         staff_id=body.staff_id,
         notes=body.notes,
     )
-    return appointment_out(row)
+    out = appointment_out(row)
+    await guard.remember(201, out.model_dump(mode="json"))
+    return out
 
 
 TRANSITION_ANSWERS = answers(
