@@ -239,3 +239,28 @@ async def test_appointments_move_through_their_states(
     assert gone == 1
     state = await client.get(f"/api/v1/appointments/{second['id']}", headers=business)
     assert state.json()["status"] == "cancelled"
+
+
+async def test_moments_at_the_ends_of_the_calendar_are_refused_cleanly(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    """Year 1 and 9999 (no 500s), and no slots before today or past the horizon."""
+    made = await a_business(client, platform)
+    customer = await create_account(client, platform, "edge@example.com")
+    url = f"/api/v1/booking/glow-studio/availability?service_id={made['service']}"
+    for day in ("9999-12-31", "0001-01-01", "2000-01-03"):
+        free = await client.get(f"{url}&date={day}")
+        assert free.status_code == 200 and free.json()["slots"] == [], day
+    for start in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+        refused = await client.post(
+            "/api/v1/appointments",
+            json={"service_id": made["service"], "start": start},
+            headers=customer.headers,
+        )
+        assert refused.status_code == 422, (start, refused.text)
+    too_many = await client.put(
+        f"/api/v1/booking/staff/{made['staff']}/hours",
+        json=[{"weekday": 0, "start": "09:00", "end": "09:05"}] * 101,
+        headers=made["owner"].headers,  # type: ignore[attr-defined]
+    )
+    assert too_many.status_code == 422

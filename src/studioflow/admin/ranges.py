@@ -11,6 +11,10 @@ from studioflow.platform.errors import Unprocessable
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# The days a range may name: far enough either way for any real history, near enough that
+# date arithmetic on them cannot leave the calendar (year 1 or 9999 answered 500).
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9000, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,11 @@ def day_range(
     today: date | None = None,
 ) -> DayRange:
     """``span`` days ending ``last`` (default today) unless ``first`` is given; 422
-    ``invalid_range`` when ``from`` is after ``to`` or the range is too long."""
+    ``invalid_range`` when ``from`` is after ``to``, the range is too long, or a day is
+    outside 1970-9000."""
+    for day in (first, last):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise Unprocessable(f"Days from {EARLIEST} to {LATEST} only.", code="invalid_range")
     last = last or (first + timedelta(days=span - 1) if first else None)
     last = last or (today or datetime.now(UTC).date())
     first = first or last - timedelta(days=span - 1)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -280,7 +280,10 @@ async def delete_staff(
     responses=answers({422: "A range that ends first or overlaps another (`invalid_hours`)."}),
 )
 async def put_hours(
-    staff_id: uuid.UUID, body: list[HoursIn], principal: BookingManager, session: SessionDep
+    staff_id: uuid.UUID,
+    body: Annotated[list[HoursIn], Body(max_length=100)],
+    principal: BookingManager,
+    session: SessionDep,
 ) -> StaffOut:
     """Replace the weekly hours: wall-clock ranges in the business's zone (Monday 0)."""
     return staff_out(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.booking import appointments
 from studioflow.booking.repository import AppointmentRepository, BookingRepository
-from studioflow.booking.service import availability, zone_of
+from studioflow.booking.service import availability, instant, zone_of
 from studioflow.identity.auth import Principal
 from studioflow.models import OPEN_APPOINTMENT, Appointment, AppointmentStatus
 from studioflow.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -125,7 +125,7 @@ async def reschedule(
     offered = await BookingRepository(session).service(row.client_id, row.service_id)
     if offered is None:
         raise Unprocessable("This appointment's service is gone; book a new one.")
-    start = start.astimezone(UTC)
+    start = instant(start)
     wanted = staff_id or row.staff_id
     # Its own time is free to move into: availability is read without it.
     free = await availability(

@@ -47,6 +47,15 @@ SLOT_STEP = timedelta(minutes=15)
 MAX_DAYS = 14
 
 
+def instant(value: datetime) -> datetime:
+    """``value`` in UTC; 422 for a moment at the calendar's very ends (year 1 at a positive
+    offset cannot be written in UTC at all)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise Unprocessable("That moment is out of range.", code="validation_error") from None
+
+
 def zone_of(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -335,6 +344,10 @@ async def availability(
     if offered is None or not offered.is_active:
         raise NotFound("No such service.")
     zone = zone_of(found.timezone)
+    moment = now or datetime.now(UTC)
+    today = moment.astimezone(zone).date()
+    if first < today - timedelta(days=1) or first > today + timedelta(days=found.horizon_days):
+        return []  # nothing is bookable before today or past the horizon
     performers = (await repository.performers([offered.id])).get(offered.id, [])
     candidates = [s for s in performers if staff_id is None or s == staff_id]
     staff_repository = StaffRepository(session)
@@ -343,7 +356,6 @@ async def availability(
     local_days = [first + timedelta(days=n) for n in range(days)]
     window_start = datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     window_end = window_start + timedelta(days=days + 2)
-    moment = now or datetime.now(UTC)
     found_slots: list[tuple[datetime, datetime, uuid.UUID]] = []
     hours = await staff_repository.hours_of(candidates)
     for member in candidates:
@@ -393,7 +405,7 @@ async def book(
     found = await repository.profile(offered.client_id)
     if found is None:
         raise NotFound("No such service.")
-    start = start.astimezone(UTC)
+    start = instant(start)
     local_day = start.astimezone(zone_of(found.timezone)).date()
     free = await availability(
         session,
@@ -405,11 +417,9 @@ async def book(
     )
     matching = [member for slot_start, _, member in free if slot_start == start]
     if not matching:
-        asked = (
-            [staff_id]
-            if staff_id
-            else (await repository.performers([offered.id])).get(offered.id, [])
-        )
+        # Only this service's performers: another business's staff id tells nothing.
+        performers = (await repository.performers([offered.id])).get(offered.id, [])
+        asked = [s for s in performers if staff_id is None or s == staff_id]
         if await _held_by_anyone(session, asked, start):
             raise Conflict("That time was just taken; choose another slot.", code="slot_taken")
         raise Unprocessable(

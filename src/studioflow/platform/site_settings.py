@@ -39,6 +39,7 @@ log = structlog.get_logger("studioflow.site_settings")
 
 CHANNEL = "platform.settings"
 REFRESH_SECONDS = 60.0
+MIN_API_PER_HOUR = 600
 SECRET_PURPOSE = "platform-setting:{}"  # noqa: S105  (a key-derivation label)
 
 Kind = Literal["bool", "int", "text", "plan", "limit", "secret"]
@@ -406,9 +407,13 @@ async def _checked(session: AsyncSession, key: str, spec: Spec, value: Any) -> A
         raise invalid(f"{spec.label}: no plan named {value!r}.")
     if spec.kind == "limit":
         try:
-            parse(value)
+            item = parse(value)
         except ValueError:
             raise invalid(f"{spec.label}: an amount per period, like 600/minute.") from None
+        # The settings page itself is behind this limit: a tiny one would lock the admins
+        # out of undoing it.
+        if item.amount * 3600 / item.get_expiry() < MIN_API_PER_HOUR:
+            raise invalid(f"{spec.label}: at least {MIN_API_PER_HOUR} an hour.")
     if spec.kind == "secret" and not value:
         raise invalid(f"{spec.label}: empty (send null to remove the key).")
     return value
