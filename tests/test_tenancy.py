@@ -21,7 +21,9 @@ from sqlalchemy import select
 
 from studioflow.app import MOUNTS
 from studioflow.identity.auth import Authenticator
-from studioflow.models import AuthSession, Membership, Role, WorkflowTemplate
+from studioflow.models import AuthSession, Membership, Notification, Role, WorkflowTemplate
+from studioflow.notifications import service as notifications
+from studioflow.notifications.content import Message
 from studioflow.platform.runtime import Platform
 from studioflow.web.auth import Page, html_errors
 from tests.factories import create_account
@@ -189,6 +191,14 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
         json=[{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)],
         headers=a.headers,
     )
+    off = datetime.now(UTC) + timedelta(days=40)
+    exception = (
+        await client.post(
+            f"/api/v1/booking/staff/{staff}/exceptions",
+            json={"starts_at": off.isoformat(), "ends_at": (off + timedelta(hours=2)).isoformat()},
+            headers=a.headers,
+        )
+    ).json()["id"]
     day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     slot = (
         await client.get(f"/api/v1/booking/a-biz/availability?service_id={offered}&date={day}")
@@ -200,8 +210,25 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             headers=a.headers,
         )
     ).json()["id"]
+    device = (
+        await client.post(
+            "/api/v1/push-devices",
+            json={"platform": "android", "token": "a-phone"},
+            headers=a.headers,
+        )
+    ).json()["id"]
+    async with platform.db.transaction() as session:
+        await notifications.notify(
+            platform,
+            session,
+            user_id=uuid.UUID(a.user_id),
+            event="support.reply",
+            key="tenancy",
+            message=Message(title="For A", body="only"),
+        )
     async with platform.db.sessionmaker() as session:
         template = await session.scalar(select(WorkflowTemplate.id))
+        notification = await session.scalar(select(Notification.id))
     async with platform.db.transaction() as session:
         session.add(Role(name=NO_PERMISSIONS, scope="client", description="Sees nothing"))
         await session.flush()
@@ -235,6 +262,9 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "staff_id": staff,
             "service_id": offered,
             "appointment_id": appointment,
+            "exception_id": exception,
+            "notification_id": str(notification),
+            "device_id": device,
             "slug": "a-biz",
         },
         c=c,

@@ -27,6 +27,7 @@ from studioflow.media import delivery as media_delivery
 from studioflow.media import endpoints as media_endpoints
 from studioflow.media.delivery_cache import DeliveryCache, publish_changes
 from studioflow.media.hot_path import HotDelivery
+from studioflow.notifications import endpoints as notifications_endpoints
 from studioflow.openapi import document_errors
 from studioflow.platform import files, health
 from studioflow.platform.edge import Edge, EdgeConfig, FastAnswer, csp_with_uploads
@@ -86,6 +87,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(settings_api.router, _API),
     Mount(support_endpoints.router, _API),
     Mount(booking_endpoints.router, _API),
+    Mount(notifications_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),
     Mount(admin_endpoints.public_router, _API),
     Mount(admin_api.router, _API),

@@ -99,6 +99,33 @@ class Settings(BaseSettings):
     github_client_secret: str | None = Field(default=None, repr=False)
     github_base_url: str = "https://github.com"
     github_api_url: str = "https://api.github.com"
+    # SMS through Twilio's Messages API; unset: messages go to the sms outbox in the data
+    # dir. ``twilio_from`` is a number (E.164) or a Messaging Service SID (MG...).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = Field(default=None, repr=False)
+    twilio_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    # Web Push (VAPID): the application server's P-256 key pair, base64url (the private key
+    # as its raw 32 bytes or a PEM file's text), and the contact the push services see.
+    vapid_private_key: str | None = Field(default=None, repr=False)
+    vapid_public_key: str | None = None
+    vapid_subject: str = "mailto:admin@studioflow.local"
+    # The push services a browser subscription may point at (the server POSTs there, so
+    # not anywhere a user names): Chrome/Edge (FCM), Firefox, Safari, Windows.
+    webpush_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "fcm.googleapis.com",
+            "android.googleapis.com",
+            "push.services.mozilla.com",
+            "push.apple.com",
+            "notify.windows.com",
+        ]
+    )
+    # Hosts reached over plain http (a local stand-in in tests only).
+    webpush_insecure_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # FCM HTTP v1 for the apps: the Firebase service account's JSON key file.
+    fcm_service_account_file: Path | None = None
+    fcm_api_url: str = "https://fcm.googleapis.com"
     # Analytics: the header a trusted proxy/CDN puts the viewer's country in (e.g.
     # CF-IPCountry), and how long raw view events are kept.
     country_header: str | None = None
@@ -159,7 +186,14 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(default=None, repr=False)
     openai_base_url: str = "https://api.openai.com"
 
-    @field_validator("cors_origins", "trusted_proxies", "metrics_allow", mode="before")
+    @field_validator(
+        "cors_origins",
+        "trusted_proxies",
+        "metrics_allow",
+        "webpush_hosts",
+        "webpush_insecure_hosts",
+        mode="before",
+    )
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _csv(value)
@@ -202,7 +236,18 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error")
         return level
 
-    @field_validator("redis_url", "smtp_url", "s3_endpoint_url", mode="before")
+    @field_validator(
+        "redis_url",
+        "smtp_url",
+        "s3_endpoint_url",
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_from",
+        "vapid_private_key",
+        "vapid_public_key",
+        "fcm_service_account_file",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -4,6 +4,7 @@ from studioflow.billing import tasks as billing_tasks
 from studioflow.booking import tasks as booking_tasks
 from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
+from studioflow.notifications import tasks as notifications_tasks
 from studioflow.platform import tasks as platform_tasks
 from studioflow.studio import tasks as studio_tasks
 from studioflow.support import tasks as support_tasks
@@ -13,6 +14,7 @@ __all__ = [
     "booking_tasks",
     "identity_tasks",
     "media_tasks",
+    "notifications_tasks",
     "platform_tasks",
     "studio_tasks",
     "support_tasks",

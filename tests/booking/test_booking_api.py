@@ -264,3 +264,51 @@ async def test_moments_at_the_ends_of_the_calendar_are_refused_cleanly(
         headers=made["owner"].headers,  # type: ignore[attr-defined]
     )
     assert too_many.status_code == 422
+
+
+async def test_time_off_and_extra_hours_change_the_free_slots(
+    client: httpx.AsyncClient, platform: Platform
+) -> None:
+    made = await a_business(client, platform)
+    h = made["owner"].headers  # type: ignore[attr-defined]
+    day = next_monday()
+    url = f"/api/v1/booking/glow-studio/availability?service_id={made['service']}&date={day}"
+    before = [s["start"] for s in (await client.get(url)).json()["slots"]]
+    nine = datetime.fromisoformat(before[0])
+    exceptions = f"/api/v1/booking/staff/{made['staff']}/exceptions"
+    off = await client.post(
+        exceptions,
+        json={"starts_at": nine.isoformat(), "ends_at": (nine + timedelta(hours=3)).isoformat(),
+              "kind": "time_off", "reason": "Dentist"},
+        headers=h,
+    )  # fmt: skip
+    assert off.status_code == 201, off.text
+    evening = nine.replace(hour=18)
+    extra = await client.post(
+        exceptions,
+        json={"starts_at": evening.isoformat(), "ends_at": (evening + timedelta(hours=2)).isoformat(),
+              "kind": "extra_hours"},
+        headers=h,
+    )  # fmt: skip
+    assert extra.status_code == 201, extra.text
+    after = [datetime.fromisoformat(s["start"]) for s in (await client.get(url)).json()["slots"]]
+    local = [s.astimezone(BERLIN).strftime("%H:%M") for s in after]
+    assert "09:00" not in local and "11:00" not in local and "12:00" in local
+    assert "18:00" in local and "19:00" in local  # 60 min + 15 buffer fit until 20:00
+    listed = await client.get(exceptions, headers=h)
+    assert [e["kind"] for e in listed.json()] == ["time_off", "extra_hours"]
+    assert listed.json()[0]["reason"] == "Dentist"
+    backwards = await client.post(
+        exceptions,
+        json={"starts_at": evening.isoformat(), "ends_at": nine.isoformat()},
+        headers=h,
+    )
+    assert backwards.status_code == 422 and backwards.json()["code"] == "invalid_hours"
+    missing = await client.post(exceptions, json={}, headers=h)
+    assert missing.status_code == 422
+    gone = await client.delete(f"{exceptions}/{off.json()['id']}", headers=h)
+    assert gone.status_code == 204
+    again = await client.delete(f"{exceptions}/{off.json()['id']}", headers=h)
+    assert again.status_code == 404
+    restored = [s["start"] for s in (await client.get(url)).json()["slots"]]
+    assert restored[0] == before[0]

@@ -22,6 +22,8 @@ from studioflow.booking.schemas import (
     CategoryIn,
     CategoryOut,
     CategoryPatch,
+    ExceptionIn,
+    ExceptionOut,
     HoursIn,
     Location,
     Money,
@@ -38,7 +40,7 @@ from studioflow.booking.schemas import (
     StaffPatch,
 )
 from studioflow.identity.auth import Principal
-from studioflow.models import Appointment, BookingProfile
+from studioflow.models import Appointment, BookingProfile, StaffException
 from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import answers
@@ -289,6 +291,47 @@ async def put_hours(
     return staff_out(
         await service.set_hours(session, principal, staff_id, [h.model_dump() for h in body])
     )
+
+
+def exception_out(row: StaffException) -> ExceptionOut:
+    return ExceptionOut(
+        id=row.id,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        kind=row.kind.value,
+        reason=row.reason,
+    )
+
+
+@router.get("/api/v1/booking/staff/{staff_id}/exceptions", response_model=list[ExceptionOut])
+async def list_exceptions(
+    staff_id: uuid.UUID, principal: BookingReader, session: SessionDep
+) -> list[ExceptionOut]:
+    """The staff member's time off and extra hours that have not ended, soonest first."""
+    return [exception_out(e) for e in await service.exceptions(session, principal, staff_id)]
+
+
+@router.post(
+    "/api/v1/booking/staff/{staff_id}/exceptions",
+    status_code=201,
+    response_model=ExceptionOut,
+    responses=answers({422: "No start or end, or one not after the other (`invalid_hours`)."}),
+)
+async def create_exception(
+    staff_id: uuid.UUID, body: ExceptionIn, principal: BookingManager, session: SessionDep
+) -> ExceptionOut:
+    """Time off or extra hours between two moments."""
+    row = await service.add_exception(session, principal, staff_id, **body.model_dump())
+    return exception_out(row)
+
+
+@router.delete("/api/v1/booking/staff/{staff_id}/exceptions/{exception_id}", status_code=204)
+async def delete_exception(
+    staff_id: uuid.UUID, exception_id: uuid.UUID, principal: BookingManager, session: SessionDep
+) -> Response:
+    """Remove an exception."""
+    await service.delete_exception(session, principal, staff_id, exception_id)
+    return Response(status_code=204)
 
 
 # --- customers ---------------------------------------------------------------------------

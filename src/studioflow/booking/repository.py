@@ -196,6 +196,27 @@ class StaffRepository(ClientScoped[StaffMember]):
         )
         return list(rows.all())
 
+    async def upcoming_exceptions(
+        self, staff_id: uuid.UUID, after: datetime
+    ) -> list[StaffException]:
+        rows = await self.session.scalars(
+            select(StaffException)
+            .where(StaffException.staff_id == staff_id, StaffException.ends_at > after)
+            .order_by(StaffException.starts_at)
+            .limit(500)
+        )
+        return list(rows.all())
+
+    async def exception(
+        self, staff_id: uuid.UUID, exception_id: uuid.UUID
+    ) -> StaffException | None:
+        """One exception of ``staff_id`` (whose business the caller has already checked)."""
+        return await self.session.scalar(
+            select(StaffException).where(
+                StaffException.id == exception_id, StaffException.staff_id == staff_id
+            )
+        )
+
 
 class AppointmentRepository(ClientScoped[Appointment]):
     model = Appointment

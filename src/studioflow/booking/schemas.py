@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -147,6 +148,22 @@ class StaffOut(BaseModel):
     location: Location | None
     is_active: bool
     hours: list[HoursIn]
+
+
+class ExceptionIn(Input):
+    # Required, but checked after the staff member is found: another's id answers 404 first.
+    starts_at: AwareDatetime | None = Field(default=None, description="Required.")
+    ends_at: AwareDatetime | None = Field(default=None, description="Required, after starts_at.")
+    kind: Literal["time_off", "extra_hours"] = "time_off"
+    reason: str = Field(default="", max_length=300)
+
+
+class ExceptionOut(BaseModel):
+    id: uuid.UUID
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    kind: str
+    reason: str
 
 
 class Slot(BaseModel):

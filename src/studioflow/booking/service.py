@@ -29,6 +29,7 @@ from studioflow.models import (
     ExceptionKind,
     Service,
     ServiceCategory,
+    StaffException,
     StaffMember,
     WorkingHours,
 )
@@ -312,6 +313,61 @@ async def set_hours(
         (await repository.services_of([row.id])).get(row.id, []),
         await repository.hours(row.id),
     )
+
+
+EXCEPTION_MAX_DAYS = 366
+
+
+async def exceptions(
+    session: AsyncSession, principal: Principal, staff_id: uuid.UUID, *, now: datetime | None = None
+) -> list[StaffException]:
+    """The staff member's exceptions that have not ended yet, soonest first."""
+    row = await staff_member(session, principal, staff_id)
+    return await StaffRepository(session).upcoming_exceptions(row.id, now or datetime.now(UTC))
+
+
+async def add_exception(
+    session: AsyncSession,
+    principal: Principal,
+    staff_id: uuid.UUID,
+    *,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    kind: str,
+    reason: str,
+) -> StaffException:
+    """Time off (no slots then, even inside the weekly hours) or extra hours (slots then,
+    even outside them). Appointments already booked in time off stay: the business moves
+    or cancels them itself, with the customer told."""
+    row = await staff_member(session, principal, staff_id)
+    if starts_at is None or ends_at is None:
+        raise Unprocessable("Give the start and the end.", code="validation_error")
+    starts_at, ends_at = instant(starts_at), instant(ends_at)
+    if ends_at <= starts_at:
+        raise Unprocessable("It ends after it starts.", code="invalid_hours")
+    if ends_at - starts_at > timedelta(days=EXCEPTION_MAX_DAYS):
+        raise Unprocessable("At most a year at a time.", code="invalid_hours")
+    exception = StaffException(
+        staff_id=row.id,
+        kind=ExceptionKind(kind),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason.strip(),
+    )
+    session.add(exception)
+    await session.flush()
+    return exception
+
+
+async def delete_exception(
+    session: AsyncSession, principal: Principal, staff_id: uuid.UUID, exception_id: uuid.UUID
+) -> None:
+    row = await staff_member(session, principal, staff_id)
+    found = await StaffRepository(session).exception(row.id, exception_id)
+    if found is None:
+        raise NotFound("No such exception.")
+    await session.delete(found)
+    await session.flush()
 
 
 # --- the public side ---------------------------------------------------------------------

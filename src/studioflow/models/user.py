@@ -35,6 +35,9 @@ class User(IdMixin, TimestampMixin, Base):
         status_type(PlatformRole, name="platform_role", length=16), default=PlatformRole.user
     )
     email_verified_at: Mapped[datetime | None]
+    # E.164, set only once verified by a code sent to it (notifications/phones.py).
+    phone: Mapped[str | None] = mapped_column(String(20))
+    phone_verified_at: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
     delete_requested_at: Mapped[datetime | None]

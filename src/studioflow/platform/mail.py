@@ -54,18 +54,24 @@ class OutboxMailer:
         log.info("mail.outbox", to=message["To"], path=str(path))
 
     def _write(self, message: EmailMessage) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.directory / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
-        fd, staging = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(message.as_bytes())
-            os.replace(staging, path)
-        except BaseException:
-            Path(staging).unlink(missing_ok=True)
-            raise
-        return path
+        return write_outbox_file(self.directory, ".eml", message.as_bytes())
+
+
+def write_outbox_file(directory: Path, suffix: str, data: bytes) -> Path:
+    """Write one outbox entry atomically (a staging ``.part`` renamed into place, so a
+    reader never opens half of one); entries sort by the time they were written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = directory / f"{stamp}-{uuid.uuid4().hex[:8]}{suffix}"
+    fd, staging = tempfile.mkstemp(dir=directory, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return path
 
 
 class SmtpMailer:
