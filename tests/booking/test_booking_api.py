@@ -235,7 +235,9 @@ async def test_appointments_move_through_their_states(
     assert late.status_code == 409 and late.json()["code"] == "too_late"
     # Not confirmed within a day: the hourly job cancels it.
     async with platform.db.transaction() as session:
-        gone = await lifecycle.cancel_unconfirmed(session, datetime.now(UTC) + timedelta(hours=25))
+        gone = await lifecycle.cancel_unconfirmed(
+            platform, session, datetime.now(UTC) + timedelta(hours=25)
+        )
     assert gone == 1
     state = await client.get(f"/api/v1/appointments/{second['id']}", headers=business)
     assert state.json()["status"] == "cancelled"

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from studioflow.booking.schemas import (
     ExceptionOut,
     HoursIn,
     Location,
+    ManageIn,
     Money,
     ProfileIn,
     ProfileOut,
@@ -39,7 +40,7 @@ from studioflow.booking.schemas import (
     StaffOut,
     StaffPatch,
 )
-from studioflow.identity.auth import Principal
+from studioflow.identity.auth import Principal, platform_of
 from studioflow.models import Appointment, BookingProfile, StaffException
 from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
@@ -351,6 +352,7 @@ async def delete_exception(
 )
 async def create_appointment(
     body: AppointmentIn,
+    request: Request,
     principal: Customer,
     session: SessionDep,
     response: Response,
@@ -371,6 +373,7 @@ async def create_appointment(
         response.headers["Idempotent-Replayed"] = "true"
         return replay.response
     row = await service.book(
+        platform_of(request),
         session,
         principal,
         service_id=body.service_id,
@@ -419,6 +422,55 @@ async def list_appointments(
     return Page(items=[appointment_out(r) for r in rows], next_cursor=cursor)
 
 
+# Before the plain read: ``{appointment_id}`` would otherwise take "….ics" and answer 422.
+@router.get(
+    "/api/v1/appointments/{appointment_id}.ics",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}, "description": "RFC 5545 invitation"}},
+)
+async def appointment_ics(
+    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+) -> Response:
+    """The appointment as a calendar invitation (stable UID; SEQUENCE rises on every change;
+    METHOD:CANCEL once cancelled)."""
+    row = await lifecycle.get(session, principal, appointment_id)
+    data = await service.invitation(session, row)
+    return Response(
+        data,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="appointment-{row.id}.ics"'},
+    )
+
+
+@router.post(
+    "/api/v1/appointments/{appointment_id}/manage",
+    response_model=AppointmentOut,
+    responses=answers(
+        {
+            404: "The link is wrong, used or expired (`not_found`).",
+            409: "Taken meanwhile (`slot_taken`), closed (`invalid_transition`) or too late "
+            "(`too_late`).",
+            422: "Nobody can take it then (`outside_availability`).",
+        }
+    ),
+)
+async def manage_by_link(
+    appointment_id: uuid.UUID, body: ManageIn, request: Request, session: SessionDep
+) -> AppointmentOut:
+    """Cancel or move an appointment with the single-use link of its email, without
+    signing in (the link is spent by it)."""
+    row = await lifecycle.act_by_link(
+        platform_of(request),
+        session,
+        appointment_id,
+        body.token,
+        action=body.action,
+        reason=body.reason,
+        start=body.start,
+    )
+    return appointment_out(row)
+
+
 @router.get("/api/v1/appointments/{appointment_id}", response_model=AppointmentOut)
 async def get_appointment(
     appointment_id: uuid.UUID, principal: Customer, session: SessionDep
@@ -428,6 +480,7 @@ async def get_appointment(
 
 
 async def _act(
+    request: Request,
     session: AsyncSession,
     principal: Principal,
     appointment_id: uuid.UUID,
@@ -435,7 +488,9 @@ async def _act(
     reason: str | None = None,
 ) -> AppointmentOut:
     return appointment_out(
-        await lifecycle.act(session, principal, appointment_id, action, reason=reason)
+        await lifecycle.act(
+            platform_of(request), session, principal, appointment_id, action, reason=reason
+        )
     )
 
 
@@ -445,10 +500,10 @@ async def _act(
     responses=TRANSITION_ANSWERS,
 )
 async def confirm_appointment(
-    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+    appointment_id: uuid.UUID, request: Request, principal: Customer, session: SessionDep
 ) -> AppointmentOut:
     """The business confirms a pending appointment."""
-    return await _act(session, principal, appointment_id, "confirm")
+    return await _act(request, session, principal, appointment_id, "confirm")
 
 
 @router.post(
@@ -457,10 +512,14 @@ async def confirm_appointment(
     responses=TRANSITION_ANSWERS,
 )
 async def cancel_appointment(
-    appointment_id: uuid.UUID, body: CancelIn, principal: Customer, session: SessionDep
+    appointment_id: uuid.UUID,
+    request: Request,
+    body: CancelIn,
+    principal: Customer,
+    session: SessionDep,
 ) -> AppointmentOut:
     """Cancel: the customer up to the business's notice, the business any time."""
-    return await _act(session, principal, appointment_id, "cancel", body.reason)
+    return await _act(request, session, principal, appointment_id, "cancel", body.reason)
 
 
 @router.post(
@@ -469,10 +528,10 @@ async def cancel_appointment(
     responses=TRANSITION_ANSWERS,
 )
 async def complete_appointment(
-    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+    appointment_id: uuid.UUID, request: Request, principal: Customer, session: SessionDep
 ) -> AppointmentOut:
     """The business marks a confirmed appointment done."""
-    return await _act(session, principal, appointment_id, "complete")
+    return await _act(request, session, principal, appointment_id, "complete")
 
 
 @router.post(
@@ -481,10 +540,10 @@ async def complete_appointment(
     responses=TRANSITION_ANSWERS,
 )
 async def no_show_appointment(
-    appointment_id: uuid.UUID, principal: Customer, session: SessionDep
+    appointment_id: uuid.UUID, request: Request, principal: Customer, session: SessionDep
 ) -> AppointmentOut:
     """The business marks that the customer did not come."""
-    return await _act(session, principal, appointment_id, "no_show")
+    return await _act(request, session, principal, appointment_id, "no_show")
 
 
 @router.post(
@@ -499,11 +558,20 @@ async def no_show_appointment(
     ),
 )
 async def reschedule_appointment(
-    appointment_id: uuid.UUID, body: RescheduleIn, principal: Customer, session: SessionDep
+    appointment_id: uuid.UUID,
+    request: Request,
+    body: RescheduleIn,
+    principal: Customer,
+    session: SessionDep,
 ) -> AppointmentOut:
     """Move an open appointment to another free slot, in one transaction."""
     row = await lifecycle.reschedule(
-        session, principal, appointment_id, start=body.start, staff_id=body.staff_id
+        platform_of(request),
+        session,
+        principal,
+        appointment_id,
+        start=body.start,
+        staff_id=body.staff_id,
     )
     return appointment_out(row)
 

@@ -12,13 +12,15 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.booking import appointments
+from studioflow.booking import appointments, notices
 from studioflow.booking.repository import AppointmentRepository, BookingRepository
 from studioflow.booking.service import availability, instant, zone_of
 from studioflow.identity.auth import Principal
+from studioflow.identity.tokens import sha256
 from studioflow.models import OPEN_APPOINTMENT, Appointment, AppointmentStatus
 from studioflow.platform.errors import Conflict, Forbidden, NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
+from studioflow.platform.runtime import Platform
 
 Action = Literal["confirm", "cancel", "complete", "no_show"]
 
@@ -72,6 +74,7 @@ async def listed(
 
 
 async def act(
+    platform: Platform,
     session: AsyncSession,
     principal: Principal,
     appointment_id: uuid.UUID,
@@ -84,6 +87,23 @@ async def act(
     business = _is_business(principal, row)
     if action in BUSINESS_ONLY and not business:
         raise Forbidden("Only the business can do that.")
+    return await _apply(
+        platform, session, row, action, business=business, actor=principal.user_id,
+        reason=reason, now=now,
+    )  # fmt: skip
+
+
+async def _apply(
+    platform: Platform,
+    session: AsyncSession,
+    row: Appointment,
+    action: Action,
+    *,
+    business: bool,
+    actor: uuid.UUID | None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Appointment:
     allowed, target = TRANSITIONS[action]
     if row.status not in allowed:
         raise Conflict(
@@ -95,13 +115,17 @@ async def act(
     row.status = target
     if action == "cancel":
         row.cancel_reason = (reason or "").strip()[:500] or None
-        row.cancelled_by = principal.user_id
-        row.sequence += 1
+        row.cancelled_by = actor
+    row.sequence += 1  # every change: calendars replace their copy
     await session.flush()
+    if action in ("confirm", "cancel"):
+        event = "appointment.confirmed" if action == "confirm" else "appointment.cancelled"
+        await notices.tell(platform, session, row, event, actor=actor)
     return row
 
 
 async def reschedule(
+    platform: Platform,
     session: AsyncSession,
     principal: Principal,
     appointment_id: uuid.UUID,
@@ -113,11 +137,28 @@ async def reschedule(
     """Move an open appointment to a free slot, in one transaction (409 ``slot_taken`` if
     it was taken meanwhile; the old time is released by the same statement)."""
     row = await _locked_visible(session, principal, appointment_id)
+    return await _move(
+        platform, session, row, business=_is_business(principal, row),
+        actor=principal.user_id, start=start, staff_id=staff_id, now=now,
+    )  # fmt: skip
+
+
+async def _move(
+    platform: Platform,
+    session: AsyncSession,
+    row: Appointment,
+    *,
+    business: bool,
+    actor: uuid.UUID | None,
+    start: datetime | None,
+    staff_id: uuid.UUID | None,
+    now: datetime | None = None,
+) -> Appointment:
     if start is None:
         raise Unprocessable("Give the new start.", code="validation_error")
     if row.status not in OPEN_APPOINTMENT:
         raise Conflict(f"A {row.status.value} appointment cannot move.", code="invalid_transition")
-    if not _is_business(principal, row):
+    if not business:
         await _within_notice(session, row, now)
     profile = await BookingRepository(session).profile(row.client_id)
     if profile is None or row.service_id is None:
@@ -143,9 +184,58 @@ async def reschedule(
             code="outside_availability",
         )
     row.staff_id = wanted
-    return await appointments.move(
+    moved = await appointments.move(
         session, row, starts_at=start, buffer_minutes=offered.buffer_minutes
     )
+    await notices.tell(platform, session, moved, "appointment.rescheduled", actor=actor)
+    return moved
+
+
+# --- by the signed link in an email --------------------------------------------------------
+
+
+async def by_link(
+    session: AsyncSession, appointment_id: uuid.UUID, token: str, *, now: datetime | None = None
+) -> Appointment:
+    """The appointment a link's holder may manage; 404 for a wrong, used or expired link
+    (the same answer for all: a guess learns nothing)."""
+    moment = now or datetime.now(UTC)
+    repository = AppointmentRepository(session)
+    found = await repository.manage_token(sha256(token), notices.MANAGE, appointment_id, moment)
+    row = await repository.by_id(appointment_id, lock=True) if found else None
+    if row is None:
+        raise NotFound("This link has been used or has expired. Sign in to see the appointment.")
+    return row
+
+
+async def act_by_link(
+    platform: Platform,
+    session: AsyncSession,
+    appointment_id: uuid.UUID,
+    token: str,
+    *,
+    action: Literal["cancel", "reschedule"],
+    reason: str | None = None,
+    start: datetime | None = None,
+    now: datetime | None = None,
+) -> Appointment:
+    """Cancel or move as the customer (the notice applies), spending the link."""
+    moment = now or datetime.now(UTC)
+    repository = AppointmentRepository(session)
+    link = await repository.manage_token(sha256(token), notices.MANAGE, appointment_id, moment)
+    row = await repository.by_id(appointment_id, lock=True) if link else None
+    if link is None or row is None:
+        raise NotFound("This link has been used or has expired. Sign in to see the appointment.")
+    link.used_at = moment
+    if action == "cancel":
+        return await _apply(
+            platform, session, row, "cancel", business=False, actor=row.customer_id,
+            reason=reason, now=moment,
+        )  # fmt: skip
+    return await _move(
+        platform, session, row, business=False, actor=row.customer_id, start=start,
+        staff_id=None, now=moment,
+    )  # fmt: skip
 
 
 async def _locked_visible(
@@ -167,7 +257,14 @@ async def _within_notice(session: AsyncSession, row: Appointment, now: datetime 
         )
 
 
-async def cancel_unconfirmed(session: AsyncSession, now: datetime) -> int:
+async def cancel_unconfirmed(platform: Platform, session: AsyncSession, now: datetime) -> int:
     """Pending appointments the business did not confirm within a day are cancelled (the
-    job runs hourly; a conditional update, so one confirmed meanwhile stays)."""
-    return await AppointmentRepository(session).cancel_pending_before(now - UNCONFIRMED_FOR)
+    job runs hourly; a conditional update, so one confirmed meanwhile stays), and their
+    customers told."""
+    repository = AppointmentRepository(session)
+    ids = await repository.cancel_pending_before(now - UNCONFIRMED_FOR)
+    for appointment_id in ids:
+        row = await repository.by_id(appointment_id, lock=True)
+        if row is not None:
+            await notices.tell(platform, session, row, "appointment.cancelled")
+    return len(ids)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_, select, update
 
 from studioflow.models import (
     OPEN_APPOINTMENT,
+    ActionToken,
     Appointment,
     AppointmentStatus,
     BookingProfile,
@@ -110,6 +111,11 @@ class StaffRepository(ClientScoped[StaffMember]):
         await self.session.execute(
             select(StaffMember.id).where(StaffMember.id == staff_id).with_for_update()
         )
+
+    async def by_id(self, staff_id: uuid.UUID) -> StaffMember | None:
+        """A staff member by id alone: for messages about an appointment already found."""
+        found: StaffMember | None = await self.session.get(StaffMember, staff_id)
+        return found
 
     async def of_business(self, client_id: uuid.UUID, staff_id: uuid.UUID) -> StaffMember | None:
         return await self.one_or_none(self.of_client(client_id).where(StaffMember.id == staff_id))
@@ -285,7 +291,45 @@ class AppointmentRepository(ClientScoped[Appointment]):
             statement = statement.where(Appointment.staff_id == staff_id)
         return await self.newest_first(statement, params)
 
-    async def cancel_pending_before(self, before: datetime) -> int:
+    async def starting_between(self, start: datetime, end: datetime) -> list[Appointment]:
+        """Open appointments of every business starting in (start, end]: the reminder cron."""
+        return await self.all(
+            select(Appointment)
+            .where(
+                Appointment.status.in_(OPEN_APPOINTMENT),
+                Appointment.starts_at > start,
+                Appointment.starts_at <= end,
+            )
+            .order_by(Appointment.starts_at)
+            .limit(5000)
+        )
+
+    async def by_id(self, appointment_id: uuid.UUID, *, lock: bool = False) -> Appointment | None:
+        """By id alone: for a holder of its signed link, or a job; never for a principal."""
+        statement = select(Appointment).where(Appointment.id == appointment_id)
+        if lock:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return await self.one_or_none(statement)
+
+    async def manage_token(
+        self, token_hash: str, purpose: str, appointment_id: uuid.UUID, now: datetime
+    ) -> ActionToken | None:
+        """The unused, unexpired link token for this appointment (locked: one use)."""
+        found: ActionToken | None = await self.session.scalar(
+            select(ActionToken)
+            .where(
+                ActionToken.token_hash == token_hash,
+                ActionToken.purpose == purpose,
+                ActionToken.used_at.is_(None),
+                ActionToken.expires_at > now,
+            )
+            .with_for_update()
+        )
+        if found is None or found.data.get("appointment_id") != str(appointment_id):
+            return None
+        return found
+
+    async def cancel_pending_before(self, before: datetime) -> list[uuid.UUID]:
         result = await self.session.execute(
             update(Appointment)
             .where(
@@ -297,5 +341,6 @@ class AppointmentRepository(ClientScoped[Appointment]):
                 cancel_reason="Not confirmed by the business within a day.",
                 sequence=Appointment.sequence + 1,
             )
+            .returning(Appointment.id)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return [uuid.UUID(str(i)) for i in result.scalars().all()]

@@ -212,3 +212,11 @@ class RescheduleIn(Input):
     # Required, but checked after the appointment is found: another's id answers 404 first.
     start: AwareDatetime | None = Field(default=None, description="Required: the new start.")
     staff_id: uuid.UUID | None = Field(default=None, description="Left out: the same person.")
+
+
+class ManageIn(Input):
+    # Optional in the model so that any wrong link answers the same 404 (checked first).
+    token: str = Field(default="", max_length=200, description="From the emailed link.")
+    action: Literal["cancel", "reschedule"] = "cancel"
+    reason: str | None = Field(default=None, max_length=500)
+    start: AwareDatetime | None = Field(default=None, description="reschedule: the new start")

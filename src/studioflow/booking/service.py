@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.booking import appointments
+from studioflow.booking import appointments, calendar, notices
 from studioflow.booking.availability import DayRange, free_slots
 from studioflow.booking.repository import (
     AppointmentRepository,
@@ -34,6 +34,7 @@ from studioflow.models import (
     WorkingHours,
 )
 from studioflow.platform.errors import Conflict, NotFound, Unprocessable
+from studioflow.platform.runtime import Platform
 
 RESERVED_SLUGS = frozenset({"profile", "staff", "artists"})
 # Fields a change may set to null; any other null in a change means "keep".
@@ -443,6 +444,7 @@ async def availability(
 
 
 async def book(
+    platform: Platform,
     session: AsyncSession,
     principal: Principal,
     *,
@@ -483,7 +485,7 @@ async def book(
             code="outside_availability",
         )
     status = AppointmentStatus.confirmed if found.auto_confirm else AppointmentStatus.pending
-    return await appointments.book(
+    row = await appointments.book(
         session,
         client_id=found.client_id,
         staff_id=matching[0],
@@ -494,6 +496,10 @@ async def book(
         status=status,
         notes=notes,
     )
+    # The customer gets the confirmation (with the invitation and the link) even though
+    # they booked it themself.
+    await notices.tell(platform, session, row, "appointment.created")
+    return row
 
 
 async def _held_by_anyone(
@@ -506,3 +512,10 @@ async def _held_by_anyone(
         if any(s <= start < e for s, e in held):
             return True
     return False
+
+
+async def invitation(session: AsyncSession, row: Appointment) -> bytes:
+    """The appointment's ``.ics`` (see booking/calendar.py)."""
+    business = await BookingRepository(session).profile(row.client_id)
+    staff = await StaffRepository(session).by_id(row.staff_id)
+    return calendar.ics(row, business, staff_name=staff.display_name if staff else "")

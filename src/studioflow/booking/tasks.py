@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from studioflow.booking import lifecycle
+from studioflow.booking import lifecycle, notices
 from studioflow.platform.jobs import task
 from studioflow.platform.runtime import Platform
 
@@ -13,4 +13,12 @@ from studioflow.platform.runtime import Platform
 async def cancel_unconfirmed(platform: Platform) -> int:
     """Hourly: pending appointments not confirmed within a day are cancelled."""
     async with platform.db.transaction() as session:
-        return await lifecycle.cancel_unconfirmed(session, datetime.now(UTC))
+        return await lifecycle.cancel_unconfirmed(platform, session, datetime.now(UTC))
+
+
+@task("booking.send_reminders", cron="*/5 * * * *", timeout=300, retries=2)
+async def send_reminders(platform: Platform) -> int:
+    """Every 5 minutes: reminders 24 h and 2 h before; each is sent once (its dedupe key),
+    however many workers run the cron and however often it runs."""
+    async with platform.db.transaction() as session:
+        return await notices.send_reminders(platform, session, datetime.now(UTC))

@@ -184,6 +184,8 @@ class Appointment(IdMixin, TimestampMixin, Base):
         Index("ix_appointments_staff_starts", "staff_id", "starts_at"),
         Index("ix_appointments_client_starts", "client_id", "starts_at"),
         Index("ix_appointments_customer", "customer_id", "starts_at"),
+        # The reminder cron reads what starts in the next day, across businesses.
+        Index("ix_appointments_starts_at", "starts_at"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))

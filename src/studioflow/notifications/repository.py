@@ -49,6 +49,14 @@ class NotificationRepository(Repository[Notification]):
     async def add_delivery_once(self, values: dict[str, Any]) -> uuid.UUID | None:
         return await self._once(NotificationDelivery, values)
 
+    async def has_key(self, user_id: uuid.UUID, key: str) -> bool:
+        found = await self.session.scalar(
+            select(Notification.id).where(
+                Notification.user_id == user_id, Notification.dedupe_key == key
+            )
+        )
+        return found is not None
+
     async def page(
         self, user_id: uuid.UUID, params: PageParams, *, unread: bool
     ) -> tuple[list[Notification], str | None]:

@@ -93,6 +93,11 @@ async def notify(
     return first is not None
 
 
+async def told(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
+    """Whether ``user_id`` was told about ``key`` already (to skip building a message)."""
+    return await NotificationRepository(session).has_key(user_id, key[:200])
+
+
 async def _reachable(
     repository: NotificationRepository, user_id: uuid.UUID, channel: Channel, message: Message
 ) -> bool:

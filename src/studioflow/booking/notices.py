@@ -1,0 +1,158 @@
+"""What booking tells people, through the notifications module: the customer about their
+appointment (created, confirmed, cancelled, moved, reminders 24 h and 2 h before) with the
+``.ics`` and a single-use link to cancel or move it without signing in; the staff member
+about their calendar. Each message is raised in the transaction of the change it reports,
+keyed by the appointment, the event and its SEQUENCE, so it is sent once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from html import escape
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from studioflow.booking import calendar
+from studioflow.booking.repository import AppointmentRepository, BookingRepository, StaffRepository
+from studioflow.identity.tokens import random_token, sha256
+from studioflow.models import OPEN_APPOINTMENT, ActionToken, Appointment, BookingProfile
+from studioflow.notifications import service as notifications
+from studioflow.notifications.content import Attachment, Message
+from studioflow.platform.runtime import Platform
+
+MANAGE = "appointment_manage"
+REMINDERS = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
+
+_WHAT = {
+    "appointment.created": ("Booked", "New booking"),
+    "appointment.confirmed": ("Confirmed", "Confirmed"),
+    "appointment.cancelled": ("Cancelled", "Cancelled"),
+    "appointment.rescheduled": ("Moved", "Moved"),
+    "appointment.reminder": ("Reminder", "Reminder"),
+}
+
+
+def when(row: Appointment) -> str:
+    return f"{row.local_date:%a %d %b %Y} at {row.local_time} ({row.timezone})"
+
+
+async def manage_link(platform: Platform, session: AsyncSession, row: Appointment) -> str | None:
+    """A fresh single-use link for the customer, valid until the appointment starts."""
+    if row.customer_id is None or row.status not in OPEN_APPOINTMENT:
+        return None
+    token = random_token(32)
+    session.add(
+        ActionToken(
+            purpose=MANAGE,
+            token_hash=sha256(token),
+            user_id=row.customer_id,
+            data={"appointment_id": str(row.id)},
+            expires_at=row.starts_at,
+        )
+    )
+    await session.flush()
+    return f"{platform.settings.base_url}/appointments/{row.id}/manage?token={token}"
+
+
+async def tell(
+    platform: Platform,
+    session: AsyncSession,
+    row: Appointment,
+    event: str,
+    *,
+    actor: uuid.UUID | None = None,
+    key: str | None = None,
+) -> None:
+    """Tell the customer and the staff member about ``event`` (not whoever caused it)."""
+    business = await BookingRepository(session).profile(row.client_id)
+    staff = await StaffRepository(session).by_id(row.staff_id)
+    staff_name = staff.display_name if staff else ""
+    key = key or f"appointment:{row.id}:{event}:{row.sequence}"
+    invitation = calendar.ics(row, business, staff_name=staff_name)
+    attachment = Attachment(
+        "appointment.ics", f"text/calendar; method={calendar.method(row)}", invitation
+    )
+    customer = row.customer_id
+    if customer is not None and customer != actor:
+        if await notifications.told(session, customer, key):
+            return  # raised again (a retried job, the next reminder run): told already
+        link = await manage_link(platform, session, row)
+        message = _customer_message(row, business, staff_name, event, link, attachment)
+        await notifications.notify(
+            platform, session, user_id=customer, event=event, key=key, message=message
+        )
+    if staff is not None and staff.user_id != actor and event != "appointment.reminder":
+        title = f"{_WHAT[event][1]}: {row.service_name}, {when(row)}"
+        await notifications.notify(
+            platform,
+            session,
+            user_id=staff.user_id,
+            event=event,
+            key=key,
+            message=Message(
+                title=title[:200],
+                body=f"Status: {row.status.value}." + (f" Notes: {row.notes}" if row.notes else ""),
+                link=f"/workspace/booking/appointments/{row.id}",
+                attachments=(attachment,),
+            ),
+        )
+
+
+def _customer_message(
+    row: Appointment,
+    business: BookingProfile | None,
+    staff_name: str,
+    event: str,
+    link: str | None,
+    attachment: Attachment,
+) -> Message:
+    place = business.name if business else "the business"
+    title = f"{_WHAT[event][0]}: {row.service_name} at {place}"
+    lines = [
+        f"{row.service_name} with {staff_name}" if staff_name else row.service_name,
+        when(row),
+        f"Status: {row.status.value}",
+    ]
+    if row.status.value == "cancelled" and row.cancel_reason:
+        lines.append(f"Reason: {row.cancel_reason}")
+    if business and business.address:
+        lines.append(business.address)
+    text = "\n".join(lines)
+    if link:
+        text += (
+            f"\n\nCancel or move it (no sign-in needed; the link works once): {link}\n"
+            "The calendar invitation is attached."
+        )
+    html = "<p>" + "<br>".join(escape(line) for line in lines) + "</p>"
+    if link:
+        html += f'<p><a href="{escape(link)}">Cancel or move this appointment</a></p>'
+    return Message(
+        title=title[:200],
+        body=f"{row.service_name}, {when(row)}",
+        link=f"/appointments/{row.id}",
+        email_subject=title[:200],
+        email_text=text,
+        email_html=html,
+        sms=f"{title}. {when(row)}."[:300],
+        attachments=(attachment,),
+    )
+
+
+async def send_reminders(platform: Platform, session: AsyncSession, now: datetime) -> int:
+    """Remind customers 24 h and 2 h before: once per appointment, lead and start time
+    (a moved appointment is reminded of its new time), whichever worker runs the cron."""
+    told = 0
+    repository = AppointmentRepository(session)
+    for label, lead in REMINDERS:
+        for row in await repository.starting_between(now, now + lead):
+            # Booked after the moment the reminder was due (a same-day booking): the
+            # confirmation just said it all. The 24 h one is not sent once the 2 h one is due.
+            if row.created_at > row.starts_at - lead or (
+                label == "24h" and row.starts_at - now <= timedelta(hours=2)
+            ):
+                continue
+            stamp = int(row.starts_at.timestamp())
+            key = f"appointment:{row.id}:reminder:{label}:{stamp}"
+            await tell(platform, session, row, "appointment.reminder", key=key)
+            told += 1
+    return told
