@@ -7,6 +7,9 @@ from __future__ import annotations
 import uuid
 from contextlib import AbstractContextManager
 
+from sqlalchemy import select
+
+from studioflow.models import Notification
 from studioflow.platform.runtime import Platform
 from studioflow.studio import runner
 from tests.sql_seen import statements
@@ -20,8 +23,9 @@ EXECUTE_BUDGET = 8
 # numbering and rows; then the result image, the item, the counters, closing, event numbering
 # and rows. SQLite's trace reports each row of a multi-row insert (2 + 3 event rows), so 13
 # there; 11 on PostgreSQL, where a multi-row insert is one statement. One more for the cancel
-# poll, which a slow machine may reach.
-RUN_BUDGET = {"sqlite": 14, "postgresql": 12}
+# poll, which a slow machine may reach. Then, once per run (not per item), telling whoever
+# started it: the in-app row, their preferences, their account, their push devices.
+RUN_BUDGET = {"sqlite": 18, "postgresql": 16}
 
 
 NOT_COUNTED = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK", "PRAGMA")
@@ -52,4 +56,8 @@ async def test_one_item_costs_a_bounded_number_of_statements(studio_app: Studio)
 
     body = await studio_app.wait(str(execution_id))
     assert body["progress"]["completed"] == 1
+    # Whoever started it is told (in the app; push and mail as they chose).
+    async with studio_app.platform.db.sessionmaker() as session:
+        told = (await session.scalars(select(Notification.event))).all()
+    assert list(told) == ["execution.completed"]
     await studio_app.assert_ledger_balanced()

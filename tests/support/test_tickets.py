@@ -86,6 +86,11 @@ async def test_a_ticket_from_opening_to_closing(
     assert replied.status_code == 201
     mail = await wait_for_mail(platform, "asker@example.com", subject="New reply")
     assert "can you send the run id" in str(mail.get_payload())
+    # The reply is in the opener's notifications too (the bell), linking to the ticket.
+    bell = (await client.get("/api/v1/notifications", headers=owner.headers)).json()
+    assert [(n["event"], n["link"]) for n in bell["items"]] == [
+        ("support.reply", f"/support/{ticket_id}")
+    ]
     await client.patch(
         f"/api/v1/admin/support-tickets/{ticket_id}",
         json={"status": "waiting_on_client", "assignee_id": admin.user_id},

@@ -30,6 +30,8 @@ from studioflow.models import (
     WorkflowTemplate,
 )
 from studioflow.models.base import uuid7
+from studioflow.notifications import service as notifications
+from studioflow.notifications.content import Message
 from studioflow.platform.errors import NotFound, Unprocessable
 from studioflow.platform.events import EventBus
 from studioflow.platform.pagination import (
@@ -307,6 +309,30 @@ async def finish_item(
         },
     )
     return True
+
+
+async def tell_finished(
+    platform: Platform, session: AsyncSession, execution: WorkflowExecution, status: str
+) -> None:
+    """Tell whoever started the run that it is over (in the transaction that closed it;
+    once, by the execution's id)."""
+    if execution.created_by is None or status not in {"completed", "failed"}:
+        return
+    event = f"execution.{status}"
+    title = "Your generation run finished" if status == "completed" else "A generation run failed"
+    await notifications.notify(
+        platform,
+        session,
+        user_id=execution.created_by,
+        event=event,
+        key=f"execution:{execution.id}:{status}",
+        message=Message(
+            title=title,
+            body="Open it to see the results." if status == "completed" else "See what went wrong.",
+            link=f"/studio/executions/{execution.id}",
+            email_text=f"{title}.\n\n{platform.settings.base_url}/studio/executions/{execution.id}",
+        ),
+    )
 
 
 async def remaining_items(session: AsyncSession, execution_id: uuid.UUID) -> int:

@@ -237,8 +237,11 @@ async def _work(work: Slice, control: Subscription) -> str:
                 error=work.fatal.message,
                 error_code=work.fatal.kind.value,
             )
+            await executions.tell_finished(work.platform, session, work.execution, "failed")
             return "failed"
         status = await executions.settle(session, work.platform.events, work.execution.id)
+        if status is not None:
+            await executions.tell_finished(work.platform, session, work.execution, status)
         if status is not None or cancelled:
             return status or "cancelled"
         return await _hand_on(work, session)
@@ -420,6 +423,7 @@ async def _settle_if_done(work: Slice, session: Any) -> None:
         status = await executions.settle(session, work.platform.events, work.execution.id)
         if status is not None:
             work.settled = status
+            await executions.tell_finished(work.platform, session, work.execution, status)
 
 
 async def _retry_later(work: Slice, item: Claimed, failure: ProviderError) -> None:

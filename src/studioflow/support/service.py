@@ -30,6 +30,8 @@ from studioflow.models import (
     TicketPriority,
     TicketStatus,
 )
+from studioflow.notifications import service as notifications
+from studioflow.notifications.content import Message
 from studioflow.platform.errors import Conflict, NotFound, Unprocessable
 from studioflow.platform.mail import build_message
 from studioflow.platform.pagination import PageParams
@@ -346,13 +348,22 @@ async def staff_reply(
         ticket=str(ticket.id),
         internal=internal,
     )
-    if not internal:
-        await _tell_opener(
+    if not internal and ticket.opened_by is not None:
+        # In the app and by mail (or push), as the opener's preferences for support.reply say.
+        title = f"New reply on your ticket: {ticket.subject}"[:200]
+        await notifications.notify(
             platform,
             session,
-            ticket,
-            f"New reply on your ticket: {ticket.subject}",
-            f"The support team wrote:\n\n{message.body}\n\n",
+            user_id=ticket.opened_by,
+            event="support.reply",
+            key=f"support:{message.id}",
+            message=Message(
+                title=title,
+                body=message.body[:300],
+                link=f"/support/{ticket.id}",
+                email_text=f"The support team wrote:\n\n{message.body}\n\n"
+                f"{platform.settings.base_url}/support/{ticket.id}\n",
+            ),
         )
     return message
 
