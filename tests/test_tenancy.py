@@ -50,6 +50,8 @@ PUBLIC = {
     "/ready",
     "/api/v1/booking/{slug}",  # a business's public page (API.md: public reads)
     "/api/v1/booking/{slug}/availability",
+    # The emailed single-use link's action: its token is the authentication (404 without).
+    "/api/v1/appointments/{appointment_id}/manage",
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 # Delivery answers anyone; for a private image without a signature that answer is 404.

@@ -167,6 +167,9 @@ def upgrade() -> None:
     with op.batch_alter_table("push_devices", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_push_devices_user_id"), ["user_id"], unique=False)
 
+    with op.batch_alter_table("appointments", schema=None) as batch_op:
+        batch_op.create_index("ix_appointments_starts_at", ["starts_at"], unique=False)
+
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("phone", sa.String(length=20), nullable=True))
         batch_op.add_column(

@@ -79,6 +79,9 @@ async def test_admin_actions_are_audited(client: httpx.AsyncClient, platform: Pl
     assert str(assign.client_id) == owner.client_id == str(review.client_id)
     assert review.data["decision"] == "declined"
 
+    # A reply's notification is sent by a job that uses the database, and this test's
+    # sessions share one connection: no job may run beside the requests from here on.
+    await platform.stop_worker()
     ticket = await client.post(
         "/api/v1/support-tickets",
         json={"subject": "Help", "body": "Where are my images?"},
