@@ -10,6 +10,7 @@ from pathlib import Path
 from bench import (
     admin_bench,
     analytics_stall,
+    booking_bench,
     delivery_bench,
     load_bench,
     media_bench,
@@ -25,6 +26,7 @@ SUITES = {
     "delivery": delivery_bench.run,
     "analytics": analytics_stall.run,
     "admin": admin_bench.run,
+    "booking": booking_bench.run,
 }
 
 

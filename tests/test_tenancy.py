@@ -49,6 +49,7 @@ PUBLIC = {
     "/health",
     "/ready",
     "/api/v1/booking/{slug}",  # a business's public page (API.md: public reads)
+    "/api/v1/booking/artists",  # artists near a place (API.md: public)
     "/api/v1/booking/{slug}/availability",
     # The emailed single-use link's action: its token is the authentication (404 without).
     "/api/v1/appointments/{appointment_id}/manage",
@@ -61,6 +62,11 @@ OPEN_DELIVERY = {"/i/{image_id}", "/info/{image_id}", "/embed/{image_id}"}
 # Pages anyone may open; they hold no tenant data.
 PUBLIC_PAGES = {
     "/",
+    "/sw.js",  # the Web Push service worker's script
+    "/book/{slug}",  # a business's public booking page
+    # The emailed link's page (its token authenticates; 404 without) and where it lands.
+    "/appointments/{appointment_id}/manage",
+    "/appointments/{appointment_id}/manage/done",
     "/design",
     "/design/toast",
     "/favicon.ico",

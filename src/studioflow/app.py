@@ -42,6 +42,7 @@ from studioflow.support import endpoints as support_endpoints
 from studioflow.web import (
     account_pages,
     admin_pages,
+    booking_pages,
     docs,
     media_pages,
     pages,
@@ -98,6 +99,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(studio_pages.router, _API),
     Mount(workspace_pages.router, _API),
     Mount(support_pages.router, _API),
+    Mount(booking_pages.router, _API),
     Mount(admin_pages.router, _API),
 )
 

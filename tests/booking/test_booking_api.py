@@ -314,3 +314,45 @@ async def test_time_off_and_extra_hours_change_the_free_slots(
     assert again.status_code == 404
     restored = [s["start"] for s in (await client.get(url)).json()["slots"]]
     assert restored[0] == before[0]
+
+
+async def test_artists_near_a_place(client: httpx.AsyncClient, platform: Platform) -> None:
+    made = await a_business(client, platform)  # Berlin, 52.52 13.405
+    h = made["owner"].headers  # type: ignore[attr-defined]
+    # A second artist of the same business works from Potsdam (about 27 km away).
+    helper = await create_account(client, platform, "helper@example.com")
+    owner_client = made["owner"].client_id  # type: ignore[attr-defined]
+    import uuid
+
+    from studioflow.models import Membership
+
+    async with platform.db.transaction() as session:
+        session.add(Membership(client_id=uuid.UUID(owner_client), user_id=uuid.UUID(helper.user_id),
+                               role="collaborator"))  # fmt: skip
+    second = await client.post(
+        "/api/v1/booking/staff",
+        json={"user_id": helper.user_id, "display_name": "Ola", "service_ids": [made["service"]],
+              "location": {"lat": 52.3906, "lng": 13.0645}},
+        headers=h,
+    )  # fmt: skip
+    assert second.status_code == 201, second.text
+    near = await client.get("/api/v1/booking/artists?near=52.5200,13.4050&radius_km=10")
+    assert near.status_code == 200, near.text
+    assert [a["display_name"] for a in near.json()["items"]] == ["Mara"]
+    assert near.json()["items"][0]["distance_km"] == 0.0
+    assert near.json()["items"][0]["business"]["slug"] == "glow-studio"
+    wider = (await client.get("/api/v1/booking/artists?near=52.52,13.405&radius_km=40")).json()
+    assert [a["display_name"] for a in wider["items"]] == ["Mara", "Ola"]
+    assert 25 < wider["items"][1]["distance_km"] < 30
+    assert wider["items"][1]["services"][0]["name"] == "Bridal make-up"
+    none = await client.get("/api/v1/booking/artists?near=52.52,13.405&radius_km=40&service=nails")
+    assert none.json()["items"] == []
+    bridal = await client.get(
+        "/api/v1/booking/artists?near=52.52,13.405&radius_km=40&service=BRIDAL"
+    )
+    assert len(bridal.json()["items"]) == 2
+    for bad in ("near=91,0", "near=nowhere", "near=52.5,13.4&radius_km=0"):
+        wrong = await client.get(f"/api/v1/booking/artists?{bad}")
+        assert wrong.status_code == 422, bad
+    far = await client.get("/api/v1/booking/artists?near=-33.86,151.2&radius_km=500")
+    assert far.json()["items"] == []

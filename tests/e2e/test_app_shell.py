@@ -41,6 +41,13 @@ SIGNED_IN_PAGES = [
     "/admin/finances",
     "/admin/finances?group_by=client",
     "/support",
+    "/booking",
+    "/booking/services",
+    "/booking/staff",
+    "/booking/calendar",
+    "/booking/calendar?view=week",
+    "/booking/appointments",
+    "/appointments",
 ]
 PUBLIC_PAGES = [
     "/",
@@ -107,9 +114,43 @@ async def workspace_pages(page, live_server: str) -> list[str]:  # type: ignore[
              {subject: 'Width check', body: 'A ticket for the page walk.'})).data"""
     )
     people += [f"/support/{opened['id']}", f"/admin/tickets/{opened['id']}"]
+    people += await booking_pages(page)
     return (
         sorted(set(links))[:2] + images + [f"/images?album={made['id']}", workflow, *runs] + people
     )
+
+
+BUSINESS = """async () => {
+  const api = window.studioflow.api;
+  const me = (await api('GET', '/api/v1/account')).data;
+  await api('PUT', '/api/v1/booking/profile', {slug: 'e2e-salon', name: 'E2E Salon',
+    timezone: 'Europe/Berlin', currency: 'EUR', cancellation_notice_hours: 1});
+  let staff = (await api('POST', '/api/v1/booking/staff', {user_id: me.id, display_name: 'Rae'})).data;
+  if (!staff.id) staff = (await api('GET', '/api/v1/booking/staff')).data[0];
+  let service = (await api('GET', '/api/v1/services')).data.find(s => s.name === 'Lash lift');
+  if (!service) service = (await api('POST', '/api/v1/services', {name: 'Lash lift',
+    price: {amount: 4500, currency: 'EUR'}, duration_minutes: 45, staff_ids: [staff.id]})).data;
+  const days = [0, 1, 2, 3, 4, 5, 6].map(d => ({weekday: d, start: '00:00', end: '24:00'}));
+  await api('PUT', '/api/v1/booking/staff/' + staff.id + '/hours', days);
+  return {service: service.id, staff: staff.id};
+}"""
+
+
+async def booking_pages(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The public booking page with its times, and one appointment's page."""
+    made = await page.evaluate(BUSINESS)
+    booked = await page.evaluate(
+        """async (service) => {
+             const api = window.studioflow.api;
+             const day = new Date(Date.now() + 3 * 86400000).toISOString().slice(0, 10);
+             const free = (await api('GET', '/api/v1/booking/e2e-salon/availability?service_id='
+               + service + '&date=' + day)).data.slots;
+             return (await api('POST', '/api/v1/appointments',
+               {service_id: service, start: free[free.length - 1].start})).data;
+           }""",
+        made["service"],
+    )
+    return [f"/book/e2e-salon?service_id={made['service']}", f"/appointments/{booked['id']}"]
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -217,6 +258,9 @@ async def test_ask_for_credits_and_an_admin_grants_them(
 ) -> None:  # type: ignore[no-untyped-def]
     await sign_in_as_demo_admin(page, live_server, live_data_dir)
     await page.goto(live_server + "/credits")
+    # Other tests of this server leave in-app notifications (bookings); the bell counts
+    # those too, so they are read first.
+    await page.evaluate("window.studioflow.api('POST', '/api/v1/notifications/read-all')")
     before = int(await page.locator("[data-balance]").inner_text())
     await page.get_by_role("spinbutton", name="Credits").fill("25")
     await page.get_by_label("What they are for").fill("Browser test shots")

@@ -17,6 +17,10 @@ from studioflow.booking.auth import BookingManager, BookingReader, Customer
 from studioflow.booking.schemas import (
     AppointmentIn,
     AppointmentOut,
+    ArtistBusiness,
+    ArtistOut,
+    ArtistService,
+    ArtistsOut,
     AvailabilityOut,
     CancelIn,
     CategoryIn,
@@ -44,7 +48,7 @@ from studioflow.identity.auth import Principal, platform_of
 from studioflow.models import Appointment, BookingProfile, StaffException
 from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import answers
+from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["booking"])
@@ -577,6 +581,53 @@ async def reschedule_appointment(
 
 
 # --- public ------------------------------------------------------------------------------
+
+
+NEAR = r"^-?\d{1,2}(\.\d+)?,-?\d{1,3}(\.\d+)?$"
+
+
+# Before /booking/{slug}: "artists" is a reserved slug.
+@router.get(
+    "/api/v1/booking/artists",
+    response_model=ArtistsOut,
+    responses=answers({422: "`near` is not `lat,lng` on the globe (`validation_error`)."}),
+)
+async def artists_near(
+    session: SessionDep,
+    near: Annotated[str, Query(pattern=NEAR, examples=["52.52,13.405"])],
+    radius_km: Annotated[float, Query(gt=0, le=500)] = 25,
+    service_q: Annotated[str | None, Query(alias="service", max_length=120)] = None,
+) -> ArtistsOut:
+    """Bookable artists near a place, nearest first, with what they perform (no sign-in)."""
+    lat, lng = (float(part) for part in near.split(","))
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise Unprocessable("`near` is lat,lng on the globe.", code="validation_error")
+    found = await service.artists_near(
+        session, lat, lng, radius_km=radius_km, service_query=service_q
+    )
+    return ArtistsOut(
+        items=[
+            ArtistOut(
+                staff_id=a.staff.id,
+                display_name=a.staff.display_name,
+                bio=a.staff.bio,
+                distance_km=a.distance_km,
+                business=ArtistBusiness(
+                    slug=a.business.slug, name=a.business.name, address=a.business.address
+                ),
+                services=[
+                    ArtistService(
+                        id=s.id,
+                        name=s.name,
+                        price=Money(amount=s.price_minor, currency=s.currency),
+                        duration_minutes=s.duration_minutes,
+                    )
+                    for s in a.services
+                ],
+            )
+            for a in found
+        ]
+    )
 
 
 @router.get("/api/v1/booking/{slug}", response_model=PublicBusinessOut)

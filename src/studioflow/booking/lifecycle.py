@@ -194,15 +194,17 @@ async def _move(
 # --- by the signed link in an email --------------------------------------------------------
 
 
-async def by_link(
+async def peek_link(
     session: AsyncSession, appointment_id: uuid.UUID, token: str, *, now: datetime | None = None
 ) -> Appointment:
-    """The appointment a link's holder may manage; 404 for a wrong, used or expired link
-    (the same answer for all: a guess learns nothing)."""
+    """The appointment a link's holder may manage, without spending the link; 404 for a
+    wrong, used or expired one (the same answer for all: a guess learns nothing)."""
     moment = now or datetime.now(UTC)
     repository = AppointmentRepository(session)
-    found = await repository.manage_token(sha256(token), notices.MANAGE, appointment_id, moment)
-    row = await repository.by_id(appointment_id, lock=True) if found else None
+    found = await repository.manage_token(
+        sha256(token), notices.MANAGE, appointment_id, moment, lock=False
+    )
+    row = await repository.by_id(appointment_id) if found else None
     if row is None:
         raise NotFound("This link has been used or has expired. Sign in to see the appointment.")
     return row

@@ -63,7 +63,8 @@ async def tell(
     actor: uuid.UUID | None = None,
     key: str | None = None,
 ) -> None:
-    """Tell the customer and the staff member about ``event`` (not whoever caused it)."""
+    """Tell the customer about ``event`` (always: their calendar takes the new invitation,
+    even of a change they made) and the staff member (unless they made it)."""
     business = await BookingRepository(session).profile(row.client_id)
     staff = await StaffRepository(session).by_id(row.staff_id)
     staff_name = staff.display_name if staff else ""
@@ -73,7 +74,7 @@ async def tell(
         "appointment.ics", f"text/calendar; method={calendar.method(row)}", invitation
     )
     customer = row.customer_id
-    if customer is not None and customer != actor:
+    if customer is not None:
         if await notifications.told(session, customer, key):
             return  # raised again (a retried job, the next reminder run): told already
         link = await manage_link(platform, session, row)
@@ -92,7 +93,7 @@ async def tell(
             message=Message(
                 title=title[:200],
                 body=f"Status: {row.status.value}." + (f" Notes: {row.notes}" if row.notes else ""),
-                link=f"/workspace/booking/appointments/{row.id}",
+                link=f"/appointments/{row.id}",
                 attachments=(attachment,),
             ),
         )

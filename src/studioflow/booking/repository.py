@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from studioflow.models import (
     OPEN_APPOINTMENT,
@@ -36,6 +36,25 @@ class BookingRepository(Repository[BookingProfile]):
     async def profile(self, client_id: uuid.UUID) -> BookingProfile | None:
         found: BookingProfile | None = await self.session.get(BookingProfile, client_id)
         return found
+
+    async def artists_in_box(
+        self, south: float, north: float, west: float, east: float, *, limit: int = 2000
+    ) -> list[tuple[StaffMember, BookingProfile]]:
+        """Active staff of every business whose place (their own, else the business's) is
+        inside the box; the caller measures the real distance."""
+        lat = func.coalesce(StaffMember.latitude, BookingProfile.latitude)
+        lng = func.coalesce(StaffMember.longitude, BookingProfile.longitude)
+        rows = await self.session.execute(
+            select(StaffMember, BookingProfile)
+            .join(BookingProfile, BookingProfile.client_id == StaffMember.client_id)
+            .where(
+                StaffMember.is_active.is_(True),
+                lat.between(south, north),
+                lng.between(west, east),
+            )
+            .limit(limit)
+        )
+        return [(staff, profile) for staff, profile in rows.all()]
 
     async def profile_by_slug(self, slug: str) -> BookingProfile | None:
         return await self.one_or_none(select(BookingProfile).where(BookingProfile.slug == slug))
@@ -190,17 +209,23 @@ class StaffRepository(ClientScoped[StaffMember]):
         self.session.add_all(rows)
         await self.session.flush()
 
-    async def exceptions(
-        self, staff_id: uuid.UUID, start: datetime, end: datetime
-    ) -> list[StaffException]:
+    async def exceptions_of(
+        self, staff_ids: list[uuid.UUID], start: datetime, end: datetime
+    ) -> dict[uuid.UUID, list[StaffException]]:
+        """The exceptions of several staff members touching [start, end), in one query."""
+        found: dict[uuid.UUID, list[StaffException]] = defaultdict(list)
+        if not staff_ids:
+            return found
         rows = await self.session.scalars(
             select(StaffException).where(
-                StaffException.staff_id == staff_id,
+                StaffException.staff_id.in_(staff_ids),
                 StaffException.starts_at < end,
                 StaffException.ends_at > start,
             )
         )
-        return list(rows.all())
+        for row in rows.all():
+            found[row.staff_id].append(row)
+        return found
 
     async def upcoming_exceptions(
         self, staff_id: uuid.UUID, after: datetime
@@ -247,6 +272,32 @@ class AppointmentRepository(ClientScoped[Appointment]):
             statement = statement.where(Appointment.id != ignore)
         rows = await self.session.execute(statement)
         return [(s, e) for s, e in rows.all()]
+
+    async def held_of(
+        self,
+        staff_ids: list[uuid.UUID],
+        start: datetime,
+        end: datetime,
+        *,
+        ignore: uuid.UUID | None = None,
+    ) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+        """:meth:`held` for several staff members in one query."""
+        found: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
+        if not staff_ids:
+            return found
+        statement = select(
+            Appointment.staff_id, Appointment.starts_at, Appointment.blocked_until
+        ).where(
+            Appointment.staff_id.in_(staff_ids),
+            Appointment.status.in_(OPEN_APPOINTMENT),
+            Appointment.starts_at < end,
+            Appointment.blocked_until > start,
+        )
+        if ignore is not None:
+            statement = statement.where(Appointment.id != ignore)
+        for staff_id, s, e in (await self.session.execute(statement)).all():
+            found[staff_id].append((s, e))
+        return found
 
     def _visible_to(self, principal: Principal) -> Any:
         """The customer's own appointments, and the active business's for its staff."""
@@ -312,18 +363,24 @@ class AppointmentRepository(ClientScoped[Appointment]):
         return await self.one_or_none(statement)
 
     async def manage_token(
-        self, token_hash: str, purpose: str, appointment_id: uuid.UUID, now: datetime
+        self,
+        token_hash: str,
+        purpose: str,
+        appointment_id: uuid.UUID,
+        now: datetime,
+        *,
+        lock: bool = True,
     ) -> ActionToken | None:
-        """The unused, unexpired link token for this appointment (locked: one use)."""
+        """The unused, unexpired link token for this appointment (locked to be spent: one
+        use)."""
+        statement = select(ActionToken).where(
+            ActionToken.token_hash == token_hash,
+            ActionToken.purpose == purpose,
+            ActionToken.used_at.is_(None),
+            ActionToken.expires_at > now,
+        )
         found: ActionToken | None = await self.session.scalar(
-            select(ActionToken)
-            .where(
-                ActionToken.token_hash == token_hash,
-                ActionToken.purpose == purpose,
-                ActionToken.used_at.is_(None),
-                ActionToken.expires_at > now,
-            )
-            .with_for_update()
+            statement.with_for_update() if lock else statement
         )
         if found is None or found.data.get("appointment_id") != str(appointment_id):
             return None

@@ -220,3 +220,29 @@ class ManageIn(Input):
     action: Literal["cancel", "reschedule"] = "cancel"
     reason: str | None = Field(default=None, max_length=500)
     start: AwareDatetime | None = Field(default=None, description="reschedule: the new start")
+
+
+class ArtistService(BaseModel):
+    id: uuid.UUID
+    name: str
+    price: Money
+    duration_minutes: int
+
+
+class ArtistBusiness(BaseModel):
+    slug: str
+    name: str
+    address: str
+
+
+class ArtistOut(BaseModel):
+    staff_id: uuid.UUID
+    display_name: str
+    bio: str
+    distance_km: float
+    business: ArtistBusiness
+    services: list[ArtistService]
+
+
+class ArtistsOut(BaseModel):
+    items: list[ArtistOut]

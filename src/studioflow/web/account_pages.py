@@ -14,6 +14,7 @@ from studioflow.identity import api_keys
 from studioflow.identity import service as identity
 from studioflow.identity.auth import platform_of
 from studioflow.identity.permissions import CLIENT_ROLES
+from studioflow.notifications import service as told
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.web.auth import ClientPage, OptionalPage, Page, PageView, html_errors
@@ -134,6 +135,11 @@ async def account(request: Request, session: SessionDep, page: AnyPage) -> Respo
     context["grantable"] = sorted(principal.permissions - {"platform:admin"})
     context["providers"] = _oauth_providers(request)
     context["identities"] = await identity.linked_identities(session, principal.user_id)
+    context["preferences"] = told.preferences_payload(
+        await told.preferences(session, principal.user_id)
+    )
+    context["devices"] = await told.devices(session, principal.user_id)
+    context["vapid_public_key"] = platform_of(request).settings.vapid_public_key
     return render(request, "account/account.html", context)
 
 

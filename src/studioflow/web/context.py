@@ -1,5 +1,6 @@
 """What every signed-in page shows: who is looking, their workspaces, the active one, and
-how many notifications wait (the bell in the top bar)."""
+how many notifications wait (the bell in the top bar: things to act on, and unread in-app
+notifications)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from studioflow.billing import credits, requests
 from studioflow.clients import service as clients
 from studioflow.identity.auth import Principal
+from studioflow.notifications import service as told
 
 
 async def notifications(session: AsyncSession, principal: Principal) -> list[dict[str, str]]:
@@ -44,11 +46,14 @@ async def base_context(principal: Principal, session: AsyncSession) -> dict[str,
     memberships = await clients.my_clients(session, principal.user_id)
     active = next((c for c, _ in memberships if c.id == principal.client_id), None)
     waiting = await notifications(session, principal)
+    unread = await told.unread_count(session, principal.user_id)
     return {
         "principal": principal,
         "user": principal.user,
         "memberships": memberships,
         "active_client": active,
         "notifications": waiting,
-        "notification_count": len(waiting),
+        "unread_count": unread,
+        # The bell counts what needs acting on and what the user has not read.
+        "notification_count": len(waiting) + unread,
     }

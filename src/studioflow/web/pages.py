@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from studioflow.web.auth import OptionalPage, PageView, html_errors
-from studioflow.web.templating import render
+from studioflow.web.templating import STATIC_DIR, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(html_errors)])
 
@@ -41,6 +41,16 @@ async def design_toast(request: Request) -> HTMLResponse:
         '{"toast": {"message": "Saved. This toast came from the server.", "kind": "success"}}'
     )
     return response
+
+
+@router.get("/sw.js")
+async def service_worker() -> FileResponse:
+    """The Web Push service worker, from the root so its scope is the whole site."""
+    return FileResponse(
+        STATIC_DIR / "js" / "sw.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/favicon.ico")

@@ -59,8 +59,16 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
         ("", [("Dashboard", "/dashboard", "home")]),
         ("Create", [("Studio", "/studio", "spark"), ("Runs", "/studio/executions", "clock")]),
         ("Library", [("Images", "/images", "image"), ("Albums", "/albums", "folder")]),
-        ("Workspace", workspace),
     ]
+    booking = [("My appointments", "/appointments", "clock")]
+    if principal.can("booking:read"):
+        booking = [
+            ("Calendar", "/booking/calendar", "clock"),
+            ("Appointments", "/booking/appointments", "list"),
+            ("Services and staff", "/booking", "users"),
+            *booking,
+        ]
+    groups += [("Booking", booking), ("Workspace", workspace)]
     if principal.is_platform_admin:
         groups.append(
             (

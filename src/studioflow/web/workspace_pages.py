@@ -13,6 +13,7 @@ from studioflow.billing.plans import plan_of
 from studioflow.clients import service as clients
 from studioflow.media import service as media
 from studioflow.media.urls import signed_url
+from studioflow.notifications import service as told
 from studioflow.platform.db import SessionDep
 from studioflow.platform.pagination import PageParams
 from studioflow.studio import executions
@@ -83,7 +84,9 @@ async def settings_page(request: Request, session: SessionDep, page: SettingsPag
 
 
 @router.get("/notifications", response_class=HTMLResponse)
-async def notifications_page(request: Request, session: SessionDep, page: AnyPage) -> Response:
+async def notifications_page(
+    request: Request, session: SessionDep, page: AnyPage, cursor: str | None = None
+) -> Response:
     principal, context = page.principal, page.context
     if principal.can("billing:read"):
         context.update(
@@ -91,4 +94,8 @@ async def notifications_page(request: Request, session: SessionDep, page: AnyPag
                 r for r in await requests.of_workspace(session, principal) if r.status != "open"
             ][:5]
         )
+    items, cursor, _ = await told.listed(
+        session, principal.user_id, PageParams(limit=30, cursor=cursor), unread=False
+    )
+    context.update(told=items, next_cursor=cursor)
     return render(request, "workspace/notifications.html", context)

@@ -37,6 +37,7 @@
     var lists = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || el.disabled) return;
+      if (el.type === "radio") { if (el.checked) body[el.name] = el.value; return; }
       if (el.type === "checkbox") {
         if (el.name === "scopes") { if (el.checked) scopes.push(el.value); return; }
         // A group of checkboxes with data-list (an image's albums): the ticked values as a
@@ -72,6 +73,44 @@
     });
     if (form.querySelector("input[name=scopes]")) body.scopes = scopes;
     Object.keys(lists).forEach(function (name) { body[name] = lists[name]; });
+    // data-nested="events": checkboxes named "event|channel" become {events: {event:
+    // {channel: checked}}} (notification preferences).
+    var nested = form.getAttribute("data-nested");
+    if (nested) {
+      var grouped = {};
+      Object.keys(body).forEach(function (name) {
+        var parts = name.split("|");
+        if (parts.length !== 2) return;
+        grouped[parts[0]] = grouped[parts[0]] || {};
+        grouped[parts[0]][parts[1]] = body[name];
+      });
+      var out = {}; out[nested] = grouped; return out;
+    }
+    // data-dotted: a field named "location.lat" is sent as {location: {lat: …}}.
+    if (form.hasAttribute("data-dotted")) {
+      Object.keys(body).forEach(function (name) {
+        var dot = name.indexOf(".");
+        if (dot < 1) return;
+        var outer = name.slice(0, dot);
+        body[outer] = body[outer] || {};
+        body[outer][name.slice(dot + 1)] = body[name];
+        delete body[name];
+      });
+    }
+    // data-hours: fields named "weekday.n.start" / "weekday.n.end" become the weekly hours
+    // array [{weekday, start, end}], ranges left empty dropped.
+    if (form.hasAttribute("data-hours")) {
+      var ranges = {};
+      Object.keys(body).forEach(function (name) {
+        var parts = name.split(".");
+        if (parts.length !== 3) return;
+        var key = parts[0] + "." + parts[1];
+        ranges[key] = ranges[key] || { weekday: Number(parts[0]) };
+        ranges[key][parts[2]] = body[name];
+      });
+      return Object.keys(ranges).map(function (k) { return ranges[k]; })
+        .filter(function (r) { return r.start && r.end; });
+    }
     // data-shape="provider_keys": the fields are one object under that name.
     var shape = form.getAttribute("data-shape");
     if (shape) { var wrapped = {}; wrapped[shape] = body; return wrapped; }
