@@ -60,7 +60,9 @@ ZONE = ZoneInfo("Europe/Berlin")
 PASSWORD = "a bench passphrase 42"
 
 
-async def _business(platform: Platform, slug: str, staff: int) -> dict[str, Any]:
+async def _business(
+    platform: Platform, slug: str, staff: int, *, busy: bool = True
+) -> dict[str, Any]:
     """A business of ``staff`` artists with hours, appointments and time off (rows inserted
     directly: the figures are about reading them)."""
     rng = random.Random(16)
@@ -103,15 +105,15 @@ async def _business(platform: Platform, slug: str, staff: int) -> dict[str, Any]
         await session.execute(
             insert(WorkingHours),
             [
-                {"id": uuid.uuid4(), "staff_id": s, "weekday": d, "start_minute": 540,
-                 "end_minute": 1080}
+                {"id": uuid.uuid4(), "staff_id": s, "weekday": d,
+                 "start_minute": 540 if busy else 0, "end_minute": 1080 if busy else 1440}
                 for s in staff_ids
                 for d in range(6)
             ],
         )  # fmt: skip
         appointments: list[dict[str, Any]] = []
         exceptions: list[dict[str, Any]] = []
-        for s in staff_ids:
+        for s in staff_ids if busy else []:
             for n in range(DAYS + 2):
                 day = today + timedelta(days=n)
                 if day.weekday() == 6:
@@ -136,7 +138,8 @@ async def _business(platform: Platform, slug: str, staff: int) -> dict[str, Any]
                     )  # fmt: skip
         if exceptions:
             await session.execute(insert(StaffException), exceptions)
-        await session.execute(insert(Appointment), appointments)
+        if appointments:
+            await session.execute(insert(Appointment), appointments)
     return {"service": service_id, "staff": staff_ids, "appointments": len(appointments)}
 
 
@@ -187,7 +190,7 @@ async def _customers(platform: Platform, n: int) -> list[dict[str, str]]:
     """Verified accounts with a session started directly (the sign-in route's per-address
     limit is not what this measures)."""
     from studioflow.identity.context import Context
-    from studioflow.identity.service import start_session
+    from studioflow.identity.service import create_personal_client, start_session
 
     headers = []
     async with platform.db.transaction() as session:
@@ -198,6 +201,7 @@ async def _customers(platform: Platform, n: int) -> list[dict[str, str]]:
             )
             session.add(user)
             await session.flush()
+            await create_personal_client(session, user, plan="free")
             signed = await start_session(
                 platform, session, user, method="test", context=Context(ip="127.0.0.1")
             )
@@ -205,8 +209,20 @@ async def _customers(platform: Platform, n: int) -> list[dict[str, str]]:
     return headers
 
 
+def _apart(starts: list[str]) -> list[str]:
+    """The first SLOTS starts an hour apart (45 minutes and a 15-minute buffer each): slots
+    that do not take each other's time."""
+    chosen: list[str] = []
+    for start in starts:
+        if not chosen or datetime.fromisoformat(start) >= datetime.fromisoformat(
+            chosen[-1]
+        ) + timedelta(hours=1):
+            chosen.append(start)
+    return chosen[:SLOTS]
+
+
 async def _contention(client: httpx.AsyncClient, platform: Platform) -> dict[str, Any]:
-    made = await _business(platform, "bench-race", 1)
+    made = await _business(platform, "bench-race", 1, busy=False)
     day = datetime.now(ZONE).date() + timedelta(days=40)
     while day.weekday() == 6:
         day += timedelta(days=1)
@@ -215,7 +231,7 @@ async def _contention(client: httpx.AsyncClient, platform: Platform) -> dict[str
             f"/api/v1/booking/bench-race/availability?service_id={made['service']}&date={day}"
         )
     ).json()["slots"]
-    starts = [s["start"] for s in free[:: max(1, len(free) // SLOTS)]][:SLOTS]
+    starts = _apart([s["start"] for s in free])
     customers = await _customers(platform, CUSTOMERS + 1)
     answers: dict[int, int] = {}
 
@@ -256,7 +272,7 @@ async def _contention(client: httpx.AsyncClient, platform: Platform) -> dict[str
             f"/api/v1/booking/bench-race/availability?service_id={made['service']}&date={other}"
         )
     ).json()["slots"]
-    quiet_starts = [s["start"] for s in quiet[:: max(1, len(quiet) // SLOTS)]][:SLOTS]
+    quiet_starts = _apart([s["start"] for s in quiet])
     started = time.perf_counter()
     for start in quiet_starts:
         answer = await client.post(

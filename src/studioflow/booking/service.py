@@ -461,7 +461,8 @@ async def availability(
             latest=moment + timedelta(days=found.horizon_days),
         ):
             found_slots.append((start, end, member))
-    return sorted(found_slots, key=lambda slot: (slot[0], str(slot[2])))
+    found_slots.sort()  # by start, then staff id (UUIDs order by their bytes)
+    return found_slots
 
 
 async def book(
