@@ -232,11 +232,23 @@ async def test_phone_numbers_and_codes_are_checked(
     assert first.status_code == 202
     soon = await client.post("/api/v1/account/phone", json={"phone": PHONE}, headers=user.headers)
     assert soon.status_code == 429 and "retry-after" in soon.headers
+    # The code, as the phone would receive it (the outbox: no Twilio account here).
+    async with platform.db.sessionmaker() as session:
+        sent = await session.scalar(
+            select(NotificationDelivery).where(NotificationDelivery.dedupe_key.like("phone-code:%"))
+        )
+    assert sent is not None and await delivery.deliver(platform, sent.id) == "sent"
+    [outbox] = (platform.settings.data_dir / "outbox" / "sms").glob("*.json")
+    code = json.loads(outbox.read_text())["body"].split("code is ")[1][:6]
+    wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
-        await client.post("/api/v1/account/phone/verify", json={"code": "999999"},
-                          headers=user.headers)  # fmt: skip
-    # Five wrong guesses: even the right code no longer works (it is in no response here,
-    # and the outbox is not read: the point is that the code is spent).
+        guess = await client.post("/api/v1/account/phone/verify", json={"code": wrong},
+                                  headers=user.headers)  # fmt: skip
+        assert guess.status_code == 400 and guess.json()["code"] == "invalid_code"
+    # Five wrong guesses spend the code: the right one no longer verifies the number.
+    late = await client.post("/api/v1/account/phone/verify", json={"code": code},
+                             headers=user.headers)  # fmt: skip
+    assert late.status_code == 400 and late.json()["code"] == "invalid_code"
     async with platform.db.sessionmaker() as session:
         row = await session.get(User, uuid.UUID(user.user_id))
         assert row is not None and row.phone is None

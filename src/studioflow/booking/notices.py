@@ -62,9 +62,10 @@ async def tell(
     *,
     actor: uuid.UUID | None = None,
     key: str | None = None,
-) -> None:
+) -> bool:
     """Tell the customer about ``event`` (always: their calendar takes the new invitation,
-    even of a change they made) and the staff member (unless they made it)."""
+    even of a change they made) and the staff member (unless they made it). False when
+    the customer was told of this key already (a retried job, the next reminder run)."""
     business = await BookingRepository(session).profile(row.client_id)
     staff = await StaffRepository(session).by_id(row.staff_id)
     staff_name = staff.display_name if staff else ""
@@ -74,9 +75,9 @@ async def tell(
         "appointment.ics", f"text/calendar; method={calendar.method(row)}", invitation
     )
     customer = row.customer_id
-    if customer is not None:
-        if await notifications.told(session, customer, key):
-            return  # raised again (a retried job, the next reminder run): told already
+    fresh = customer is not None and not await notifications.told(session, customer, key)
+    if customer is not None and fresh:
+        # Checked first so that a repeat mints no manage link nobody will receive.
         link = await manage_link(platform, session, row)
         message = _customer_message(row, business, staff_name, event, link, attachment)
         await notifications.notify(
@@ -97,6 +98,7 @@ async def tell(
                 attachments=(attachment,),
             ),
         )
+    return fresh
 
 
 def _customer_message(
@@ -144,16 +146,17 @@ async def send_reminders(platform: Platform, session: AsyncSession, now: datetim
     (a moved appointment is reminded of its new time), whichever worker runs the cron."""
     told = 0
     repository = AppointmentRepository(session)
-    for label, lead in REMINDERS:
-        for row in await repository.starting_between(now, now + lead):
-            # Booked after the moment the reminder was due (a same-day booking): the
-            # confirmation just said it all. The 24 h one is not sent once the 2 h one is due.
-            if row.created_at > row.starts_at - lead or (
-                label == "24h" and row.starts_at - now <= timedelta(hours=2)
-            ):
+    # Each lead reads only its own stretch: the 24 h reminder is not sent once the 2 h one
+    # is due, so the two windows do not overlap.
+    shorter = timedelta(0)
+    for label, lead in sorted(REMINDERS, key=lambda r: r[1]):
+        for row in await repository.starting_between(now + shorter, now + lead):
+            # Booked after the reminder was due (a same-day booking): the confirmation just
+            # said it all.
+            if row.created_at > row.starts_at - lead:
                 continue
             stamp = int(row.starts_at.timestamp())
             key = f"appointment:{row.id}:reminder:{label}:{stamp}"
-            await tell(platform, session, row, "appointment.reminder", key=key)
-            told += 1
+            told += await tell(platform, session, row, "appointment.reminder", key=key)
+        shorter = lead
     return told

@@ -19,6 +19,7 @@ from studioflow.models import (
     DevicePlatform,
     Notification,
     PushDevice,
+    User,
 )
 from studioflow.notifications import content
 from studioflow.notifications.content import Message
@@ -71,7 +72,7 @@ async def notify(
         wanted = channel in event_spec.locked or choices.get(
             (event, channel), event_spec.default(channel)
         )
-        if not wanted or not await _reachable(repository, user_id, channel, message):
+        if not wanted or not await _reachable(repository, user, channel, message):
             continue
         sealed = sealed or content.seal(platform.settings.secret, message)
         delivery = await repository.add_delivery_once(
@@ -99,14 +100,13 @@ async def told(session: AsyncSession, user_id: uuid.UUID, key: str) -> bool:
 
 
 async def _reachable(
-    repository: NotificationRepository, user_id: uuid.UUID, channel: Channel, message: Message
+    repository: NotificationRepository, user: User, channel: Channel, message: Message
 ) -> bool:
     """Whether the channel has somewhere to go: a verified phone, an active device."""
     if channel is Channel.sms:
-        user = await repository.user(user_id)
-        return bool(message.sms_to or (user and user.phone and user.phone_verified_at))
+        return bool(message.sms_to or (user.phone and user.phone_verified_at))
     if channel is Channel.push:
-        return bool(await repository.devices(user_id))
+        return bool(await repository.devices(user.id))
     return True
 
 
