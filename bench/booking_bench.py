@@ -47,7 +47,7 @@ from studioflow.models import (
     WorkingHours,
 )
 from studioflow.platform.migrations import upgrade
-from studioflow.platform.runtime import Platform, build_platform
+from studioflow.platform.runtime import Platform, build_platform, freeze_startup_heap
 from studioflow.seeds import seed_reference_data
 from studioflow.settings import Settings
 
@@ -300,6 +300,7 @@ async def _measure(settings: Settings) -> dict[str, Any]:
         await seed_reference_data(session)
     made = await _business(platform, "bench-salon", STAFF)
     app = create_app(settings, platform=platform, run_worker=False, configure_logs=False)
+    freeze_startup_heap()  # what a server process does once started (platform/runtime.py)
     transport = httpx.ASGITransport(app=served(app))
     try:
         async with httpx.AsyncClient(

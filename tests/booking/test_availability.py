@@ -4,10 +4,11 @@ zone, buffers, time off, extra hours, notice and horizon."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from studioflow.booking.availability import DayRange, free_slots, wall_to_utc
+from studioflow.booking.availability import DayRange, free_slots, free_starts, wall_to_utc
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -108,3 +109,35 @@ def test_buffers_appointments_time_off_extra_hours_notice_and_horizon() -> None:
         step=HOUR, earliest=opening + HOUR, latest=opening + 3 * HOUR,
     )  # fmt: skip
     assert local(bounded, BERLIN) == ["10:00+0200", "11:00+0200"]
+
+
+def test_the_gap_walk_finds_exactly_the_starts_a_check_of_every_start_finds() -> None:
+    """free_starts takes each gap between held times as a whole range of starts; checking
+    every grid point against every held time, one by one, must give the same starts."""
+    rng = random.Random(16)
+    day = date(2027, 3, 28)  # Berlin springs forward: a 23-hour day in the walk
+    for _ in range(300):
+        length = rng.choice([15, 30, 45, 60, 90]) * 60
+        pause = rng.choice([0, 5, 15, 30]) * 60
+        stride = rng.choice([5, 15, 30]) * 60
+        ranges = [DayRange(day.weekday(), 0, 1440)]
+        opening = int(wall_to_utc(day, 0, BERLIN).timestamp())
+        closing = int(wall_to_utc(day, 1440, BERLIN).timestamp())
+        busy = []
+        for _ in range(rng.randrange(0, 8)):
+            start = opening + rng.randrange(-7200, 23 * 3600)
+            busy.append((start, start + rng.randrange(60, 4 * 3600)))
+        first = opening + rng.randrange(0, 6 * 3600) if rng.random() < 0.5 else None
+        last = opening + rng.randrange(12 * 3600, 24 * 3600) if rng.random() < 0.5 else None
+        found = free_starts(
+            days=[day], ranges=ranges, zone=BERLIN, length=length, pause=pause,
+            stride=stride, busy=busy, first=first, last=last,
+        )  # fmt: skip
+        expected = [
+            s
+            for s in range(opening, closing - length + 1, stride)
+            if (first is None or s >= first)
+            and (last is None or s < last)
+            and all(e <= s or b >= s + length + pause for b, e in busy)
+        ]
+        assert found == expected, (length, pause, stride, busy, first, last)

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 
 from studioflow.models import (
+    MAX_BUFFER_MINUTES,
+    MAX_SERVICE_MINUTES,
     OPEN_APPOINTMENT,
     ActionToken,
     Appointment,
@@ -23,11 +39,15 @@ from studioflow.models import (
     StaffService,
     WorkingHours,
 )
+from studioflow.models.base import table_of
 from studioflow.platform.pagination import PageParams
 from studioflow.platform.repository import ClientScoped, Repository, Scope
+from studioflow.platform.sql_time import epoch_seconds
 
 if TYPE_CHECKING:
     from studioflow.identity.auth import Principal
+
+LONGEST_HOLD = timedelta(minutes=MAX_SERVICE_MINUTES + MAX_BUFFER_MINUTES)
 
 
 class BookingRepository(Repository[BookingProfile]):
@@ -209,24 +229,6 @@ class StaffRepository(ClientScoped[StaffMember]):
         self.session.add_all(rows)
         await self.session.flush()
 
-    async def exceptions_of(
-        self, staff_ids: list[uuid.UUID], start: datetime, end: datetime
-    ) -> dict[uuid.UUID, list[StaffException]]:
-        """The exceptions of several staff members touching [start, end), in one query."""
-        found: dict[uuid.UUID, list[StaffException]] = defaultdict(list)
-        if not staff_ids:
-            return found
-        rows = await self.session.scalars(
-            select(StaffException).where(
-                StaffException.staff_id.in_(staff_ids),
-                StaffException.starts_at < end,
-                StaffException.ends_at > start,
-            )
-        )
-        for row in rows.all():
-            found[row.staff_id].append(row)
-        return found
-
     async def upcoming_exceptions(
         self, staff_id: uuid.UUID, after: datetime
     ) -> list[StaffException]:
@@ -247,6 +249,191 @@ class StaffRepository(ClientScoped[StaffMember]):
                 StaffException.id == exception_id, StaffException.staff_id == staff_id
             )
         )
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What availability needs of a business and one of its services: the zone and
+    horizon, the service's length, and who performs it with their weekly ranges
+    ``(weekday, start_minute, end_minute)``; someone without weekly hours is listed with
+    none (their extra hours may still open a day)."""
+
+    client_id: uuid.UUID
+    timezone: str
+    horizon_days: int
+    service_id: uuid.UUID
+    duration_minutes: int
+    buffer_minutes: int
+    is_active: bool
+    staff: dict[uuid.UUID, list[tuple[int, int, int]]]
+
+
+def _schedule_statement(*, by_slug: bool, one_member: bool) -> Any:
+    """The business, its service, the service's active performers and their hours: one
+    query, built once (availability runs on every visit of a booking page)."""
+    profile, service = table_of(BookingProfile), table_of(Service)
+    link, staff, hours = table_of(StaffService), table_of(StaffMember), table_of(WorkingHours)
+    performer = and_(staff.c.id == link.c.staff_id, staff.c.is_active.is_(True))
+    if one_member:
+        performer = and_(performer, staff.c.id == bindparam("p_staff"))
+    # The parenthesised join may not name the outer tables (SQLite): the business check
+    # is on the outer join's condition.
+    joined = (
+        profile.join(
+            service,
+            and_(
+                service.c.client_id == profile.c.client_id, service.c.id == bindparam("p_service")
+            ),
+        )
+        .outerjoin(
+            link.join(staff, performer),
+            and_(link.c.service_id == service.c.id, staff.c.client_id == profile.c.client_id),
+        )
+        .outerjoin(hours, hours.c.staff_id == staff.c.id)
+    )
+    business = (
+        profile.c.slug == bindparam("p_slug")
+        if by_slug
+        else profile.c.client_id == bindparam("p_client")
+    )
+    return (
+        select(
+            profile.c.client_id,
+            profile.c.timezone,
+            profile.c.horizon_days,
+            service.c.duration_minutes,
+            service.c.buffer_minutes,
+            service.c.is_active,
+            # As text: one row per range repeats each id, parsed once each by the caller.
+            cast(staff.c.id, String(36)),
+            hours.c.weekday,
+            hours.c.start_minute,
+            hours.c.end_minute,
+        )
+        .select_from(joined)
+        .where(business)
+        .order_by(staff.c.id, hours.c.weekday, hours.c.start_minute)
+    )
+
+
+def _blocks_statement(*, ignoring: bool) -> Any:
+    """Exceptions and open appointments (with their buffers) of some staff touching a
+    stretch, as whole seconds since the epoch: one query, built once."""
+    exception, appointment = table_of(StaffException), table_of(Appointment)
+    # Ids as text: parsing a UUID per row was a third of the query's time; the caller maps
+    # the few distinct texts back (SQLite stores 32 hex digits, PostgreSQL prints dashes).
+    exceptions = select(
+        cast(exception.c.staff_id, String(36)),
+        # Plain text on both sides of the union: the enum type would refuse "held".
+        type_coerce(exception.c.kind, String(12)).label("kind"),
+        epoch_seconds(exception.c.starts_at).label("starts_at"),
+        epoch_seconds(exception.c.ends_at).label("ends_at"),
+    ).where(
+        exception.c.staff_id.in_(bindparam("p_staff", expanding=True)),
+        exception.c.starts_at < bindparam("p_end"),
+        exception.c.ends_at > bindparam("p_start"),
+    )
+    held = select(
+        cast(appointment.c.staff_id, String(36)),
+        literal("held", String(12)).label("kind"),
+        epoch_seconds(appointment.c.starts_at),
+        epoch_seconds(appointment.c.blocked_until),
+    ).where(
+        appointment.c.staff_id.in_(bindparam("p_staff", expanding=True)),
+        appointment.c.status.in_([s.value for s in OPEN_APPOINTMENT]),
+        appointment.c.starts_at < bindparam("p_end"),
+        # The index is (staff, start): without a lower bound on the start the search reads
+        # every past appointment of the staff. Nothing is held longer than the longest
+        # service plus its buffer.
+        appointment.c.starts_at > bindparam("p_since"),
+        appointment.c.blocked_until > bindparam("p_start"),
+    )
+    if ignoring:
+        held = held.where(appointment.c.id != bindparam("p_ignore"))
+    return union_all(exceptions, held)
+
+
+_SCHEDULES = {
+    (by_slug, one_member): _schedule_statement(by_slug=by_slug, one_member=one_member)
+    for by_slug in (False, True)
+    for one_member in (False, True)
+}
+_BLOCKS = _blocks_statement(ignoring=False)
+_BLOCKS_IGNORING = _blocks_statement(ignoring=True)
+
+
+class ScheduleRepository(Repository[WorkingHours]):
+    """What availability reads, in two round trips for any number of staff: the service
+    with who performs it and their weekly hours, then everything that changes those hours
+    on given days (exceptions and held appointments). Each hop to the database costs more
+    than the rows it carries (bench/README.md, "Booking")."""
+
+    model = WorkingHours
+
+    async def schedule(
+        self,
+        service_id: uuid.UUID,
+        *,
+        client_id: uuid.UUID | None = None,
+        slug: str | None = None,
+        staff_id: uuid.UUID | None = None,
+    ) -> Schedule | None:
+        """The service of the business (by client id or by its public slug) with its active
+        performers (or just ``staff_id``); None when there is no such business or it has no
+        such service."""
+        values: dict[str, Any] = {"p_service": service_id}
+        if slug is not None:
+            values["p_slug"] = slug
+        else:
+            values["p_client"] = client_id
+        if staff_id is not None:
+            values["p_staff"] = staff_id
+        statement = _SCHEDULES[(slug is not None, staff_id is not None)]
+        rows = (await self.session.execute(statement, values)).all()
+        if not rows:
+            return None
+        staff: dict[uuid.UUID, list[tuple[int, int, int]]] = {}
+        ids: dict[str, uuid.UUID] = {}
+        for *_, text, weekday, start, end in rows:
+            if text is None:
+                continue  # the service row alone: nobody performs it
+            member = ids.get(text)
+            if member is None:
+                member = ids[text] = uuid.UUID(text)
+            ranges = staff.setdefault(member, [])
+            if weekday is not None:
+                ranges.append((weekday, start, end))
+        client, zone, horizon, duration, buffer, active = rows[0][:6]
+        return Schedule(client, zone, horizon, service_id, duration, buffer, bool(active), staff)
+
+    async def blocks_of(
+        self,
+        staff_ids: list[uuid.UUID],
+        start: datetime,
+        end: datetime,
+        *,
+        ignore: uuid.UUID | None = None,
+    ) -> dict[uuid.UUID, dict[str, list[tuple[int, int]]]]:
+        """Per staff member and kind (``time_off``, ``extra_hours``, ``held``) the intervals
+        touching [start, end) in whole seconds since the epoch: exceptions, and open
+        appointments with their buffers (``ignore``: one being moved, whose own time is free
+        to move into)."""
+        found: dict[uuid.UUID, dict[str, list[tuple[int, int]]]] = {}
+        if not staff_ids:
+            return found
+        values: dict[str, Any] = {
+            "p_staff": staff_ids,
+            "p_start": start,
+            "p_end": end,
+            "p_since": start - LONGEST_HOLD,
+        }
+        if ignore is not None:
+            values["p_ignore"] = ignore
+        statement = _BLOCKS if ignore is None else _BLOCKS_IGNORING
+        spelled = {text: member for member in staff_ids for text in (member.hex, str(member))}
+        for text, kind, s, e in (await self.session.execute(statement, values)).all():
+            found.setdefault(spelled[text], {}).setdefault(kind, []).append((s, e))
+        return found
 
 
 class AppointmentRepository(ClientScoped[Appointment]):
@@ -272,32 +459,6 @@ class AppointmentRepository(ClientScoped[Appointment]):
             statement = statement.where(Appointment.id != ignore)
         rows = await self.session.execute(statement)
         return [(s, e) for s, e in rows.all()]
-
-    async def held_of(
-        self,
-        staff_ids: list[uuid.UUID],
-        start: datetime,
-        end: datetime,
-        *,
-        ignore: uuid.UUID | None = None,
-    ) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
-        """:meth:`held` for several staff members in one query."""
-        found: dict[uuid.UUID, list[tuple[datetime, datetime]]] = defaultdict(list)
-        if not staff_ids:
-            return found
-        statement = select(
-            Appointment.staff_id, Appointment.starts_at, Appointment.blocked_until
-        ).where(
-            Appointment.staff_id.in_(staff_ids),
-            Appointment.status.in_(OPEN_APPOINTMENT),
-            Appointment.starts_at < end,
-            Appointment.blocked_until > start,
-        )
-        if ignore is not None:
-            statement = statement.where(Appointment.id != ignore)
-        for staff_id, s, e in (await self.session.execute(statement)).all():
-            found[staff_id].append((s, e))
-        return found
 
     def _visible_to(self, principal: Principal) -> Any:
         """The customer's own appointments, and the active business's for its staff."""

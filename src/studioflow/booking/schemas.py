@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from studioflow.models.base import BIGINT_MAX
+from studioflow.models.booking import MAX_BUFFER_MINUTES, MAX_SERVICE_MINUTES
 from studioflow.platform.schemas import Input
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -77,8 +78,8 @@ class ServiceIn(Input):
     name: str = Field(min_length=1, max_length=120)
     description: str = Field(default="", max_length=2000)
     price: Money
-    duration_minutes: int = Field(ge=5, le=1440)
-    buffer_minutes: int = Field(default=0, ge=0, le=480)
+    duration_minutes: int = Field(ge=5, le=MAX_SERVICE_MINUTES)
+    buffer_minutes: int = Field(default=0, ge=0, le=MAX_BUFFER_MINUTES)
     image_id: uuid.UUID | None = None
     staff_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     is_active: bool = True
@@ -91,8 +92,8 @@ class ServicePatch(Input):
     name: str | None = Field(default=None, min_length=1, max_length=120)
     description: str | None = Field(default=None, max_length=2000)
     price: Money | None = None
-    duration_minutes: int | None = Field(default=None, ge=5, le=1440)
-    buffer_minutes: int | None = Field(default=None, ge=0, le=480)
+    duration_minutes: int | None = Field(default=None, ge=5, le=MAX_SERVICE_MINUTES)
+    buffer_minutes: int | None = Field(default=None, ge=0, le=MAX_BUFFER_MINUTES)
     image_id: uuid.UUID | None = None
     staff_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
     is_active: bool | None = None

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from studioflow.booking import appointments, calendar, notices
-from studioflow.booking.availability import DayRange, free_slots
+from studioflow.booking.availability import DayRange, free_starts, from_seconds
 from studioflow.booking.repository import (
     AppointmentRepository,
     BookingRepository,
+    Schedule,
+    ScheduleRepository,
     StaffRepository,
 )
 from studioflow.clients import service as clients
@@ -47,7 +49,8 @@ def _changes(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None or k in NULLABLE}
 
 
-SLOT_STEP = timedelta(minutes=15)
+SLOT_SECONDS = 15 * 60  # the grid of starts from each window's opening
+NOTICE = timedelta(minutes=30)  # the soonest a customer can book
 MAX_DAYS = 14
 
 
@@ -411,58 +414,98 @@ async def availability(
 ) -> list[tuple[datetime, datetime, uuid.UUID]]:
     """Free (start, end, staff) of the business for the service over ``days`` local days
     from ``first``, soonest first."""
+    schedule = await ScheduleRepository(session).schedule(
+        service_id, client_id=found.client_id, staff_id=staff_id
+    )
+    if schedule is None or not schedule.is_active:
+        raise NotFound("No such service.")
+    free = await open_slots(session, schedule, first=first, days=days, now=now, ignore=ignore)
+    return [
+        (from_seconds(start), from_seconds(start + free.length), free.staff[rank])
+        for start, rank in free.slots
+    ]
+
+
+async def public_slots(
+    session: AsyncSession,
+    slug: str,
+    *,
+    service_id: uuid.UUID,
+    first: date,
+    days: int,
+    staff_id: uuid.UUID | None,
+) -> tuple[Schedule, OpenSlots]:
+    """:func:`availability` of the business at ``slug``, for the public answer: in whole
+    seconds and staff indexes (it writes thousands of slots and a few people), the
+    business, service and staff read in one query."""
+    schedule = await ScheduleRepository(session).schedule(service_id, slug=slug, staff_id=staff_id)
+    if schedule is None:
+        await business(session, slug)  # 404 for the address itself when it is the address
+        raise NotFound("No such service.")
+    if not schedule.is_active:
+        raise NotFound("No such service.")
+    return schedule, await open_slots(session, schedule, first=first, days=days)
+
+
+@dataclass(frozen=True)
+class OpenSlots:
+    """Free slots as ``(start, index into staff)``, the start in whole seconds since the
+    epoch, sorted by start and then staff id; every slot is ``length`` seconds long."""
+
+    slots: list[tuple[int, int]]
+    staff: list[uuid.UUID]
+    length: int
+
+
+async def open_slots(
+    session: AsyncSession,
+    schedule: Schedule,
+    *,
+    first: date,
+    days: int,
+    now: datetime | None = None,
+    ignore: uuid.UUID | None = None,
+) -> OpenSlots:
+    """The free slots of the schedule's staff over ``days`` local days from ``first``:
+    their hours, less time off, plus extra hours, less what is held (one query for all)."""
     if not 1 <= days <= MAX_DAYS:
         raise Unprocessable(f"From 1 to {MAX_DAYS} days.", code="validation_error")
-    repository = BookingRepository(session)
-    offered = await repository.service(found.client_id, service_id)
-    if offered is None or not offered.is_active:
-        raise NotFound("No such service.")
-    zone = zone_of(found.timezone)
+    zone = zone_of(schedule.timezone)
     moment = now or datetime.now(UTC)
     today = moment.astimezone(zone).date()
-    if first < today - timedelta(days=1) or first > today + timedelta(days=found.horizon_days):
-        return []  # nothing is bookable before today or past the horizon
-    performers = (await repository.performers([offered.id])).get(offered.id, [])
-    candidates = [s for s in performers if staff_id is None or s == staff_id]
-    staff_repository = StaffRepository(session)
-    active = {s.id for s in await staff_repository.of_client_all(found.client_id, active_only=True)}
-    candidates = [s for s in candidates if s in active]
+    horizon = timedelta(days=schedule.horizon_days)
+    if first < today - timedelta(days=1) or first > today + horizon:
+        return OpenSlots([], [], 0)  # nothing is bookable before today or past the horizon
     local_days = [first + timedelta(days=n) for n in range(days)]
     window_start = datetime.combine(first - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     window_end = window_start + timedelta(days=days + 2)
-    found_slots: list[tuple[datetime, datetime, uuid.UUID]] = []
-    # Three queries for every candidate together (hours, exceptions, held times), not three
-    # per person: 20 staff were 40 round trips a request.
-    hours = await staff_repository.hours_of(candidates)
-    all_exceptions = await staff_repository.exceptions_of(candidates, window_start, window_end)
-    all_busy = await AppointmentRepository(session).held_of(
-        candidates, window_start, window_end, ignore=ignore
+    blocks = await ScheduleRepository(session).blocks_of(
+        list(schedule.staff), window_start, window_end, ignore=ignore
     )
-    for member in candidates:
-        exceptions = all_exceptions.get(member, [])
-        busy = all_busy.get(member, [])
-        for start, end in free_slots(
+    length = schedule.duration_minutes * 60
+    earliest = int((moment + NOTICE).timestamp())
+    latest = int((moment + horizon).timestamp())
+    # Sorted by (start, staff id) as integers: comparing UUIDs is Python code per pair.
+    members = sorted(schedule.staff)
+    keyed: list[tuple[int, int]] = []
+    for rank, member in enumerate(members):
+        held = blocks.get(member, {})
+        starts = free_starts(
             days=local_days,
-            ranges=[
-                DayRange(h.weekday, h.start_minute, h.end_minute) for h in hours.get(member, [])
-            ],
+            ranges=[DayRange(*r) for r in schedule.staff[member]],
             zone=zone,
-            duration=timedelta(minutes=offered.duration_minutes),
-            buffer=timedelta(minutes=offered.buffer_minutes),
-            step=SLOT_STEP,
-            extra=[
-                (e.starts_at, e.ends_at) for e in exceptions if e.kind == ExceptionKind.extra_hours
-            ],
-            time_off=[
-                (e.starts_at, e.ends_at) for e in exceptions if e.kind == ExceptionKind.time_off
-            ],
-            busy=busy,
-            earliest=moment + timedelta(minutes=30),
-            latest=moment + timedelta(days=found.horizon_days),
-        ):
-            found_slots.append((start, end, member))
-    found_slots.sort()  # by start, then staff id (UUIDs order by their bytes)
-    return found_slots
+            length=length,
+            pause=schedule.buffer_minutes * 60,
+            stride=SLOT_SECONDS,
+            extra=held.get(ExceptionKind.extra_hours, []),
+            time_off=held.get(ExceptionKind.time_off, []),
+            busy=held.get("held", []),
+            first=earliest,
+            last=latest,
+        )
+        keyed.extend(zip(starts, itertools.repeat(rank)))
+    keyed.sort()
+    return OpenSlots(keyed, members, length)
 
 
 async def book(

@@ -4,6 +4,8 @@ from studioflow.models.analytics import ImageDaily, ImageView, UsageDaily
 from studioflow.models.base import Base
 from studioflow.models.billing import CreditAccount, CreditEvent, CreditRequest, Plan
 from studioflow.models.booking import (
+    MAX_BUFFER_MINUTES,
+    MAX_SERVICE_MINUTES,
     OPEN_APPOINTMENT,
     Appointment,
     AppointmentStatus,
@@ -83,6 +85,8 @@ from studioflow.models.user import (
 __all__ = [
     "ACTIVE_EXECUTION",
     "FINISHED_EXECUTION",
+    "MAX_BUFFER_MINUTES",
+    "MAX_SERVICE_MINUTES",
     "OPEN_APPOINTMENT",
     "OPEN_ITEM",
     "ActionToken",

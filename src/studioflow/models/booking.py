@@ -43,6 +43,11 @@ class AppointmentStatus(StrEnum):
 # The states that hold the staff member's time (the constraint's WHERE clause says the same).
 OPEN_APPOINTMENT = (AppointmentStatus.pending, AppointmentStatus.confirmed)
 
+# The longest a service and its buffer may be: availability reads held times from
+# (window start - both) on, which keeps its index search short.
+MAX_SERVICE_MINUTES = 24 * 60
+MAX_BUFFER_MINUTES = 8 * 60
+
 
 class ExceptionKind(StrEnum):
     time_off = "time_off"
@@ -181,7 +186,9 @@ class Appointment(IdMixin, TimestampMixin, Base):
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("blocked_until >= ends_at", name="buffer_after_end"),
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
-        Index("ix_appointments_staff_starts", "staff_id", "starts_at"),
+        # Availability reads a stretch of a staff member's held times: with the end and the
+        # status in the index it never visits the table (bench/README.md, "Booking").
+        Index("ix_appointments_staff_held", "staff_id", "starts_at", "blocked_until", "status"),
         Index("ix_appointments_client_starts", "client_id", "starts_at"),
         Index("ix_appointments_customer", "customer_id", "starts_at"),
         # The reminder cron reads what starts in the next day, across businesses.
