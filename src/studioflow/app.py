@@ -71,14 +71,15 @@ _UPLOAD = frozenset({Role.all, Role.upload})
 # Which process role serves which routes (the hosting seed's auth/upload/view split).
 # Features add their routers here as they land. FastAPI tries routes one by one, in this
 # order, at ~3 µs each (a request to the last of ~120 spent 0.25 ms finding it), so what
-# programs call in loops comes first: delivery, then the API (studio first), then the
-# pages. No two routers' paths overlap (tests/test_http.py), so the order changes nothing
-# else.
+# programs call in loops comes first: delivery, booking pages' free slots, then the API
+# (studio first), then the pages. No two routers' paths overlap (tests/test_http.py), so
+# the order changes nothing else.
 MOUNTS: tuple[Mount, ...] = (
     Mount(health.router, _EVERY_ROLE),
     Mount(media_delivery.router, _VIEW),
     Mount(files.router, _VIEW),
     Mount(files.upload_router, _UPLOAD),
+    Mount(booking_endpoints.slots_router, _API),
     Mount(studio_endpoints.router, _API),
     Mount(media_endpoints.upload_router, _UPLOAD),
     Mount(media_endpoints.router, _API),

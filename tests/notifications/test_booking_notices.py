@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import Message as Mail
 
 import httpx
+import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select, update
 
@@ -131,8 +132,7 @@ async def test_reminders_go_once_24h_and_2h_before(live: Live) -> None:
         )
 
     async def run(now: datetime) -> None:
-        async with platform.db.transaction() as session:
-            await notices.send_reminders(platform, session, now)
+        await notices.send_reminders(platform, now)
 
     async def reminders() -> list[str]:
         async with platform.db.sessionmaker() as session:
@@ -164,3 +164,41 @@ async def manage_links(platform: Platform) -> int:
             .where(ActionToken.purpose == notices.MANAGE)
         )
     return int(count or 0)
+
+
+async def test_reminders_page_through_a_full_window_and_never_repeat(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run reads only reminders not yet handled, a page per transaction: a window fuller
+    than a page is read to its end (the old scan stopped at a fixed number of rows, all of
+    them perhaps handled already), and the next run finds nothing to do."""
+    client, platform = live.client, live.platform
+    made = await a_booking(client, platform)
+    slots = made["slots"]
+    assert isinstance(slots, list)
+    customer, appointment = made["customer"], made["appointment"]
+    assert isinstance(appointment, dict)
+    for n in (12, 14, 16, 18):  # four more, half an hour apart
+        booked = await client.post(
+            "/api/v1/appointments",
+            json={"service_id": appointment["service_id"], "start": slots[n]["start"]},
+            headers=customer.headers,  # type: ignore[attr-defined]
+        )
+        assert booked.status_code == 201, booked.text
+    first = datetime.fromisoformat(slots[10]["start"])
+    async with platform.db.transaction() as session:  # all booked a week ago
+        await session.execute(
+            update(Appointment).values(created_at=first - timedelta(days=7), status="confirmed")
+        )
+    monkeypatch.setattr(notices, "REMINDER_PAGE", 2)
+    assert await notices.send_reminders(platform, first - timedelta(hours=22)) == 5
+    assert await notices.send_reminders(platform, first - timedelta(hours=22)) == 0
+    assert await notices.send_reminders(platform, first - timedelta(hours=21)) == 0
+    async with platform.db.sessionmaker() as session:
+        keys = (
+            await session.scalars(
+                select(Notification.dedupe_key).where(Notification.event == "appointment.reminder")
+            )
+        ).all()
+    assert len(keys) == len(set(keys)) == 5
+    assert {k.split(":")[3] for k in keys} == {"24h"}

@@ -53,6 +53,9 @@ from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 
 router = APIRouter(tags=["booking"])
+# Free slots are what every visitor of a booking page asks for, anonymously and often: app.py
+# mounts this router among the hot paths (no other route can match its path).
+slots_router = APIRouter(tags=["booking"])
 
 
 def profile_out(row: BookingProfile) -> ProfileOut:
@@ -653,7 +656,7 @@ async def public_business(slug: str, session: SessionDep) -> PublicBusinessOut:
     )
 
 
-@router.get("/api/v1/booking/{slug}/availability", response_model=AvailabilityOut)
+@slots_router.get("/api/v1/booking/{slug}/availability", response_model=AvailabilityOut)
 async def public_availability(
     slug: str,
     session: SessionDep,

@@ -141,22 +141,45 @@ def _customer_message(
     )
 
 
-async def send_reminders(platform: Platform, session: AsyncSession, now: datetime) -> int:
-    """Remind customers 24 h and 2 h before: once per appointment, lead and start time
-    (a moved appointment is reminded of its new time), whichever worker runs the cron."""
-    told = 0
+REMINDER_PAGE = 200  # appointments per transaction: a run never holds the writer long
+
+
+async def remind_page(
+    platform: Platform, session: AsyncSession, now: datetime, label: str
+) -> tuple[int, int]:
+    """Handle the next page of ``label`` reminders due at ``now``: (appointments handled,
+    customers told). Each lead reads only its own stretch (the 24 h reminder is not sent
+    once the 2 h one is due), and only appointments whose reminder for their current start
+    was not handled, so a run's work is what is new."""
+    leads = dict(REMINDERS)
+    shorter = max((lead for lead in leads.values() if lead < leads[label]), default=timedelta(0))
     repository = AppointmentRepository(session)
-    # Each lead reads only its own stretch: the 24 h reminder is not sent once the 2 h one
-    # is due, so the two windows do not overlap.
-    shorter = timedelta(0)
-    for label, lead in sorted(REMINDERS, key=lambda r: r[1]):
-        for row in await repository.starting_between(now + shorter, now + lead):
-            # Booked after the reminder was due (a same-day booking): the confirmation just
-            # said it all.
-            if row.created_at > row.starts_at - lead:
-                continue
-            stamp = int(row.starts_at.timestamp())
-            key = f"appointment:{row.id}:reminder:{label}:{stamp}"
-            told += await tell(platform, session, row, "appointment.reminder", key=key)
-        shorter = lead
+    rows = await repository.due_reminders(
+        label, now + shorter, now + leads[label], limit=REMINDER_PAGE
+    )
+    told = 0
+    for row in rows:
+        if not await repository.claim_reminder(row.id, label, row.starts_at):
+            continue  # another run has it
+        # Booked after the reminder was due (a same-day booking): the confirmation just
+        # said it all.
+        if row.created_at > row.starts_at - leads[label]:
+            continue
+        key = f"appointment:{row.id}:reminder:{label}:{int(row.starts_at.timestamp())}"
+        told += await tell(platform, session, row, "appointment.reminder", key=key)
+    return len(rows), told
+
+
+async def send_reminders(platform: Platform, now: datetime) -> int:
+    """Remind customers 24 h and 2 h before: once per appointment, lead and start time
+    (a moved appointment is reminded of its new time), whichever worker runs the cron; a
+    transaction per page of appointments."""
+    told = 0
+    for label, _ in REMINDERS:
+        while True:
+            async with platform.db.transaction() as session:
+                seen, page_told = await remind_page(platform, session, now, label)
+            told += page_told
+            if seen < REMINDER_PAGE:
+                break
     return told

@@ -22,6 +22,8 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from studioflow.models import (
     MAX_BUFFER_MINUTES,
@@ -29,6 +31,7 @@ from studioflow.models import (
     OPEN_APPOINTMENT,
     ActionToken,
     Appointment,
+    AppointmentReminder,
     AppointmentStatus,
     BookingProfile,
     Membership,
@@ -353,6 +356,14 @@ def _blocks_statement(*, ignoring: bool) -> Any:
     return union_all(exceptions, held)
 
 
+# A reminder is claimed by inserting its row: a concurrent run's insert finds it and adds
+# nothing (the primary key decides), so one of them tells the customer.
+_CLAIM = {
+    dialect: make(table_of(AppointmentReminder))
+    .on_conflict_do_nothing()
+    .returning(table_of(AppointmentReminder).c.appointment_id)
+    for dialect, make in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 _SCHEDULES = {
     (by_slug, one_member): _schedule_statement(by_slug=by_slug, one_member=one_member)
     for by_slug in (False, True)
@@ -503,18 +514,41 @@ class AppointmentRepository(ClientScoped[Appointment]):
             statement = statement.where(Appointment.staff_id == staff_id)
         return await self.newest_first(statement, params)
 
-    async def starting_between(self, start: datetime, end: datetime) -> list[Appointment]:
-        """Open appointments of every business starting in (start, end]: the reminder cron."""
+    async def due_reminders(
+        self, lead: str, start: datetime, end: datetime, *, limit: int
+    ) -> list[Appointment]:
+        """Open appointments of every business starting in (start, end] whose ``lead``
+        reminder for that start was not handled yet: the reminder cron's next page."""
+        handled = (
+            select(AppointmentReminder.appointment_id)
+            .where(
+                AppointmentReminder.appointment_id == Appointment.id,
+                AppointmentReminder.lead == lead,
+                AppointmentReminder.starts_at == Appointment.starts_at,
+            )
+            .exists()
+        )
         return await self.all(
             select(Appointment)
             .where(
                 Appointment.status.in_(OPEN_APPOINTMENT),
                 Appointment.starts_at > start,
                 Appointment.starts_at <= end,
+                ~handled,
             )
-            .order_by(Appointment.starts_at)
-            .limit(5000)
+            .order_by(Appointment.starts_at, Appointment.id)
+            .limit(limit)
         )
+
+    async def claim_reminder(
+        self, appointment_id: uuid.UUID, lead: str, starts_at: datetime
+    ) -> bool:
+        """Record the reminder as handled; False when another run did (the row exists)."""
+        statement = _CLAIM[self.session.get_bind().dialect.name]
+        claimed = await self.session.scalar(
+            statement.values(appointment_id=appointment_id, lead=lead, starts_at=starts_at)
+        )
+        return claimed is not None
 
     async def by_id(self, appointment_id: uuid.UUID, *, lock: bool = False) -> Appointment | None:
         """By id alone: for a holder of its signed link, or a job; never for a principal."""

@@ -18,7 +18,6 @@ async def cancel_unconfirmed(platform: Platform) -> int:
 
 @task("booking.send_reminders", cron="*/5 * * * *", timeout=300, retries=2)
 async def send_reminders(platform: Platform) -> int:
-    """Every 5 minutes: reminders 24 h and 2 h before; each is sent once (its dedupe key),
-    however many workers run the cron and however often it runs."""
-    async with platform.db.transaction() as session:
-        return await notices.send_reminders(platform, session, datetime.now(UTC))
+    """Every 5 minutes: reminders 24 h and 2 h before; each is sent once (its handled row
+    and its dedupe key), however many workers run the cron and however often it runs."""
+    return await notices.send_reminders(platform, datetime.now(UTC))

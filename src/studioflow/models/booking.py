@@ -222,3 +222,18 @@ class Appointment(IdMixin, TimestampMixin, Base):
     )
     # The .ics SEQUENCE: one more on every change the customer's calendar must take.
     sequence: Mapped[int] = mapped_column(default=0)
+
+
+class AppointmentReminder(Base):
+    """That the reminder of a lead (``24h``, ``2h``) was handled for an appointment at this
+    start: the reminder cron reads only appointments without one, so each run's work is
+    what is new, however many appointments the window holds, and concurrent runs claim a
+    reminder by inserting its row (a moved appointment is reminded of its new time)."""
+
+    __tablename__ = "appointment_reminders"
+
+    appointment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True
+    )
+    lead: Mapped[str] = mapped_column(String(8), primary_key=True)
+    starts_at: Mapped[datetime] = mapped_column(primary_key=True)
