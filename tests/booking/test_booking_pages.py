@@ -40,6 +40,15 @@ async def test_business_and_customer_pages(client: httpx.AsyncClient, platform: 
                            {"weekday": 6, "start": "18:00", "end": "24:00"}],
                      headers=owner.headers)  # fmt: skip
     assert 'value="24:00"' in (await client.get("/booking/staff", headers=h)).text
+    # Time off shows under its person (read for the whole staff in one query).
+    off = await client.post(f"/api/v1/booking/staff/{made['staff']}/exceptions",
+                            json={"kind": "time_off", "reason": "Dentist",
+                                  "starts_at": "2099-05-04T09:00:00Z",
+                                  "ends_at": "2099-05-04T12:00:00Z"},
+                            headers=owner.headers)  # fmt: skip
+    assert off.status_code == 201, off.text
+    staff_page = (await client.get("/booking/staff", headers=h)).text
+    assert f"/exceptions/{off.json()['id']}" in staff_page and "Dentist" in staff_page
     assert "Bridal make-up" in (await client.get("/booking/services", headers=h)).text
 
     day = next_monday()
@@ -63,6 +72,10 @@ async def test_business_and_customer_pages(client: httpx.AsyncClient, platform: 
     assert f"/appointments/{appointment}" in mine.text
     detail = await client.get(f"/appointments/{appointment}")
     assert detail.status_code == 200 and "Cancel the appointment" in detail.text
+    # Signed in, the forms act as the customer; no link token is involved.
+    assert f'data-api="/api/v1/appointments/{appointment}/cancel"' in detail.text
+    assert f'data-api="/api/v1/appointments/{appointment}/reschedule"' in detail.text
+    assert 'name="token"' not in detail.text
     assert "Bridal make-up" in detail.text
     h = browser(client, owner)
     as_business = await client.get(f"/appointments/{appointment}", headers=h)

@@ -243,6 +243,23 @@ class StaffRepository(ClientScoped[StaffMember]):
         )
         return list(rows.all())
 
+    async def upcoming_exceptions_of_business(
+        self, client_id: uuid.UUID, after: datetime
+    ) -> dict[uuid.UUID, list[StaffException]]:
+        """:meth:`upcoming_exceptions` of every staff member of the business, in one query
+        (the staff page lists them all)."""
+        rows = await self.session.scalars(
+            select(StaffException)
+            .join(StaffMember, StaffMember.id == StaffException.staff_id)
+            .where(StaffMember.client_id == client_id, StaffException.ends_at > after)
+            .order_by(StaffException.starts_at)
+            .limit(5000)
+        )
+        found: dict[uuid.UUID, list[StaffException]] = defaultdict(list)
+        for row in rows.all():
+            found[row.staff_id].append(row)
+        return found
+
     async def exception(
         self, staff_id: uuid.UUID, exception_id: uuid.UUID
     ) -> StaffException | None:
@@ -429,9 +446,8 @@ class ScheduleRepository(Repository[WorkingHours]):
         touching [start, end) in whole seconds since the epoch: exceptions, and open
         appointments with their buffers (``ignore``: one being moved, whose own time is free
         to move into)."""
-        found: dict[uuid.UUID, dict[str, list[tuple[int, int]]]] = {}
         if not staff_ids:
-            return found
+            return {}
         values: dict[str, Any] = {
             "p_staff": staff_ids,
             "p_start": start,
@@ -441,10 +457,12 @@ class ScheduleRepository(Repository[WorkingHours]):
         if ignore is not None:
             values["p_ignore"] = ignore
         statement = _BLOCKS if ignore is None else _BLOCKS_IGNORING
-        spelled = {text: member for member in staff_ids for text in (member.hex, str(member))}
+        # Grouped by the id's text (hashing a UUID is Python code), named once per person.
+        by_text: dict[str, dict[str, list[tuple[int, int]]]] = {}
         for text, kind, s, e in (await self.session.execute(statement, values)).all():
-            found.setdefault(spelled[text], {}).setdefault(kind, []).append((s, e))
-        return found
+            by_text.setdefault(text, {}).setdefault(kind, []).append((s, e))
+        spelled = {text: member for member in staff_ids for text in (member.hex, str(member))}
+        return {spelled[text]: kinds for text, kinds in by_text.items()}
 
 
 class AppointmentRepository(ClientScoped[Appointment]):

@@ -342,6 +342,15 @@ async def exceptions(
     return await StaffRepository(session).upcoming_exceptions(row.id, now or datetime.now(UTC))
 
 
+async def business_exceptions(
+    session: AsyncSession, principal: Principal, *, now: datetime | None = None
+) -> dict[uuid.UUID, list[StaffException]]:
+    """:func:`exceptions` of every staff member of the active business, by staff id."""
+    return await StaffRepository(session).upcoming_exceptions_of_business(
+        principal.client_id, now or datetime.now(UTC)
+    )
+
+
 async def add_exception(
     session: AsyncSession,
     principal: Principal,

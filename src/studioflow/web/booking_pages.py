@@ -271,9 +271,7 @@ async def business_staff(request: Request, session: SessionDep, page: BusinessPa
         staff=staff,
         offered=await service.services(session, client_id),
         members=await service.bookable_members(session, page.principal),
-        exceptions={
-            s.staff.id: await service.exceptions(session, page.principal, s.staff.id) for s in staff
-        },
+        exceptions=await service.business_exceptions(session, page.principal),
         weekdays=WEEKDAYS,
     )
     return render(request, "booking/staff.html", context)
