@@ -58,8 +58,10 @@ async def test_book_on_a_phone_then_cancel_from_the_email(  # type: ignore[no-un
     await phone.goto(live_server + "/book/e2e-salon")
     await phone.get_by_role("link", name="Lash lift").click()
     await phone.get_by_role("heading", name="2. Who and when: Lash lift").wait_for()
-    # Tomorrow (the second day chip): a whole free day.
-    await phone.get_by_role("navigation", name="Nearby days").get_by_role("link").nth(1).click()
+    # The day after tomorrow (the third day chip): a whole free day, and its first time is a
+    # day away whatever the hour (tomorrow's 00:00 in Berlin is under an hour away at 22:10
+    # UTC, inside the salon's cancellation notice, so the link could not cancel it).
+    await phone.get_by_role("navigation", name="Nearby days").get_by_role("link").nth(2).click()
     await phone.locator("[data-first-slot]").wait_for(state="attached")
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the booking page scrolls sideways on a phone ({width}px)"
