@@ -21,7 +21,16 @@ from sqlalchemy import select
 
 from studioflow.app import MOUNTS
 from studioflow.identity.auth import Authenticator
-from studioflow.models import AuthSession, Membership, Notification, Role, WorkflowTemplate
+from studioflow.models import (
+    AuthSession,
+    CreditPack,
+    Membership,
+    Notification,
+    Role,
+    SellerProfile,
+    SellerStatus,
+    WorkflowTemplate,
+)
 from studioflow.notifications import service as notifications
 from studioflow.notifications.content import Message
 from studioflow.platform.runtime import Platform
@@ -53,6 +62,10 @@ PUBLIC = {
     "/api/v1/booking/{slug}/availability",
     # The emailed single-use link's action: its token is the authentication (404 without).
     "/api/v1/appointments/{appointment_id}/manage",
+    # The shop's catalogue and the credit packs on sale (API.md: public).
+    "/api/v1/products",
+    "/api/v1/products/{id_or_slug}",
+    "/api/v1/credit-packs",
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 # Delivery answers anyone; for a private image without a signature that answer is 404.
@@ -234,6 +247,34 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             key="tenancy",
             message=Message(title="For A", body="only"),
         )
+    # A sells (approved directly: the world has no admin) and buys from itself.
+    await client.post(
+        "/api/v1/seller/apply", json={"display_name": "A shop", "slug": "a-shop"}, headers=a.headers
+    )
+    async with platform.db.transaction() as session:
+        seller = await session.get(SellerProfile, uuid.UUID(a.client_id))
+        assert seller is not None
+        seller.status = SellerStatus.approved
+        pack = CreditPack(name="A pack", credits=5, price_amount=500, currency="EUR")
+        session.add(pack)
+    product = (
+        await client.post(
+            "/api/v1/seller/products",
+            json={"title": "A's balm", "price": {"amount": 900, "currency": "EUR"}, "stock": 4,
+                  "status": "active"},
+            headers=a.headers,
+        )
+    ).json()  # fmt: skip
+    await client.post("/api/v1/cart/items", json={"product_id": product["id"]}, headers=a.headers)
+    bought = (
+        await client.post(
+            "/api/v1/orders",
+            json={"shipping_address": {"name": "A", "line1": "1", "city": "B",
+                                       "postal_code": "1", "country": "DE"}},
+            headers=a.headers,
+        )
+    ).json()  # fmt: skip
+    await client.post("/api/v1/cart/items", json={"product_id": product["id"]}, headers=a.headers)
     async with platform.db.sessionmaker() as session:
         template = await session.scalar(select(WorkflowTemplate.id))
         notification = await session.scalar(select(Notification.id))
@@ -274,6 +315,11 @@ async def world(client: httpx.AsyncClient, platform: Platform) -> World:
             "notification_id": str(notification),
             "device_id": device,
             "slug": "a-biz",
+            "product_id": product["id"],
+            "id_or_slug": product["slug"],
+            "order_id": bought["orders"][0]["id"],
+            "payment_id": bought["payment"]["id"],
+            "pack_id": str(pack.id),
         },
         c=c,
         c_in_team={**c.headers, "X-Client-Id": team},

@@ -29,6 +29,7 @@ from studioflow.media.delivery_cache import DeliveryCache, publish_changes
 from studioflow.media.hot_path import HotDelivery
 from studioflow.notifications import endpoints as notifications_endpoints
 from studioflow.openapi import document_errors
+from studioflow.payments import endpoints as payments_endpoints
 from studioflow.platform import files, health
 from studioflow.platform.edge import Edge, EdgeConfig, FastAnswer, csp_with_uploads
 from studioflow.platform.errors import install_error_handlers
@@ -36,6 +37,7 @@ from studioflow.platform.health import Liveness
 from studioflow.platform.observability import configure_logging, watch_loop_lag
 from studioflow.platform.runtime import Platform, build_platform, freeze_startup_heap
 from studioflow.settings import Role, Settings
+from studioflow.shop import endpoints as shop_endpoints
 from studioflow.studio import admin_api, settings_api
 from studioflow.studio import endpoints as studio_endpoints
 from studioflow.support import endpoints as support_endpoints
@@ -90,6 +92,8 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(support_endpoints.router, _API),
     Mount(booking_endpoints.router, _API),
     Mount(notifications_endpoints.router, _API),
+    Mount(payments_endpoints.router, _API),
+    Mount(shop_endpoints.router, _API),
     Mount(admin_endpoints.router, _API),
     Mount(admin_endpoints.public_router, _API),
     Mount(admin_api.router, _API),

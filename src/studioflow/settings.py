@@ -185,6 +185,18 @@ class Settings(BaseSettings):
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     openai_api_key: str | None = Field(default=None, repr=False)
     openai_base_url: str = "https://api.openai.com"
+    # Commerce (issue 17). Without a Stripe key, card payments go to the offline TEST MODE
+    # page (provider `test`): the embedded default sells end to end with no account.
+    stripe_secret_key: str | None = Field(default=None, repr=False)
+    stripe_webhook_secret: str | None = Field(default=None, repr=False)
+    stripe_api_base: str = "https://api.stripe.com"
+    # The platform's share of each paid order, in basis points (1000 = 10 %).
+    shop_commission_bps: int = Field(default=1000, ge=0, le=10_000)
+    # An order not paid this long after checkout is cancelled and its stock given back.
+    shop_payment_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Wallets hold one currency (ISO 4217), the one top-ups and wallet payments use.
+    wallet_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    wallet_max_topup: int = Field(default=100_000_00, ge=100, le=10**12)
 
     @field_validator(
         "cors_origins",
@@ -246,6 +258,8 @@ class Settings(BaseSettings):
         "vapid_private_key",
         "vapid_public_key",
         "fcm_service_account_file",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -310,6 +324,11 @@ class Settings(BaseSettings):
     def embedded_queue(self) -> bool:
         """No Redis: the queue, events and limits live in this process."""
         return self.redis_url is None
+
+    @property
+    def card_provider(self) -> str:
+        """Who takes card payments: Stripe with a key, else the offline test mode."""
+        return "stripe" if self.stripe_secret_key else "test"
 
     @property
     def secure_cookies(self) -> bool:

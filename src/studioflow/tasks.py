@@ -6,6 +6,7 @@ from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
 from studioflow.notifications import tasks as notifications_tasks
 from studioflow.platform import tasks as platform_tasks
+from studioflow.shop import tasks as shop_tasks
 from studioflow.studio import tasks as studio_tasks
 from studioflow.support import tasks as support_tasks
 
@@ -16,6 +17,7 @@ __all__ = [
     "media_tasks",
     "notifications_tasks",
     "platform_tasks",
+    "shop_tasks",
     "studio_tasks",
     "support_tasks",
 ]

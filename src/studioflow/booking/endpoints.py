@@ -33,7 +33,6 @@ from studioflow.booking.schemas import (
     HoursIn,
     Location,
     ManageIn,
-    Money,
     ProfileIn,
     ProfileOut,
     PublicBusinessOut,
@@ -51,6 +50,7 @@ from studioflow.platform import idempotency
 from studioflow.platform.db import SessionDep
 from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
+from studioflow.platform.schemas import Money
 
 router = APIRouter(tags=["booking"])
 # Free slots are what every visitor of a booking page asks for, anonymously and often: app.py

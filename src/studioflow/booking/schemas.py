@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from studioflow.models.base import BIGINT_MAX
 from studioflow.models.booking import MAX_BUFFER_MINUTES, MAX_SERVICE_MINUTES
-from studioflow.platform.schemas import Input
+from studioflow.platform.schemas import Input, Money
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
 CLOCK = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
@@ -19,11 +18,6 @@ CLOCK = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
 class Location(Input):
     lat: float = Field(ge=-90, le=90)
     lng: float = Field(ge=-180, le=180)
-
-
-class Money(BaseModel):
-    amount: int = Field(ge=0, le=BIGINT_MAX, description="In minor units (cents).")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class ProfileIn(Input):

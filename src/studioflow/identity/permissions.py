@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, str] = {
     "support:write": "Open support tickets and write in them",
     "booking:read": "See the business's profile, services, staff and appointments",
     "booking:manage": "Change the booking profile, services, staff and their hours",
+    "shop:read": "See the seller profile, products, orders and earnings",
+    "shop:manage": "Apply to sell, change products and stock, fulfil and refund orders",
     "platform:admin": "Administer the whole platform",
 }
 
@@ -59,6 +61,7 @@ ROLES: dict[str, tuple[str, str, frozenset[str]]] = {
                 "support:read",
                 "support:write",
                 "booking:read",
+                "shop:read",
             }
         ),
     ),

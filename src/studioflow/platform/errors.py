@@ -122,6 +122,10 @@ class InsufficientCredits(AppError):
     status, code, title = 402, "insufficient_credits", "Insufficient credits"
 
 
+class PaymentRequired(AppError):
+    status, code, title = 402, "payment_required", "Payment required"
+
+
 class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 # The times the API accepts: wide enough for any real date, narrow enough that converting
 # an offset to UTC or adding a lifetime can never leave what Python and the databases hold
@@ -61,3 +61,10 @@ class Input(BaseModel):
     @classmethod
     def _storable(cls, value: Any) -> Any:
         return storable(value)
+
+
+class Money(BaseModel):
+    """An amount in a currency's minor units (cents), as every price and balance is."""
+
+    amount: int = Field(ge=0, le=2**63 - 1, description="In minor units (cents).")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
