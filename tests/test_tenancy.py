@@ -77,6 +77,8 @@ PUBLIC_PAGES = {
     "/",
     "/sw.js",  # the Web Push service worker's script
     "/book/{slug}",  # a business's public booking page
+    "/shop",  # the storefront and a product on sale
+    "/shop/{slug}",
     # The emailed link's page (its token authenticates; 404 without) and where it lands.
     "/appointments/{appointment_id}/manage",
     "/appointments/{appointment_id}/manage/done",

@@ -48,6 +48,7 @@ from studioflow.web import (
     docs,
     media_pages,
     pages,
+    shop_pages,
     studio_pages,
     support_pages,
     workspace_pages,
@@ -105,6 +106,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount(workspace_pages.router, _API),
     Mount(support_pages.router, _API),
     Mount(booking_pages.router, _API),
+    Mount(shop_pages.router, _API),
     Mount(admin_pages.router, _API),
 )
 

@@ -48,6 +48,13 @@ SIGNED_IN_PAGES = [
     "/booking/calendar?view=week",
     "/booking/appointments",
     "/appointments",
+    "/shop",
+    "/cart",
+    "/orders",
+    "/wallet",
+    "/seller",
+    "/admin/sellers",
+    "/admin/credit-packs",
 ]
 PUBLIC_PAGES = [
     "/",
@@ -58,6 +65,7 @@ PUBLIC_PAGES = [
     "/invitations/accept",
     "/design",
     "/docs",
+    "/shop",
 ]
 
 

@@ -258,6 +258,15 @@ async def buyer_order(session: AsyncSession, user_id: uuid.UUID, order_id: uuid.
     return found
 
 
+async def of_payment(
+    session: AsyncSession, user_id: uuid.UUID, payment_id: uuid.UUID
+) -> list[Order]:
+    """The buyer's orders that one payment pays."""
+    return [
+        o for o in await OrderRepository(session).of_payment(payment_id) if o.buyer_id == user_id
+    ]
+
+
 async def seller_order(session: AsyncSession, principal: Principal, order_id: uuid.UUID) -> Order:
     found = await OrderRepository(session).get_readable(principal, order_id)
     if found is None:

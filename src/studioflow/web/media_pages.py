@@ -203,9 +203,11 @@ async def credits_page(request: Request, session: SessionDep, page: CreditsPage)
         request.app.state.platform.db, session, principal.client_id
     )
     from studioflow.billing import requests
+    from studioflow.payments import service as payments
 
     asked = await requests.of_workspace(session, principal)
     context.update(
+        packs=await payments.packs(session),
         balance=balance,
         events=events,
         requests=asked,

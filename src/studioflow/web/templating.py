@@ -68,7 +68,15 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
             ("Services and staff", "/booking", "users"),
             *booking,
         ]
-    groups += [("Booking", booking), ("Workspace", workspace)]
+    shop = [
+        ("Shop", "/shop", "grid"),
+        ("Cart", "/cart", "coin"),
+        ("My orders", "/orders", "list"),
+        ("Wallet", "/wallet", "coin"),
+    ]
+    if principal.can("shop:read"):
+        shop.append(("Selling", "/seller", "users"))
+    groups += [("Booking", booking), ("Shop", shop), ("Workspace", workspace)]
     if principal.is_platform_admin:
         groups.append(
             (
@@ -81,6 +89,8 @@ def _sidebar(principal: Any) -> list[tuple[str, list[tuple[str, str, str]]]]:
                     ("Support tickets", "/admin/tickets", "bell"),
                     ("Studio admin", "/admin/studio", "shield"),
                     ("Credit requests", "/admin/credits", "coin"),
+                    ("Credit packs", "/admin/credit-packs", "coin"),
+                    ("Sellers", "/admin/sellers", "users"),
                     ("Finances", "/admin/finances", "coin"),
                     ("Errors", "/admin/errors", "shield"),
                     ("Jobs", "/admin/jobs", "list"),

@@ -154,6 +154,17 @@
       window.location.assign(to);
       return;
     }
+    // follow:path.in.answer|fallback: go where the answer says (a payment's page), or to
+    // the fallback when it names nowhere (paid at once from the wallet). Same origin only.
+    if (action.indexOf("follow:") === 0) {
+      var spec = action.slice(7).split("|");
+      var found = spec[0].split(".").reduce(function (o, k) { return o && o[k]; }, result.data);
+      var target = spec[1] || window.location.pathname;
+      if (found) { var url = new URL(found, window.location.origin); target = url.pathname + url.search; }
+      if (message) sessionStorage.setItem("studioflow.toast", message);
+      window.location.assign(target);
+      return;
+    }
     if (action === "toast") { toast(message || "Done.", "success"); if (el.reset) el.reset(); return; }
     if (message) sessionStorage.setItem("studioflow.toast", message);
     window.location.reload();
