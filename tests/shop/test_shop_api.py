@@ -291,3 +291,46 @@ async def test_sellers_products_and_states(
         f"/api/v1/seller/products/{draft['id']}", json={"stock": 9, "status": "archived"}, headers=h
     )
     assert changed.json()["stock"] == 9 and changed.json()["status"] == "archived"
+
+
+async def test_payouts_and_a_refund_past_what_the_seller_is_owed(
+    client: httpx.AsyncClient, platform: Platform, admin: Account
+) -> None:
+    seller = await a_seller(client, platform, admin, slug="payout-shop")
+    product = await a_product(client, seller, title="Clay Mask", stock=2)
+    buyer = await create_account(client, platform, "payout-buyer@example.com")
+    await client.post(
+        "/api/v1/cart/items", json={"product_id": product["id"]}, headers=buyer.headers
+    )
+    done = await client.post(
+        "/api/v1/orders", json={"shipping_address": ADDRESS}, headers=buyer.headers
+    )
+    await client.post(
+        f"/api/v1/payments/{done.json()['payment']['id']}/test-outcome",
+        json={"outcome": "succeed"},
+        headers=buyer.headers,
+    )
+    owed = (await client.get("/api/v1/seller", headers=seller.headers)).json()["balance"]
+    assert owed["amount"] == 1800  # 2000 minus 10 %
+    payouts = f"/api/v1/admin/sellers/{seller.client_id}/payouts"
+    too_much = await client.post(payouts, json={"amount": 1801}, headers=admin.headers)
+    assert too_much.status_code == 409 and too_much.json()["code"] == "insufficient_balance"
+    not_admin = await client.post(payouts, json={"amount": 1}, headers=seller.headers)
+    assert not_admin.status_code == 403
+    paid = await client.post(
+        payouts, json={"amount": 1500, "reference": "SEPA 42"}, headers=admin.headers
+    )
+    assert paid.status_code == 200 and paid.json()["balance"]["amount"] == 300
+    # A full refund would take 1800 from the seller, who is owed 300 now: refused whole.
+    order_id = done.json()["orders"][0]["id"]
+    refused = await client.post(f"/api/v1/seller/orders/{order_id}/refund", headers=seller.headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "insufficient_balance"
+    order = await client.get(f"/api/v1/orders/{order_id}", headers=buyer.headers)
+    assert order.json()["status"] == "paid" and order.json()["refunded"]["amount"] == 0
+    small = await client.post(
+        f"/api/v1/seller/orders/{order_id}/refund", json={"amount": 300}, headers=seller.headers
+    )
+    assert small.status_code == 200, small.text
+    async with platform.db.read() as session:
+        assert await ledger.balance(session, ledger.PAYOUTS, ledger.PLATFORM, "EUR") == 1500
+    await ledger_is_sound(platform)
