@@ -110,3 +110,16 @@ async def bearer_headers(platform: Platform, address: str) -> dict[str, str]:
             platform, session, user, method="test", context=Context(ip="127.0.0.1")
         )
     return {"Authorization": f"Bearer {signed.access_token}"}
+
+
+async def signed_in_admin(
+    client: httpx.AsyncClient, platform: Platform, email: str, password: str = "an admin pass 42"
+) -> Account:
+    """A new platform admin, signed in through ``client`` (Bearer tokens)."""
+    from studioflow.demo import create_admin
+
+    async with platform.db.transaction() as session:
+        await create_admin(
+            session, email=email, password_hash=await platform.passwords.hash(password)
+        )
+    return await sign_in(client, email, password)

@@ -66,6 +66,8 @@ PUBLIC = {
     "/api/v1/products",
     "/api/v1/products/{id_or_slug}",
     "/api/v1/credit-packs",
+    # Stripe's events: its signature is the authentication (404 when not configured).
+    "/api/v1/payments/webhook/stripe",
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 # Delivery answers anyone; for a private image without a signature that answer is 404.

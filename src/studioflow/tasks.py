@@ -5,6 +5,7 @@ from studioflow.booking import tasks as booking_tasks
 from studioflow.identity import tasks as identity_tasks
 from studioflow.media import tasks as media_tasks
 from studioflow.notifications import tasks as notifications_tasks
+from studioflow.payments import tasks as payments_tasks
 from studioflow.platform import tasks as platform_tasks
 from studioflow.shop import tasks as shop_tasks
 from studioflow.studio import tasks as studio_tasks
@@ -16,6 +17,7 @@ __all__ = [
     "identity_tasks",
     "media_tasks",
     "notifications_tasks",
+    "payments_tasks",
     "platform_tasks",
     "shop_tasks",
     "studio_tasks",

@@ -10,11 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from studioflow.demo import create_admin
 from studioflow.payments import ledger
 from studioflow.platform.runtime import Platform
-from tests.factories import create_account
-from tests.identity.helpers import Account, sign_in
+from tests.factories import create_account, signed_in_admin
+from tests.identity.helpers import Account
 
 ADDRESS = {
     "name": "Ada Buyer",
@@ -27,13 +26,7 @@ ADDRESS = {
 
 @pytest.fixture
 async def admin(client: httpx.AsyncClient, platform: Platform) -> Account:
-    async with platform.db.transaction() as session:
-        await create_admin(
-            session,
-            email="shop-admin@example.com",
-            password_hash=await platform.passwords.hash("an admin passphrase 42"),
-        )
-    return await sign_in(client, "shop-admin@example.com", "an admin passphrase 42")
+    return await signed_in_admin(client, platform, "shop-admin@example.com")
 
 
 async def a_seller(

@@ -201,3 +201,34 @@ class CreditPack(IdMixin, TimestampMixin, Base):
     price_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class RefundStatus(StrEnum):
+    pending = "pending"  # recorded; the provider is still to be told (a job does, retrying)
+    succeeded = "succeeded"
+    failed = "failed"
+
+
+class PaymentRefund(IdMixin, Base):
+    """Money given back on a payment: recorded with the change it belongs to, then sent to
+    the provider by a job (never inside the transaction), once per key."""
+
+    __tablename__ = "payment_refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_payment_refunds_status_created", "status", "created_at"),
+    )
+
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    amount: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[RefundStatus] = mapped_column(
+        status_type(RefundStatus, name="status_known", length=20), default=RefundStatus.pending
+    )
+    provider_ref: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

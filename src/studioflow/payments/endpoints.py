@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from studioflow.identity.auth import PlatformAdmin, platform_of
-from studioflow.payments import service, wallet
+from studioflow.payments import service, stripe_api, wallet
 from studioflow.payments.auth import CreditBuyer, Payer
 from studioflow.payments.presenters import pack_out, payment_out
 from studioflow.payments.schemas import (
@@ -23,20 +23,26 @@ from studioflow.payments.schemas import (
     WalletOut,
 )
 from studioflow.platform import idempotency
-from studioflow.platform.db import SessionDep
-from studioflow.platform.errors import answers
+from studioflow.platform.db import ReadSessionDep, SessionDep
+from studioflow.platform.errors import BadRequest, NotFound, answers
 from studioflow.platform.pagination import PageParams, page_params
 
 router = APIRouter(tags=["payments"])
 
 
-@router.get("/api/v1/payments/{payment_id}", responses=answers({404: "Not the caller's."}))
+@router.get(
+    "/api/v1/payments/{payment_id}",
+    responses=answers(
+        {404: "Not the caller's.", 503: "Stripe did not answer (`provider_unreachable`)."}
+    ),
+)
 async def get_payment(
     payment_id: uuid.UUID, request: Request, principal: Payer, session: SessionDep
 ) -> PaymentOut:
     """One of the caller's payments, with its status (the pay page polls it)."""
     row = await service.get_own(session, principal.user_id, payment_id)
-    return payment_out(platform_of(request), row)
+    platform = platform_of(request)
+    return payment_out(platform, row, await service.client_secret(platform, row))
 
 
 @router.post(
@@ -61,6 +67,37 @@ async def test_outcome(
     platform = platform_of(request)
     row = await service.test_outcome(platform, session, principal.user_id, payment_id, body.outcome)
     return payment_out(platform, row)
+
+
+@router.post(
+    "/api/v1/payments/webhook/stripe",
+    responses=answers(
+        {
+            400: "The Stripe-Signature does not verify (`invalid_signature`).",
+            404: "No Stripe webhook secret is configured.",
+            422: "Verified, but not an event (`invalid_event`).",
+        }
+    ),
+)
+async def stripe_webhook(
+    request: Request,
+    session: SessionDep,
+    stripe_signature: Annotated[str | None, Header(max_length=2000)] = None,
+) -> dict[str, Any]:
+    """Stripe's events: verified by `Stripe-Signature` before anything is stored, each
+    applied once. A failure answers 5xx, so Stripe sends it again."""
+    platform = platform_of(request)
+    secret = platform.settings.stripe_webhook_secret
+    if not secret:
+        raise NotFound("No Stripe webhook is configured here.")
+    try:
+        event = stripe_api.verify(await request.body(), stripe_signature, secret)
+    except stripe_api.InvalidSignature:
+        raise BadRequest(
+            "The Stripe-Signature header does not verify.", code="invalid_signature"
+        ) from None
+    outcome = await service.handle_stripe_event(platform, session, event)
+    return {"received": True, "outcome": outcome}
 
 
 @router.get("/api/v1/wallet")
@@ -107,6 +144,7 @@ async def topup(
     request: Request,
     principal: Payer,
     session: SessionDep,
+    read: ReadSessionDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
@@ -115,14 +153,17 @@ async def topup(
     guard = idempotency.Guard(
         session, principal.client_id, f"topup:{principal.user_id}", idempotency_key, body.amount
     )
-    if (replay := await guard.replay()) is not None:
+    if (replay := await guard.replay(read)) is not None:
         response.status_code = replay.status_code
         response.headers["Idempotent-Replayed"] = "true"
         return replay.response
     platform = platform_of(request)
     started = await service.topup(platform, session, principal.user_id, body.amount)
     out = payment_out(platform, started.payment, started.client_secret)
-    await guard.remember(201, out.model_dump(mode="json"))
+    # Kept without Stripe's client secret (never stored): a replay asks GET /payments/{id}.
+    await guard.remember(
+        201, out.model_copy(update={"client_secret": None}).model_dump(mode="json")
+    )
     return out
 
 
@@ -148,6 +189,7 @@ async def purchase(
     request: Request,
     principal: CreditBuyer,
     session: SessionDep,
+    read: ReadSessionDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
@@ -160,7 +202,7 @@ async def purchase(
         idempotency_key,
         body.model_dump(mode="json"),
     )
-    if (replay := await guard.replay()) is not None:
+    if (replay := await guard.replay(read)) is not None:
         response.status_code = replay.status_code
         response.headers["Idempotent-Replayed"] = "true"
         return replay.response
@@ -178,7 +220,10 @@ async def purchase(
         pack=pack_out(chosen),
         payment=payment_out(platform, started.payment, started.client_secret),
     )
-    await guard.remember(201, out.model_dump(mode="json"))
+    kept = out.model_copy(
+        update={"payment": out.payment.model_copy(update={"client_secret": None})}
+    )
+    await guard.remember(201, kept.model_dump(mode="json"))
     return out
 
 

@@ -24,7 +24,9 @@ from studioflow.models import (
     LedgerTransaction,
     Payment,
     PaymentEvent,
+    PaymentRefund,
     PaymentStatus,
+    RefundStatus,
     Wallet,
     WalletEntry,
 )
@@ -325,3 +327,32 @@ class CreditPackRepository(Repository[CreditPack]):
         if active_only:
             statement = statement.where(CreditPack.is_active.is_(True))
         return await self.all(statement)
+
+
+class RefundRepository(Repository[PaymentRefund]):
+    model = PaymentRefund
+
+    async def by_key(self, key: str) -> PaymentRefund | None:
+        return await self.one_or_none(
+            select(PaymentRefund).where(PaymentRefund.idempotency_key == key)
+        )
+
+    async def get(self, refund_id: uuid.UUID) -> PaymentRefund | None:
+        found: PaymentRefund | None = await self.session.get(PaymentRefund, refund_id)
+        return found
+
+    async def pending(self, before: datetime, *, limit: int = 100) -> list[uuid.UUID]:
+        rows = await self.session.scalars(
+            select(PaymentRefund.id)
+            .where(PaymentRefund.status == RefundStatus.pending, PaymentRefund.created_at < before)
+            .order_by(PaymentRefund.created_at)
+            .limit(limit)
+        )
+        return list(rows.all())
+
+    async def of_payment(self, payment_id: uuid.UUID) -> list[PaymentRefund]:
+        return await self.all(
+            select(PaymentRefund)
+            .where(PaymentRefund.payment_id == payment_id)
+            .order_by(PaymentRefund.created_at)
+        )

@@ -95,10 +95,13 @@ class Guard:
         self.key = key
         self.digest = body_hash(body) if key else ""
 
-    async def replay(self) -> Replay | None:
+    async def replay(self, read: AsyncSession | None = None) -> Replay | None:
+        """The first answer, if any. ``read``: look it up in that session instead, when the
+        request must not take its unit of work's lock yet (a payment provider is asked
+        first); two such requests racing still meet at the unique constraint."""
         if not self.key:
             return None
-        return await lookup(self.session, self.client_id, self.scope, self.key, self.digest)
+        return await lookup(read or self.session, self.client_id, self.scope, self.key, self.digest)
 
     async def remember(self, status_code: int, response: dict[str, Any]) -> None:
         if self.key:

@@ -14,7 +14,7 @@ from studioflow.models import Order, OrderItem, OrderStatus, ProductStatus, Sell
 from studioflow.models import SellerStatus as SellerState
 from studioflow.payments.presenters import payment_out
 from studioflow.platform import idempotency
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 from studioflow.platform.runtime import Platform
@@ -465,6 +465,7 @@ async def checkout(
     request: Request,
     principal: Buyer,
     session: SessionDep,
+    read: ReadSessionDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
@@ -477,7 +478,7 @@ async def checkout(
         idempotency_key,
         body.model_dump(mode="json"),
     )
-    if (replay := await guard.replay()) is not None:
+    if (replay := await guard.replay(read)) is not None:
         response.status_code = replay.status_code
         response.headers["Idempotent-Replayed"] = "true"
         return replay.response
@@ -493,7 +494,11 @@ async def checkout(
         orders=[order_out(o, done.items[o.id]) for o in done.orders],
         payment=payment_out(platform, done.started.payment, done.started.client_secret),
     )
-    await guard.remember(201, out.model_dump(mode="json"))
+    # Kept without Stripe's client secret (never stored): a replay asks GET /payments/{id}.
+    kept = out.model_copy(
+        update={"payment": out.payment.model_copy(update={"client_secret": None})}
+    )
+    await guard.remember(201, kept.model_dump(mode="json"))
     return out
 
 

@@ -61,22 +61,22 @@ async def checkout(
     shipping_address: dict[str, Any],
     pay_with: payments.PayWith,
 ) -> Checkout:
-    basket = await carts.read(session, user_id)
-    if not basket.lines:
-        raise Unprocessable("The cart is empty.", code="cart_empty")
-    gone = [line for line in basket.lines if not line.available]
-    if gone:
-        raise Conflict(
-            "Some products are no longer on sale; remove them from the cart.",
-            code="unavailable",
-            extra={"products": [{"id": str(g.product.id), "title": g.product.title} for g in gone]},
-        )
+    # With Stripe the intent is made first, from a read of the cart, before this unit of
+    # work takes any lock (on SQLite its first statement takes the writer's); the cart is
+    # read again below and must still come to the same amount.
+    async with platform.db.read() as read:
+        seen = _checked(await carts.read(read, user_id))
+    prepared = await payments.prepare(
+        platform,
+        session,
+        amount=seen.subtotal,
+        currency=seen.currency or "",
+        purpose=PaymentPurpose.orders,
+        pay_with=pay_with,
+    )
+    basket = _checked(await carts.read(session, user_id))
     currency = basket.currency
-    if currency is None:
-        raise Unprocessable(
-            "The cart holds products priced in different currencies; buy them separately.",
-            code="mixed_currencies",
-        )
+    assert currency is not None
     products = ProductRepository(session)
     # Reserve in one order of rows (fewer lock waits between concurrent checkouts).
     lines = sorted(basket.lines, key=lambda line: (str(line.product.id), line.item.variant_key))
@@ -114,6 +114,7 @@ async def checkout(
         amount=basket.subtotal,
         currency=currency,
         pay_with=pay_with,
+        prepared=prepared,
     )
     by_seller: dict[uuid.UUID, list[carts.Line]] = defaultdict(list)
     for line in basket.lines:
@@ -155,6 +156,25 @@ async def checkout(
     for order in orders:
         await session.refresh(order)
     return Checkout(orders, items, started)
+
+
+def _checked(basket: carts.Cart) -> carts.Cart:
+    """The cart if it can be checked out: not empty, all on sale, one currency."""
+    if not basket.lines:
+        raise Unprocessable("The cart is empty.", code="cart_empty")
+    gone = [line for line in basket.lines if not line.available]
+    if gone:
+        raise Conflict(
+            "Some products are no longer on sale; remove them from the cart.",
+            code="unavailable",
+            extra={"products": [{"id": str(g.product.id), "title": g.product.title} for g in gone]},
+        )
+    if basket.currency is None:
+        raise Unprocessable(
+            "The cart holds products priced in different currencies; buy them separately.",
+            code="mixed_currencies",
+        )
+    return basket
 
 
 @payments.on_success(PaymentPurpose.orders)
