@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from studioflow.models import Base
 from studioflow.platform.db import create_engine
-from studioflow.platform.migrations import in_one_transaction
+from studioflow.platform.migrations import in_one_transaction, include_name
 from studioflow.settings import Settings
 
 config = context.config
@@ -29,6 +29,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -66,6 +66,7 @@ PUBLIC = {
     "/api/v1/products",
     "/api/v1/products/{id_or_slug}",
     "/api/v1/credit-packs",
+    "/api/v1/search",
     # Stripe's events: its signature is the authentication (404 when not configured).
     "/api/v1/payments/webhook/stripe",
 }

@@ -28,7 +28,12 @@ from studioflow.platform.db import (
     get_session,
 )
 from studioflow.platform.errors import install_error_handlers
-from studioflow.platform.migrations import current_revision, head_revision, upgrade
+from studioflow.platform.migrations import (
+    current_revision,
+    head_revision,
+    include_name,
+    upgrade,
+)
 from tests.factories import create_user
 
 
@@ -36,7 +41,9 @@ async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -
     assert await current_revision(engine) == head_revision()
 
     def diff(connection):  # type: ignore[no-untyped-def]
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         return compare_metadata(context, Base.metadata)
 
     async with engine.connect() as connection:

@@ -66,6 +66,7 @@ from studioflow.models.payment import (
     Wallet,
     WalletEntry,
 )
+from studioflow.models.search import SearchDocument
 from studioflow.models.shop import (
     CartItem,
     Order,
@@ -187,6 +188,7 @@ __all__ = [
     "RequestStatus",
     "Role",
     "RolePermission",
+    "SearchDocument",
     "SellerProfile",
     "SellerStatus",
     "Service",

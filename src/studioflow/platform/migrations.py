@@ -94,3 +94,12 @@ async def upgrade_url(url: str, revision: str = "head") -> None:
         await upgrade(engine, revision)
     finally:
         await engine.dispose()
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """What Alembic compares and manages: not the search indexes the search migration makes
+    as raw DDL, which no model can declare portably (SQLite's FTS5 table and its shadow
+    tables, PostgreSQL's GIN index over an expression)."""
+    if type_ == "table":
+        return not (name or "").startswith("search_fts")
+    return not (type_ == "index" and name == "ix_search_documents_document")

@@ -19,7 +19,7 @@ from studioflow.platform.errors import answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 from studioflow.platform.runtime import Platform
 from studioflow.platform.schemas import Money
-from studioflow.shop import cart, orders, products, sellers
+from studioflow.shop import cart, orders, products, search, sellers
 from studioflow.shop.auth import Buyer, SellerManager, SellerReader
 from studioflow.shop.schemas import (
     CartItemIn,
@@ -37,6 +37,8 @@ from studioflow.shop.schemas import (
     ProductOut,
     ProductPatch,
     RefundIn,
+    SearchHitOut,
+    SearchOut,
     SellerApply,
     SellerOut,
     VariantOut,
@@ -255,6 +257,53 @@ async def record_payout(
     row = await sellers.profile(session, client_id)
     assert row is not None
     return await seller_out(session, row)
+
+
+# Search -------------------------------------------------------------------------------------
+
+
+def hit_out(hit: Any) -> SearchHitOut:
+    snippet = hit.body if len(hit.body) <= 160 else hit.body[:157].rstrip() + "…"
+    if hit.kind == "product":
+        row = hit.row
+        return SearchHitOut(
+            type="product", id=row.id, title=row.title, snippet=snippet, score=hit.score,
+            url=f"/shop/{row.slug}", price=Money(amount=row.price_amount, currency=row.currency),
+            by={"slug": hit.seller.slug, "name": hit.seller.display_name},
+        )  # fmt: skip
+    business = hit.business
+    if hit.kind == "service":
+        row = hit.row
+        return SearchHitOut(
+            type="service", id=row.id, title=row.name, snippet=snippet, score=hit.score,
+            url=f"/book/{business.slug}?service_id={row.id}",
+            price=Money(amount=row.price_minor, currency=row.currency),
+            by={"slug": business.slug, "name": business.name},
+        )  # fmt: skip
+    row = hit.row
+    return SearchHitOut(
+        type="artist", id=row.id, title=row.display_name, snippet=snippet, score=hit.score,
+        url=f"/book/{business.slug}", by={"slug": business.slug, "name": business.name},
+    )  # fmt: skip
+
+
+@router.get("/api/v1/search", responses=answers({422: "No word to search for (`invalid_query`)."}))
+async def search_everything(
+    session: SessionDep,
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+    type: Literal["products", "services", "artists"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    category: Annotated[str | None, Query(max_length=60)] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> SearchOut:
+    """Products on sale, services and artists matching every word (as a prefix), best
+    first (public). The product filters apply to products."""
+    found = await search.search(
+        session, q, kind=type, limit=limit, category=category,
+        min_price=min_price, max_price=max_price,
+    )  # fmt: skip
+    return SearchOut(items=[hit_out(h) for h in found.hits], terms=found.terms)
 
 
 # Products -----------------------------------------------------------------------------------

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    column,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
 
 from studioflow.models import (
+    BookingProfile,
     CartItem,
     Order,
     OrderItem,
@@ -24,8 +37,11 @@ from studioflow.models import (
     ProductImage,
     ProductStatus,
     ProductVariant,
+    SearchDocument,
     SellerProfile,
     SellerStatus,
+    Service,
+    StaffMember,
 )
 from studioflow.models.base import table_of
 from studioflow.platform.pagination import PageParams
@@ -350,3 +366,112 @@ class OrderRepository(ClientScoped[Order]):
             .limit(limit)
         )
         return list(rows.all())
+
+
+# Search -------------------------------------------------------------------------------------
+
+# SQLite: the FTS5 table the search migration keeps (rowid = search_documents.id).
+_FTS = table("search_fts", column("rowid"))
+# PostgreSQL: the expression its GIN index is built on (2026-12-08-0100_search.py), verbatim.
+_PG_DOCUMENT: ColumnElement[Any] = literal_column(
+    "(setweight(to_tsvector('simple', search_documents.title), 'A') || "
+    "setweight(to_tsvector('simple', search_documents.body), 'B'))"
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    row: Any
+    business: BookingProfile | None
+    seller: SellerProfile | None
+    score: float
+    body: str
+
+
+class SearchRepository(Repository[SearchDocument]):
+    """Ranked matches over products, services and artists, only what the public may see."""
+
+    model = SearchDocument
+
+    def _matches(self, terms: list[str]) -> Any:
+        """(ref_id, kind, score, body) of the documents matching every term as a prefix;
+        a higher score is a better match on both backends."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            query = " ".join(f'"{t}"*' for t in terms)
+            return (
+                select(
+                    SearchDocument.ref_id,
+                    SearchDocument.kind,
+                    (-func.bm25(literal_column("search_fts"), 10.0, 1.0)).label("score"),
+                    SearchDocument.body,
+                )
+                .join(_FTS, _FTS.c.rowid == SearchDocument.id)
+                .where(literal_column("search_fts").op("MATCH")(query))
+                .subquery()
+            )
+        tsquery = func.to_tsquery("simple", " & ".join(f"{t}:*" for t in terms))
+        return (
+            select(
+                SearchDocument.ref_id,
+                SearchDocument.kind,
+                func.ts_rank_cd(_PG_DOCUMENT, tsquery).label("score"),
+                SearchDocument.body,
+            )
+            .where(_PG_DOCUMENT.op("@@")(tsquery))
+            .subquery()
+        )
+
+    async def products(
+        self,
+        terms: list[str],
+        limit: int,
+        *,
+        category: str | None,
+        min_price: int | None,
+        max_price: int | None,
+    ) -> list[Hit]:
+        found = self._matches(terms)
+        statement = (
+            select(Product, SellerProfile, found.c.score, found.c.body)
+            .join(found, (found.c.ref_id == Product.id) & (found.c.kind == "product"))
+            .join(SellerProfile, SellerProfile.client_id == Product.client_id)
+            .where(
+                Product.status == ProductStatus.active,
+                SellerProfile.status == SellerStatus.approved,
+            )
+        )
+        if category:
+            statement = statement.where(Product.category == category)
+        if min_price is not None:
+            statement = statement.where(Product.price_amount >= min_price)
+        if max_price is not None:
+            statement = statement.where(Product.price_amount <= max_price)
+        rows = await self.session.execute(
+            statement.order_by(found.c.score.desc(), Product.id).limit(limit)
+        )
+        return [Hit("product", p, None, s, float(score), body) for p, s, score, body in rows.all()]
+
+    async def services(self, terms: list[str], limit: int) -> list[Hit]:
+        found = self._matches(terms)
+        rows = await self.session.execute(
+            select(Service, BookingProfile, found.c.score, found.c.body)
+            .join(found, (found.c.ref_id == Service.id) & (found.c.kind == "service"))
+            .join(BookingProfile, BookingProfile.client_id == Service.client_id)
+            .where(Service.is_active.is_(True))
+            .order_by(found.c.score.desc(), Service.id)
+            .limit(limit)
+        )
+        return [Hit("service", v, b, None, float(score), body) for v, b, score, body in rows.all()]
+
+    async def artists(self, terms: list[str], limit: int) -> list[Hit]:
+        found = self._matches(terms)
+        rows = await self.session.execute(
+            select(StaffMember, BookingProfile, found.c.score, found.c.body)
+            .join(found, (found.c.ref_id == StaffMember.id) & (found.c.kind == "artist"))
+            .join(BookingProfile, BookingProfile.client_id == StaffMember.client_id)
+            .where(StaffMember.is_active.is_(True))
+            .order_by(found.c.score.desc(), StaffMember.id)
+            .limit(limit)
+        )
+        return [Hit("artist", m, b, None, float(score), body) for m, b, score, body in rows.all()]

@@ -193,3 +193,19 @@ class FulfilIn(Input):
 
 class RefundIn(Input):
     amount: int | None = Field(default=None, ge=1, le=2**62)
+
+
+class SearchHitOut(BaseModel):
+    type: Literal["product", "service", "artist"]
+    id: uuid.UUID
+    title: str
+    snippet: str
+    score: float = Field(description="Higher is a better match (comparable within one answer).")
+    url: str = Field(description="The page that shows it.")
+    price: Money | None = None
+    by: dict[str, str] = Field(description="The seller or business: slug and name.")
+
+
+class SearchOut(BaseModel):
+    items: list[SearchHitOut]
+    terms: list[str]
