@@ -67,6 +67,7 @@ PUBLIC = {
     "/api/v1/products/{id_or_slug}",
     "/api/v1/credit-packs",
     "/api/v1/search",
+    "/api/v1/products/events",  # live product changes (public, like the products)
     # Stripe's events: its signature is the authentication (404 when not configured).
     "/api/v1/payments/webhook/stripe",
 }

@@ -82,8 +82,13 @@ async def test_buy_a_product_on_a_phone_through_the_test_payment_page(  # type: 
     await phone.get_by_label("Address", exact=True).fill("2 Market Lane")
     await phone.get_by_label("City").fill("Hamburg")
     await phone.get_by_label("Postal code").fill("20095")
+    # Someone else has the product open: its stock changes there live, without a reload.
+    await page.goto(live_server + "/shop/e2e-rouge")
+    stock = page.locator("[data-stock]")
+    before = int(await stock.inner_text())
     await phone.get_by_role("button", name="Place order and pay").click()
     await phone.wait_for_url("**/pay/*")
+    await expect(stock).to_have_text(str(before - 1))
     await phone.get_by_text("TEST MODE").wait_for()
     await expect(phone.locator("[data-payment-status]")).to_have_text("requires payment")
     # A 3-D Secure style step first, then completed.

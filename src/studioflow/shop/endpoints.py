@@ -7,6 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from studioflow.identity.auth import PlatformAdmin, platform_of
 from studioflow.media import urls
@@ -19,7 +20,7 @@ from studioflow.platform.errors import answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 from studioflow.platform.runtime import Platform
 from studioflow.platform.schemas import Money
-from studioflow.shop import cart, orders, products, search, sellers
+from studioflow.shop import cart, live, orders, products, search, sellers
 from studioflow.shop.auth import Buyer, SellerManager, SellerReader
 from studioflow.shop.schemas import (
     CartItemIn,
@@ -336,6 +337,26 @@ async def list_products(
     return Page(items=[product_out(platform, v) for v in rows], next_cursor=cursor)
 
 
+@router.get(
+    "/api/v1/products/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def product_events(
+    request: Request,
+    ids: Annotated[str | None, Query(max_length=4000, description="Comma-separated ids.")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events (public): `product.changed` with a product's stock, price and
+    status whenever they change (a checkout, a cancel, the seller's edit); all products,
+    or the `ids` given. Live only: what changed before connecting is on the product."""
+    wanted = {i.strip() for i in ids.split(",") if i.strip()} if ids else None
+    return StreamingResponse(
+        live.stream(platform_of(request), request, wanted),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.get("/api/v1/products/{id_or_slug}", responses=answers({404: "Not on sale."}))
 async def get_product(
     id_or_slug: Annotated[str, Path(max_length=120)],
@@ -379,7 +400,9 @@ async def create_product(
     body: ProductIn, request: Request, principal: SellerManager, session: SessionDep
 ) -> ProductOut:
     """Add a product (with variants such as shades, each with its own price and stock)."""
-    view = await products.create(session, principal, _values(body), _variants(body), body.image_ids)
+    view = await products.create(
+        platform_of(request), session, principal, _values(body), _variants(body), body.image_ids
+    )
     return product_out(platform_of(request), view)
 
 
@@ -409,7 +432,13 @@ async def update_product(
 ) -> ProductOut:
     """Change a product: price, stock, status, images, variants (matched by name)."""
     view = await products.update(
-        session, principal, product_id, _values(body), _variants(body), body.image_ids
+        platform_of(request),
+        session,
+        principal,
+        product_id,
+        _values(body),
+        _variants(body),
+        body.image_ids,
     )
     return product_out(platform_of(request), view)
 
@@ -420,10 +449,10 @@ async def update_product(
     responses=answers({404: "Not the workspace's."}),
 )
 async def delete_product(
-    product_id: uuid.UUID, principal: SellerManager, session: SessionDep
+    product_id: uuid.UUID, request: Request, principal: SellerManager, session: SessionDep
 ) -> Response:
     """Remove a product; orders keep what was bought."""
-    await products.delete(session, principal, product_id)
+    await products.delete(platform_of(request), session, principal, product_id)
     return Response(status_code=204)
 
 
@@ -574,9 +603,11 @@ async def get_order(order_id: uuid.UUID, principal: Buyer, session: SessionDep) 
     "/api/v1/orders/{order_id}/cancel",
     responses=answers({404: "Not the caller's.", 409: "Not pending payment."}),
 )
-async def cancel_order(order_id: uuid.UUID, principal: Buyer, session: SessionDep) -> OrderOut:
+async def cancel_order(
+    order_id: uuid.UUID, request: Request, principal: Buyer, session: SessionDep
+) -> OrderOut:
     """Cancel an order not yet paid; its stock goes back on sale."""
-    row = await orders.cancel(session, principal.user_id, order_id)
+    row = await orders.cancel(platform_of(request), session, principal.user_id, order_id)
     return (await orders_out(session, [row]))[0]
 
 

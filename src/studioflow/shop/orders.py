@@ -40,7 +40,7 @@ from studioflow.platform.errors import Conflict, NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
 from studioflow.platform.runtime import Platform
 from studioflow.shop import cart as carts
-from studioflow.shop import sellers
+from studioflow.shop import live, sellers
 from studioflow.shop.repository import OrderRepository, ProductRepository
 
 log = structlog.get_logger("studioflow.shop")
@@ -90,6 +90,7 @@ async def checkout(
         )
         if not taken:
             short.append(line)
+    live.changed(platform, session, {line.product.id for line in lines})
     if short:
         raise Conflict(
             "Not enough in stock: " + ", ".join(line.product.title for line in short) + ".",
@@ -217,16 +218,18 @@ async def _paid(platform: Platform, session: AsyncSession, payment: Payment) -> 
             log.warning("order.paid_after_cancel_refunded", order_id=str(order.id))
 
 
-async def _release(session: AsyncSession, order: Order) -> None:
+async def _release(platform: Platform, session: AsyncSession, order: Order) -> None:
     products = ProductRepository(session)
-    for item in (await OrderRepository(session).items_of([order.id]))[order.id]:
+    items = (await OrderRepository(session).items_of([order.id]))[order.id]
+    live.changed(platform, session, {i.product_id for i in items if i.product_id})
+    for item in items:
         if item.variant_id is not None:
             await products.give_back_variant(item.variant_id, item.quantity)
         elif item.product_id is not None:
             await products.give_back(item.product_id, item.quantity)
 
 
-async def _cancel(session: AsyncSession, order: Order, reason: str) -> bool:
+async def _cancel(platform: Platform, session: AsyncSession, order: Order, reason: str) -> bool:
     """Cancel an unpaid order and give its stock back, once (only the status change's
     winner gives back). The payment is closed when none of its orders is left to pay."""
     moved = await OrderRepository(session).move(
@@ -237,16 +240,18 @@ async def _cancel(session: AsyncSession, order: Order, reason: str) -> bool:
         cancel_reason=reason,
     )
     if moved:
-        await _release(session, order)
+        await _release(platform, session, order)
         siblings = await OrderRepository(session).of_payment(order.payment_id)
         if all(o.status is OrderStatus.cancelled for o in siblings):
             await payments.abandon(session, order.payment_id, reason)
     return moved
 
 
-async def cancel(session: AsyncSession, user_id: uuid.UUID, order_id: uuid.UUID) -> Order:
+async def cancel(
+    platform: Platform, session: AsyncSession, user_id: uuid.UUID, order_id: uuid.UUID
+) -> Order:
     order = await buyer_order(session, user_id, order_id)
-    if not await _cancel(session, order, "Cancelled by the buyer."):
+    if not await _cancel(platform, session, order, "Cancelled by the buyer."):
         raise Conflict(
             f"An order that is {order.status.value} cannot be cancelled.",
             code="invalid_transition",
@@ -265,7 +270,7 @@ async def expire(platform: Platform, now: datetime | None = None) -> int:
         async with platform.db.transaction() as session:
             order = await session.get(Order, order_id)
             if order is not None and await _cancel(
-                session, order, "Not paid in time; the stock was given back."
+                platform, session, order, "Not paid in time; the stock was given back."
             ):
                 done += 1
     return done

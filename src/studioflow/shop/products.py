@@ -21,7 +21,8 @@ from studioflow.media import service as media
 from studioflow.models import Product, ProductStatus, ProductVariant
 from studioflow.platform.errors import Conflict, NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
-from studioflow.shop import sellers
+from studioflow.platform.runtime import Platform
+from studioflow.shop import live, sellers
 from studioflow.shop.repository import ProductRepository
 
 MAX_IMAGES = 10
@@ -166,6 +167,7 @@ def _check_variants(variants: list[VariantIn]) -> None:
 
 
 async def create(
+    platform: Platform,
     session: AsyncSession,
     principal: Principal,
     values: dict[str, Any],
@@ -203,10 +205,12 @@ async def create(
             )
         )
     await session.flush()
+    live.changed(platform, session, [row.id])
     return (await views(session, [row]))[0]
 
 
 async def update(
+    platform: Platform,
     session: AsyncSession,
     principal: Principal,
     product_id: uuid.UUID,
@@ -256,11 +260,15 @@ async def update(
         if variants:
             row.stock = 0
     await session.flush()
+    live.changed(platform, session, [row.id])
     return (await views(session, [row]))[0]
 
 
-async def delete(session: AsyncSession, principal: Principal, product_id: uuid.UUID) -> None:
+async def delete(
+    platform: Platform, session: AsyncSession, principal: Principal, product_id: uuid.UUID
+) -> None:
     """Remove a product; orders keep what was bought (title and price), carts lose it."""
     row = await get_own(session, principal, product_id)
     await session.delete(row)
     await session.flush()
+    live.changed(platform, session, [product_id])
