@@ -15,6 +15,7 @@ from bench import (
     load_bench,
     media_bench,
     platform_bench,
+    shop_bench,
     studio_bench,
 )
 
@@ -27,6 +28,7 @@ SUITES = {
     "analytics": analytics_stall.run,
     "admin": admin_bench.run,
     "booking": booking_bench.run,
+    "shop": shop_bench.run,
 }
 
 

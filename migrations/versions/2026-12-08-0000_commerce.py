@@ -285,10 +285,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_products_category"), ["category"], unique=False)
+        batch_op.create_index("ix_products_client_id", ["client_id", "id"], unique=False)
+        batch_op.create_index("ix_products_status_id", ["status", "id"], unique=False)
         batch_op.create_index(
-            "ix_products_client_created", ["client_id", "created_at"], unique=False
+            "ix_products_status_price", ["status", "price_amount", "id"], unique=False
         )
-        batch_op.create_index("ix_products_status_created", ["status", "created_at"], unique=False)
 
     op.create_table(
         "seller_profiles",
@@ -585,8 +586,9 @@ def downgrade() -> None:
     op.drop_table("orders")
     op.drop_table("seller_profiles")
     with op.batch_alter_table("products", schema=None) as batch_op:
-        batch_op.drop_index("ix_products_status_created")
-        batch_op.drop_index("ix_products_client_created")
+        batch_op.drop_index("ix_products_status_price")
+        batch_op.drop_index("ix_products_status_id")
+        batch_op.drop_index("ix_products_client_id")
         batch_op.drop_index(batch_op.f("ix_products_category"))
 
     op.drop_table("products")

@@ -70,8 +70,11 @@ class Product(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("price_amount >= 0", name="price_not_negative"),
-        Index("ix_products_client_created", "client_id", "created_at"),
-        Index("ix_products_status_created", "status", "created_at"),
+        # The lists page by (time-ordered) id within a status or a seller, and by price:
+        # each reads its first page from an index in order, never sorting the catalogue.
+        Index("ix_products_client_id", "client_id", "id"),
+        Index("ix_products_status_id", "status", "id"),
+        Index("ix_products_status_price", "status", "price_amount", "id"),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -96,10 +97,12 @@ async def upgrade_url(url: str, revision: str = "head") -> None:
         await engine.dispose()
 
 
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """What Alembic compares and manages: not the search indexes the search migration makes
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """What Alembic compares and manages: not the search index the search migration makes
     as raw DDL, which no model can declare portably (SQLite's FTS5 table and its shadow
-    tables, PostgreSQL's GIN index over an expression)."""
+    tables; PostgreSQL's generated ``document`` column and the GIN index on it)."""
     if type_ == "table":
         return not (name or "").startswith("search_fts")
+    if type_ == "column":
+        return not (name == "document" and parent_names.get("table_name") == "search_documents")
     return not (type_ == "index" and name == "ix_search_documents_document")

@@ -372,11 +372,9 @@ class OrderRepository(ClientScoped[Order]):
 
 # SQLite: the FTS5 table the search migration keeps (rowid = search_documents.id).
 _FTS = table("search_fts", column("rowid"))
-# PostgreSQL: the expression its GIN index is built on (2026-12-08-0100_search.py), verbatim.
-_PG_DOCUMENT: ColumnElement[Any] = literal_column(
-    "(setweight(to_tsvector('simple', search_documents.title), 'A') || "
-    "setweight(to_tsvector('simple', search_documents.body), 'B'))"
-)
+# PostgreSQL: the stored weighted tsvector its GIN index is on (a generated column the
+# search migration adds; no model declares it, as it exists on PostgreSQL only).
+_PG_DOCUMENT: ColumnElement[Any] = literal_column("search_documents.document")
 
 
 @dataclass(frozen=True)
