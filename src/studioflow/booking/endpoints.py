@@ -46,8 +46,9 @@ from studioflow.booking.schemas import (
 )
 from studioflow.identity.auth import Principal, platform_of
 from studioflow.models import Appointment, BookingProfile, StaffException
+from studioflow.payments.presenters import payment_out
 from studioflow.platform import idempotency
-from studioflow.platform.db import SessionDep
+from studioflow.platform.db import ReadSessionDep, SessionDep
 from studioflow.platform.errors import Unprocessable, answers
 from studioflow.platform.pagination import Page, PageParams, page_params
 from studioflow.platform.schemas import Money
@@ -90,6 +91,7 @@ def service_out(view: service.ServiceView) -> ServiceOut:
         image_id=s.image_id,
         staff_ids=view.staff_ids,
         is_active=s.is_active,
+        deposit=Money(amount=s.deposit_minor, currency=s.currency) if s.deposit_minor else None,
     )
 
 
@@ -130,6 +132,7 @@ def appointment_out(row: Appointment) -> AppointmentOut:
         staff_id=row.staff_id,
         service_id=row.service_id,
         price=Money(amount=row.price_minor, currency=row.currency),
+        payment_id=row.payment_id,
     )
 
 
@@ -363,6 +366,7 @@ async def create_appointment(
     request: Request,
     principal: Customer,
     session: SessionDep,
+    read: ReadSessionDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
@@ -376,21 +380,31 @@ async def create_appointment(
         idempotency_key,
         body.model_dump(mode="json"),
     )
-    if (replay := await guard.replay()) is not None:
+    if (replay := await guard.replay(read)) is not None:
         response.status_code = replay.status_code
         response.headers["Idempotent-Replayed"] = "true"
         return replay.response
-    row = await service.book(
-        platform_of(request),
+    platform = platform_of(request)
+    row, started = await service.book(
+        platform,
         session,
         principal,
         service_id=body.service_id,
         start=body.start,
         staff_id=body.staff_id,
         notes=body.notes,
+        pay_with=body.pay_with,
     )
     out = appointment_out(row)
-    await guard.remember(201, out.model_dump(mode="json"))
+    if started is not None:
+        out.payment = payment_out(platform, started.payment, started.client_secret)
+    # Kept without Stripe's client secret (never stored): a replay asks GET /payments/{id}.
+    kept = out.model_copy(
+        update={"payment": out.payment.model_copy(update={"client_secret": None})}
+        if out.payment
+        else {}
+    )
+    await guard.remember(201, kept.model_dump(mode="json"))
     return out
 
 

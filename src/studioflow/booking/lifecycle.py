@@ -12,7 +12,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.booking import appointments, notices
+from studioflow.booking import appointments, deposits, notices
 from studioflow.booking.repository import AppointmentRepository, BookingRepository
 from studioflow.booking.service import availability, instant, zone_of
 from studioflow.identity.auth import Principal
@@ -118,6 +118,8 @@ async def _apply(
         row.cancelled_by = actor
     row.sequence += 1  # every change: calendars replace their copy
     await session.flush()
+    if action == "cancel":
+        await deposits.refund_on_cancel(platform, session, row)
     if action in ("confirm", "cancel"):
         event = "appointment.confirmed" if action == "confirm" else "appointment.cancelled"
         await notices.tell(platform, session, row, event, actor=actor)

@@ -35,6 +35,8 @@ from studioflow.models import (
     AppointmentStatus,
     BookingProfile,
     Membership,
+    Payment,
+    PaymentStatus,
     Service,
     ServiceCategory,
     StaffException,
@@ -598,6 +600,21 @@ class AppointmentRepository(ClientScoped[Appointment]):
         if found is None or found.data.get("appointment_id") != str(appointment_id):
             return None
         return found
+
+    async def unpaid_deposits(self, before: datetime, *, limit: int = 200) -> list[uuid.UUID]:
+        """Pending appointments booked before ``before`` whose deposit is not paid."""
+        rows = await self.session.scalars(
+            select(Appointment.id)
+            .join(Payment, Payment.id == Appointment.payment_id)
+            .where(
+                Appointment.status == AppointmentStatus.pending,
+                Appointment.created_at < before,
+                Payment.status != PaymentStatus.succeeded,
+            )
+            .order_by(Appointment.created_at)
+            .limit(limit)
+        )
+        return list(rows.all())
 
     async def cancel_pending_before(self, before: datetime) -> list[uuid.UUID]:
         result = await self.session.execute(

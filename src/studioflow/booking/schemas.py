@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from studioflow.models.booking import MAX_BUFFER_MINUTES, MAX_SERVICE_MINUTES
+from studioflow.payments.schemas import PaymentOut
 from studioflow.platform.schemas import Input, Money
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -77,6 +78,9 @@ class ServiceIn(Input):
     image_id: uuid.UUID | None = None
     staff_ids: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     is_active: bool = True
+    deposit: Money | None = Field(
+        default=None, description="Paid at booking (at most the price); the rest at the visit."
+    )
 
 
 class ServicePatch(Input):
@@ -91,6 +95,7 @@ class ServicePatch(Input):
     image_id: uuid.UUID | None = None
     staff_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
     is_active: bool | None = None
+    deposit: Money | None = Field(default=None, description="null: no deposit.")
 
 
 class ServiceOut(BaseModel):
@@ -104,6 +109,7 @@ class ServiceOut(BaseModel):
     image_id: uuid.UUID | None
     staff_ids: list[uuid.UUID]
     is_active: bool
+    deposit: Money | None = None
 
 
 class StaffIn(Input):
@@ -184,6 +190,9 @@ class AppointmentIn(Input):
     start: AwareDatetime
     staff_id: uuid.UUID | None = Field(default=None, description="Left out: anyone free.")
     notes: str = Field(default="", max_length=2000)
+    pay_with: Literal["card", "wallet"] = Field(
+        default="card", description="How a service's deposit is paid (ignored without one)."
+    )
 
 
 class AppointmentOut(BaseModel):
@@ -197,6 +206,10 @@ class AppointmentOut(BaseModel):
     staff_id: uuid.UUID
     service_id: uuid.UUID | None
     price: Money
+    payment_id: uuid.UUID | None = Field(default=None, description="The deposit's payment.")
+    payment: PaymentOut | None = Field(
+        default=None, description="On booking a service with a deposit: the payment to make."
+    )
 
 
 class CancelIn(Input):

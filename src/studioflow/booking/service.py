@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from studioflow.booking import appointments, calendar, notices
+from studioflow.booking import appointments, calendar, deposits, notices
 from studioflow.booking.availability import DayRange, free_starts, from_seconds
 from studioflow.booking.repository import (
     AppointmentRepository,
@@ -37,12 +37,13 @@ from studioflow.models import (
     StaffMember,
     WorkingHours,
 )
+from studioflow.payments import service as payments
 from studioflow.platform.errors import Conflict, NotFound, Unprocessable
 from studioflow.platform.runtime import Platform
 
 RESERVED_SLUGS = frozenset({"profile", "staff", "artists"})
 # Fields a change may set to null; any other null in a change means "keep".
-NULLABLE = frozenset({"category_id", "image_id", "avatar_image_id", "location"})
+NULLABLE = frozenset({"category_id", "image_id", "avatar_image_id", "location", "deposit"})
 
 
 def _changes(values: dict[str, Any]) -> dict[str, Any]:
@@ -189,6 +190,18 @@ async def save_service(
     price = values.pop("price", None)
     if price is not None:
         row.price_minor, row.currency = price["amount"], price["currency"]
+    if "deposit" in values:
+        deposit = values.pop("deposit")
+        row.deposit_minor = deposit["amount"] if deposit else None
+        if deposit and (
+            deposit["currency"] != row.currency or not 0 < deposit["amount"] <= row.price_minor
+        ):
+            raise Unprocessable(
+                "A deposit is more than zero, at most the price, in the price's currency.",
+                code="invalid_deposit",
+            )
+    if row.deposit_minor and row.deposit_minor > row.price_minor:
+        raise Unprocessable("The deposit is more than the new price.", code="invalid_deposit")
     for key, value in values.items():
         setattr(row, key, value)
     session.add(row)
@@ -526,10 +539,13 @@ async def book(
     start: datetime,
     staff_id: uuid.UUID | None,
     notes: str,
-) -> Appointment:
+    pay_with: payments.PayWith = "card",
+) -> tuple[Appointment, payments.Started | None]:
     """Book the service at ``start`` as the signed-in customer: with the staff member asked
     for, or the first free one. 422 ``outside_availability`` when nobody works then; 409
-    ``slot_taken`` when the time was taken meanwhile (the database decides)."""
+    ``slot_taken`` when the time was taken meanwhile (the database decides). A service with
+    a deposit: the appointment is pending until its payment (answered with it) succeeds."""
+    prepared = await deposits.prepare(platform, session, service_id, pay_with)
     repository = BookingRepository(session)
     offered = await repository.service_anywhere(service_id)
     if offered is None or not offered.is_active:
@@ -558,7 +574,8 @@ async def book(
             "Nobody can take that service at that time; choose one of the free slots.",
             code="outside_availability",
         )
-    status = AppointmentStatus.confirmed if found.auto_confirm else AppointmentStatus.pending
+    confirmed = found.auto_confirm and prepared is None
+    status = AppointmentStatus.confirmed if confirmed else AppointmentStatus.pending
     row = await appointments.book(
         session,
         client_id=found.client_id,
@@ -571,7 +588,10 @@ async def book(
         notes=notes,
     )
     await notices.tell(platform, session, row, "appointment.created")
-    return row
+    started = None
+    if prepared is not None and offered.deposit_minor:
+        started = await deposits.take(platform, session, row, offered, prepared, pay_with)
+    return row, started
 
 
 async def _held_by_anyone(

@@ -146,6 +146,10 @@ class Service(IdMixin, TimestampMixin, Base):
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
         CheckConstraint("duration_minutes > 0", name="duration_positive"),
         CheckConstraint("buffer_minutes >= 0", name="buffer_not_negative"),
+        CheckConstraint(
+            "deposit_minor IS NULL OR (deposit_minor > 0 AND deposit_minor <= price_minor)",
+            name="deposit_within_price",
+        ),
     )
 
     client_id: Mapped[uuid.UUID] = mapped_column(
@@ -162,6 +166,9 @@ class Service(IdMixin, TimestampMixin, Base):
     buffer_minutes: Mapped[int] = mapped_column(default=0)
     image_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("images.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Paid at booking (issue 17), in the service's currency: the appointment stays pending
+    # until it is. None: nothing is due. The migration's CHECK keeps it within the price.
+    deposit_minor: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class StaffService(Base):
@@ -222,6 +229,10 @@ class Appointment(IdMixin, TimestampMixin, Base):
     )
     # The .ics SEQUENCE: one more on every change the customer's calendar must take.
     sequence: Mapped[int] = mapped_column(default=0)
+    # The deposit's payment, when the service asked for one (issue 17). Not a foreign key:
+    # adding one on SQLite takes a table rebuild, which drops the no-double-booking
+    # triggers; payments are never deleted, so the reference cannot dangle.
+    payment_id: Mapped[uuid.UUID | None]
 
 
 class AppointmentReminder(Base):
