@@ -145,3 +145,34 @@ async def test_buy_a_credit_pack_and_run_a_batch_with_it(  # type: ignore[no-unt
         assert spent < before + 25, "the batch was charged to the bought credits"
     finally:
         await context.close()
+
+
+async def test_a_deposit_is_asked_at_booking_and_paid_on_the_test_page(  # type: ignore[no-untyped-def]
+    page, live_server: str, live_data_dir: Path
+) -> None:
+    from tests.e2e.test_app_shell import BUSINESS
+
+    await sign_in_as_demo_admin(page, live_server, live_data_dir)
+    await page.goto(live_server + "/booking/services")
+    await page.evaluate(BUSINESS)
+    await page.goto(live_server + "/booking/services")
+    await page.get_by_label("Name", exact=True).fill("Deposit facial")
+    await page.get_by_label("Price (minor units, e.g. cents)").fill("5000")
+    await page.get_by_label("Deposit at booking (minor units; empty: none)").fill("1500")
+    await page.get_by_role("button", name="Add service").click()
+    row = page.get_by_role("row", name=re.compile("Deposit facial"))
+    await expect(row).to_contain_text("15.00 deposit")
+
+    await page.goto(live_server + "/book/e2e-salon")
+    await page.get_by_role("link", name="Deposit facial").click()
+    await page.get_by_role("navigation", name="Nearby days").get_by_role("link").nth(2).click()
+    await page.locator(".slots label").first.click()
+    await page.get_by_role("button", name="Book Deposit facial").click()
+    await page.wait_for_url("**/pay/*")
+    await page.get_by_role("heading", name="Pay 15.00 EUR").wait_for()
+    await page.get_by_role("button", name=re.compile(r"^Pay 15\.00 EUR")).click()
+    await expect(page.locator("[data-payment-status]")).to_have_text("succeeded")
+    await page.get_by_role("link", name="See your appointments").click()
+    await page.wait_for_url("**/appointments")
+    first = page.locator("[data-appointments] li").filter(has_text="Deposit facial").first
+    await expect(first).to_contain_text("confirmed")

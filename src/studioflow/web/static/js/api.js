@@ -97,6 +97,11 @@
         delete body[name];
       });
     }
+    // data-optional="deposit": a dotted object sent only when its amount was filled in
+    // (an empty deposit field means none, not a deposit without an amount).
+    (form.getAttribute("data-optional") || "").split(" ").filter(Boolean).forEach(function (name) {
+      if (body[name] && body[name].amount === undefined) delete body[name];
+    });
     // data-hours: fields named "weekday.n.start" / "weekday.n.end" become the weekly hours
     // array [{weekday, start, end}], ranges left empty dropped.
     if (form.hasAttribute("data-hours")) {
