@@ -104,3 +104,19 @@ async def test_queries_are_words_never_syntax(
         assert answer.status_code == 422, (query, answer.text)
     buyer = await create_account(client, platform, "searcher@example.com")
     assert (await client.get("/api/v1/search?q=glow", headers=buyer.headers)).status_code == 200
+
+
+async def test_the_product_list_ranks_a_query_by_relevance(
+    client: httpx.AsyncClient, platform: Platform, admin: Account
+) -> None:
+    seller = await a_seller(client, platform, admin, slug="rank-shop")
+    await a_product(client, seller, title="Rose Oil", description="Cold pressed")
+    await a_product(client, seller, title="Peach Blush", description="A soft rose tone")
+    newest = await client.get("/api/v1/products?q=rose")  # substring, newest first
+    assert [p["title"] for p in newest.json()["items"]] == ["Peach Blush", "Rose Oil"]
+    ranked = await client.get("/api/v1/products?q=rose&sort=relevance")
+    assert [p["title"] for p in ranked.json()["items"]] == ["Rose Oil", "Peach Blush"]
+    blush = await client.get("/api/v1/products?q=tone&sort=relevance")
+    assert [p["title"] for p in blush.json()["items"]] == ["Peach Blush"]
+    page = await client.get("/shop?q=rose")
+    assert page.status_code == 200 and page.text.index("Rose Oil") < page.text.index("Peach Blush")

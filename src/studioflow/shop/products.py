@@ -22,7 +22,7 @@ from studioflow.models import Product, ProductStatus, ProductVariant
 from studioflow.platform.errors import Conflict, NotFound, Unprocessable
 from studioflow.platform.pagination import PageParams
 from studioflow.platform.runtime import Platform
-from studioflow.shop import live, sellers
+from studioflow.shop import live, search, sellers
 from studioflow.shop.repository import ProductRepository
 
 MAX_IMAGES = 10
@@ -101,6 +101,18 @@ async def on_sale(
     max_price: int | None = None,
     sort: str = "new",
 ) -> tuple[list[ProductView], str | None]:
+    if sort == "relevance" and q:
+        # Ranked by the search index (one page: relevance has no stable cursor).
+        found = await search.search(
+            session, q, kind="products", limit=params.limit, category=category,
+            min_price=min_price, max_price=max_price,
+        )  # fmt: skip
+        ranked = [
+            hit.row
+            for hit in found.hits
+            if seller is None or (hit.seller is not None and hit.seller.slug == seller)
+        ]
+        return await views(session, ranked), None
     rows, cursor = await ProductRepository(session).on_sale(
         params,
         q=q,

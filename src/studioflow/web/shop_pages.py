@@ -84,9 +84,12 @@ async def storefront(
     category: str | None = None,
     min_price: str | None = None,
     max_price: str | None = None,
-    sort: Literal["price", "-price", "new", "relevance"] = "new",
+    sort: Literal["price", "-price", "new", "relevance"] | None = None,
     cursor: str | None = None,
 ) -> Response:
+    # A search is shown best match first unless another order is asked for.
+    sort = sort or ("relevance" if (q or "").strip() else "new")
+
     def cents(value: str | None) -> int | None:
         try:
             return max(0, round(float(value) * 100)) if value else None
