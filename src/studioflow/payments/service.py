@@ -121,6 +121,11 @@ def _unavailable(error: ProviderError) -> ServiceUnavailable:
     )
 
 
+def asks_provider(platform: Platform, pay_with: PayWith) -> bool:
+    """Whether paying this way asks a provider first (Stripe), before anything is written."""
+    return pay_with == "card" and platform.settings.card_provider != "test"
+
+
 async def prepare(
     platform: Platform,
     session: AsyncSession,
@@ -134,7 +139,7 @@ async def prepare(
     never inside a write transaction). If the caller's transaction then rolls back (out of
     stock), the intent is cancelled; it was never shown to anyone."""
     payment_id = uuid7()
-    if pay_with == "wallet" or platform.settings.card_provider == "test":
+    if not asks_provider(platform, pay_with):
         return Prepared(payment_id, None)
     if amount <= 0:
         raise Unprocessable("There is nothing to pay.", code="nothing_to_pay")
